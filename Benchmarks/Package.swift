@@ -1,0 +1,30 @@
+// swift-tools-version: 6.2
+// The allocation gate and micro-benchmarks: a package of its own (as swift-nio does), so a
+// plain build of the product never builds the benchmark tooling or links its malloc
+// interposer. Run through `Tools/alloc-gate`.
+import Foundation
+import PackageDescription
+
+// The root package's identity is its folder name, which differs between clones.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+let benchmarkDependencies: [Target.Dependency] = [.product(name: "Benchmark", package: "benchmark")]
+let benchmarkPlugins: [Target.PluginUsage] = [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+
+let package = Package(
+    name: "TicklineBenchmarks",
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "RingBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineRing", package: root), .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/RingBenchmarks",
+            plugins: benchmarkPlugins),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,76 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Pure modules do no I/O and import no C shim; strict memory safety is an error there.
+let pureModuleSettings: [SwiftSetting] = [
+    .strictMemorySafety(),
+    .treatWarning("StrictMemorySafety", as: .error),
+]
+
+let package = Package(
+    name: "Tickline",
+    products: [
+        .executable(name: "tickline", targets: ["tickline"]),
+        .library(name: "TicklineCore", targets: ["TicklineCore"]),
+        .library(name: "TicklineRing", targets: ["TicklineRing"]),
+        .library(name: "TicklineRuntime", targets: ["TicklineRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // System libraries, each imported only by the modules that need it.
+        .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CNuma", providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Small C helpers Swift cannot express (CPU_SET, signal handlers, shm atomics).
+        .target(name: "CTicklineLinux"),
+
+        // Plain data: clocks, fixed point, event layouts. No I/O.
+        .target(name: "TicklineCore", swiftSettings: pureModuleSettings),
+        // Shared-memory region and SPSC rings (the unsafe code lives here).
+        .target(
+            name: "TicklineRing",
+            dependencies: [
+                "TicklineCore", "CTicklineLinux", "CNuma",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]),
+        // Agents, runners, idle strategies, pinning, shutdown.
+        .target(name: "TicklineRuntime", dependencies: ["TicklineCore", "CTicklineLinux"]),
+        // Config file -> immutable values (cold path).
+        .target(
+            name: "TicklineConfig",
+            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "Yams"]),
+        // Incremental indicators (pure).
+        // Host probe behind `tickline doctor`.
+        .target(name: "TicklineDoctor", dependencies: ["CURing", "CNuma"]),
+        // Benchmarks the product ships (`tickline bench ...`); no allocation counter linked.
+        .target(
+            name: "TicklineBench",
+            dependencies: [
+                "TicklineCore", "TicklineRing", "TicklineRuntime",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
+        .executableTarget(
+            name: "tickline",
+            dependencies: [
+                "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
+                "TicklineDoctor", "TicklineBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "TicklineCoreTests", dependencies: ["TicklineCore"]),
+        .testTarget(name: "TicklineRingTests", dependencies: ["TicklineRing", "TicklineCore"]),
+        .testTarget(name: "TicklineRuntimeTests", dependencies: ["TicklineRuntime", "TicklineCore"]),
+        .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
+        .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
+        // Two-process ring tests: the peer process they spawn, and the tests.
+        .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
+        .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// hiredis reached from Swift: imported by the writer alone.
+#include <hiredis/hiredis.h>

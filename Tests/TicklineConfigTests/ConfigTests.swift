@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+import TicklineConfig
+import TicklineRing
+import TicklineRuntime
+
+@Suite struct ConfigTests {
+    private func parse(_ text: String, cpus: Int = 2) throws(ConfigError) -> EngineConfig {
+        try EngineConfig.parse(text, file: "test.yaml", onlineCpus: cpus)
+    }
+
+    private func error(_ text: String, cpus: Int = 2) -> ConfigError? {
+        do {
+            _ = try parse(text, cpus: cpus)
+            return nil
+        } catch { return error }
+    }
+
+    @Test func anEmptyMappingGivesTheTwoCoreDefaults() throws {
+        let c = try parse("{}")
+        #expect(c.instance == "main")
+        #expect(c.threading.runners.count == 1)
+        #expect(c.threading.runners[0].agents == ThreadingConfig.knownAgents)
+        #expect(c.threading.runners[0].cores == [1])
+        #expect(c.threading.runners[0].idle == IdleStrategy.parking.kind)
+        #expect(c.rings.map(\.name) == RingCatalog.entries.map(\.name))
+    }
+
+    @Test func readsRunnersIdleStrategiesAndRingCapacities() throws {
+        let c = try parse("""
+            instance: desk-1
+            region:
+              lock_memory: false
+              numa_node: auto
+            rings:
+              market: { capacity: 1024 }
+            threading:
+              runners:
+                - name: feed
+                  cores: [1]
+                  idle: busy-spin
+                  agents: [feed]
+                - name: rest
+                  cores: [0]
+                  idle: { strategy: park, spins: 10, yields: 2, min_park_us: 5, max_park_us: 500 }
+                  agents: [strategy, risk, execution]
+            """)
+        #expect(c.instance == "desk-1")
+        #expect(!c.region.lockMemory && c.region.numaNode == nil)
+        #expect(c.rings.first { $0.name == "market" }?.capacity == 1024)
+        #expect(c.threading.runners.map(\.name) == ["feed", "rest"])
+        #expect(c.threading.runners[0].idle == .busySpin)
+        #expect(c.threading.runners[1].idle == .backoff(spins: 10, yields: 2, minParkNs: 5_000, maxParkNs: 500_000))
+    }
+
+    @Test func aMissingKeyIsNamedWithItsLine() throws {
+        let e = try #require(error("""
+            threading:
+              runners:
+                - name: one
+                  cores: [0]
+            """))
+        #expect(e.key == "threading.runners[0].agents")
+        #expect(e.line == 3)
+        #expect(e.description == "test.yaml:3:7: threading.runners[0].agents: missing required key 'agents'")
+    }
+
+    @Test func aWrongTypeIsNamedWithItsLineAndValue() throws {
+        let e = try #require(error("""
+            rings:
+              market:
+                capacity: lots
+            """))
+        #expect(e.key == "rings.market.capacity")
+        #expect(e.line == 3)
+        #expect(e.message == "expected an integer, found 'lots'")
+    }
+
+    @Test func anUnknownKeyIsRefusedNotIgnored() throws {
+        let e = try #require(error("""
+            instance: a
+            treading: {}
+            """))
+        #expect(e.key == "treading")
+        #expect(e.line == 2)
+        #expect(e.message.hasPrefix("unknown key (allowed here: instance, region, rings, threading"))
+    }
+
+    @Test func aCoreTheHostLacksIsRefused() throws {
+        let e = try #require(error("""
+            threading:
+              runners:
+                - { name: x, cores: [5], agents: [feed] }
+            """))
+        #expect(e.message == "core 5 does not exist on this host (online cores: 0-1)")
+        #expect(e.key == "threading.runners[0].cores[0]")
+    }
+
+    @Test func anAgentPlacedTwiceOrUnknownIsRefused() throws {
+        let twice = try #require(error("""
+            threading:
+              runners:
+                - { name: a, agents: [feed] }
+                - { name: b, agents: [feed] }
+            """))
+        #expect(twice.message == "agent 'feed' is already placed on runner 'a'")
+        let unknown = try #require(error("threading: { runners: [ { name: a, agents: [fed] } ] }"))
+        #expect(unknown.message == "'fed' is not one of: feed, strategy, risk, execution")
+    }
+
+    @Test func aNonPowerOfTwoCapacityAndAnUnknownRingAreRefused() throws {
+        #expect(error("rings: { market: { capacity: 1000 } }")?.message == "1000 is not a power of two")
+        #expect(error("rings: { markt: { capacity: 1024 } }")?.message.hasPrefix("unknown ring (known: market,") == true)
+    }
+
+    @Test func yamlSyntaxErrorsNameTheLine() throws {
+        let e = try #require(error("instance: a\nthreading: [\n"))
+        #expect(e.line >= 2)
+        #expect(e.message.hasPrefix("YAML syntax:"))
+    }
+
+    @Test func aMissingFileIsNamed() {
+        #expect(throws: ConfigError(file: "/nonexistent.yaml", line: 0, column: 0, key: "", message: "cannot read the file (missing or unreadable)")) {
+            _ = try EngineConfig.load(path: "/nonexistent.yaml")
+        }
+    }
+
+    @Test func theShippedExampleConfigsAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let laptop = try EngineConfig.load(path: root.appendingPathComponent("Config/laptop.yaml").path, onlineCpus: 2)
+        #expect(laptop.threading.runners.count == 1)
+        let server = try EngineConfig.load(path: root.appendingPathComponent("Config/server.yaml").path, onlineCpus: 32)
+        #expect(server.threading.runners.count == 4)
+        #expect(server.threading.runners.allSatisfy { $0.idle == .busySpin && $0.cores.count == 1 })
+    }
+}

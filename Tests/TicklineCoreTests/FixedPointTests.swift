@@ -1,0 +1,37 @@
+import Testing
+import TicklineCore
+
+@Suite struct FixedPointTests {
+    @Test func parsesDecimalsExactlyWithoutDouble() {
+        #expect(DecimalScale.parse("61837.63000000", decimals: 8) == 6_183_763_000_000)
+        #expect(DecimalScale.parse("0.02000000", decimals: 8) == 2_000_000)
+        #expect(DecimalScale.parse("12", decimals: 2) == 1200)
+        #expect(DecimalScale.parse("-0.5", decimals: 1) == -5)
+        #expect(DecimalScale.parse(".5", decimals: 1) == 5)
+        #expect(DecimalScale.parse("0.1", decimals: 18) == 100_000_000_000_000_000)
+    }
+
+    @Test func rejectsMalformedOrTooPreciseText() {
+        #expect(DecimalScale.parse("", decimals: 2) == nil)
+        #expect(DecimalScale.parse("-", decimals: 2) == nil)
+        #expect(DecimalScale.parse("1.2.3", decimals: 2) == nil)
+        #expect(DecimalScale.parse("1e5", decimals: 2) == nil)
+        #expect(DecimalScale.parse("0.123", decimals: 2) == nil)      // a digit beyond the scale
+        #expect(DecimalScale.parse("0.1200", decimals: 2) == 12)      // trailing zeros are fine
+        #expect(DecimalScale.parse("99999999999", decimals: 9) == nil)  // overflows Int64
+    }
+
+    @Test func convertsToDoubleAtTheScale() {
+        #expect(Price(units: 6_183_763).doubleValue(decimals: 2) == 61837.63)
+        #expect(Quantity(units: 5).doubleValue(decimals: 1) == 0.5)
+    }
+
+    @Test func manualClockOnlyMovesForward() {
+        var clock = ManualClock(startNs: 10)
+        clock.advance(byNs: 5)
+        #expect(clock.nowNs == 15)
+        clock.set(100)
+        #expect(clock.nowNs == 100)
+        #expect(Clock.monotonicNs() > 0 && Clock.wallNs() > 1_700_000_000_000_000_000)
+    }
+}
