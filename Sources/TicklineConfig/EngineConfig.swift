@@ -214,3 +214,36 @@ public struct ThreadingConfig: Sendable, Equatable {
         }
     }
 }
+
+extension ThreadingConfig {
+    /// A config problem found when placing agents (a role the engine did not build, or a
+    /// built agent no runner names).
+    public struct PlacementError: Error, CustomStringConvertible, Equatable {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// Places the engine's agents (by role) on runners as the config says. Every agent the
+    /// engine built must be placed, and every role a runner names must have been built.
+    public func makeRunners(agents: [String: any Agent]) throws(PlacementError) -> [AgentRunner] {
+        var unplaced = Set(agents.keys)
+        var runners: [AgentRunner] = []
+        for r in self.runners {
+            var placed: [any Agent] = []
+            for role in r.agents {
+                guard let agent = agents[role] else {
+                    throw PlacementError(description: "runner '\(r.name)' names agent '\(role)', which this engine does not run")
+                }
+                placed.append(agent)
+                unplaced.remove(role)
+            }
+            if !placed.isEmpty {
+                runners.append(AgentRunner(name: r.name, cores: r.cores, idle: IdleStrategy(r.idle), agents: placed))
+            }
+        }
+        if let role = unplaced.sorted().first {
+            throw PlacementError(description: "agent '\(role)' is on no runner: add it to a runner's agents in threading.runners")
+        }
+        return runners
+    }
+}

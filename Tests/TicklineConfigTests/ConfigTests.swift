@@ -134,3 +134,36 @@ import TicklineRuntime
         #expect(server.threading.runners.allSatisfy { $0.idle == .busySpin && $0.cores.count == 1 })
     }
 }
+
+final class NamedAgent: Agent {
+    let roleName: String
+    init(_ role: String) { roleName = role }
+    func doWork(nowNs: Int64) -> Int { 0 }
+}
+
+@Suite struct PlacementTests {
+    @Test func placesEachAgentOnItsConfiguredRunnerAndCores() throws {
+        let config = try EngineConfig.parse("""
+            threading:
+              runners:
+                - { name: hot, cores: [1], idle: busy-spin, agents: [feed, strategy] }
+                - { name: cold, cores: [0], agents: [risk, execution] }
+            """, file: "t.yaml", onlineCpus: 2)
+        let agents: [String: any Agent] = Dictionary(uniqueKeysWithValues: ThreadingConfig.knownAgents.map { ($0, NamedAgent($0)) })
+        let runners = try config.threading.makeRunners(agents: agents)
+        #expect(runners.map(\.name) == ["hot", "cold"])
+        #expect(runners[0].cores == [1] && runners[1].cores == [0])
+        #expect(runners[0].agents.map(\.roleName) == ["feed", "strategy"])
+        #expect(runners[1].agents.map(\.roleName) == ["risk", "execution"])
+    }
+
+    @Test func refusesAnAgentOnNoRunnerAndARoleNotBuilt() throws {
+        let config = try EngineConfig.parse("threading: { runners: [ { name: a, agents: [feed] } ] }", file: "t.yaml", onlineCpus: 2)
+        #expect(throws: ThreadingConfig.PlacementError(description: "agent 'risk' is on no runner: add it to a runner's agents in threading.runners")) {
+            _ = try config.threading.makeRunners(agents: ["feed": NamedAgent("feed"), "risk": NamedAgent("risk")])
+        }
+        #expect(throws: ThreadingConfig.PlacementError(description: "runner 'a' names agent 'feed', which this engine does not run")) {
+            _ = try config.threading.makeRunners(agents: [:])
+        }
+    }
+}
