@@ -154,7 +154,11 @@ public struct RingBenchmark: Sendable {
                 guard r.kind == kind else { throw .consumer("expected reply \(kind), got \(r.kind)") }
                 return r
             }
-            if !child.isRunning { throw .consumer("exited (status \(child.terminationStatus)) before reply \(kind)") }
+            if !child.isRunning {
+                // It may have pushed its last reply just before exiting: look once more.
+                if let r = replies.tryPop(), r.kind == kind { return r }
+                throw .consumer("exited (status \(child.terminationStatus)) before reply \(kind)")
+            }
             if Clock.monotonicNs() > deadline { throw .consumer("no reply \(kind) within \(Self.stallLimitNs / 1_000_000_000) s") }
             tl_cpu_relax()
         }
