@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TicklineCore", targets: ["TicklineCore"]),
         .library(name: "TicklineRing", targets: ["TicklineRing"]),
         .library(name: "TicklineRuntime", targets: ["TicklineRuntime"]),
+        .library(name: "TicklineIndicators", targets: ["TicklineIndicators"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
@@ -46,6 +47,8 @@ let package = Package(
             name: "TicklineConfig",
             dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "Yams"]),
         // Incremental indicators (pure).
+        // `Double.squareRoot()` leaves a reference to libm's sqrt for programs that import neither Foundation nor Glibc.
+        .target(name: "TicklineIndicators", swiftSettings: pureModuleSettings, linkerSettings: [.linkedLibrary("m")]),
         // Host probe behind `tickline doctor`.
         .target(name: "TicklineDoctor", dependencies: ["CURing", "CNuma"]),
         // Benchmarks the product ships (`tickline bench ...`); no allocation counter linked.
@@ -59,7 +62,7 @@ let package = Package(
             name: "tickline",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
-                "TicklineDoctor", "TicklineBench",
+                "TicklineIndicators", "TicklineDoctor", "TicklineBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -67,6 +70,7 @@ let package = Package(
         .testTarget(name: "TicklineRingTests", dependencies: ["TicklineRing", "TicklineCore"]),
         .testTarget(name: "TicklineRuntimeTests", dependencies: ["TicklineRuntime", "TicklineCore"]),
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
+        .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),

@@ -25,6 +25,11 @@ let package = Package(
             ],
             path: "Benchmarks/RingBenchmarks",
             plugins: benchmarkPlugins),
+        .executableTarget(
+            name: "IndicatorBenchmarks",
+            dependencies: benchmarkDependencies + [.product(name: "TicklineIndicators", package: root)],
+            path: "Benchmarks/IndicatorBenchmarks",
+            plugins: benchmarkPlugins),
     ],
     swiftLanguageModes: [.v6]
 )
