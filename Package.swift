@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "TicklineRing", targets: ["TicklineRing"]),
         .library(name: "TicklineRuntime", targets: ["TicklineRuntime"]),
         .library(name: "TicklineIndicators", targets: ["TicklineIndicators"]),
+        .library(name: "TicklineStrategy", targets: ["TicklineStrategy"]),
+        .library(name: "TicklineEngine", targets: ["TicklineEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
@@ -45,10 +47,14 @@ let package = Package(
         // Config file -> immutable values (cold path).
         .target(
             name: "TicklineConfig",
-            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "Yams"]),
+            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "TicklineStrategy", "Yams"]),
         // Incremental indicators (pure).
         // `Double.squareRoot()` leaves a reference to libm's sqrt for programs that import neither Foundation nor Glibc.
         .target(name: "TicklineIndicators", swiftSettings: pureModuleSettings, linkerSettings: [.linkedLibrary("m")]),
+        // Bars, strategies, the weighted vote (pure).
+        .target(name: "TicklineStrategy", dependencies: ["TicklineCore", "TicklineIndicators"], swiftSettings: pureModuleSettings),
+        // The hot-path agents and their wiring from the config.
+        .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
         // Host probe behind `tickline doctor`.
         .target(name: "TicklineDoctor", dependencies: ["CURing", "CNuma"]),
         // Benchmarks the product ships (`tickline bench ...`); no allocation counter linked.
@@ -72,6 +78,10 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
+        .testTarget(name: "TicklineStrategyTests", dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore"]),
+        .testTarget(
+            name: "TicklineEngineTests",
+            dependencies: ["TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore"]),
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),

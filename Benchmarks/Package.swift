@@ -30,6 +30,15 @@ let package = Package(
             dependencies: benchmarkDependencies + [.product(name: "TicklineIndicators", package: root)],
             path: "Benchmarks/IndicatorBenchmarks",
             plugins: benchmarkPlugins),
+        .executableTarget(
+            name: "StrategyBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineEngine", package: root), .product(name: "TicklineStrategy", package: root),
+                .product(name: "TicklineRing", package: root), .product(name: "TicklineCore", package: root),
+                .product(name: "TicklineIndicators", package: root),
+            ],
+            path: "Benchmarks/StrategyBenchmarks",
+            plugins: benchmarkPlugins),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import TicklineCore
+import TicklineIndicators
+import TicklineStrategy
+
+/// SplitMix64: seeded, so every run sees the same series.
+struct SeededRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    mutating func normal() -> Double {
+        let u1 = max(unit(), 0x1p-53)
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * unit())
+    }
+}
+
+/// 2024-01-01T00:00:00Z in ns.
+let epoch2024Ns: Nanos = 1_704_067_200_000_000_000
+let second: Nanos = 1_000_000_000
+
+func trade(_ instrument: InstrumentId = 0, priceUnits: Int64, quantityUnits: Int64 = 1, wallNs: Nanos, sequence: UInt64 = 0,
+           priceDecimals: UInt8 = 2, quantityDecimals: UInt8 = 0) -> MarketEvent {
+    MarketEvent(sequence: sequence, instrument: instrument, kind: .trade, priceDecimals: priceDecimals, quantityDecimals: quantityDecimals,
+                price: Price(units: priceUnits), quantity: Quantity(units: quantityUnits), receiveWallNs: wallNs,
+                timestamps: TimestampChain(socketReadNs: wallNs, decodedNs: wallNs + 1))
+}
+
+func quote(_ instrument: InstrumentId = 0, bidUnits: Int64, askUnits: Int64, wallNs: Nanos) -> MarketEvent {
+    MarketEvent(instrument: instrument, kind: .quote, priceDecimals: 2, bidPrice: Price(units: bidUnits), bidQuantity: Quantity(units: 1),
+                askPrice: Price(units: askUnits), askQuantity: Quantity(units: 1), receiveWallNs: wallNs)
+}
+
+/// Collects what an engine leaves in its outboxes.
+struct Collected {
+    var signals: [SignalEvent] = []
+    var bars: [BarEvent] = []
+
+    mutating func drain<C>(_ engine: inout StrategyEngine<C>) {
+        while let s = engine.signals.queue.first {
+            signals.append(s)
+            engine.signals.queue.removeFirst()
+        }
+        while let b = engine.bars.first {
+            bars.append(b)
+            engine.bars.removeFirst()
+        }
+    }
+
+    func count(strategy: StrategyId) -> Int { signals.filter { $0.strategy == strategy }.count }
+    func bars(of kind: BarKind) -> [BarEvent] { bars.filter { $0.kind == kind } }
+}
+
+/// Bars of a constructed close series (high/low a fixed fraction around the close).
+func barsFrom(closes: [Double], spread: Double = 0.002, start: Nanos = epoch2024Ns, step: Nanos = 60 * second) -> [OHLCVBar] {
+    var previous = closes.first ?? 0
+    return closes.enumerated().map { index, close in
+        defer { previous = close }
+        let open = previous
+        return OHLCVBar(timestampNs: start + Nanos(index) * step, open: open, high: max(open, close) * (1 + spread),
+                        low: min(open, close) * (1 - spread), close: close, volume: 100)
+    }
+}
+
+/// Runs `strategy` over `bars` with a standard indicator set; returns (bar index, decision) pairs.
+func run<S: SymbolStrategy>(_ strategy: S, _ bars: [OHLCVBar]) -> [(Int, StrategyDecision)] {
+    var state = strategy.makeState()
+    var set = IndicatorSet()
+    var out: [(Int, StrategyDecision)] = []
+    for (index, bar) in bars.enumerated() {
+        set.update(bar)
+        if let d = strategy.onBar(bar, indicators: set, state: &state) { out.append((index, d)) }
+    }
+    return out
+}
+
+// MARK: - Recorded data
+
+enum RecordedData {
+    static let folder = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("shared/data/binance_spot_btcusdt")
+
+    static var files: [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".gz") }.sorted().map { folder.appendingPathComponent($0) }
+    }
+
+    static var isAvailable: Bool { !files.isEmpty }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// The trades of every file, in order, as market events (price 2 decimals, quantity 8).
+    static func trades() throws -> [MarketEvent] {
+        var events: [MarketEvent] = []
+        for file in files {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/bin/gzip") ? "/bin/gzip" : "/usr/bin/gzip")
+            process.arguments = ["-dc", file.path]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw Failure(description: "gzip -dc \(file.path) exited \(process.terminationStatus)") }
+            let text = String(decoding: data, as: UTF8.self)
+            for line in text.split(separator: "\n") where line.contains("@trade") {
+                guard let space = line.firstIndex(of: " "), let receive = Int64(line[..<space]) else { continue }
+                let json = Data(line[line.index(after: space)...].utf8)
+                guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
+                      let d = root["data"] as? [String: Any], let p = d["p"] as? String, let q = d["q"] as? String,
+                      let price = DecimalScale.parse(p, decimals: 2), let quantity = DecimalScale.parse(q, decimals: 8)
+                else { throw Failure(description: "bad trade line: \(line.prefix(200))") }
+                let eventMs = (d["E"] as? NSNumber)?.int64Value ?? 0
+                let id = (d["t"] as? NSNumber)?.uint64Value ?? 0
+                let sold = (d["m"] as? Bool) == true
+                events.append(MarketEvent(sequence: UInt64(events.count + 1), instrument: 0, kind: .trade,
+                                          flags: sold ? MarketEvent.flagAggressorSold : 0, priceDecimals: 2, quantityDecimals: 8,
+                                          price: Price(units: price), quantity: Quantity(units: quantity), venueSequence: id,
+                                          venueTimeNs: eventMs * 1_000_000, receiveWallNs: receive,
+                                          timestamps: TimestampChain(socketReadNs: receive, decodedNs: receive)))
+            }
+        }
+        return events
+    }
+}
+
+/// Every built-in single-symbol strategy at its default parameters on `timeframe`, plus the vote.
+func defaultSingleSymbolStrategies(timeframe: BarKind, symbols: [InstrumentId]? = nil) -> StrategySettings {
+    var s = StrategySettings()
+    s.smaCrossover = [SMACrossover(common: StrategyCommon(id: 1, timeframe: timeframe, symbols: symbols))]
+    s.emaADXTrend = [EMAADXTrend(common: StrategyCommon(id: 2, timeframe: timeframe, symbols: symbols))]
+    s.zScoreMeanReversion = [ZScoreMeanReversion(common: StrategyCommon(id: 3, timeframe: timeframe, symbols: symbols))]
+    s.rsiBollingerReversal = [RSIBollingerReversal(common: StrategyCommon(id: 4, timeframe: timeframe, symbols: symbols))]
+    s.vote = [WeightedVote(common: StrategyCommon(id: 5, timeframe: timeframe, symbols: symbols))]
+    return s
+}
+
+let strategyNames: [StrategyId: String] = [1: "sma_crossover", 2: "ema_adx_trend", 3: "zscore_reversion", 4: "rsi_bollinger_reversal",
+                                           5: "vote", 6: "pairs"]
