@@ -32,6 +32,8 @@ public struct RingBenchmark: Sendable {
         public var hopP99Ns: UInt64
         public var hopP999Ns: UInt64
         public var errors: UInt64
+        /// What creating the region did on this host (mlock, huge pages, NUMA).
+        public var regionReport: [String] = []
 
         public var json: String {
             "{\"messages\":\(messages),\"messages_per_second\":\(Int(messagesPerSecond)),\"hop_p50_ns\":\(hopP50Ns),\"hop_p99_ns\":\(hopP99Ns),\"hop_p999_ns\":\(hopP999Ns),\"errors\":\(errors)}"
@@ -42,6 +44,7 @@ public struct RingBenchmark: Sendable {
             ring: \(messages) messages of 64 bytes, \(String(format: "%.1f", messagesPerSecond / 1e6))M messages/s
             hop latency (paced): p50 \(hopP50Ns) ns, p99 \(hopP99Ns) ns, p99.9 \(hopP999Ns) ns
             errors (lost, reordered or corrupted): \(errors)
+            \(regionReport.map { "  " + $0 }.joined(separator: "\n"))
             """
         }
     }
@@ -88,8 +91,9 @@ public struct RingBenchmark: Sendable {
         let instance = "bench-\(getpid())"
         SharedRegion.unlink(instance: instance)
         let region: SharedRegion
+        let report: RegionReport
         do {
-            (region, _) = try SharedRegion.create(instance: instance, rings: [
+            (region, report) = try SharedRegion.create(instance: instance, rings: [
                 .of(Message.self, name: Self.dataRing, capacity: options.capacity, overflow: .refuse),
                 .of(Reply.self, name: Self.replyRing, capacity: 16, overflow: .refuse),
             ], options: RegionOptions(lockMemory: true, hugePages: true))
@@ -143,7 +147,8 @@ public struct RingBenchmark: Sendable {
             throw .consumer("exited with status \(child.terminationStatus)")
         }
         return Result(messages: options.messages, messagesPerSecond: Double(options.messages) / elapsedNs * 1e9,
-                      hopP50Ns: latency.a, hopP99Ns: latency.b, hopP999Ns: latency.c, errors: errors)
+                      hopP50Ns: latency.a, hopP99Ns: latency.b, hopP999Ns: latency.c, errors: errors,
+                      regionReport: report.lines)
     }
 
     private static func setup<T: ~Copyable>(_ body: () throws(RegionError) -> T) throws(Failure) -> T {

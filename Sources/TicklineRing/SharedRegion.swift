@@ -370,12 +370,14 @@ public final class SharedRegion: @unchecked Sendable {
     }
 
     static func adviseHugePages(_ p: UnsafeMutableRawPointer, _ size: Int) -> String {
-        let setting = readSysfs("/sys/kernel/mm/transparent_hugepage/shmem_enabled") ?? "unknown"
+        // The file lists every mode with the active one in brackets: "always advise [never] ...".
+        let modes = readSysfs("/sys/kernel/mm/transparent_hugepage/shmem_enabled") ?? "[unknown]"
+        let setting = modes.split(separator: " ").first { $0.hasPrefix("[") }.map(String.init) ?? modes
         guard madvise(p, size, MADV_HUGEPAGE) == 0 else {
             return "not available: madvise(MADV_HUGEPAGE) failed: \(String(cString: strerror(errno))); normal pages"
         }
         if setting.contains("[never]") || setting.contains("[deny]") {
-            return "requested, but shmem_enabled is \(setting): normal pages (set it to advise)"
+            return "requested, but transparent_hugepage/shmem_enabled is \(setting): normal pages (echo advise > it)"
         }
         return "requested (MADV_HUGEPAGE, shmem_enabled \(setting))"
     }
