@@ -11,6 +11,7 @@ let package = Package(
     name: "Tickline",
     products: [
         .executable(name: "tickline", targets: ["tickline"]),
+        .executable(name: "tickline-writer", targets: ["tickline-writer"]),
         .library(name: "TicklineCore", targets: ["TicklineCore"]),
         .library(name: "TicklineRing", targets: ["TicklineRing"]),
         .library(name: "TicklineRuntime", targets: ["TicklineRuntime"]),
@@ -64,6 +65,18 @@ let package = Package(
                 "TicklineCore", "TicklineRing", "TicklineRuntime",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
+        // Drains journal rings into InfluxDB (libcurl) and Redis (hiredis): the only importer of CHiredis.
+        .target(
+            name: "TicklineWriter",
+            dependencies: ["TicklineCore", "TicklineRing", "TicklineConfig", "CTicklineLinux", "CCurl", "CHiredis"],
+            exclude: ["README.md"],
+            linkerSettings: [.linkedLibrary("z")]),
+        .executableTarget(
+            name: "tickline-writer",
+            dependencies: [
+                "TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "tickline",
             dependencies: [
@@ -85,6 +98,12 @@ let package = Package(
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),
+        // Writer tests against real redis-server and influxd they start themselves, plus a producer peer.
+        .executableTarget(name: "tickline-writer-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineWriterPeer"),
+        .testTarget(
+            name: "TicklineWriterTests",
+            dependencies: ["TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore", "tickline-writer", "tickline-writer-peer"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,6 +15,8 @@ public struct EngineConfig: Sendable, Equatable {
     /// Every ring of the region, with capacities after overrides.
     public var rings: [RingSpec]
     public var threading: ThreadingConfig
+    /// Where `tickline-writer` sends the journal rings (`writer:`).
+    public var writer: WriterConfig = WriterConfig()
     /// Bars, indicators and strategy instances of the strategy stage (`strategies:`).
     public var strategies: StrategyConfig = StrategyConfig()
 
@@ -26,7 +28,7 @@ public struct EngineConfig: Sendable, Equatable {
         self.threading = threading
     }
 
-    public static let topLevelKeys = ["instance", "region", "rings", "threading", "strategies"]
+    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "strategies"]
 
     /// Reads and validates a config file. Every error names the file, line and key.
     public static func load(path: String, onlineCpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) throws(ConfigError) -> EngineConfig {
@@ -50,6 +52,7 @@ public struct EngineConfig: Sendable, Equatable {
         if let v = root.optional("region") { config.region = try parseRegion(v) }
         if let v = root.optional("rings") { config.rings = try RingCatalog.parse(v) }
         if let v = root.optional("threading") { config.threading = try ThreadingConfig.parse(v, onlineCpus: onlineCpus) }
+        if let v = root.optional("writer") { config.writer = try WriterConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("strategies") { config.strategies = try StrategyConfig.parse(v) }
         try root.finish(allowed: topLevelKeys)
         return config

@@ -1,0 +1,448 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import TicklineConfig
+import TicklineCore
+import TicklineRing
+
+/// The writer's own metrics: what the control plane reads (`JournalWriter.metrics`, a
+/// snapshot refreshed every `metrics_interval_ms`), also written to InfluxDB as the
+/// measurement `tickline_writer` and to the Redis hash `tickline:<instance>:writer`.
+public struct WriterMetrics: Sendable, Equatable {
+    public var instance: String
+    public var startedWallNs: Int64
+    public var snapshotWallNs: Int64 = 0
+    public var rings: [RingMetrics] = []
+    public var influx: SinkMetrics
+    public var redis: SinkMetrics
+    /// Regions that could not be attached (wrong layout version or hash, not a region).
+    public var regionErrors: UInt64 = 0
+    /// Journal rings that could not be drained (missing, or a slot size that does not fit
+    /// this binary's event type: an oversized or undersized record layout).
+    public var ringErrors: UInt64 = 0
+    /// Regions left by a dead engine that were drained and removed.
+    public var staleRegionsDrained: UInt64 = 0
+    public var lastRegionError: String = ""
+
+    public init(instance: String, startedWallNs: Int64) {
+        self.instance = instance
+        self.startedWallNs = startedWallNs
+        influx = SinkMetrics(name: "influx")
+        redis = SinkMetrics(name: "redis")
+    }
+
+    public var malformedTotal: UInt64 { rings.reduce(0) { $0 &+ $1.malformedTotal } }
+
+    /// key=value pairs (logs, the Redis hash, tests).
+    public var fields: [(String, String)] {
+        var out: [(String, String)] = [
+            ("snapshot_ns", "\(snapshotWallNs)"), ("region_errors", "\(regionErrors)"), ("ring_errors", "\(ringErrors)"),
+            ("stale_regions_drained", "\(staleRegionsDrained)"), ("malformed", "\(malformedTotal)"),
+        ]
+        for s in [influx, redis] {
+            let p = s.name
+            out += [("\(p).health", s.health.rawValue), ("\(p).written", "\(s.written)"), ("\(p).batches", "\(s.batches)"),
+                    ("\(p).retries", "\(s.retries)"), ("\(p).dropped_by_server", "\(s.droppedByServer)"),
+                    ("\(p).duplicates", "\(s.duplicates)"), ("\(p).quarantined", "\(s.quarantinedItems)"),
+                    ("\(p).spilled_batches", "\(s.spilledBatches)"), ("\(p).replayed_batches", "\(s.replayedBatches)"),
+                    ("\(p).spill_bytes", "\(s.spillBytes)"), ("\(p).shed_records", "\(s.shedRecords)")]
+        }
+        for r in rings {
+            let p = r.name
+            out += [("\(p).records", "\(r.records)"), ("\(p).lag_records", "\(r.lagRecords)"),
+                    ("\(p).lag_seconds", "\(r.lagSeconds)"), ("\(p).malformed", "\(r.malformedTotal)"),
+                    ("\(p).blocked_batches", "\(r.blockedBatches)"), ("\(p).producer_dropped", "\(r.producerDropped)"),
+                    ("\(p).producer_refused", "\(r.producerRefused)")]
+        }
+        return out
+    }
+}
+
+/// Drains an engine's journal rings into InfluxDB and Redis (see README.md in this
+/// folder). Single-threaded: `run` (or `runOnce`) is called by one thread, the writer's;
+/// only `metrics` may be read from other threads (a snapshot behind a mutex).
+public final class JournalWriter {
+    public let config: WriterConfig
+    public let instance: String
+    let keys: RedisKeys
+    let batchRecords: Int
+    let influxBuffer: ByteBuffer
+    let redisBuffer: ByteBuffer
+    let influxClient: InfluxClient?
+    let redisClient: RedisClient?
+    let influx: SinkChannel
+    let redis: SinkChannel
+    var drains: [JournalDrain] = []
+    /// Totals of rings drained from regions this writer already left (by ring name).
+    var retired: [String: RingMetrics] = [:]
+    var region: SharedRegion?
+    var counters: WriterMetrics
+    let published: Mutex<WriterMetrics>
+    var nextMetricsNs: Int64 = 0
+    let metricsBuffer = ByteBuffer(capacity: 64 * 1_024)
+
+    /// Lines per InfluxDB request: the config's, lowered after a 413.
+    var influxLineLimit: Int { influxClient?.batchLines ?? Int.max }
+
+    /// Sets up the sinks and spills (cold path). Nothing connects yet.
+    public init(config: WriterConfig, instance: String) throws(WriterError) {
+        self.config = config
+        self.instance = instance
+        keys = RedisKeys(instance: instance, streamMaxLength: config.redis.streamMaxLength)
+        batchRecords = config.batchRecords
+        // Worst case per record is < 1.6 KiB (fills over Redis); a batch stops early when full.
+        influxBuffer = ByteBuffer(capacity: max(64 * 1_024, min(config.batchRecords, config.influx.batchLines) * 512 + 4_096))
+        redisBuffer = ByteBuffer(capacity: max(64 * 1_024, config.batchRecords * 640 + 4_096))
+        if mkdir(config.spillDirectory, 0o700) != 0 && errno != EEXIST {
+            throw .spill(call: "mkdir", path: config.spillDirectory, errno: errno)
+        }
+        let maxChunk = max(influxBuffer.capacity, redisBuffer.capacity)
+        if config.influx.enabled {
+            let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBuffer.capacity)
+            influxClient = client
+            let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
+            influx = SinkChannel(name: "influx", transport: client, spill: spill, directory: config.spillDirectory,
+                                 backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
+                                 configRetryMs: config.configErrorRetryMs, serverErrorRetries: config.influx.serverErrorRetries)
+            writerLog("influx: \(client.displayURL) (API \(client.api.rawValue)\(client.gzip ? ", gzip" : ""))")
+        } else {
+            influxClient = nil
+            influx = SinkChannel(name: "influx", transport: nil, spill: nil, directory: config.spillDirectory, backoffInitialMs: 1,
+                                 backoffMaxMs: 1, configRetryMs: 100, serverErrorRetries: 0)
+        }
+        if config.redis.enabled {
+            let address = try RedisAddress.parse(config.redis.url)
+            let client = RedisClient(address: address, timeoutMs: config.redis.timeoutMs)
+            redisClient = client
+            let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).redis.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
+            redis = SinkChannel(name: "redis", transport: client, spill: spill, directory: config.spillDirectory,
+                                backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
+                                configRetryMs: config.configErrorRetryMs, serverErrorRetries: config.influx.serverErrorRetries)
+            writerLog("redis: \(address.display)")
+        } else {
+            redisClient = nil
+            redis = SinkChannel(name: "redis", transport: nil, spill: nil, directory: config.spillDirectory, backoffInitialMs: 1,
+                                backoffMaxMs: 1, configRetryMs: 100, serverErrorRetries: 0)
+        }
+        counters = WriterMetrics(instance: instance, startedWallNs: Clock.wallNs())
+        published = Mutex(counters)
+    }
+
+    /// The latest metrics snapshot. Thread-safe.
+    public var metrics: WriterMetrics { published.withLock { $0 } }
+
+    // MARK: Regions
+
+    /// The journal rings this writer drains, in order.
+    static let journalRings = ["journal.signals", "journal.orders", "journal.fills", "journal.risk",
+                               "journal.market", "journal.bars", "journal.telemetry"]
+
+    /// Starts draining `region`'s journal rings. Rings that are missing or whose slots do
+    /// not fit their event type are reported and counted, never fatal.
+    public func attach(_ region: SharedRegion) {
+        detach()
+        self.region = region
+        for name in Self.journalRings {
+            guard region.ringNames.contains(name) else {
+                writerLog("region \(region.instance): no ring '\(name)': not drained")
+                continue
+            }
+            do {
+                let drain: JournalDrain
+                let dir = config.spillDirectory
+                switch name {
+                case "journal.market": drain = try RingDrain<MarketEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                case "journal.bars": drain = try RingDrain<BarEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                case "journal.signals": drain = try RingDrain<SignalEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                case "journal.orders": drain = try RingDrain<OrderEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                case "journal.fills": drain = try RingDrain<FillEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                case "journal.risk": drain = try RingDrain<RiskEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                default: drain = try RingDrain<TelemetryEncoder>(region: region, batchRecords: batchRecords, checkpointDirectory: dir)
+                }
+                drains.append(drain)
+            } catch {
+                counters.ringErrors &+= 1
+                counters.lastRegionError = error.description
+                writerLog("ring '\(name)' not drained: \(error.description)")
+            }
+        }
+        counters.rings = ringTotals()
+    }
+
+    /// Per-ring totals across every region drained so far (live drains' lag included).
+    func ringTotals() -> [RingMetrics] {
+        var out: [RingMetrics] = []
+        for name in Self.journalRings {
+            let live = drains.first { $0.name == name }?.metrics
+            guard var total = retired[name] ?? live else { continue }
+            if let live, retired[name] != nil {
+                total.records &+= live.records
+                total.batches &+= live.batches
+                total.blockedBatches &+= live.blockedBatches
+                total.timestampsBumped &+= live.timestampsBumped
+                for i in total.malformed.indices { total.malformed[i] &+= live.malformed[i] }
+                total.lagRecords = live.lagRecords
+                total.lagSeconds = live.lagSeconds
+                total.producerDropped = live.producerDropped
+                total.producerRefused = live.producerRefused
+            }
+            out.append(total)
+        }
+        return out
+    }
+
+    /// Releases the ring ends (their consumer cursors stay in the region).
+    public func detach() {
+        for d in drains {
+            d.refreshLag(wallNs: Clock.wallNs())
+            var m = d.metrics
+            m.lagRecords = 0
+            m.lagSeconds = 0
+            if var r = retired[m.name] {
+                r.records &+= m.records
+                r.batches &+= m.batches
+                r.blockedBatches &+= m.blockedBatches
+                r.timestampsBumped &+= m.timestampsBumped
+                for i in r.malformed.indices { r.malformed[i] &+= m.malformed[i] }
+                r.producerDropped = m.producerDropped
+                r.producerRefused = m.producerRefused
+                retired[m.name] = r
+            } else {
+                retired[m.name] = m
+            }
+        }
+        drains.removeAll()
+        region = nil
+    }
+
+    /// Both sinks' spills are empty (everything handed off reached its sink).
+    public var spillsEmpty: Bool { (influx.spill?.isEmpty ?? true) && (redis.spill?.isEmpty ?? true) }
+
+    /// Records waiting in every drained ring are zero.
+    public var ringsEmpty: Bool { drains.allSatisfy(\.isEmpty) }
+
+    // MARK: Draining
+
+    /// One duty cycle: replay spills that are due, then one batch per ring. Returns the
+    /// records released (0 = idle).
+    @discardableResult
+    public func runOnce(nowNs: Int64 = Clock.monotonicNs()) -> Int {
+        influx.replay(nowNs: nowNs, budget: 4)
+        redis.replay(nowNs: nowNs, budget: 4)
+        var work = 0
+        for d in drains { work += d.pump(self, nowNs: nowNs) }
+        if nowNs >= nextMetricsNs {
+            nextMetricsNs = nowNs + Int64(config.metricsIntervalMs) * 1_000_000
+            publishMetrics()
+        }
+        return work
+    }
+
+    /// Refreshes the snapshot and writes it to the sinks that are healthy (best effort: a
+    /// metrics write never goes to the spill).
+    public func publishMetrics() {
+        let wall = Clock.wallNs()
+        for d in drains { d.refreshLag(wallNs: wall) }
+        counters.rings = ringTotals()
+        counters.influx = influx.metrics
+        counters.redis = redis.metrics
+        counters.snapshotWallNs = wall
+        let snapshot = counters
+        published.withLock { $0 = snapshot }
+        let now = Clock.monotonicNs()
+        if let client = influxClient, !influx.wouldSpill(nowNs: now) {
+            metricsBuffer.removeAll()
+            encodeMetricsLines(snapshot, wallNs: wall, into: metricsBuffer)
+            _ = client.write(metricsBuffer.bytes, lines: 3 + snapshot.rings.count)
+        }
+        if let client = redisClient, !redis.wouldSpill(nowNs: now) {
+            metricsBuffer.removeAll()
+            var args = ["HSET", String(decoding: keys.writer, as: UTF8.self)]
+            for (k, v) in snapshot.fields { args.append(k); args.append(v) }
+            RESP.command(args, metricsBuffer)
+            _ = client.write(metricsBuffer.bytes, count: 1)
+        }
+    }
+
+    func encodeMetricsLines(_ m: WriterMetrics, wallNs: Int64, into out: ByteBuffer) {
+        func tagInstance() {
+            out.append(",instance=")
+            LineProtocol.appendEscaped(m.instance, as: .tagOrFieldKey, to: out)
+        }
+        out.append("tickline_writer")
+        tagInstance()
+        out.append(" region_errors=")
+        appendInt(Int64(m.regionErrors), out)
+        out.append(",ring_errors=")
+        appendInt(Int64(m.ringErrors), out)
+        out.append(",malformed=")
+        appendInt(Int64(m.malformedTotal), out)
+        appendTimestamp(wallNs, out)
+        for s in [m.influx, m.redis] {
+            out.append("tickline_writer")
+            tagInstance()
+            out.append(",sink=")
+            LineProtocol.appendEscaped(s.name, as: .tagOrFieldKey, to: out)
+            out.append(" health=\"")
+            LineProtocol.appendEscaped(s.health.rawValue, as: .stringFieldValue, to: out)
+            out.append("\",written=")
+            appendInt(Int64(s.written), out)
+            out.append(",batches=")
+            appendInt(Int64(s.batches), out)
+            out.append(",retries=")
+            appendInt(Int64(s.retries), out)
+            out.append(",dropped_by_server=")
+            appendInt(Int64(s.droppedByServer), out)
+            out.append(",duplicates=")
+            appendInt(Int64(s.duplicates), out)
+            out.append(",quarantined=")
+            appendInt(Int64(s.quarantinedItems), out)
+            out.append(",spill_bytes=")
+            appendInt(Int64(s.spillBytes), out)
+            out.append(",spill_batches=")
+            appendInt(Int64(s.spillBatches), out)
+            out.append(",shed_records=")
+            appendInt(Int64(s.shedRecords), out)
+            appendTimestamp(wallNs, out)
+        }
+        for r in m.rings {
+            out.append("tickline_writer")
+            tagInstance()
+            out.append(",ring=")
+            LineProtocol.appendEscaped(r.name, as: .tagOrFieldKey, to: out)
+            out.append(" records=")
+            appendInt(Int64(r.records), out)
+            out.append(",batches=")
+            appendInt(Int64(r.batches), out)
+            out.append(",lag_records=")
+            appendInt(Int64(r.lagRecords), out)
+            out.append(",lag_seconds=")
+            out.append(fixed: Int64(r.lagSeconds * 1_000_000), decimals: 6)
+            out.append(",malformed=")
+            appendInt(Int64(r.malformedTotal), out)
+            out.append(",blocked_batches=")
+            appendInt(Int64(r.blockedBatches), out)
+            out.append(",producer_dropped=")
+            appendInt(Int64(r.producerDropped), out)
+            out.append(",producer_refused=")
+            appendInt(Int64(r.producerRefused), out)
+            appendTimestamp(wallNs, out)
+        }
+    }
+
+    // MARK: The process
+
+    /// How `run` ended.
+    public enum Ending: Equatable, Sendable {
+        /// Asked to stop (SIGTERM/SIGINT).
+        case stopped
+        /// The region's engine is gone and `on_region_gone: exit`.
+        case regionGone
+        /// No region appeared within `attach_timeout_ms`.
+        case attachTimeout
+    }
+
+    /// Attaches to the instance's region (draining regions left by dead engines first),
+    /// drains until `shouldStop` says so, and follows the engine across restarts as
+    /// configured. Throws on a region this binary cannot read (wrong layout), which waiting
+    /// would not fix.
+    public func run(shouldStop: () -> Bool) throws(WriterError) -> Ending {
+        defer {
+            publishMetrics()
+            let m = metrics
+            writerLog("stopping: influx.written=\(m.influx.written) redis.written=\(m.redis.written) malformed=\(m.malformedTotal) influx.spill_bytes=\(m.influx.spillBytes) redis.spill_bytes=\(m.redis.spillBytes)")
+        }
+        var current: SharedRegion
+        switch try waitForRegion(shouldStop: shouldStop, notStartedAt: nil) {
+        case .some(let r): current = r
+        case .none: return shouldStop() ? .stopped : .attachTimeout
+        }
+        while true {
+            attach(current)
+            writerLog("draining region \(current.path) (engine pid \(current.creatorPid))")
+            var idleSince: Int64? = nil
+            while !shouldStop() {
+                let work = runOnce()
+                if work > 0 { idleSince = nil; continue }
+                let now = Clock.monotonicNs()
+                if idleSince == nil { idleSince = now }
+                // The engine is gone and everything it left is written (spills replayed too).
+                if !current.creatorIsAlive && ringsEmpty && spillsEmpty && now - idleSince! > 200_000_000 { break }
+                if config.idleSleepUs > 0 { usleep(UInt32(config.idleSleepUs)) }
+            }
+            if shouldStop() { return .stopped }
+            writerLog("engine of region \(current.path) is gone and its journal rings are drained")
+            let start = current.startWallNs
+            detach()
+            if config.onRegionGone == "exit" { return .regionGone }
+            guard let next = try waitForRegion(shouldStop: shouldStop, notStartedAt: start) else {
+                return shouldStop() ? .stopped : .attachTimeout
+            }
+            current = next
+        }
+    }
+
+    /// Drains what stale regions (moved aside by a new engine) still hold, then attaches to
+    /// the live one, waiting as configured. Returns nil on stop or timeout.
+    func waitForRegion(shouldStop: () -> Bool, notStartedAt: Int64?) throws(WriterError) -> SharedRegion? {
+        let deadline = config.attachTimeoutMs > 0 ? Clock.monotonicNs() + Int64(config.attachTimeoutMs) * 1_000_000 : Int64.max
+        var reported = false
+        while !shouldStop() {
+            drainStaleRegions(shouldStop: shouldStop)
+            do {
+                let r = try SharedRegion.attach(instance: instance)
+                if let notStartedAt, r.startWallNs == notStartedAt {
+                    // Still the old engine's region (it was not replaced yet): keep waiting.
+                } else {
+                    return r
+                }
+            } catch {
+                switch error {
+                case .noSuchRegion, .notReady:
+                    if !reported { writerLog("waiting for region: \(error.description)"); reported = true }
+                default:
+                    counters.regionErrors &+= 1
+                    counters.lastRegionError = error.description
+                    publishMetrics()
+                    throw .region(error.description)
+                }
+            }
+            if Clock.monotonicNs() > deadline { return nil }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    /// Drains and removes regions left by dead engines (oldest first).
+    func drainStaleRegions(shouldStop: () -> Bool) {
+        for path in SharedRegion.staleRegions(instance: instance) where !path.hasSuffix(".unreadable") {
+            let region: SharedRegion
+            do { region = try SharedRegion.attach(path: path) } catch {
+                counters.regionErrors &+= 1
+                counters.lastRegionError = "\(path): \(error.description)"
+                writerLog("stale region \(path) cannot be read (\(error.description)); renamed to \(path).unreadable")
+                _ = rename(path, path + ".unreadable")
+                continue
+            }
+            writerLog("draining stale region \(path) left by engine pid \(region.creatorPid)")
+            attach(region)
+            var idle = 0
+            var stuck = 0
+            while !shouldStop() && idle < 3 && stuck < 200 {
+                if runOnce() > 0 { idle = 0; stuck = 0; continue }
+                if ringsEmpty { idle += 1 } else { stuck += 1 }  // stuck: a sink's spill is full
+                usleep(10_000)
+            }
+            let drained = ringsEmpty
+            detach()
+            if !drained {
+                writerLog("stale region \(path) not fully drained yet (a sink is down and its spill is full); kept for later")
+            } else if !shouldStop() {
+                unlink(path)
+                counters.staleRegionsDrained &+= 1
+                writerLog("stale region \(path) drained and removed")
+            }
+        }
+    }
+}

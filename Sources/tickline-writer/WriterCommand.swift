@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CTicklineLinux
+import TicklineConfig
+import TicklineWriter
+
+/// `tickline-writer --instance NAME [--config FILE]`: drains the engine's journal rings
+/// into InfluxDB and Redis. Exit status: 0 stopped by SIGTERM/SIGINT or the engine gone
+/// with `on_region_gone: exit`; 2 a region this build cannot read (wrong layout); 3 no
+/// region within `attach_timeout_ms`; 78 a configuration error.
+@main
+struct WriterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tickline-writer",
+        abstract: "Drain an engine's journal rings into InfluxDB and Redis, losing nothing.",
+        discussion: """
+            Sinks come from the config's writer: section; TICKLINE_INFLUX_URL (e.g. \
+            http://127.0.0.1:8086/write?db=tickline) and TICKLINE_REDIS_URL (e.g. \
+            redis://:password@127.0.0.1:6379/0) override them.
+            """)
+
+    @Option(help: "The engine instance whose region (/dev/shm/tickline-<instance>) to drain.")
+    var instance: String
+
+    @Option(help: "The engine's YAML config file (its writer: section); defaults apply without one.")
+    var config: String?
+
+    func run() throws {
+        var writerConfig = WriterConfig()
+        if let path = config {
+            do {
+                writerConfig = try EngineConfig.load(path: path).writer
+            } catch {
+                writerLog("\(error.description)")
+                throw ExitCode(78)
+            }
+        }
+        var environment: [String: String] = [:]
+        for name in ["TICKLINE_INFLUX_URL", "TICKLINE_REDIS_URL"] {
+            if let v = getenv(name) { environment[name] = String(cString: v) }
+        }
+        writerConfig = writerConfig.applyingEnvironment(environment)
+        if !writerConfig.cores.isEmpty {
+            let rc = writerConfig.cores.map { Int32($0) }.withUnsafeBufferPointer {
+                tl_pin_current_thread_to_set($0.baseAddress, Int32($0.count))
+            }
+            writerLog(rc == 0 ? "pinned to cores \(writerConfig.cores)" : "could not pin to cores \(writerConfig.cores) (continuing unpinned)")
+        }
+        _ = tl_name_current_thread("writer")
+        // A parent may hand down a blocked-signal mask; SIGTERM/SIGINT must reach us.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        _ = tl_install_shutdown_handlers()
+        let writer: JournalWriter
+        do {
+            writer = try JournalWriter(config: writerConfig, instance: instance)
+        } catch {
+            writerLog(error.description)
+            throw ExitCode(78)
+        }
+        do {
+            switch try writer.run(shouldStop: { tl_shutdown_signal() != 0 }) {
+            case .stopped, .regionGone: return
+            case .attachTimeout:
+                writerLog("no region for instance '\(instance)' appeared within \(writerConfig.attachTimeoutMs) ms")
+                throw ExitCode(3)
+            }
+        } catch let error as WriterError {
+            writerLog("cannot drain: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+}
