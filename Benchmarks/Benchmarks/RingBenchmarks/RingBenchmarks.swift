@@ -26,8 +26,14 @@ nonisolated(unsafe) let region: SharedRegion = {
     return region
 }()
 
-/// `Tools/alloc-gate --prove-it-fails` sets this to show the gate catches an allocation.
-let allocateOnPurpose = getenv("TICKLINE_ALLOC_GATE_SELFTEST") != nil
+/// `Tools/alloc-gate --prove-it-fails` sets TICKLINE_ALLOC_GATE_SELFTEST to show the gate
+/// catches an allocation: `every` allocates on every event, `once` in one sample only (which
+/// the p90 threshold check alone would let through; the gate's p100 check must not).
+let selfTest = getenv("TICKLINE_ALLOC_GATE_SELFTEST").map { String(cString: $0) }
+let allocateOnPurpose = selfTest == "every"
+let allocateOnce = selfTest == "once"
+/// Runs of RingPushPop so far: the `once` self-test allocates in the 5th (the first runs may be warm-up).
+nonisolated(unsafe) var pushPopRuns = 0
 
 nonisolated(unsafe) let configuration = Benchmark.Configuration(
     metrics: [.wallClock, .mallocCountTotal],
@@ -44,6 +50,10 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(producer.tryPush(Message(sequence: UInt64(i))))
             blackHole(consumer.tryPop())
             if allocateOnPurpose { blackHole([i]) }  // the gate's self-test: one heap array per event
+        }
+        pushPopRuns += 1
+        if allocateOnce && pushPopRuns == 5 {  // the gate's self-test: one heap array in one sample
+            blackHole(Array(repeating: pushPopRuns, count: 16))
         }
         benchmark.stopMeasurement()
     }
