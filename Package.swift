@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TicklineIndicators", targets: ["TicklineIndicators"]),
         .library(name: "TicklineStrategy", targets: ["TicklineStrategy"]),
         .library(name: "TicklineEngine", targets: ["TicklineEngine"]),
+        .library(name: "TicklineRisk", targets: ["TicklineRisk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
@@ -54,6 +55,8 @@ let package = Package(
         .target(name: "TicklineIndicators", swiftSettings: pureModuleSettings, linkerSettings: [.linkedLibrary("m")]),
         // Bars, strategies, the weighted vote (pure).
         .target(name: "TicklineStrategy", dependencies: ["TicklineCore", "TicklineIndicators"], swiftSettings: pureModuleSettings),
+        // Pre-trade checks, positions and PnL, circuit breakers (pure).
+        .target(name: "TicklineRisk", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
         // The hot-path agents and their wiring from the config.
         .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
         // Host probe behind `tickline doctor`.
@@ -91,6 +94,7 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
+        .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore"]),
         .testTarget(name: "TicklineStrategyTests", dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore"]),
         .testTarget(
             name: "TicklineEngineTests",

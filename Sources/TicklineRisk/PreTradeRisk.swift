@@ -1,0 +1,500 @@
+import TicklineCore
+
+/// A denial: which check, the value it saw and the limit it held against (units per
+/// `DenialReason` case), and the scope the check belongs to.
+public struct Denial: Sendable, Equatable {
+    public var reason: DenialReason
+    public var observed: Int64
+    public var limit: Int64
+
+    @inlinable
+    public init(reason: DenialReason, observed: Int64, limit: Int64) {
+        self.reason = reason
+        self.observed = observed
+        self.limit = limit
+    }
+
+    /// The scope the check belongs to (state checks and budget: strategy; symbol checks: symbol).
+    @inlinable
+    public var scope: RiskScope {
+        switch reason {
+        case .strategyNotActive, .unknownStrategy, .strategyBudget, .nothingToReduce: .strategy
+        case .symbolNotActive, .unknownInstrument, .noReferencePrice, .staleReferencePrice, .precisionMismatch,
+             .priceOffTick, .quantityOffStep, .quantityBelowVenueMinimum, .quantityAboveVenueMaximum,
+             .notionalBelowVenueMinimum, .priceOutsideCollar, .orderQuantityAboveMaximum, .positionLimit, .selfTrade: .symbol
+        default: .global
+        }
+    }
+
+    /// The denial as the journal's `RiskEvent` for `signal`.
+    @inlinable
+    public func riskEvent(for signal: SignalEvent, sequence: UInt64 = 0, nowNs: Nanos = 0) -> RiskEvent {
+        var chain = signal.timestamps
+        chain.riskDecidedNs = nowNs
+        return RiskEvent(sequence: sequence, kind: .denial, scope: scope, reason: reason.rawValue,
+                         instrument: signal.instrument, strategy: signal.strategy, referenceSequence: signal.sequence,
+                         observed: observed, limit: limit, venueTimeNs: signal.venueTimeNs,
+                         receiveWallNs: signal.receiveWallNs, timestamps: chain)
+    }
+}
+
+/// What pre-trade risk made of a signal: an order to send, or a denial. Never nothing.
+public enum RiskDecision: Sendable {
+    case order(OrderEvent)
+    case denied(Denial)
+
+    @inlinable public var order: OrderEvent? { if case .order(let o) = self { o } else { nil } }
+    @inlinable public var denial: Denial? { if case .denied(let d) = self { d } else { nil } }
+}
+
+/// Pre-trade risk: turns every `SignalEvent` into an order or a denial, running the checks
+/// of issue 5 item 1 in order (see `decide`). It owns the `Positions` it checks against and
+/// the open-order quantities per strategy and symbol (fed back through `apply(fill:)` and
+/// `release`). All state is allocated in `init` for instrument ids 0..<instrumentCapacity
+/// and strategy ids 0..<strategyCapacity; `decide`, `apply(fill:)` and `updatePrice` do not
+/// allocate. Owned by one agent thread; not thread-safe.
+///
+/// Cost: `decide` is O(instruments) for the exposure and budget sums (each a loop over
+/// plain arrays); everything else is O(1).
+public struct PreTradeRisk: Sendable {
+    public let strategyCapacity: Int
+    public let instrumentCapacity: Int
+    /// Replaceable at run time (control ring); takes effect on the next decision.
+    public var limits: RiskLimits
+    public private(set) var positions: Positions
+
+    public private(set) var globalState: TradingState = .active
+    @usableFromInline var strategyStateRaw: [UInt8]
+    @usableFromInline var symbolStateRaw: [UInt8]
+
+    @usableFromInline var specs: [InstrumentRiskSpec]
+    @usableFromInline var known: [Bool]
+    @usableFromInline var lastPriceUnits: [Int64]
+    @usableFromInline var lastPriceNs: [Nanos]
+
+    // Per pair (strategy × instrumentCapacity + instrument).
+    @usableFromInline var pairOpenBuy: [Int64]
+    @usableFromInline var pairOpenSell: [Int64]
+    @usableFromInline var pairHorizonRaw: [UInt8]
+    @usableFromInline var pairOccupied: [Bool]
+    // Per instrument.
+    @usableFromInline var symbolOpenBuy: [Int64]
+    @usableFromInline var symbolOpenSell: [Int64]
+    /// Σ over strategies of worst-case |position| (position plus open orders that grow it).
+    @usableFromInline var symbolGrossWorst: [Int64]
+    // Per strategy.
+    @usableFromInline var strategyBudget: [Int64]
+
+    public private(set) var openIntradayPositions: Int = 0
+    public private(set) var openSwingPositions: Int = 0
+
+    /// Token bucket in thousandths of a token.
+    @usableFromInline var tokensMilli: Int64
+    @usableFromInline var lastRefillNs: Nanos = 0
+
+    public private(set) var nextClientOrderId: UInt64 = 1
+    public private(set) var approved: UInt64 = 0
+    /// Denials per `DenialReason.rawValue` (0..<64).
+    public private(set) var deniedByReason: [UInt64]
+
+    /// Traps if a capacity is < 1.
+    public init(strategyCapacity: Int, instrumentCapacity: Int, limits: RiskLimits = RiskLimits()) {
+        precondition(strategyCapacity >= 1 && instrumentCapacity >= 1,
+                     "capacities strategies \(strategyCapacity) instruments \(instrumentCapacity) must be ≥ 1")
+        self.strategyCapacity = strategyCapacity
+        self.instrumentCapacity = instrumentCapacity
+        self.limits = limits
+        positions = Positions(strategyCapacity: strategyCapacity, instrumentCapacity: instrumentCapacity,
+                              startingCapitalMoney: limits.startingCapitalMoney)
+        strategyStateRaw = Array(repeating: TradingState.active.rawValue, count: strategyCapacity)
+        symbolStateRaw = Array(repeating: TradingState.active.rawValue, count: instrumentCapacity)
+        specs = Array(repeating: InstrumentRiskSpec(priceDecimals: 0, quantityDecimals: 0, maxOrderQuantityUnits: 0, positionLimitUnits: 0),
+                      count: instrumentCapacity)
+        known = Array(repeating: false, count: instrumentCapacity)
+        lastPriceUnits = Array(repeating: 0, count: instrumentCapacity)
+        lastPriceNs = Array(repeating: 0, count: instrumentCapacity)
+        let pairs = strategyCapacity * instrumentCapacity
+        pairOpenBuy = Array(repeating: 0, count: pairs)
+        pairOpenSell = Array(repeating: 0, count: pairs)
+        pairHorizonRaw = Array(repeating: 0, count: pairs)
+        pairOccupied = Array(repeating: false, count: pairs)
+        symbolOpenBuy = Array(repeating: 0, count: instrumentCapacity)
+        symbolOpenSell = Array(repeating: 0, count: instrumentCapacity)
+        symbolGrossWorst = Array(repeating: 0, count: instrumentCapacity)
+        strategyBudget = Array(repeating: limits.strategyBudgetMoney, count: strategyCapacity)
+        tokensMilli = limits.submitBurst * 1000
+        deniedByReason = Array(repeating: 0, count: 64)
+    }
+
+    // MARK: Cold path: instruments, budgets, states
+
+    /// Registers (or replaces) an instrument. Traps if the id is out of range.
+    public mutating func register(instrument: InstrumentId, spec: InstrumentRiskSpec) {
+        let i = Int(instrument)
+        precondition(i < instrumentCapacity, "instrument \(instrument) ≥ capacity \(instrumentCapacity)")
+        specs[i] = spec
+        known[i] = true
+        positions.register(instrument: instrument, priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+    }
+
+    /// Sets one strategy's budget, money units. Traps if the id is out of range.
+    public mutating func setBudget(strategy: StrategyId, money: Int64) {
+        precondition(Int(strategy) < strategyCapacity, "strategy \(strategy) ≥ capacity \(strategyCapacity)")
+        strategyBudget[Int(strategy)] = money
+    }
+
+    public mutating func setGlobalState(_ state: TradingState) { globalState = state }
+
+    /// Returns false for an out-of-range id.
+    @discardableResult
+    public mutating func setState(_ state: TradingState, strategy: StrategyId) -> Bool {
+        guard Int(strategy) < strategyCapacity else { return false }
+        strategyStateRaw[Int(strategy)] = state.rawValue
+        return true
+    }
+
+    /// Returns false for an out-of-range id.
+    @discardableResult
+    public mutating func setState(_ state: TradingState, instrument: InstrumentId) -> Bool {
+        guard Int(instrument) < instrumentCapacity else { return false }
+        symbolStateRaw[Int(instrument)] = state.rawValue
+        return true
+    }
+
+    // MARK: Hot path: prices, fills, releases
+
+    /// A new last price: becomes the reference price (collar, freshness, exposure) and marks
+    /// the positions. Returns false for an unknown instrument or a non-positive price.
+    @discardableResult
+    public mutating func updatePrice(instrument: InstrumentId, price: Price, nowNs: Nanos) -> Bool {
+        let i = Int(instrument)
+        guard i < instrumentCapacity, known[i], price.units > 0 else { return false }
+        lastPriceUnits[i] = price.units
+        lastPriceNs[i] = nowNs
+        positions.mark(instrument: instrument, price: price)
+        return true
+    }
+
+    /// A fill or order status from execution: the filled quantity leaves the open orders and
+    /// enters the position; a cancelled/rejected/expired status releases `leavesQuantity`.
+    /// Returns false (nothing changed) when `Positions.apply` refuses the fill.
+    @discardableResult
+    public mutating func apply(fill: FillEvent) -> Bool {
+        let i = Int(fill.instrument), s = Int(fill.strategy)
+        guard s < strategyCapacity, i < instrumentCapacity, let side = fill.side else { return false }
+        let p = s * instrumentCapacity + i
+        let before = pairWorst(p, i)
+        let wasOccupied = pairOccupied[p]
+        guard positions.apply(fill: fill) else { return false }
+        reduceOpen(p, i, side, fill.quantity.units)
+        switch fill.status {
+        case .cancelled, .rejected, .expired: reduceOpen(p, i, side, fill.leavesQuantity.units)
+        default: break
+        }
+        settle(p, i, before: before, wasOccupied: wasOccupied, horizonIfNew: Horizon.swing.rawValue)
+        return true
+    }
+
+    /// An order ended without a fill event (cancel acknowledged, reject): releases its open
+    /// quantity. Returns false for out-of-range ids.
+    @discardableResult
+    public mutating func release(strategy: StrategyId, instrument: InstrumentId, side: Side, quantity: Quantity) -> Bool {
+        let i = Int(instrument), s = Int(strategy)
+        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        let p = s * instrumentCapacity + i
+        let before = pairWorst(p, i)
+        let wasOccupied = pairOccupied[p]
+        reduceOpen(p, i, side, quantity.units)
+        settle(p, i, before: before, wasOccupied: wasOccupied, horizonIfNew: Horizon.swing.rawValue)
+        return true
+    }
+
+    /// Open (sent, not yet filled or released) quantity of one strategy on one symbol.
+    public func openQuantity(strategy: StrategyId, instrument: InstrumentId, side: Side) -> Int64 {
+        let p = Int(strategy) * instrumentCapacity + Int(instrument)
+        return side == .buy ? pairOpenBuy[p] : pairOpenSell[p]
+    }
+
+    /// Σ over strategies of worst-case |position| on the symbol (what the position limit bounds).
+    public func worstCaseGross(instrument: InstrumentId) -> Int64 { symbolGrossWorst[Int(instrument)] }
+
+    // MARK: The decision
+
+    /// Decides one signal. Checks, in this order (issue 5 item 1), the first failure denies:
+    /// 0. malformed signal bytes;
+    /// 1. trading state: global, strategy, symbol (reduce-only exits pass when reducing or halted);
+    /// 2. strategy and instrument known, reference price present and fresh (fail closed);
+    ///    a reduce-only exit must have something on the other side to reduce (it is capped to it);
+    /// 3. precision (decimals, tick), risk sizing (quantity = risk × equity / |entry − stop|,
+    ///    rounded down to the step), step, venue min/max quantity and min notional;
+    /// 4. price collar around the reference price; 5. max order quantity; 6. max order notional;
+    /// 7. position limit per symbol counting open orders; 8. gross and net exposure;
+    /// 9. max open positions by horizon; 10. submit-rate token bucket (a token is taken only
+    /// when the order is approved); 11. per-strategy budget; 12. risk per trade for
+    /// fixed-quantity signals; 13. min reward:risk; 14. self-trade prevention.
+    /// Reduce-only exits skip 7–9 and 11–13 (they can only shrink positions and exposure) and
+    /// are capped, not denied, by the max quantities of 3 and 5.
+    /// An approved signal becomes a GTC limit order at the entry price, recorded as open.
+    ///
+    /// Not marked `@_noAllocation`: the state lives in `Array`s allocated in `init`, and the
+    /// checker rejects every `Array` element write (its copy-on-write path could allocate,
+    /// though it never does here: the arrays are uniquely referenced). In debug builds it also
+    /// cannot see calls across files. The allocation gate must be a benchmark (not yet written).
+    public mutating func decide(signal: SignalEvent, nowNs: Nanos) -> RiskDecision {
+        let decision = evaluate(signal, nowNs)
+        if case .denied(let d) = decision {
+            deniedByReason[Int(d.reason.rawValue) & 63] &+= 1
+        } else {
+            approved &+= 1
+        }
+        return decision
+    }
+
+    @inline(__always)
+    private static func deny(_ reason: DenialReason, _ observed: Int64, _ limit: Int64) -> RiskDecision {
+        .denied(Denial(reason: reason, observed: observed, limit: limit))
+    }
+
+    private mutating func evaluate(_ signal: SignalEvent, _ nowNs: Nanos) -> RiskDecision {
+        // 0. Malformed bytes.
+        guard let side = signal.side else { return Self.deny(.malformedSignal, Int64(signal.sideRaw), 0) }
+        guard let sizing = signal.sizing else { return Self.deny(.malformedSignal, Int64(signal.sizingRaw), 0) }
+        guard let horizon = signal.horizon else { return Self.deny(.malformedSignal, Int64(signal.horizonRaw), 0) }
+        let reduceOnly = signal.flags & SignalEvent.flagReduceOnly != 0
+        let s = Int(signal.strategy), i = Int(signal.instrument)
+
+        // 1. Trading state (ids out of range are left to step 2).
+        if !reduceOnly {
+            let active = Int64(TradingState.active.rawValue)
+            if globalState != .active { return Self.deny(.globalNotActive, Int64(globalState.rawValue), active) }
+            if s < strategyCapacity, strategyStateRaw[s] != TradingState.active.rawValue {
+                return Self.deny(.strategyNotActive, Int64(strategyStateRaw[s]), active)
+            }
+            if i < instrumentCapacity, symbolStateRaw[i] != TradingState.active.rawValue {
+                return Self.deny(.symbolNotActive, Int64(symbolStateRaw[i]), active)
+            }
+        }
+
+        // 2. Known ids, fresh reference price (fail closed).
+        guard s < strategyCapacity else { return Self.deny(.unknownStrategy, Int64(signal.strategy), Int64(strategyCapacity)) }
+        guard i < instrumentCapacity, known[i] else { return Self.deny(.unknownInstrument, Int64(signal.instrument), Int64(instrumentCapacity)) }
+        let reference = lastPriceUnits[i]
+        guard reference > 0 else { return Self.deny(.noReferencePrice, 0, 0) }
+        let age = nowNs &- lastPriceNs[i]
+        guard age <= limits.maxReferencePriceAgeNs else { return Self.deny(.staleReferencePrice, age, limits.maxReferencePriceAgeNs) }
+        let p = s * instrumentCapacity + i
+        let held = positions.pairQuantity[p]
+        var reducible: Int64 = 0
+        if reduceOnly {
+            if held > 0 && side == .sell { reducible = held - pairOpenSell[p] }
+            if held < 0 && side == .buy { reducible = -held - pairOpenBuy[p] }
+            guard reducible > 0 else { return Self.deny(.nothingToReduce, max(reducible, 0), 0) }
+        }
+
+        // 3. Precision, sizing, venue filters.
+        let spec = specs[i]
+        guard signal.priceDecimals == spec.priceDecimals, signal.quantityDecimals == spec.quantityDecimals else {
+            return Self.deny(.precisionMismatch, Int64(signal.priceDecimals) << 8 | Int64(signal.quantityDecimals),
+                        Int64(spec.priceDecimals) << 8 | Int64(spec.quantityDecimals))
+        }
+        let entry = signal.entryPrice.units
+        guard entry > 0, entry % spec.tickSizeUnits == 0 else { return Self.deny(.priceOffTick, entry, spec.tickSizeUnits) }
+        let equity = positions.equityMoney
+        let riskPpm = signal.riskPartsPerMillion > 0 ? Int64(signal.riskPartsPerMillion) : limits.riskPartsPerMillion
+        let stop = signal.stopLoss.units
+        let stopOnRightSide = stop > 0 && (side == .buy ? stop < entry : stop > entry)
+        let distance = abs(entry - stop)
+        var quantity: Int64
+        if reduceOnly {
+            // Capped (not denied) by our and the venue's max per order, rounded down to the step:
+            // what is left is exited by the next signal.
+            quantity = sizing == .quantity && signal.quantity.units > 0 ? min(signal.quantity.units, reducible) : reducible
+            quantity = min(quantity, spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits)
+            quantity -= quantity % spec.stepSizeUnits
+        } else if sizing == .quantity {
+            quantity = signal.quantity.units
+        } else {
+            guard stopOnRightSide, equity > 0 else { return Self.deny(.cannotSizeFromRisk, stop, entry) }
+            let raw = Self.quantityForRisk(riskMoney: Self.riskBudget(equity: equity, ppm: riskPpm), distanceUnits: distance,
+                                           priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+            quantity = raw - raw % spec.stepSizeUnits
+        }
+        guard quantity % spec.stepSizeUnits == 0 else { return Self.deny(.quantityOffStep, quantity, spec.stepSizeUnits) }
+        guard quantity > 0, quantity >= spec.venueMinQuantityUnits else {
+            return Self.deny(.quantityBelowVenueMinimum, quantity, max(spec.venueMinQuantityUnits, 1))
+        }
+        guard quantity <= spec.venueMaxQuantityUnits else { return Self.deny(.quantityAboveVenueMaximum, quantity, spec.venueMaxQuantityUnits) }
+        let notional = MoneyScale.notional(priceUnits: entry, quantityUnits: quantity,
+                                           priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+        guard notional >= spec.venueMinNotionalMoney else { return Self.deny(.notionalBelowVenueMinimum, notional, spec.venueMinNotionalMoney) }
+
+        // 4. Collar: |entry − reference| × 10,000 ≤ reference × bps.
+        let deviation = Int128(abs(entry - reference)) * 10_000
+        let allowed = Int128(reference) * Int128(limits.priceCollarBasisPoints)
+        if deviation > allowed {
+            let bps = (deviation + Int128(reference) - 1) / Int128(reference)
+            return Self.deny(.priceOutsideCollar, MoneyScale.saturate(bps), limits.priceCollarBasisPoints)
+        }
+        // 5. Max order quantity. 6. Max order notional.
+        guard quantity <= spec.maxOrderQuantityUnits else { return Self.deny(.orderQuantityAboveMaximum, quantity, spec.maxOrderQuantityUnits) }
+        guard notional <= limits.maxOrderNotionalMoney else { return Self.deny(.orderNotionalAboveMaximum, notional, limits.maxOrderNotionalMoney) }
+
+        let openBuy = pairOpenBuy[p] + (side == .buy ? quantity : 0)
+        let openSell = pairOpenSell[p] + (side == .sell ? quantity : 0)
+        let worstBefore = pairWorst(p, i)
+        let worstAfter = max(abs(held + openBuy), abs(held - openSell))
+        if !reduceOnly {
+            // 7. Position limit: Σ worst-case |position| of the strategies on the symbol.
+            let symbolWorst = symbolGrossWorst[i] - worstBefore + worstAfter
+            guard symbolWorst <= spec.positionLimitUnits else { return Self.deny(.positionLimit, symbolWorst, spec.positionLimitUnits) }
+            // 8. Gross and net exposure at the reference prices.
+            var gross: Int128 = 0, net: Int128 = 0
+            for j in 0..<instrumentCapacity where known[j] && lastPriceUnits[j] > 0 {
+                let worst = j == i ? symbolWorst : symbolGrossWorst[j]
+                let q = positions.symbolQuantity[j]
+                let netQuantity = side == .buy ? q + symbolOpenBuy[j] : q - symbolOpenSell[j]
+                let netAfter = j == i ? netQuantity + side.sign * quantity : netQuantity
+                let sp = specs[j]
+                gross += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: worst,
+                                                    priceDecimals: sp.priceDecimals, quantityDecimals: sp.quantityDecimals))
+                net += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: netAfter,
+                                                  priceDecimals: sp.priceDecimals, quantityDecimals: sp.quantityDecimals))
+            }
+            let grossMoney = MoneyScale.saturate(gross), netMoney = MoneyScale.saturate(net < 0 ? -net : net)
+            guard grossMoney <= limits.maxGrossExposureMoney else { return Self.deny(.grossExposure, grossMoney, limits.maxGrossExposureMoney) }
+            guard netMoney <= limits.maxNetExposureMoney else { return Self.deny(.netExposure, netMoney, limits.maxNetExposureMoney) }
+            // 9. Max open positions by horizon (only a new position counts).
+            if !pairOccupied[p] {
+                let (open, maxOpen) = horizon == .intraday
+                    ? (openIntradayPositions, limits.maxOpenIntradayPositions)
+                    : (openSwingPositions, limits.maxOpenSwingPositions)
+                guard open < maxOpen else { return Self.deny(.maxOpenPositions, Int64(open), Int64(maxOpen)) }
+            }
+        }
+        // 10. Token bucket (refill now; the token is taken on approval).
+        refill(nowNs)
+        guard tokensMilli >= 1000 else { return Self.deny(.submitRate, tokensMilli, 1000) }
+        if !reduceOnly {
+            // 11. Strategy budget: Σ worst-case |position| × reference over its symbols.
+            var used: Int128 = 0
+            let base = s * instrumentCapacity
+            for j in 0..<instrumentCapacity where known[j] && lastPriceUnits[j] > 0 {
+                let worst = j == i ? worstAfter : pairWorst(base + j, j)
+                if worst == 0 { continue }
+                used += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: worst,
+                                                   priceDecimals: specs[j].priceDecimals, quantityDecimals: specs[j].quantityDecimals))
+            }
+            let usedMoney = MoneyScale.saturate(used)
+            guard usedMoney <= strategyBudget[s] else { return Self.deny(.strategyBudget, usedMoney, strategyBudget[s]) }
+            // 12. Risk per trade: quantity × |entry − stop| ≤ risk fraction × equity.
+            let riskLimit = Self.riskBudget(equity: equity, ppm: riskPpm)
+            guard stopOnRightSide else { return Self.deny(.riskPerTrade, Int64.max, riskLimit) }
+            let atRisk = MoneyScale.notional(priceUnits: distance, quantityUnits: quantity,
+                                             priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+            guard atRisk <= riskLimit else { return Self.deny(.riskPerTrade, atRisk, riskLimit) }
+            // 13. Reward:risk: |tp − entry| × 1000 ≥ |entry − stop| × min (take-profit on the right side).
+            let tp = signal.takeProfit.units
+            let reward: Int64 = tp > 0 && (side == .buy ? tp > entry : tp < entry) ? abs(tp - entry) : 0
+            if Int128(reward) * 1000 < Int128(distance) * Int128(limits.minRewardRiskMilli) {
+                return Self.deny(.rewardRisk, MoneyScale.saturate(Int128(reward) * 1000 / Int128(distance)), limits.minRewardRiskMilli)
+            }
+        }
+        // 14. Self-trade prevention: one of our orders rests on the other side.
+        let opposite = side == .buy ? symbolOpenSell[i] : symbolOpenBuy[i]
+        guard opposite == 0 else { return Self.deny(.selfTrade, opposite, 0) }
+
+        // Approved: take a token, record the open order.
+        tokensMilli -= 1000
+        let wasOccupied = pairOccupied[p]
+        if side == .buy {
+            pairOpenBuy[p] += quantity
+            symbolOpenBuy[i] += quantity
+        } else {
+            pairOpenSell[p] += quantity
+            symbolOpenSell[i] += quantity
+        }
+        settle(p, i, before: worstBefore, wasOccupied: wasOccupied, horizonIfNew: horizon.rawValue)
+        let id = nextClientOrderId
+        nextClientOrderId &+= 1
+        var chain = signal.timestamps
+        chain.riskDecidedNs = nowNs
+        return .order(OrderEvent(
+            clientOrderId: id, instrument: signal.instrument, strategy: signal.strategy, side: side, type: .limit,
+            price: signal.entryPrice, quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
+            stopLoss: signal.stopLoss, signalSequence: signal.sequence, timeInForce: .goodTillCancel,
+            flags: reduceOnly ? OrderEvent.flagReduceOnly : 0, priceDecimals: spec.priceDecimals,
+            quantityDecimals: spec.quantityDecimals, action: .new, receiveWallNs: signal.receiveWallNs, timestamps: chain))
+    }
+
+    // MARK: Helpers
+
+    /// equity × ppm / 1,000,000, money units (0 for non-positive equity).
+    @inlinable
+    public static func riskBudget(equity: Int64, ppm: Int64) -> Int64 {
+        equity <= 0 ? 0 : MoneyScale.saturate(Int128(equity) * Int128(ppm) / 1_000_000)
+    }
+
+    /// Quantity units whose loss over `distanceUnits` of price equals `riskMoney` (truncated,
+    /// saturated to Int64.max): riskMoney × 10^(pd+qd) / (distance × 10^8), in `Int128`.
+    @inlinable
+    public static func quantityForRisk(riskMoney: Int64, distanceUnits: Int64, priceDecimals: UInt8, quantityDecimals: UInt8) -> Int64 {
+        guard distanceUnits > 0, riskMoney > 0 else { return 0 }
+        let e = Int(priceDecimals) + Int(quantityDecimals) - Int(MoneyScale.decimals)
+        if e >= 0 {
+            let (n, o) = Int128(riskMoney).multipliedReportingOverflow(by: MoneyScale.power(e))
+            return o ? Int64.max : MoneyScale.saturate(n / Int128(distanceUnits))
+        }
+        return MoneyScale.saturate(Int128(riskMoney) / (Int128(distanceUnits) * MoneyScale.power(-e)))
+    }
+
+    @inline(__always)
+    private func pairWorst(_ p: Int, _ i: Int) -> Int64 {
+        let q = positions.pairQuantity[p]
+        return max(abs(q + pairOpenBuy[p]), abs(q - pairOpenSell[p]))
+    }
+
+    private mutating func reduceOpen(_ p: Int, _ i: Int, _ side: Side, _ quantity: Int64) {
+        guard quantity > 0 else { return }
+        if side == .buy {
+            let r = min(quantity, pairOpenBuy[p])
+            pairOpenBuy[p] -= r
+            symbolOpenBuy[i] -= r
+        } else {
+            let r = min(quantity, pairOpenSell[p])
+            pairOpenSell[p] -= r
+            symbolOpenSell[i] -= r
+        }
+    }
+
+    /// After a pair changed: update the symbol's worst-case gross and the open-position counts.
+    private mutating func settle(_ p: Int, _ i: Int, before: Int64, wasOccupied: Bool, horizonIfNew: UInt8) {
+        symbolGrossWorst[i] += pairWorst(p, i) - before
+        let q = positions.pairQuantity[p]
+        let occupied = q != 0 || pairOpenBuy[p] > 0 || pairOpenSell[p] > 0
+        guard occupied != wasOccupied else { return }
+        pairOccupied[p] = occupied
+        if occupied { pairHorizonRaw[p] = horizonIfNew }
+        let delta = occupied ? 1 : -1
+        if pairHorizonRaw[p] == Horizon.intraday.rawValue { openIntradayPositions += delta } else { openSwingPositions += delta }
+    }
+
+    private mutating func refill(_ nowNs: Nanos) {
+        let capacity = limits.submitBurst * 1000
+        let rate = limits.submitPerSecond
+        guard nowNs > lastRefillNs, rate > 0, tokensMilli < capacity else {
+            if tokensMilli >= capacity || rate <= 0 { lastRefillNs = max(lastRefillNs, nowNs) }
+            tokensMilli = min(tokensMilli, capacity)
+            return
+        }
+        // elapsed ns × tokens/s × 1000 milli / 1e9 ns; time is consumed only for whole
+        // milli-tokens added, so frequent calls do not lose the fractions.
+        let added = Int128(nowNs - lastRefillNs) * Int128(rate) / 1_000_000
+        if Int128(tokensMilli) + added >= Int128(capacity) {
+            tokensMilli = capacity
+            lastRefillNs = nowNs
+        } else {
+            tokensMilli += Int64(added)
+            lastRefillNs += Int64(added * 1_000_000 / Int128(rate))
+        }
+    }
+}
