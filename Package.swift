@@ -88,14 +88,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Helpers shared by the test targets (seeded random numbers).
+        .target(name: "TicklineTestSupport", path: "Tests/TicklineTestSupport"),
         .testTarget(name: "TicklineCoreTests", dependencies: ["TicklineCore"]),
         .testTarget(name: "TicklineRingTests", dependencies: ["TicklineRing", "TicklineCore"]),
         .testTarget(name: "TicklineRuntimeTests", dependencies: ["TicklineRuntime", "TicklineCore"]),
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
-        .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators"], exclude: ["Reference"]),
+        .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
-        .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore"]),
-        .testTarget(name: "TicklineStrategyTests", dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore"]),
+        .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(
+            name: "TicklineStrategyTests",
+            dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineEngineTests",
             dependencies: ["TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore"]),

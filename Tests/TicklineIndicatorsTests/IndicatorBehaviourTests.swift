@@ -1,5 +1,6 @@
 import Testing
 import TicklineIndicators
+import TicklineTestSupport
 
 /// Warm-up boundaries, reset, windows and numerics, checked without TA-Lib.
 struct IndicatorBehaviourTests {

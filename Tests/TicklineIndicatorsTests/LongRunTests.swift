@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TicklineIndicators
+import TicklineTestSupport
 
 /// Drift over 10^8 updates. Slow: run in release with `TICKLINE_LONG_TESTS=1 swift test -c release`.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["TICKLINE_LONG_TESTS"] == "1",

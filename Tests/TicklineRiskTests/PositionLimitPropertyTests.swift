@@ -1,6 +1,7 @@
 import Testing
 import TicklineCore
 import TicklineRisk
+import TicklineTestSupport
 
 @Suite struct PositionLimitPropertyTests {
     /// 20,000 random sequences of 12 steps each (signals of every kind and size, partial

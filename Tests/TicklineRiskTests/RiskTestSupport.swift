@@ -1,5 +1,6 @@
 import TicklineCore
 import TicklineRisk
+import TicklineTestSupport
 
 /// Instrument 0 of the fixtures: prices at 2 decimals (tick 0.01), quantities at 3 decimals
 /// in steps of 0.010; reference price 100.00 = 10,000 units.
@@ -76,15 +77,3 @@ extension PreTradeRisk {
     }
 }
 
-/// SplitMix64: a fixed-seed generator for the randomised tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

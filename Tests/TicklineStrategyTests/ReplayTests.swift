@@ -3,6 +3,7 @@ import Testing
 import TicklineCore
 import TicklineIndicators
 import TicklineStrategy
+import TicklineTestSupport
 
 /// The must-show runs: recorded BTCUSDT trades through 1-second bars, and a generated
 /// two-symbol series of 100,000 one-minute bars, each through every strategy at its default
@@ -46,7 +47,7 @@ import TicklineStrategy
     /// Two cointegrated symbols: a shared random walk with trending regimes, plus a
     /// mean-reverting (Ornstein–Uhlenbeck) spread on the first.
     static func generatedPair(bars: Int, seed: UInt64) -> [(a: OHLCVBar, b: OHLCVBar)] {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var factor = 0.0
         var spread = 0.0
         var drift = 0.0

@@ -3,24 +3,7 @@ import Testing
 import TicklineCore
 import TicklineIndicators
 import TicklineStrategy
-
-/// SplitMix64: seeded, so every run sees the same series.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-    mutating func normal() -> Double {
-        let u1 = max(unit(), 0x1p-53)
-        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * unit())
-    }
-}
+import TicklineTestSupport
 
 /// 2024-01-01T00:00:00Z in ns.
 let epoch2024Ns: Nanos = 1_704_067_200_000_000_000
