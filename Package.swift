@@ -19,6 +19,9 @@ let package = Package(
         .library(name: "TicklineStrategy", targets: ["TicklineStrategy"]),
         .library(name: "TicklineEngine", targets: ["TicklineEngine"]),
         .library(name: "TicklineRisk", targets: ["TicklineRisk"]),
+        .library(name: "TicklineMarketData", targets: ["TicklineMarketData"]),
+        .library(name: "TicklineExecution", targets: ["TicklineExecution"]),
+        .library(name: "TicklineWebSocket", targets: ["TicklineWebSocket"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
@@ -57,6 +60,14 @@ let package = Package(
         .target(name: "TicklineStrategy", dependencies: ["TicklineCore", "TicklineIndicators"], swiftSettings: pureModuleSettings),
         // Pre-trade checks, positions and PnL, circuit breakers (pure).
         .target(name: "TicklineRisk", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
+        // Venue message decoders (Binance JSON, Kite binary), instrument table, L2 books (pure).
+        .target(name: "TicklineMarketData", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
+        // Order state machine, paper venue, post-trade exits (pure).
+        .target(name: "TicklineExecution", dependencies: ["TicklineCore", "TicklineRisk"], swiftSettings: pureModuleSettings),
+        // RFC 6455 framing and the opening handshake, with no I/O: the seam where TLS will go (pure).
+        .target(name: "TicklineWebSocket", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
+        // Sockets on io_uring (with a fallback) carrying WebSocket connections.
+        .target(name: "TicklineNet", dependencies: ["TicklineCore", "TicklineWebSocket", "CURing", "CTicklineLinux"]),
         // The hot-path agents and their wiring from the config.
         .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
         // Host probe behind `tickline doctor`.
@@ -84,7 +95,7 @@ let package = Package(
             name: "tickline",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
-                "TicklineIndicators", "TicklineDoctor", "TicklineBench",
+                "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -96,6 +107,11 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
+        .testTarget(name: "TicklineMarketDataTests", dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(name: "TicklineExecutionTests", dependencies: ["TicklineExecution", "TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(
+            name: "TicklineWebSocketTests",
+            dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineStrategyTests",

@@ -39,6 +39,21 @@ let package = Package(
             ],
             path: "Benchmarks/StrategyBenchmarks",
             plugins: benchmarkPlugins),
+        .executableTarget(
+            name: "DecodeBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/DecodeBenchmarks",
+            plugins: benchmarkPlugins),
+        .executableTarget(
+            name: "RiskBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineRisk", package: root), .product(name: "TicklineExecution", package: root),
+                .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/RiskBenchmarks",
+            plugins: benchmarkPlugins),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+// Order state machine, paper venue and post-trade exits.

@@ -1,0 +1,1 @@
+// Venue message decoders, the instrument table and L2 books.

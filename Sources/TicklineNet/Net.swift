@@ -1,0 +1,1 @@
+// Sockets on io_uring carrying WebSocket connections.

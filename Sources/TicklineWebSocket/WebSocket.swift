@@ -1,0 +1,1 @@
+// RFC 6455 framing and handshake, independent of the transport.
