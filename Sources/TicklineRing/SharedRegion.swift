@@ -177,8 +177,10 @@ public final class SharedRegion: @unchecked Sendable {
     // MARK: Attach
 
     /// Maps an existing region by instance name and checks that it is ready and of this
-    /// binary's layout.
-    public static func attach(instance: String) throws(RegionError) -> SharedRegion {
+    /// binary's layout. `prefault` maps every page up front (`MAP_POPULATE`) so a hot-path
+    /// consumer never takes a page fault; a cold reader such as the writer passes false and
+    /// starts at once instead of spending ~0.3 s on a 256 MiB region.
+    public static func attach(instance: String, prefault: Bool = true) throws(RegionError) -> SharedRegion {
         try validate(instance: instance)
         let path = path(instance: instance)
         let fd = shm_open(shmName(instance), O_RDWR, 0)
@@ -188,11 +190,11 @@ public final class SharedRegion: @unchecked Sendable {
             throw .system(call: "shm_open", path: path, errno: e)
         }
         defer { close(fd) }
-        return try map(fd: fd, instance: instance, path: path)
+        return try map(fd: fd, instance: instance, path: path, prefault: prefault)
     }
 
     /// Maps a region file at any path (a stale region moved aside, for draining).
-    public static func attach(path: String) throws(RegionError) -> SharedRegion {
+    public static func attach(path: String, prefault: Bool = true) throws(RegionError) -> SharedRegion {
         let fd = open(path, O_RDWR)
         guard fd >= 0 else {
             let e = errno
@@ -200,11 +202,10 @@ public final class SharedRegion: @unchecked Sendable {
             throw .system(call: "open", path: path, errno: e)
         }
         defer { close(fd) }
-        let region = try map(fd: fd, instance: nil, path: path)
-        return region
+        return try map(fd: fd, instance: nil, path: path, prefault: prefault)
     }
 
-    private static func map(fd: Int32, instance: String?, path: String) throws(RegionError) -> SharedRegion {
+    private static func map(fd: Int32, instance: String?, path: String, prefault: Bool) throws(RegionError) -> SharedRegion {
         let label = instance ?? path
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
@@ -212,7 +213,8 @@ public final class SharedRegion: @unchecked Sendable {
         guard fileSize >= RegionLayout.headerSize else {
             throw .tooSmall(instance: label, size: fileSize, required: RegionLayout.headerSize)
         }
-        guard let mapped = mmap(nil, fileSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0), mapped != MAP_FAILED else {
+        guard let mapped = mmap(nil, fileSize, PROT_READ | PROT_WRITE, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0),
+              mapped != MAP_FAILED else {
             throw .system(call: "mmap", path: path, errno: errno)
         }
         func fail(_ error: RegionError) -> RegionError {

@@ -67,8 +67,13 @@ public final class JournalWriter {
     public let instance: String
     let keys: RedisKeys
     let batchRecords: Int
-    let influxBuffer: ByteBuffer
-    let redisBuffer: ByteBuffer
+    /// Two sets of batch buffers: the sinks write one while the next batch is encoded
+    /// into the other.
+    let influxBuffers: [ByteBuffer]
+    let redisBuffers: [ByteBuffer]
+    /// Most batches one ring takes per duty cycle (then the next ring has its turn). Four
+    /// hides three of four encodings behind requests without starving the other rings.
+    let pipelineBatches = 4
     let influxClient: InfluxClient?
     let redisClient: RedisClient?
     let influx: SinkChannel
@@ -92,14 +97,16 @@ public final class JournalWriter {
         keys = RedisKeys(instance: instance, streamMaxLength: config.redis.streamMaxLength)
         batchRecords = config.batchRecords
         // Worst case per record is < 1.6 KiB (fills over Redis); a batch stops early when full.
-        influxBuffer = ByteBuffer(capacity: max(64 * 1_024, min(config.batchRecords, config.influx.batchLines) * 512 + 4_096))
-        redisBuffer = ByteBuffer(capacity: max(64 * 1_024, config.batchRecords * 640 + 4_096))
+        let influxBytes = max(64 * 1_024, min(config.batchRecords, config.influx.batchLines) * 512 + 4_096)
+        let redisBytes = max(64 * 1_024, config.batchRecords * 640 + 4_096)
+        influxBuffers = (0..<2).map { _ in ByteBuffer(capacity: influxBytes) }
+        redisBuffers = (0..<2).map { _ in ByteBuffer(capacity: redisBytes) }
         if mkdir(config.spillDirectory, 0o700) != 0 && errno != EEXIST {
             throw .spill(call: "mkdir", path: config.spillDirectory, errno: errno)
         }
-        let maxChunk = max(influxBuffer.capacity, redisBuffer.capacity)
+        let maxChunk = max(influxBytes, redisBytes)
         if config.influx.enabled {
-            let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBuffer.capacity)
+            let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBytes)
             influxClient = client
             let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
             influx = SinkChannel(name: "influx", transport: client, spill: spill, directory: config.spillDirectory,
@@ -391,7 +398,7 @@ public final class JournalWriter {
         while !shouldStop() {
             drainStaleRegions(shouldStop: shouldStop)
             do {
-                let r = try SharedRegion.attach(instance: instance)
+                let r = try SharedRegion.attach(instance: instance, prefault: false)
                 if let notStartedAt, r.startWallNs == notStartedAt {
                     // Still the old engine's region (it was not replaced yet): keep waiting.
                 } else {
@@ -418,7 +425,7 @@ public final class JournalWriter {
     func drainStaleRegions(shouldStop: () -> Bool) {
         for path in SharedRegion.staleRegions(instance: instance) where !path.hasSuffix(".unreadable") {
             let region: SharedRegion
-            do { region = try SharedRegion.attach(path: path) } catch {
+            do { region = try SharedRegion.attach(path: path, prefault: false) } catch {
                 counters.regionErrors &+= 1
                 counters.lastRegionError = "\(path): \(error.description)"
                 writerLog("stale region \(path) cannot be read (\(error.description)); renamed to \(path).unreadable")

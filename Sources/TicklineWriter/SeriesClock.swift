@@ -29,20 +29,24 @@ public final class SeriesClock {
     /// Records stamped with their raw time because the table was full of live series.
     public private(set) var tableFull: UInt64 = 0
 
-    // Undo log of the batch being encoded: (slot, old key, old stamp).
+    // Undo log of the batches stamped but not yet released: at most two, the one the sinks
+    // are writing and the one encoded behind it. Entries are (slot, old key, old stamp).
     let undoSlots: UnsafeMutablePointer<Int>
     let undoKeys: UnsafeMutablePointer<UInt64>
     let undoStamps: UnsafeMutablePointer<Int64>
     let undoCapacity: Int
     var undoCount = 0
     var undoOverflow = false
-    var batchStartNewest: Int64 = 0
-    var batchStartBumped: UInt64 = 0
-    var batchStartCount = 0
+    /// Open batches (0...2); where the second one's undo entries start; the table's
+    /// counters when each opened.
+    public private(set) var openBatches = 0
+    var secondBatchUndoStart = 0
+    var opened: (newest: Int64, bumped: UInt64, count: Int) = (0, 0, 0)
+    var secondOpened: (newest: Int64, bumped: UInt64, count: Int) = (0, 0, 0)
 
     /// - Parameters:
     ///   - capacity: table slots (rounded up to a power of two); holds 3/4 as many live series.
-    ///   - batchCapacity: most records one batch stamps (sizes the undo log).
+    ///   - batchCapacity: most records one batch stamps (the undo log holds two batches).
     ///   - horizonNs: how long a series' last timestamp is remembered past the newest time seen.
     public init(capacity: Int = 1 << 16, batchCapacity: Int, horizonNs: Int64 = 10_000_000_000) {
         var c = 16
@@ -54,7 +58,7 @@ public final class SeriesClock {
         keys.initialize(repeating: 0, count: c)
         stamps = .allocate(capacity: c)
         stamps.initialize(repeating: 0, count: c)
-        undoCapacity = max(batchCapacity, 1)
+        undoCapacity = 2 * max(batchCapacity, 1)
         undoSlots = .allocate(capacity: undoCapacity)
         undoKeys = .allocate(capacity: undoCapacity)
         undoStamps = .allocate(capacity: undoCapacity)
@@ -113,20 +117,28 @@ public final class SeriesClock {
         undoCount += 1
     }
 
-    /// Starts a batch: later `rollback` returns the table to this point.
+    /// Opens a batch. At most two may be open: `commitBatch` releases the older one,
+    /// `rollback` undoes both.
     public func beginBatch() {
-        undoCount = 0
-        undoOverflow = false
-        batchStartNewest = newestRawNs
-        batchStartBumped = bumped
-        batchStartCount = count
+        precondition(openBatches < 2, "SeriesClock: a third open batch")
+        let now = (newestRawNs, bumped, count)
+        if openBatches == 0 {
+            undoCount = 0
+            undoOverflow = false
+            opened = now
+        } else {
+            secondBatchUndoStart = undoCount
+            secondOpened = now
+        }
+        openBatches += 1
     }
 
-    /// Undoes every stamp since `beginBatch` (the batch was not released and will be
-    /// encoded again). Returns false when the undo log overflowed (more stamps than
-    /// `batchCapacity`), in which case the table is left as is.
+    /// Undoes every stamp of the open batches (they were not released and will be encoded
+    /// again). Returns false when the undo log overflowed (more stamps than
+    /// `batchCapacity` per batch), in which case the table is left as is.
     @discardableResult
     public func rollback() -> Bool {
+        defer { openBatches = 0; undoCount = 0 }
         guard !undoOverflow else { return false }
         var j = undoCount - 1
         while j >= 0 {
@@ -134,17 +146,28 @@ public final class SeriesClock {
             stamps[undoSlots[j]] = undoStamps[j]
             j -= 1
         }
-        undoCount = 0
-        newestRawNs = batchStartNewest
-        bumped = batchStartBumped
-        count = batchStartCount
+        (newestRawNs, bumped, count) = opened
         return true
     }
 
-    /// Ends a batch that was released; forgets old series when the table is filling.
+    /// Releases the older open batch; forgets old series when the table is filling and no
+    /// batch is open (compaction moves slots, which the undo log refers to).
     public func commitBatch() {
-        undoCount = 0
-        if count >= capacity / 2 { compact() }
+        precondition(openBatches > 0, "SeriesClock.commitBatch without an open batch")
+        if openBatches == 2 {
+            let kept = undoCount - secondBatchUndoStart
+            memmove(undoSlots, undoSlots + secondBatchUndoStart, kept * MemoryLayout<Int>.stride)
+            memmove(undoKeys, undoKeys + secondBatchUndoStart, kept * MemoryLayout<UInt64>.stride)
+            memmove(undoStamps, undoStamps + secondBatchUndoStart, kept * MemoryLayout<Int64>.stride)
+            undoCount = kept
+            opened = secondOpened
+            openBatches = 1
+        } else {
+            undoCount = 0
+            undoOverflow = false
+            openBatches = 0
+            if count >= capacity / 2 { compact() }
+        }
     }
 
     /// Drops series whose last stamp is older than the horizon (rehashing the rest).

@@ -108,6 +108,9 @@ enum Submitted: Equatable {
 /// and replays the spill when the backoff expires. Owned by the writer thread.
 final class SinkChannel {
     let transport: SinkTransport?
+    /// Delivers batches on a thread of the sink's own while the drain thread encodes the
+    /// next one (`begin`/`end`); replay and metrics writes use the transport directly.
+    let worker: SinkWorker?
     let spill: SpillFile?
     let directory: String
     var metrics: SinkMetrics
@@ -123,6 +126,7 @@ final class SinkChannel {
     init(name: String, transport: SinkTransport?, spill: SpillFile?, directory: String, backoffInitialMs: Int,
          backoffMaxMs: Int, configRetryMs: Int, serverErrorRetries: Int) {
         self.transport = transport
+        worker = transport.map { SinkWorker(transport: $0, name: "writer-\(name)") }
         self.spill = spill
         self.directory = directory
         metrics = SinkMetrics(name: name, health: transport == nil ? .disabled : .ok)
@@ -137,6 +141,8 @@ final class SinkChannel {
         }
         refreshSpillGauges()
     }
+
+    deinit { worker?.stop() }
 
     var enabled: Bool { transport != nil }
 
@@ -155,6 +161,26 @@ final class SinkChannel {
             let result = transport.deliver(bytes, count: count)
             if handle(result, bytes: bytes, count: count, nowNs: nowNs, fromSpill: false) { return .delivered }
         }
+        return toSpill(bytes, count: count)
+    }
+
+    /// Starts a batch on the sink's thread when it would go straight to the sink. False
+    /// when it would go to the spill: the caller `submit`s it instead.
+    func begin(_ bytes: UnsafeRawBufferPointer, count: Int, nowNs: Int64) -> Bool {
+        guard let worker, count > 0, !wouldSpill(nowNs: nowNs) else { return false }
+        worker.start(bytes, count: count)
+        return true
+    }
+
+    /// Waits for the batch `begin` started (the same `bytes`), then does what `submit` does
+    /// with the result: handed off, or appended to the spill, or `.full`.
+    func end(_ bytes: UnsafeRawBufferPointer, count: Int, nowNs: Int64) -> Submitted {
+        let result = worker!.finish()
+        if handle(result, bytes: bytes, count: count, nowNs: nowNs, fromSpill: false) { return .delivered }
+        return toSpill(bytes, count: count)
+    }
+
+    func toSpill(_ bytes: UnsafeRawBufferPointer, count: Int) -> Submitted {
         guard let spill, spill.append(bytes, count: count) else { return .full }
         metrics.spilledBatches &+= 1
         refreshSpillGauges()

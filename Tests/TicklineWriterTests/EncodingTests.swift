@@ -7,6 +7,28 @@ import TicklineConfig
 import TicklineCore
 @testable import TicklineWriter
 
+@Suite struct ByteBufferNumberTests {
+    @Test func unsignedAndFixedPointDigitsMatchTheStandardLibraryAtEveryLength() {
+        var values: [UInt64] = [0, 9, 10, 11, 99, 100, 101, 999, 1_000, UInt64.max, UInt64.max - 1, 10_000_000_000_000_000_000]
+        var p: UInt64 = 1
+        for _ in 0..<19 { values += [p - 1, p, p + 1]; p *= 10 }
+        let out = ByteBuffer(capacity: 64)
+        for v in values {
+            out.removeAll()
+            out.append(unsigned: v)
+            #expect(out.text == String(v))
+            #expect(ByteBuffer.digitCount(v) == String(v).count)
+        }
+        for (units, decimals, text) in [(Int64(6_183_763), UInt8(2), "61837.63"), (5, 3, "0.005"), (-1_500, 3, "-1.500"),
+                                        (Int64.min, 0, String(Int64.min)), (Int64.max, 18, "9.223372036854775807")] {
+            out.removeAll()
+            out.append(fixed: units, decimals: decimals)
+            #expect(out.text == text)
+            #expect(ByteBuffer.fixedLength(units, decimals: decimals) == text.utf8.count)
+        }
+    }
+}
+
 @Suite struct LineProtocolTests {
     @Test func escapesEachElementAsSpecsSectionSixTwoSays() {
         #expect(LineProtocol.escape("my meas,x", as: .measurement) == #"my\ meas\,x"#)
@@ -124,6 +146,28 @@ import TicklineCore
         let again = (0..<3).map { _ in c.stamp(series: 1 << 63 | 1, rawNs: 1_000) }
         #expect(first == [1_001, 1_002, 1_003])
         #expect(again == first)
+    }
+
+    @Test func keepsTwoOpenBatchesAndUndoesOnlyWhatWasNotReleased() {
+        let c = SeriesClock(batchCapacity: 4)
+        let s: UInt64 = 1 << 63 | 7
+        c.beginBatch()                                  // A: being written by the sinks
+        let a = (0..<2).map { _ in c.stamp(series: s, rawNs: 1_000) }
+        c.beginBatch()                                  // B: encoded behind A
+        let b = (0..<2).map { _ in c.stamp(series: s, rawNs: 1_000) }
+        #expect(a == [1_000, 1_001] && b == [1_002, 1_003])
+        c.commitBatch()                                 // A released
+        #expect(c.openBatches == 1)
+        #expect(c.rollback())                           // B not handed off
+        c.beginBatch()
+        #expect((0..<2).map { _ in c.stamp(series: s, rawNs: 1_000) } == b)
+        c.beginBatch()
+        _ = c.stamp(series: s, rawNs: 1_000)
+        #expect(c.rollback())                           // both open batches undone
+        #expect(c.openBatches == 0)
+        c.beginBatch()
+        #expect((0..<2).map { _ in c.stamp(series: s, rawNs: 1_000) } == b)
+        #expect(c.bumped == 3)
     }
 
     @Test func resumesFromACheckpointAsIfNeverStopped() {
