@@ -118,7 +118,10 @@ let package = Package(
             dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineEngineTests",
-            dependencies: ["TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore"]),
+            dependencies: [
+                "TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore",
+                "tickline-writer",  // built for the supervision tests, which start it
+            ]),
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),

@@ -87,12 +87,22 @@ public struct WriterConfig: Sendable, Equatable {
     public var attachTimeoutMs: Int
     /// CPUs to pin the writer thread to; empty = not pinned.
     public var cores: [Int]
+    /// Whether `tickline run` starts the writer and restarts it when it dies (false when
+    /// systemd runs it: Config/tickline-writer.service).
+    public var supervise: Bool
+    /// The writer executable; empty = `tickline-writer` beside the running `tickline`.
+    public var binary: String
+    /// Wait before restarting a writer that died: starts here, doubles after each death
+    /// within a minute of its start, capped at `restartDelayMaxMs`.
+    public var restartDelayMs: Int
+    public var restartDelayMaxMs: Int
 
     public init(influx: Influx = .init(), redis: Redis = .init(), batchRecords: Int = 5_000,
                 spillDirectory: String = "/var/lib/tickline/spill", spillMaxBytes: Int = 1 << 30,
                 backoffInitialMs: Int = 100, backoffMaxMs: Int = 10_000, configErrorRetryMs: Int = 60_000,
                 metricsIntervalMs: Int = 1_000, idleSleepUs: Int = 1_000, onRegionGone: String = "wait",
-                attachTimeoutMs: Int = 0, cores: [Int] = []) {
+                attachTimeoutMs: Int = 0, cores: [Int] = [], supervise: Bool = true, binary: String = "",
+                restartDelayMs: Int = 500, restartDelayMaxMs: Int = 30_000) {
         self.influx = influx
         self.redis = redis
         self.batchRecords = batchRecords
@@ -106,11 +116,16 @@ public struct WriterConfig: Sendable, Equatable {
         self.onRegionGone = onRegionGone
         self.attachTimeoutMs = attachTimeoutMs
         self.cores = cores
+        self.supervise = supervise
+        self.binary = binary
+        self.restartDelayMs = restartDelayMs
+        self.restartDelayMaxMs = restartDelayMaxMs
     }
 
     public static let keys = ["influx", "redis", "batch_records", "spill_dir", "spill_max_bytes", "backoff_initial_ms",
                               "backoff_max_ms", "config_error_retry_ms", "metrics_interval_ms", "idle_sleep_us",
-                              "on_region_gone", "attach_timeout_ms", "cores"]
+                              "on_region_gone", "attach_timeout_ms", "cores", "supervise", "binary",
+                              "restart_delay_ms", "restart_delay_max_ms"]
 
     /// The same config with sink addresses from `TICKLINE_INFLUX_URL` / `TICKLINE_REDIS_URL`
     /// where set (non-empty).
@@ -146,6 +161,16 @@ public struct WriterConfig: Sendable, Equatable {
                 guard n < onlineCpus else { throw core.error("core \(n) does not exist on this host (online cores: 0-\(onlineCpus - 1))") }
                 c.cores.append(n)
             }
+        }
+        if let v = m.optional("supervise") { c.supervise = try v.bool() }
+        if let v = m.optional("binary") {
+            c.binary = try v.string()
+            guard c.binary.isEmpty || c.binary.hasPrefix("/") else { throw v.error("'\(c.binary)' must be an absolute path (or empty)") }
+        }
+        if let v = m.optional("restart_delay_ms") { c.restartDelayMs = try v.int(in: 10...600_000) }
+        if let v = m.optional("restart_delay_max_ms") { c.restartDelayMaxMs = try v.int(in: 10...3_600_000) }
+        if c.restartDelayMs > c.restartDelayMaxMs {
+            throw value.error("restart_delay_ms \(c.restartDelayMs) exceeds restart_delay_max_ms \(c.restartDelayMaxMs)")
         }
         if c.backoffInitialMs > c.backoffMaxMs {
             throw value.error("backoff_initial_ms \(c.backoffInitialMs) exceeds backoff_max_ms \(c.backoffMaxMs)")

@@ -34,6 +34,56 @@ public struct WriterMetrics: Sendable, Equatable {
 
     public var malformedTotal: UInt64 { rings.reduce(0) { $0 &+ $1.malformedTotal } }
 
+    /// The snapshot in the Prometheus text exposition format (version 0.0.4): what the
+    /// writer leaves in `<spill_dir>/<instance>.writer.prom` for the engine's control plane
+    /// to serve with its own `/metrics`, as node_exporter's textfile collector does.
+    public var prometheusText: String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP tickline_writer_\(name) \(help)\n# TYPE tickline_writer_\(name) \(type)\n"
+            for s in samples { out += "tickline_writer_\(name){\(s.labels)} \(s.value)\n" }
+        }
+        func quoted(_ v: String) -> String {
+            v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+        }
+        let inst = "instance=\"\(quoted(instance))\""
+        let sinks = [influx, redis]
+        func perSink(_ f: (SinkMetrics) -> UInt64) -> [(labels: String, value: String)] {
+            sinks.map { ("\(inst),sink=\"\($0.name)\"", "\(f($0))") }
+        }
+        func perRing(_ f: (RingMetrics) -> String) -> [(labels: String, value: String)] {
+            rings.map { ("\(inst),ring=\"\(quoted($0.name))\"", f($0)) }
+        }
+        family("up", "gauge", "1 while the writer runs (the snapshot's age is in snapshot_timestamp_seconds).", [(inst, "1")])
+        family("snapshot_timestamp_seconds", "gauge", "Wall-clock time of this snapshot.",
+               [(inst, "\(Double(snapshotWallNs) / 1e9)")])
+        family("region_errors_total", "counter", "Regions that could not be attached.", [(inst, "\(regionErrors)")])
+        family("ring_errors_total", "counter", "Journal rings that could not be drained.", [(inst, "\(ringErrors)")])
+        family("stale_regions_drained_total", "counter", "Regions of dead engines drained and removed.",
+               [(inst, "\(staleRegionsDrained)")])
+        family("sink_up", "gauge", "1 when the sink takes writes directly (health ok), else 0.",
+               sinks.map { ("\(inst),sink=\"\($0.name)\",health=\"\($0.health.rawValue)\"", $0.health == .ok ? "1" : "0") })
+        family("sink_written_total", "counter", "Points (InfluxDB) or commands (Redis) stored.", perSink(\.written))
+        family("sink_batches_total", "counter", "Requests or pipelines that succeeded.", perSink(\.batches))
+        family("sink_retries_total", "counter", "Failed attempts, each followed by backoff.", perSink(\.retries))
+        family("sink_dropped_by_server_total", "counter", "Items the server refused for good.", perSink(\.droppedByServer))
+        family("sink_duplicates_total", "counter", "Repeats the sink already held.", perSink(\.duplicates))
+        family("sink_quarantined_total", "counter", "Items quarantined (never resent).", perSink(\.quarantinedItems))
+        family("sink_spilled_batches_total", "counter", "Batches appended to the spill.", perSink(\.spilledBatches))
+        family("sink_replayed_batches_total", "counter", "Batches replayed from the spill.", perSink(\.replayedBatches))
+        family("sink_spill_bytes", "gauge", "Bytes waiting in the spill.", perSink(\.spillBytes))
+        family("sink_shed_records_total", "counter", "Market-data records not given to the sink (spill full).", perSink(\.shedRecords))
+        family("ring_records_total", "counter", "Records released from the ring.", perRing { "\($0.records)" })
+        family("ring_lag_records", "gauge", "Records waiting in the ring.", perRing { "\($0.lagRecords)" })
+        family("ring_lag_seconds", "gauge", "Age of the oldest waiting record.", perRing { "\($0.lagSeconds)" })
+        family("ring_malformed_total", "counter", "Records skipped as malformed.", perRing { "\($0.malformedTotal)" })
+        family("ring_blocked_batches_total", "counter", "Batches held back because a spill was full.", perRing { "\($0.blockedBatches)" })
+        family("ring_producer_dropped_total", "counter", "Records the producer dropped (market data only).", perRing { "\($0.producerDropped)" })
+        family("ring_producer_refused_total", "counter", "Pushes the ring refused.", perRing { "\($0.producerRefused)" })
+        return out
+    }
+
     /// key=value pairs (logs, the Redis hash, tests).
     public var fields: [(String, String)] {
         var out: [(String, String)] = [
@@ -257,6 +307,7 @@ public final class JournalWriter {
         counters.snapshotWallNs = wall
         let snapshot = counters
         published.withLock { $0 = snapshot }
+        writeMetricsFile(snapshot.prometheusText)
         let now = Clock.monotonicNs()
         if let client = influxClient, !influx.wouldSpill(nowNs: now) {
             metricsBuffer.removeAll()
@@ -270,6 +321,18 @@ public final class JournalWriter {
             RESP.command(args, metricsBuffer)
             _ = client.write(metricsBuffer.bytes, count: 1)
         }
+    }
+
+    /// `<spill_dir>/<instance>.writer.prom`, replaced atomically (write aside, rename).
+    public var metricsFilePath: String { "\(config.spillDirectory)/\(instance).writer.prom" }
+
+    func writeMetricsFile(_ text: String) {
+        let path = metricsFilePath, aside = metricsFilePath + ".tmp"
+        let fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let ok = text.utf8.withContiguousStorageIfAvailable { write(fd, $0.baseAddress, $0.count) == $0.count } ?? false
+        close(fd)
+        if ok { rename(aside, path) } else { unlink(aside) }
     }
 
     func encodeMetricsLines(_ m: WriterMetrics, wallNs: Int64, into out: ByteBuffer) {

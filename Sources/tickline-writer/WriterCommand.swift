@@ -28,6 +28,14 @@ struct WriterCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
+        // First, so a supervisor's SIGTERM during start-up still means "stop cleanly".
+        // A parent may hand down a blocked-signal mask; SIGTERM/SIGINT must reach us.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        _ = tl_install_shutdown_handlers()
         var writerConfig = WriterConfig()
         if let path = config {
             do {
@@ -49,13 +57,6 @@ struct WriterCommand: ParsableCommand {
             writerLog(rc == 0 ? "pinned to cores \(writerConfig.cores)" : "could not pin to cores \(writerConfig.cores) (continuing unpinned)")
         }
         _ = tl_name_current_thread("writer")
-        // A parent may hand down a blocked-signal mask; SIGTERM/SIGINT must reach us.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGTERM)
-        sigaddset(&stopSignals, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
-        _ = tl_install_shutdown_handlers()
         let writer: JournalWriter
         do {
             writer = try JournalWriter(config: writerConfig, instance: instance)

@@ -168,6 +168,11 @@ struct WriterIntegrationTests {
         #expect(summary["produced"] == e.perRing && summary["refused"] == 0 && summary["dropped"] == 0)
         #expect(w.finish() == 0)
         #expect(try w.redis.hashField("tickline:\(w.instance):writer", "malformed") == "0")
+        // The metrics the control plane serves: the writer's last snapshot, Prometheus text.
+        let prom = try String(contentsOfFile: "\(w.directory)/spill/\(w.instance).writer.prom", encoding: .utf8)
+        #expect(prom.contains("# TYPE tickline_writer_sink_written_total counter"))
+        #expect(prom.contains("tickline_writer_ring_records_total{instance=\"\(w.instance)\",ring=\"journal.signals\"} \(e.perRing)"))
+        #expect(prom.contains("tickline_writer_ring_malformed_total{instance=\"\(w.instance)\",ring=\"journal.market\"} 0"))
         // Pairs of events share instrument and receive time: both points are kept.
         #expect(w.writerLogText.contains("stopping:"))
     }

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TicklineConfig
+import TicklineCore
+
+/// Why the writer could not be started.
+public struct SupervisorError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+}
+
+/// Starts `tickline-writer` for an instance and restarts it whenever it exits, until
+/// `stop`. Cold path: called from the control plane's thread (`poll` about every 100 ms),
+/// never from a pinned stage. A writer that dies within a minute of its start is restarted
+/// after a delay that doubles each time (`restart_delay_ms` … `restart_delay_max_ms`), so a
+/// writer that cannot start (bad config, missing binary) does not spin.
+///
+/// Nothing is lost across a restart: the writer resumes at the ring cursors kept in the
+/// region and replays its spill (see Sources/TicklineWriter/README.md).
+public final class WriterSupervisor {
+    public let instance: String
+    public let executable: String
+    public let arguments: [String]
+    let initialDelayNs: Int64
+    let maxDelayNs: Int64
+    /// The running writer, nil while waiting to restart or stopped.
+    public private(set) var pid: pid_t?
+    /// Restarts after the first start.
+    public private(set) var restarts = 0
+    /// How the last writer ended ("exit 1", "signal 9 (Killed)"), empty before any ended.
+    public private(set) var lastExit = ""
+    var startedNs: Int64 = 0
+    var delayNs: Int64
+    var restartAtNs: Int64?
+    var stopped = false
+
+    /// - Parameters:
+    ///   - configPath: the engine's config file, passed on as `--config` (nil: writer defaults).
+    ///   - config: the `writer:` section (binary and restart delays).
+    ///   - executable: overrides `config.binary` and the default location (tests).
+    public init(instance: String, configPath: String?, config: WriterConfig, executable: String? = nil) {
+        self.instance = instance
+        self.executable = executable ?? (config.binary.isEmpty ? Self.besideThisProgram("tickline-writer") : config.binary)
+        var args = ["--instance", instance]
+        if let configPath { args += ["--config", configPath] }
+        arguments = args
+        initialDelayNs = Int64(config.restartDelayMs) * 1_000_000
+        maxDelayNs = Int64(config.restartDelayMaxMs) * 1_000_000
+        delayNs = initialDelayNs
+    }
+
+    /// `name` in the folder of the running executable (`/proc/self/exe`).
+    public static func besideThisProgram(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return name }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[..<slash]) + "/" + name
+    }
+
+    /// Starts the writer. Throws when it cannot be spawned at all (no such executable).
+    public func start(nowNs: Int64 = Clock.monotonicNs()) throws(SupervisorError) {
+        guard access(executable, X_OK) == 0 else {
+            throw SupervisorError(description: "writer executable \(executable) is missing or not executable (set writer.binary)")
+        }
+        stopped = false
+        try spawn(nowNs: nowNs)
+    }
+
+    func spawn(nowNs: Int64) throws(SupervisorError) {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, nil, nil, argv, environ)
+        guard rc == 0 else {
+            throw SupervisorError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+        startedNs = nowNs
+        restartAtNs = nil
+        writerSupervisorLog("writer started: pid \(child) (\(executable) \(arguments.joined(separator: " ")))")
+    }
+
+    /// Reaps a writer that exited and restarts it when its delay has passed. Returns true
+    /// while a writer runs.
+    @discardableResult
+    public func poll(nowNs: Int64 = Clock.monotonicNs()) -> Bool {
+        guard !stopped else { return false }
+        if let p = pid {
+            var status: Int32 = 0
+            let r = waitpid(p, &status, WNOHANG)
+            guard r == p else { return true }  // still running (or EINTR: look again next poll)
+            pid = nil
+            lastExit = Self.describe(status)
+            // A writer that ran a minute is healthy: start over at the initial delay.
+            delayNs = nowNs - startedNs > 60_000_000_000 ? initialDelayNs : delayNs
+            restartAtNs = nowNs + delayNs
+            writerSupervisorLog("writer pid \(p) ended (\(lastExit)); restarting in \(delayNs / 1_000_000) ms")
+            delayNs = min(delayNs * 2, maxDelayNs)
+            return false
+        }
+        if let at = restartAtNs, nowNs >= at {
+            do throws(SupervisorError) {
+                try spawn(nowNs: nowNs)
+                restarts += 1
+            } catch {
+                lastExit = error.description
+                restartAtNs = nowNs + delayNs
+                delayNs = min(delayNs * 2, maxDelayNs)
+            }
+        }
+        return pid != nil
+    }
+
+    /// Stops the writer: SIGTERM (it finishes the batch in hand and publishes its metrics),
+    /// then SIGKILL after `timeoutMs`. Returns how it ended ("" when none ran).
+    @discardableResult
+    public func stop(timeoutMs: Int = 10_000) -> String {
+        stopped = true
+        restartAtNs = nil
+        guard let p = pid else { return "" }
+        kill(p, SIGTERM)
+        var status: Int32 = 0
+        let deadline = Clock.monotonicNs() + Int64(timeoutMs) * 1_000_000
+        while waitpid(p, &status, WNOHANG) == 0 {
+            if Clock.monotonicNs() > deadline {
+                writerSupervisorLog("writer pid \(p) did not stop in \(timeoutMs) ms: SIGKILL (it resumes at the cursors)")
+                kill(p, SIGKILL)
+                waitpid(p, &status, 0)
+                break
+            }
+            usleep(10_000)
+        }
+        pid = nil
+        lastExit = Self.describe(status)
+        return lastExit
+    }
+
+    static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal == 0 { return "exit \((status >> 8) & 0xff)" }
+        return "signal \(signal) (\(String(cString: strsignal(signal))))"
+    }
+}
+
+func writerSupervisorLog(_ message: String) {
+    var line = "tickline: " + message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
