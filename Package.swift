@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "tickline", targets: ["tickline"]),
         .executable(name: "tickline-writer", targets: ["tickline-writer"]),
+        .executable(name: "tickline-feed", targets: ["tickline-feed"]),
         .library(name: "TicklineCore", targets: ["TicklineCore"]),
         .library(name: "TicklineRing", targets: ["TicklineRing"]),
         .library(name: "TicklineRuntime", targets: ["TicklineRuntime"]),
@@ -91,6 +92,14 @@ let package = Package(
                 "TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // WebSocket replay server for tests, the demo and the benchmarks (a tool, not the product).
+        .executableTarget(
+            name: "tickline-feed",
+            dependencies: [
+                "TicklineCore", "TicklineWebSocket", "CTicklineLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/tickline-feed"),
         .executableTarget(
             name: "tickline",
             dependencies: [
@@ -125,6 +134,8 @@ let package = Package(
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),
+        // tickline-feed checked from outside: Python websockets clients and plain HTTP.
+        .testTarget(name: "TicklineFeedToolTests", dependencies: ["TicklineCore", "tickline-feed"], exclude: ["Clients"]),
         // Writer tests against real redis-server and influxd they start themselves, plus a producer peer.
         .executableTarget(name: "tickline-writer-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineWriterPeer"),
         .testTarget(
