@@ -173,6 +173,10 @@ struct WriterIntegrationTests {
         #expect(prom.contains("# TYPE tickline_writer_sink_written_total counter"))
         #expect(prom.contains("tickline_writer_ring_records_total{instance=\"\(w.instance)\",ring=\"journal.signals\"} \(e.perRing)"))
         #expect(prom.contains("tickline_writer_ring_malformed_total{instance=\"\(w.instance)\",ring=\"journal.market\"} 0"))
+        if TestSupport.which("promtool") != nil || TestSupport.requireReferences {  // Debian's prometheus package
+            let check = try TestSupport.run("/bin/sh", ["-c", "promtool check metrics < '\(w.directory)/spill/\(w.instance).writer.prom' 2>&1"])
+            #expect(check.status == 0, "promtool check metrics: \(check.output)")
+        }
         // Pairs of events share instrument and receive time: both points are kept.
         #expect(w.writerLogText.contains("stopping:"))
     }
