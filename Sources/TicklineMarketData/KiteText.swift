@@ -35,6 +35,8 @@ public struct KiteTextMessage: Sendable, Equatable {
 enum KiteTextScanner {
     static let malformed = KiteTextMessage(kind: .malformed)
 
+    /// Checked allocation-free by the compiler.
+    @_noAllocation
     static func classify(_ s: Span<UInt8>) -> KiteTextMessage {
         var i = skipWhitespace(s, 0)
         guard i < s.count, s[i] == ascii("{") else { return malformed }
@@ -51,9 +53,9 @@ enum KiteTextScanner {
             guard i < s.count, s[i] == ascii(":") else { return malformed }
             let valueStart = skipWhitespace(s, i + 1)
             guard let valueEnd = endOfValue(s, valueStart) else { return malformed }
-            if equals(s, key, "type") {
+            if equals(s, key, typeKey) {
                 kind = s[valueStart] == ascii("\"") ? typeKind(s, (valueStart + 1)..<(valueEnd - 1)) : .unknownType
-            } else if equals(s, key, "data") {
+            } else if equals(s, key, dataKey) {
                 dataRange = valueStart..<valueEnd
             }
             i = skipWhitespace(s, valueEnd)
@@ -68,9 +70,9 @@ enum KiteTextScanner {
     }
 
     static func typeKind(_ s: Span<UInt8>, _ value: Range<Int>) -> KiteTextKind {
-        if equals(s, value, "order") { return .order }
-        if equals(s, value, "error") { return .error }
-        if equals(s, value, "message") { return .message }
+        if equals(s, value, orderWord) { return .order }
+        if equals(s, value, errorWord) { return .error }
+        if equals(s, value, messageWord) { return .message }
         return .unknownType
     }
 
@@ -137,15 +139,24 @@ enum KiteTextScanner {
         return i > start ? i : nil
     }
 
-    /// Whether `s[range]` is exactly `word` (ASCII, no escapes). The words are literals of
-    /// at most 15 bytes, which Swift stores inline: no allocation.
-    static func equals(_ s: Span<UInt8>, _ range: Range<Int>, _ word: String) -> Bool {
-        guard range.count == word.utf8.count else { return false }
-        var i = range.lowerBound
-        for c in word.utf8 {
-            if s[i] != c { return false }
-            i += 1
-        }
-        return true
+    /// A word of at most 8 ASCII bytes packed big-endian (first byte highest) with its
+    /// length: compared as integers, so matching a key allocates nothing.
+    struct Word: Equatable {
+        var bits: UInt64
+        var length: Int
+    }
+
+    static let typeKey = Word(bits: 0x74_79_70_65, length: 4)  // "type"
+    static let dataKey = Word(bits: 0x64_61_74_61, length: 4)  // "data"
+    static let orderWord = Word(bits: 0x6F_72_64_65_72, length: 5)  // "order"
+    static let errorWord = Word(bits: 0x65_72_72_6F_72, length: 5)  // "error"
+    static let messageWord = Word(bits: 0x6D_65_73_73_61_67_65, length: 7)  // "message"
+
+    /// Whether `s[range]` is exactly `word` (raw bytes: an escaped spelling does not match).
+    static func equals(_ s: Span<UInt8>, _ range: Range<Int>, _ word: Word) -> Bool {
+        guard range.count == word.length else { return false }
+        var bits: UInt64 = 0
+        for i in range { bits = bits << 8 | UInt64(s[i]) }
+        return bits == word.bits
     }
 }

@@ -260,6 +260,10 @@ public struct KiteTickerDecoder: Sendable {
     /// The framing is validated before anything is written: a broken frame (`rejected`)
     /// leaves `sink` untouched. A packet with an unknown length is skipped and counted, as
     /// a newer packet kind would be. Never traps on any input.
+    ///
+    /// Allocation-free: `decodePacket` is checked by `@_noAllocation`; this generic framing
+    /// loop is not (the checker rejects the unspecialised `Sink` in debug builds), and the
+    /// sinks write into arrays allocated in their `init`.
     public mutating func decodeBinary<Sink: KiteTickSink>(_ message: Span<UInt8>, into sink: inout Sink) -> KiteBinaryOutcome {
         counters.binaryMessages &+= 1
         // "Ignore any binary message shorter than 2 bytes" (the heartbeat is 1 byte).
@@ -348,6 +352,8 @@ public struct KiteTickerDecoder: Sendable {
     }
 
     /// Fills `tick` from the packet at `start` (its `kind.packetLength` bytes are in bounds).
+    /// Checked allocation-free by the compiler.
+    @_noAllocation
     static func decodePacket(_ bytes: Span<UInt8>, at start: Int, kind: KitePacketKind, into tick: inout KiteTick) {
         tick = KiteTick()
         tick.kindRaw = kind.rawValue
