@@ -78,12 +78,11 @@ func decode(
 ) -> (events: [Event], status: DecoderStatus, decoder: FrameDecoder) {
     var decoder = FrameDecoder(role: role, limits: limits)
     var recorder = Recorder()
-    var status = DecoderStatus.open
     var at = 0
     var sizes = chunks ?? []
     while at < bytes.count {
         let size = sizes.isEmpty ? bytes.count - at : min(max(sizes.removeFirst(), 0), bytes.count - at)
-        status = decoder.feed(bytes.span.extracting(at..<(at + size)), to: &recorder)
+        _ = decoder.feed(bytes.span.extracting(at..<(at + size)), to: &recorder)
         at += size
     }
     return (recorder.events, decoder.status, decoder)
