@@ -80,6 +80,7 @@ public final class WebSocketConnection<T: Transport> {
     private var handshakeCount = 0
     private var deadlineNs: Nanos = 0
     private var closeSent = false
+    private var closeReceived = false
     private var pendingPong: InlineArray<125, UInt8> = .init(repeating: 0)
     private var pendingPongCount = -1
 
@@ -103,6 +104,7 @@ public final class WebSocketConnection<T: Transport> {
         handshakeCount = 0
         decoder.reset()
         closeSent = false
+        closeReceived = false
         closeCode = nil
         pendingPongCount = -1
         deadlineNs = Clock.monotonicNs() + options.openTimeoutNs
@@ -149,7 +151,13 @@ public final class WebSocketConnection<T: Transport> {
         switch transport.receive() {
         case .nothing:
             if state != .open && Clock.monotonicNs() > deadlineNs {
-                fail(.timedOut, code: closeCode ?? .abnormal, &handler)
+                if closeSent && closeReceived {
+                    // Both closes exchanged; the server should have dropped TCP first
+                    // (RFC 6455 §7.1.1), but waiting longer gains nothing.
+                    finish(closeCode ?? .normal, &handler)
+                } else {
+                    fail(.timedOut, code: closeCode ?? .abnormal, &handler)
+                }
                 return 1
             }
         case .endOfStream:
@@ -226,6 +234,8 @@ public final class WebSocketConnection<T: Transport> {
     }
 
     private func framesReceived<H: WebSocketHandler>(_ bytes: Span<UInt8>, _ handler: inout H) {
+        // After the peer's close or a violation, bytes still arriving are discarded.
+        guard case .open = decoder.status else { return }
         let stamp = lastRead
         var pong: InlineArray<125, UInt8> = .init(repeating: 0)
         var pongCount = -1
@@ -245,6 +255,7 @@ public final class WebSocketConnection<T: Transport> {
         case .open:
             break
         case .closeReceived(let code):
+            closeReceived = true
             handler.onEvent(.closeReceived(code))
             if closeSent {
                 // Our close was answered: the server closes TCP next; wait for it (bounded).
