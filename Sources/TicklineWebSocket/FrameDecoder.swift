@@ -300,20 +300,39 @@ public struct FrameDecoder {
     }
 
     /// Copies payload bytes into `buffer` at `offset`, unmasking with `mask` from key
-    /// byte `phase % 4` on.
+    /// byte `phase % 4` on. The caller guarantees `offset + source.count <= buffer.count`
+    /// (the frame and message limits were checked against the buffer sizes).
     private static func copyPayload(
         _ source: Span<UInt8>, into buffer: inout [UInt8], at offset: Int, mask: InlineArray<4, UInt8>?, phase: Int
     ) {
-        var out = buffer.mutableSpan
         let count = source.count
-        if let key = mask {
-            var keyIndex = phase & 3
-            for k in 0..<count {
-                out[offset + k] = source[k] ^ key[keyIndex]
-                keyIndex = (keyIndex + 1) & 3
+        precondition(offset >= 0 && count <= buffer.count - offset, "payload copy of \(count) bytes at \(offset) overruns \(buffer.count)")
+        guard count > 0 else { return }
+        // SAFETY: both ranges were checked above; source and destination never overlap
+        // (the source is the caller's receive buffer or a frame span, never our buffers).
+        unsafe buffer.withUnsafeMutableBytes { destination in
+            unsafe source.withUnsafeBytes { input in
+                let to = unsafe destination.baseAddress! + offset
+                let from = input.baseAddress!
+                guard let key = mask else {
+                    unsafe to.copyMemory(from: from, byteCount: count)
+                    return
+                }
+                // XOR eight bytes at a time with the key repeated from the right phase.
+                var key32: UInt32 = 0
+                for k in 0..<4 { key32 |= UInt32(key[(phase + k) & 3]) << UInt32(8 * k) }
+                let key64 = UInt64(key32) | UInt64(key32) << 32
+                var i = 0
+                while i + 8 <= count {
+                    let word = unsafe from.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    unsafe to.storeBytes(of: word ^ key64, toByteOffset: i, as: UInt64.self)
+                    i += 8
+                }
+                while i < count {
+                    unsafe to.storeBytes(of: from.load(fromByteOffset: i, as: UInt8.self) ^ key[(phase + i) & 3], toByteOffset: i, as: UInt8.self)
+                    i += 1
+                }
             }
-        } else {
-            for k in 0..<count { out[offset + k] = source[k] }
         }
     }
 

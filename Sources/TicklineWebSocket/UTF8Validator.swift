@@ -24,7 +24,18 @@ public struct UTF8Validator: Sendable, Equatable {
         var s = state
         var i = 0
         let n = bytes.count
+        let raw = unsafe bytes.bytes // SAFETY: a view of the same bytes, used only within this call
         while i < n {
+            if s == 0 {
+                // Market data is nearly all ASCII: skip it eight bytes at a time.
+                while i + 8 <= n {
+                    // SAFETY: RawSpan bounds-checks the load, and any 8 bytes are a valid UInt64.
+                    let word = unsafe raw.unsafeLoadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    if word & 0x8080_8080_8080_8080 != 0 { break }
+                    i += 8
+                }
+                if i == n { break }
+            }
             let b = bytes[i]
             i += 1
             if s == 0 {
