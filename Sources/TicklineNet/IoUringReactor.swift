@@ -10,6 +10,9 @@ public final class IoUringReactor {
     /// The ring lives at a fixed address: liburing keeps pointers into it.
     let ring: UnsafeMutablePointer<io_uring>
     private var sockets: [Unmanaged<TCPTransport>?]
+    /// Bumped on every attach, and carried in `user_data`, so that a completion that
+    /// arrives after its socket gave up the slot is dropped instead of reaching a new owner.
+    private var generations: [UInt32]
     private var unsubmitted = 0
 
     /// Completion kinds, stored in the low byte of `user_data`.
@@ -29,7 +32,9 @@ public final class IoUringReactor {
             ring.deallocate()
             throw .ioUringSetup(errno: -rc)
         }
+        precondition(maxSockets > 0 && maxSockets < (1 << 24), "maxSockets \(maxSockets) out of range")
         sockets = Array(repeating: nil, count: maxSockets)
+        generations = Array(repeating: 0, count: maxSockets)
     }
 
     deinit {
@@ -41,7 +46,12 @@ public final class IoUringReactor {
     func attach(_ socket: TCPTransport) -> Int? {
         guard let slot = sockets.firstIndex(where: { $0 == nil }) else { return nil }
         sockets[slot] = Unmanaged.passUnretained(socket)
+        generations[slot] &+= 1
         return slot
+    }
+
+    private func userData(slot: Int, _ operation: Operation) -> UInt64 {
+        UInt64(generations[slot]) << 32 | UInt64(slot) << 8 | operation.rawValue
     }
 
     /// Detaches a socket that has no request in flight.
@@ -61,7 +71,7 @@ public final class IoUringReactor {
     func queueRecv(slot: Int, fd: Int32, buffer: UnsafeMutableRawPointer, count: Int) -> Bool {
         guard let sqe = nextSQE() else { return false }
         io_uring_prep_recv(sqe, fd, buffer, count, 0)
-        io_uring_sqe_set_data64(sqe, UInt64(slot) << 8 | Operation.recv.rawValue)
+        io_uring_sqe_set_data64(sqe, userData(slot: slot, .recv))
         unsubmitted += 1
         return true
     }
@@ -70,7 +80,7 @@ public final class IoUringReactor {
     func queueSend(slot: Int, fd: Int32, buffer: UnsafeRawPointer, count: Int) -> Bool {
         guard let sqe = nextSQE() else { return false }
         io_uring_prep_send(sqe, fd, buffer, count, Int32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(sqe, UInt64(slot) << 8 | Operation.send.rawValue)
+        io_uring_sqe_set_data64(sqe, userData(slot: slot, .send))
         unsubmitted += 1
         return true
     }
@@ -108,8 +118,10 @@ public final class IoUringReactor {
     }
 
     private func dispatch(userData: UInt64, result: Int32) {
-        let slot = Int(userData >> 8)
-        guard slot < sockets.count, let socket = sockets[slot], let operation = Operation(rawValue: userData & 0xFF) else { return }
+        let slot = Int(userData >> 8 & 0xFF_FFFF)
+        guard slot < sockets.count, let socket = sockets[slot], UInt32(userData >> 32) == generations[slot],
+              let operation = Operation(rawValue: userData & 0xFF)
+        else { return }
         socket.takeUnretainedValue().complete(operation, result: result)
     }
 }

@@ -279,7 +279,9 @@ public final class TCPTransport: Transport {
                 reactor.waitOnce(timeoutNs: 10_000_000)
                 rounds += 1
             }
-            if !recvInFlight && sendInFlight == 0 { reactor.detach(slot: slot) }
+            // Detached either way: a completion arriving later carries an old generation
+            // and is dropped; its buffer stays allocated (see deinit).
+            reactor.detach(slot: slot)
         }
         Glibc.close(fd)
         fd = -1

@@ -57,6 +57,10 @@ public struct DecoderCounters: Sendable {
 /// 125-byte buffer of their own, so they may arrive between fragments. Text is validated
 /// as UTF-8 while it arrives (fail fast, code points may straddle fragments).
 ///
+/// Lenient on purpose in one place: a length written in a longer form than needed (e.g.
+/// 5 in the 16-bit form) is accepted; RFC 6455 requires the shortest form of senders only
+/// in spirit, and rejecting it would only break interoperability.
+///
 /// Owned by one connection (one thread). Copying it shares its buffers until the first
 /// write (one copy then), so keep one instance per connection.
 public struct FrameDecoder {

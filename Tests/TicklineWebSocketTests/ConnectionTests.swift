@@ -263,4 +263,30 @@ func serverFrame(_ opcode: Opcode, _ payload: [UInt8]) -> [UInt8] {
         #expect(collector.events == [.opened, .failed(.protocolViolation(.unknownOpcode)), .closed(.protocolError)])
         #expect(connection.decoder.counters.count(of: .unknownOpcode) == 1)
     }
+
+    @Test func connectionsShareOneReactor() throws {
+        guard ioUringWorks else { return }
+        let reactor = try IoUringReactor(entries: 16, maxSockets: 2)
+        let servers = [LoopbackServer(), LoopbackServer()]
+        var connections: [WebSocketConnection<TCPTransport>] = []
+        var collectors = [Collector(), Collector()]
+        for (index, server) in servers.enumerated() {
+            let connection = WebSocketConnection(transport: try TCPTransport(backend: .ioUring, reactor: reactor))
+            try connection.connect(to: SocketAddress(host: "127.0.0.1", port: server.port), path: "/\(index)")
+            _ = drive(connection, &collectors[index]) { _ in connection.state != .connecting }
+            #expect(server.acceptUpgrade(extra: serverFrame(.text, Array("to \(index)".utf8))))
+            connections.append(connection)
+        }
+        // A third socket finds no free slot.
+        let third = try TCPTransport(backend: .ioUring, reactor: reactor)
+        #expect(throws: NetError.self) { try third.connect(to: SocketAddress(host: "127.0.0.1", port: servers[0].port)) }
+        for index in 0..<2 {
+            #expect(drive(connections[index], &collectors[index]) { !$0.messages.isEmpty })
+            #expect(collectors[index].texts == ["to \(index)"])
+        }
+        // Closing one frees its slot for another socket.
+        connections[0].abort()
+        try third.connect(to: SocketAddress(host: "127.0.0.1", port: servers[0].port))
+        third.close()
+    }
 }
