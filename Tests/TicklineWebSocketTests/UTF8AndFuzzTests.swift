@@ -128,3 +128,39 @@ import TicklineWebSocket
         #expect(decoder.counters.violations == UInt64(outcomes[2]))
     }
 }
+
+@Suite struct HandshakeFuzzTests {
+    /// Mutated and truncated heads: the parsers always answer (never trap), and only an
+    /// untouched valid head is accepted.
+    @Test func parsersSurviveMutatedHeads() {
+        var random = SeededGenerator(seed: 0x4EAD)
+        let client = ClientHandshake(host: "127.0.0.1:9000", path: "/stream?streams=a@trade", keyBytes: Array("the sample nonce".utf8))
+        let request = client.request()
+        guard case .request(let upgrade, _) = ServerHandshake.parseRequest(request.span) else {
+            Issue.record("valid request refused")
+            return
+        }
+        let response = ServerHandshake.response(to: upgrade)
+        var accepted = 0
+        for round in 0..<20_000 {
+            var bytes = round % 2 == 0 ? request : response
+            let original = bytes
+            if random.next() % 4 == 0 { bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count + 1)))) }
+            for _ in 0..<Int(random.next() % 3) where !bytes.isEmpty {
+                bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+            }
+            if round % 2 == 0 {
+                if case .request = ServerHandshake.parseRequest(bytes.span) { accepted += bytes == original ? 0 : 1 }
+            } else {
+                let outcome = client.parseResponse(bytes.span)
+                if case .accepted = outcome {
+                    // Whatever else changed, the accept value cannot have.
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    #expect(text.contains(": \(client.expectedAccept)\r\n"), "accepted a response without the accept value")
+                }
+            }
+        }
+        // Mutations inside header values (e.g. Host) may still be acceptable; most are not.
+        #expect(accepted < 5_000)
+    }
+}
