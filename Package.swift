@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries, each imported only by the modules that need it.
@@ -71,6 +72,11 @@ let package = Package(
         .target(name: "TicklineNet", dependencies: ["TicklineCore", "TicklineWebSocket", "CURing", "CTicklineLinux"]),
         // The hot-path agents and their wiring from the config.
         .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
+        // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
+        // Hummingbird), never the pinned ones; reaches the hot path only through the control ring.
+        .target(
+            name: "TicklineControl",
+            dependencies: ["TicklineCore", "TicklineConfig", "CTicklineLinux", .product(name: "Hummingbird", package: "hummingbird")]),
         // Host probe behind `tickline doctor`.
         .target(name: "TicklineDoctor", dependencies: ["CURing", "CNuma"]),
         // Benchmarks the product ships (`tickline bench ...`); no allocation counter linked.
@@ -116,11 +122,13 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
+        .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore"]),
         .testTarget(name: "TicklineMarketDataTests", dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(name: "TicklineExecutionTests", dependencies: ["TicklineExecution", "TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineWebSocketTests",
-            dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"]),
+            dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"],
+            exclude: ["reference_server.py"]),
         .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineStrategyTests",

@@ -1,0 +1,202 @@
+import TicklineCore
+
+/// What the control plane shows, as JSON. The engine fills it from its seqlock-protected
+/// snapshots in shared memory (never by reaching into a pinned stage's state).
+public struct EngineSnapshot: Codable, Sendable, Equatable {
+    public struct Position: Codable, Sendable, Equatable {
+        public var symbol: String
+        public var strategy: String
+        public var quantity: Double
+        public var averagePrice: Double
+        public var markPrice: Double
+        public var realisedPnl: Double
+        public var unrealisedPnl: Double
+        public var moneyAtRisk: Double
+        public init(symbol: String, strategy: String, quantity: Double, averagePrice: Double, markPrice: Double,
+                    realisedPnl: Double, unrealisedPnl: Double, moneyAtRisk: Double) {
+            self.symbol = symbol
+            self.strategy = strategy
+            self.quantity = quantity
+            self.averagePrice = averagePrice
+            self.markPrice = markPrice
+            self.realisedPnl = realisedPnl
+            self.unrealisedPnl = unrealisedPnl
+            self.moneyAtRisk = moneyAtRisk
+        }
+    }
+
+    public struct Order: Codable, Sendable, Equatable {
+        public var clientOrderId: UInt64
+        public var symbol: String
+        public var strategy: String
+        public var side: String
+        public var type: String
+        public var price: Double
+        public var quantity: Double
+        public var filled: Double
+        public var state: String
+        public init(clientOrderId: UInt64, symbol: String, strategy: String, side: String, type: String, price: Double,
+                    quantity: Double, filled: Double, state: String) {
+            self.clientOrderId = clientOrderId
+            self.symbol = symbol
+            self.strategy = strategy
+            self.side = side
+            self.type = type
+            self.price = price
+            self.quantity = quantity
+            self.filled = filled
+            self.state = state
+        }
+    }
+
+    /// A signal, trade or denial in the recent-activity lists.
+    public struct Activity: Codable, Sendable, Equatable {
+        public var wallNs: Int64
+        public var symbol: String
+        public var strategy: String
+        public var side: String
+        public var price: Double
+        public var quantity: Double
+        /// The denial reason, or the fill's liquidity, or "".
+        public var detail: String
+        public init(wallNs: Int64, symbol: String, strategy: String, side: String, price: Double, quantity: Double, detail: String = "") {
+            self.wallNs = wallNs
+            self.symbol = symbol
+            self.strategy = strategy
+            self.side = side
+            self.price = price
+            self.quantity = quantity
+            self.detail = detail
+        }
+    }
+
+    /// Latency percentiles of one stage (or "tick_to_order"), ns.
+    public struct Latency: Codable, Sendable, Equatable {
+        public var stage: String
+        public var count: UInt64
+        public var p50: Int64
+        public var p99: Int64
+        public var p999: Int64
+        public var max: Int64
+        public init(stage: String, count: UInt64, p50: Int64, p99: Int64, p999: Int64, max: Int64) {
+            self.stage = stage
+            self.count = count
+            self.p50 = p50
+            self.p99 = p99
+            self.p999 = p999
+            self.max = max
+        }
+    }
+
+    /// How much of a limit is used (exposure, positions, daily loss, ...).
+    public struct Utilisation: Codable, Sendable, Equatable {
+        public var name: String
+        public var used: Double
+        public var limit: Double
+        public init(name: String, used: Double, limit: Double) {
+            self.name = name
+            self.used = used
+            self.limit = limit
+        }
+    }
+
+    public var instance: String
+    public var wallNs: Int64
+    /// active, reducing or halted.
+    public var tradingState: String
+    public var eventsPerSecond: Double
+    public var events: UInt64
+    public var signals: UInt64
+    public var orders: UInt64
+    public var fills: UInt64
+    public var denials: UInt64
+    public var equity: Double
+    public var peakEquity: Double
+    public var drawdown: Double
+    public var realisedPnl: Double
+    public var unrealisedPnl: Double
+    /// (wall ns, equity) samples, oldest first.
+    public var equityCurve: [[Double]]
+    public var latency: [Latency]
+    public var positions: [Position]
+    public var openOrders: [Order]
+    public var recentSignals: [Activity]
+    public var recentTrades: [Activity]
+    public var recentDenials: [Activity]
+    public var utilisation: [Utilisation]
+    /// The risk limits in force, by config key (e.g. `max_order_notional`).
+    public var limits: [String: Double]
+
+    public init(instance: String, wallNs: Int64 = 0, tradingState: String = "active") {
+        self.instance = instance
+        self.wallNs = wallNs
+        self.tradingState = tradingState
+        eventsPerSecond = 0
+        events = 0
+        signals = 0
+        orders = 0
+        fills = 0
+        denials = 0
+        equity = 0
+        peakEquity = 0
+        drawdown = 0
+        realisedPnl = 0
+        unrealisedPnl = 0
+        equityCurve = []
+        latency = []
+        positions = []
+        openOrders = []
+        recentSignals = []
+        recentTrades = []
+        recentDenials = []
+        utilisation = []
+        limits = [:]
+    }
+}
+
+/// One readiness condition (`GET /readiness` is 200 only when all pass).
+public struct ReadinessCheck: Codable, Sendable, Equatable {
+    public var name: String
+    public var ok: Bool
+    public var detail: String
+    public init(name: String, ok: Bool, detail: String) {
+        self.name = name
+        self.ok = ok
+        self.detail = detail
+    }
+}
+
+/// A request of the API that changes the engine; the engine turns it into commands on
+/// the control ring.
+public enum ControlRequest: Sendable, Equatable {
+    case subscribe([String])
+    case unsubscribe([String])
+    case halt
+    case reduce
+    case resume
+    case flatten
+    /// New values of risk limits, by config key.
+    case setLimits([String: Double])
+}
+
+/// The engine's answer: accepted (queued on the control ring) or refused with a reason
+/// (unknown symbol or limit key, control ring full, ...).
+public struct ControlReply: Codable, Sendable, Equatable {
+    public var accepted: Bool
+    public var message: String
+    public init(accepted: Bool, message: String) {
+        self.accepted = accepted
+        self.message = message
+    }
+}
+
+/// The engine, as the control plane sees it. Called from the server's threads, possibly
+/// concurrently: implementations synchronise (e.g. one lock around the control ring's
+/// producer) and read hot-path state only through snapshots.
+public protocol ControlPlaneSource: Sendable {
+    func snapshot() -> EngineSnapshot
+    func readiness() -> [ReadinessCheck]
+    /// The Prometheus text exposition of every metric (see `PrometheusText`).
+    func prometheusMetrics() -> String
+    func submit(_ request: ControlRequest) -> ControlReply
+}
