@@ -1,26 +1,32 @@
 import TicklineCore
 
-/// One side of a book: price levels in fixed point, preallocated, sorted so that the best
-/// level is last (updates cluster near the top, so inserts and deletes there move few
-/// entries).
+/// One side of a book: price levels in fixed point, preallocated.
 ///
 /// Levels are kept by a key that grows toward the best price (the price for bids, minus the
-/// price for asks). Every diff level is applied, as the venue's procedure says (a REST
-/// snapshot holds at most 5,000 levels; deeper ones are learnt as diffs touch them). When
-/// the ladder is full, the worst level is dropped and `floorKey` rises above it: from then
-/// on the range below the floor is unknown to us, so diff levels there are ignored rather
-/// than shown as if nothing lay between them and the rest. Everything the ladder holds is
-/// therefore exact, and a dropped level can never be hidden behind a worse one at the top;
-/// if deletions thin the known range below the published depth, `OrderBook` asks for a
-/// fresh snapshot (`DiffOutcome.exhausted`). Capacity should be well above the published
-/// depth (the default 1,000 against 10 published).
+/// price for asks), in sorted chunks of `chunkSize` levels with a sorted directory of chunks
+/// (a two-level unrolled list): an update costs a binary search in the directory and one in
+/// a chunk, and moves at most one chunk's worth of levels, however deep the level (Binance
+/// diffs touch levels thousands of ticks away from the top as often as the top). Chunks are
+/// split when full and merged with a neighbour when sparse; when the pool runs out, the
+/// chunks are repacked in place.
+///
+/// Every diff level is applied, as the venue's procedure says (a REST snapshot holds at most
+/// 5,000 levels; deeper ones are learnt as diffs touch them). When the ladder is full, the
+/// worst level is dropped and `floorKey` rises above it: from then on the range below the
+/// floor is unknown to us, so diff levels there are ignored rather than shown as if nothing
+/// lay between them and the rest. Everything the ladder holds is therefore exact, and a
+/// dropped level can never be hidden behind a worse one at the top; if deletions thin the
+/// known range below the published depth, `OrderBook` asks for a fresh snapshot
+/// (`DiffOutcome.exhausted`). Capacity should be well above the published depth.
 /// Not thread-safe: owned by the feed agent's thread.
-// SAFETY: `keys`/`quantities` are allocated for `capacity` entries in init and freed in
-// deinit; every index is checked against `count` ≤ `capacity`.
+// SAFETY: all storage is allocated in init for `chunkCapacity` chunks of `chunkSize` levels
+// and freed in deinit; chunk ids come only from the free list, positions stay within a
+// chunk's length ≤ chunkSize, and directory indices within 0..<directoryCount.
 @safe
 public final class PriceLadder {
     public let capacity: Int
     public let isBid: Bool
+    public let chunkSize: Int
     public private(set) var count = 0
     /// Levels with a key below this were dropped for capacity and are unknown (Int64.min: none dropped).
     public private(set) var floorKey = Int64.min
@@ -28,108 +34,346 @@ public final class PriceLadder {
     public private(set) var truncatedLevels: UInt64 = 0
     /// Diff levels ignored because they lie in the dropped range below the floor.
     public private(set) var ignoredBelowFloor: UInt64 = 0
+    /// Times the chunks were repacked because the pool ran out.
+    public private(set) var repacks: UInt64 = 0
 
+    private let chunkCapacity: Int
     private let keys: UnsafeMutablePointer<Int64>
     private let quantities: UnsafeMutablePointer<Int64>
+    private let lengths: UnsafeMutablePointer<Int>
+    /// Chunk ids from worst to best, and the first (worst) key of each.
+    private let directory: UnsafeMutablePointer<Int>
+    private let firstKeys: UnsafeMutablePointer<Int64>
+    private var directoryCount = 0
+    private let freeChunks: UnsafeMutablePointer<Int>
+    private var freeCount = 0
 
-    /// Allocates `capacity` levels (cold path). Traps when capacity < 1.
-    public init(capacity: Int, isBid: Bool) {
+    /// Allocates room for `capacity` levels (cold path). Traps when capacity < 1 or
+    /// chunkSize is odd or below 4.
+    public init(capacity: Int, isBid: Bool, chunkSize: Int = 64) {
         precondition(capacity >= 1, "PriceLadder capacity \(capacity) must be at least 1")
+        precondition(chunkSize >= 4 && chunkSize % 2 == 0, "PriceLadder chunkSize \(chunkSize) must be even and at least 4")
         self.capacity = capacity
         self.isBid = isBid
-        unsafe keys = .allocate(capacity: capacity)
-        unsafe quantities = .allocate(capacity: capacity)
+        self.chunkSize = chunkSize
+        // Repacking fills chunks to 3/4, so this many chunks always hold `capacity` levels with room to split.
+        chunkCapacity = (capacity * 2) / chunkSize + 4
+        unsafe keys = .allocate(capacity: chunkCapacity * chunkSize)
+        unsafe quantities = .allocate(capacity: chunkCapacity * chunkSize)
+        unsafe lengths = .allocate(capacity: chunkCapacity)
+        unsafe directory = .allocate(capacity: chunkCapacity)
+        unsafe firstKeys = .allocate(capacity: chunkCapacity)
+        unsafe freeChunks = .allocate(capacity: chunkCapacity)
+        removeAll()
     }
 
     deinit {
         unsafe keys.deallocate()
         unsafe quantities.deallocate()
+        unsafe lengths.deallocate()
+        unsafe directory.deallocate()
+        unsafe firstKeys.deallocate()
+        unsafe freeChunks.deallocate()
     }
 
     @inline(__always)
     func key(_ price: Price) -> Int64 { isBid ? price.units : 0 &- price.units }
 
-    /// The level `depth` places from the best (0 = best); traps outside 0..<count.
     @inline(__always)
+    private func price(_ key: Int64) -> Price { Price(units: isBid ? key : 0 &- key) }
+
+    /// The level `depth` places from the best (0 = best); traps outside 0..<count.
     public func level(_ depth: Int) -> BookLevel {
         precondition(depth >= 0 && depth < count, "depth \(depth) outside 0..<\(count)")
-        let i = count - 1 - depth
-        let k = unsafe keys[i]
-        return BookLevel(price: Price(units: isBid ? k : 0 &- k), quantity: Quantity(units: unsafe quantities[i]))
+        var remaining = depth
+        var d = directoryCount - 1
+        while true {
+            let chunk = unsafe directory[d]
+            let length = unsafe lengths[chunk]
+            if remaining < length {
+                let i = chunk * chunkSize + length - 1 - remaining
+                return unsafe BookLevel(price: price(keys[i]), quantity: Quantity(units: quantities[i]))
+            }
+            remaining -= length
+            d -= 1
+        }
     }
 
     /// The best level, or nil when the side is empty.
     @inline(__always)
-    public var best: BookLevel? { count == 0 ? nil : level(0) }
+    public var best: BookLevel? {
+        guard directoryCount > 0 else { return nil }
+        let chunk = unsafe directory[directoryCount - 1]
+        let i = unsafe chunk * chunkSize + lengths[chunk] - 1
+        return unsafe BookLevel(price: price(keys[i]), quantity: Quantity(units: quantities[i]))
+    }
 
     public func removeAll() {
         count = 0
         floorKey = Int64.min
+        directoryCount = 0
+        freeCount = chunkCapacity
+        for i in 0..<chunkCapacity { unsafe freeChunks[i] = chunkCapacity - 1 - i }
     }
 
-    /// Sets a level to an absolute quantity (0 removes it). Hot path.
+    /// Directory position of the chunk that holds (or would hold) `k`.
     @inline(__always)
+    private func chunkIndex(for k: Int64) -> Int {
+        var low = 0
+        var high = directoryCount
+        while low < high {
+            let mid = (low + high) >> 1
+            if unsafe firstKeys[mid] <= k { low = mid + 1 } else { high = mid }
+        }
+        return low == 0 ? 0 : low - 1
+    }
+
+    /// First position in chunk whose key >= k.
+    @inline(__always)
+    private func position(of k: Int64, in chunk: Int) -> Int {
+        let base = chunk * chunkSize
+        var low = 0
+        var high = unsafe lengths[chunk]
+        while low < high {
+            let mid = (low + high) >> 1
+            if unsafe keys[base + mid] < k { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Sets a level to an absolute quantity (0 removes it). Hot path, no allocation.
     public func set(_ price: Price, _ quantity: Quantity) {
         let k = key(price)
         if k < floorKey {
             ignoredBelowFloor &+= 1
             return
         }
-        // Lower bound: first index whose key >= k.
-        var low = 0
-        var high = count
-        while low < high {
-            let mid = (low + high) >> 1
-            if unsafe keys[mid] < k { low = mid + 1 } else { high = mid }
+        if directoryCount == 0 {
+            guard quantity.units != 0 else { return }
+            let chunk = takeChunk()
+            unsafe keys[chunk * chunkSize] = k
+            unsafe quantities[chunk * chunkSize] = quantity.units
+            unsafe lengths[chunk] = 1
+            insertDirectory(at: 0, chunk: chunk, firstKey: k)
+            count = 1
+            return
         }
-        let found = unsafe low < count && keys[low] == k
+        var d = chunkIndex(for: k)
+        var chunk = unsafe directory[d]
+        var pos = position(of: k, in: chunk)
+        let found = unsafe pos < lengths[chunk] && keys[chunk * chunkSize + pos] == k
         if quantity.units == 0 {
-            if found {
-                unsafe (keys + low).update(from: keys + low + 1, count: count - low - 1)
-                unsafe (quantities + low).update(from: quantities + low + 1, count: count - low - 1)
-                count -= 1
-            }
+            if found { remove(directoryIndex: d, position: pos) }
             return
         }
         if found {
-            unsafe quantities[low] = quantity.units
+            unsafe quantities[chunk * chunkSize + pos] = quantity.units
             return
         }
-        if count < capacity {
-            unsafe (keys + low + 1).update(from: keys + low, count: count - low)
-            unsafe (quantities + low + 1).update(from: quantities + low, count: count - low)
-            unsafe keys[low] = k
-            unsafe quantities[low] = quantity.units
-            count += 1
+        if count == capacity {
+            // Full: drop the worst level (the new one, when it is the worst) and raise the
+            // floor above it, so the range below is unknown from now on.
+            truncatedLevels &+= 1
+            let worstChunk = unsafe directory[0]
+            let worst = unsafe keys[worstChunk * chunkSize]
+            if k < worst {
+                floorKey = k &+ 1
+                return
+            }
+            floorKey = worst &+ 1
+            remove(directoryIndex: 0, position: 0)
+            set(price, quantity)
             return
         }
-        // Full: drop the worst level (the new one, when it is the worst) and raise the floor
-        // above it, so the range below is unknown from now on.
-        truncatedLevels &+= 1
-        if low == 0 {
-            floorKey = k &+ 1
+        if unsafe lengths[chunk] == chunkSize {
+            if freeCount == 0 {
+                repack()
+                set(price, quantity)
+                return
+            }
+            // Split: the upper half moves to a new chunk right after this one.
+            let half = chunkSize / 2
+            let next = takeChunk()
+            unsafe (keys + next * chunkSize).update(from: keys + chunk * chunkSize + half, count: chunkSize - half)
+            unsafe (quantities + next * chunkSize).update(from: quantities + chunk * chunkSize + half, count: chunkSize - half)
+            unsafe lengths[next] = chunkSize - half
+            unsafe lengths[chunk] = half
+            unsafe insertDirectory(at: d + 1, chunk: next, firstKey: keys[next * chunkSize])
+            if pos > half {
+                d += 1
+                chunk = next
+                pos -= half
+            }
+        }
+        let base = chunk * chunkSize
+        let length = unsafe lengths[chunk]
+        unsafe (keys + base + pos + 1).update(from: keys + base + pos, count: length - pos)
+        unsafe (quantities + base + pos + 1).update(from: quantities + base + pos, count: length - pos)
+        unsafe keys[base + pos] = k
+        unsafe quantities[base + pos] = quantity.units
+        unsafe lengths[chunk] = length + 1
+        if pos == 0 { unsafe firstKeys[d] = k }
+        count += 1
+    }
+
+    private func remove(directoryIndex d: Int, position pos: Int) {
+        let chunk = unsafe directory[d]
+        let base = chunk * chunkSize
+        let length = unsafe lengths[chunk] - 1
+        unsafe (keys + base + pos).update(from: keys + base + pos + 1, count: length - pos)
+        unsafe (quantities + base + pos).update(from: quantities + base + pos + 1, count: length - pos)
+        unsafe lengths[chunk] = length
+        count -= 1
+        if length == 0 {
+            removeDirectory(at: d)
+            unsafe freeChunks[freeCount] = chunk
+            freeCount += 1
             return
         }
-        floorKey = unsafe keys[0] &+ 1
-        unsafe keys.update(from: keys + 1, count: low - 1)
-        unsafe quantities.update(from: quantities + 1, count: low - 1)
-        unsafe keys[low - 1] = k
-        unsafe quantities[low - 1] = quantity.units
+        if pos == 0 { unsafe firstKeys[d] = keys[base] }
+        // Merge with a neighbour while the two fit in half a chunk, so chunks stay dense.
+        let half = chunkSize / 2
+        if d + 1 < directoryCount, unsafe length + lengths[directory[d + 1]] <= half {
+            merge(into: d)
+        } else if d > 0, unsafe length + lengths[directory[d - 1]] <= half {
+            merge(into: d - 1)
+        }
+    }
+
+    /// Appends chunk d+1 to chunk d and frees it.
+    private func merge(into d: Int) {
+        let target = unsafe directory[d]
+        let source = unsafe directory[d + 1]
+        let length = unsafe lengths[target]
+        let moved = unsafe lengths[source]
+        unsafe (keys + target * chunkSize + length).update(from: keys + source * chunkSize, count: moved)
+        unsafe (quantities + target * chunkSize + length).update(from: quantities + source * chunkSize, count: moved)
+        unsafe lengths[target] = length + moved
+        removeDirectory(at: d + 1)
+        unsafe freeChunks[freeCount] = source
+        freeCount += 1
+    }
+
+    @inline(__always)
+    private func takeChunk() -> Int {
+        precondition(freeCount > 0, "PriceLadder chunk pool empty (count \(count), capacity \(capacity))")
+        freeCount -= 1
+        return unsafe freeChunks[freeCount]
+    }
+
+    private func insertDirectory(at d: Int, chunk: Int, firstKey: Int64) {
+        unsafe (directory + d + 1).update(from: directory + d, count: directoryCount - d)
+        unsafe (firstKeys + d + 1).update(from: firstKeys + d, count: directoryCount - d)
+        unsafe directory[d] = chunk
+        unsafe firstKeys[d] = firstKey
+        directoryCount += 1
+    }
+
+    private func removeDirectory(at d: Int) {
+        unsafe (directory + d).update(from: directory + d + 1, count: directoryCount - d - 1)
+        unsafe (firstKeys + d).update(from: firstKeys + d + 1, count: directoryCount - d - 1)
+        directoryCount -= 1
+    }
+
+    /// Packs the levels into chunks filled to 3/4, in place, in directory order (writes never
+    /// overtake reads), and frees the rest. Rare: only when a split finds the pool empty.
+    private func repack() {
+        repacks &+= 1
+        let fill = chunkSize * 3 / 4
+        var writeDirectory = 0
+        var writeChunk = unsafe directory[0]
+        var writeLength = 0
+        for d in 0..<directoryCount {
+            let chunk = unsafe directory[d]
+            let length = unsafe lengths[chunk]
+            for i in 0..<length {
+                if writeLength == fill {
+                    unsafe lengths[writeChunk] = writeLength
+                    writeDirectory += 1
+                    writeChunk = unsafe directory[writeDirectory]
+                    writeLength = 0
+                }
+                unsafe keys[writeChunk * chunkSize + writeLength] = keys[chunk * chunkSize + i]
+                unsafe quantities[writeChunk * chunkSize + writeLength] = quantities[chunk * chunkSize + i]
+                writeLength += 1
+            }
+        }
+        unsafe lengths[writeChunk] = writeLength
+        for d in (writeDirectory + 1)..<max(writeDirectory + 1, directoryCount) {
+            unsafe freeChunks[freeCount] = directory[d]
+            freeCount += 1
+        }
+        directoryCount = writeDirectory + 1
+        for d in 0..<directoryCount { unsafe firstKeys[d] = keys[directory[d] * chunkSize] }
     }
 
     /// Replaces the side with snapshot levels (any order; zero quantities are skipped).
     public func load(_ levels: LevelBuffer) {
-        count = 0
-        floorKey = Int64.min
+        removeAll()
+        // A REST snapshot comes best first: fill chunks from the worst level up, 3/4 full.
+        var sorted = true
+        var previous = Int64.max
         for i in 0..<levels.count {
+            let k = key(levels[i].price)
+            if k >= previous { sorted = false; break }
+            previous = k
+        }
+        guard sorted else {
+            for i in 0..<levels.count { set(levels[i].price, levels[i].quantity) }
+            return
+        }
+        let fill = chunkSize * 3 / 4
+        var chunk = -1
+        var bulk = true
+        var i = levels.count - 1
+        while i >= 0 {
             let level = levels[i]
-            set(level.price, level.quantity)
+            i -= 1
+            if level.quantity.units == 0 { continue }
+            if bulk && count == capacity { bulk = false }
+            if unsafe bulk && (chunk < 0 || lengths[chunk] == fill) {
+                if freeCount == 0 {
+                    bulk = false
+                } else {
+                    chunk = takeChunk()
+                    unsafe lengths[chunk] = 0
+                    insertDirectory(at: directoryCount, chunk: chunk, firstKey: key(level.price))
+                }
+            }
+            guard bulk else {
+                // Beyond capacity: `set` drops the worst held level and raises the floor.
+                set(level.price, level.quantity)
+                continue
+            }
+            let length = unsafe lengths[chunk]
+            unsafe keys[chunk * chunkSize + length] = key(level.price)
+            unsafe quantities[chunk * chunkSize + length] = level.quantity.units
+            unsafe lengths[chunk] = length + 1
+            count += 1
         }
     }
 
     /// Capacity truncation left fewer known levels than `depth`.
     @inline(__always)
     public func isThinnerThan(_ depth: Int) -> Bool { floorKey != Int64.min && count < depth }
+
+    /// Checks the internal order (tests).
+    func isConsistent() -> Bool {
+        var total = 0
+        var previous = Int64.min
+        for d in 0..<directoryCount {
+            let chunk = unsafe directory[d]
+            let length = unsafe lengths[chunk]
+            if unsafe length == 0 || firstKeys[d] != keys[chunk * chunkSize] { return false }
+            for i in 0..<length {
+                let k = unsafe keys[chunk * chunkSize + i]
+                if k <= previous && !(d == 0 && i == 0 && previous == Int64.min) { return false }
+                previous = k
+            }
+            total += length
+        }
+        return total == count && directoryCount + freeCount == chunkCapacity
+    }
 }
 
 /// How a venue chains depth diffs (SPECS.md §1.6).

@@ -137,33 +137,50 @@ extension OrderBook {
         #expect(b.state == .awaitingSnapshot && b.counters.exhausted == 1 && b.counters.gaps == 0)
     }
 
-    @Test func truncationNeverShowsAWrongLevel() {
-        // A ladder of 8 against a reference holding every level: wherever the ladder claims
-        // knowledge (keys at or above its floor) it must agree with the reference exactly.
-        var rng = SeededGenerator(seed: 7)
+    @Test(arguments: [(8, 4), (40, 4), (40, 6), (200, 8), (8, 64)])
+    func ladderMatchesAReferenceAndTruncationNeverShowsAWrongLevel(capacity: Int, chunkSize: Int) {
+        // Against a reference holding every level: wherever the ladder claims knowledge
+        // (keys at or above its floor) it must agree with the reference exactly.
+        var rng = SeededGenerator(seed: UInt64(capacity * 100 + chunkSize))
         for isBid in [true, false] {
-            let ladder = PriceLadder(capacity: 8, isBid: isBid)
+            let ladder = PriceLadder(capacity: capacity, isBid: isBid, chunkSize: chunkSize)
             var reference: [Int64: Int64] = [:]
-            let snapshot = levels((0..<6).map { (i: Int) -> (Int64, Int64) in (Int64(100 + i * 2), Int64(i + 1)) })
+            let snapshot = levels((0..<(capacity * 3 / 4)).map { (i: Int) -> (Int64, Int64) in
+                (isBid ? Int64(1_000 - i * 2) : Int64(1_000 + i * 2), Int64(i + 1))
+            }, capacity: capacity)
             ladder.load(snapshot)
             for i in 0..<snapshot.count { reference[snapshot[i].price.units] = snapshot[i].quantity.units }
-            for step in 0..<20_000 {
-                let price = Int64(80 + rng.next() % 50)
+            #expect(ladder.isConsistent())
+            let span = UInt64(capacity * 4)
+            for step in 0..<3_000 {
+                let price = Int64(1_000) - Int64(span / 2) + Int64(rng.next() % span)
                 let quantity = rng.next() % 3 == 0 ? 0 : Int64(1 + rng.next() % 9)
                 ladder.set(Price(units: price), Quantity(units: quantity))
                 reference[price] = quantity == 0 ? nil : quantity
-                #expect(ladder.count <= 8)
                 let known = reference.filter { ladder.key(Price(units: $0.key)) >= ladder.floorKey }
                     .sorted { ladder.key(Price(units: $0.key)) > ladder.key(Price(units: $1.key)) }
                 let held = (0..<ladder.count).map { ladder.level($0) }
                 let expected = known.map { BookLevel(price: Price(units: $0.key), quantity: Quantity(units: $0.value)) }
-                if held != expected {
+                if held != expected || !ladder.isConsistent() || ladder.count > capacity {
                     Issue.record("step \(step) bid \(isBid): ladder \(held) reference \(expected)")
                     return
                 }
+                #expect(ladder.best == expected.first)
             }
             #expect(ladder.truncatedLevels > 0 && ladder.ignoredBelowFloor > 0)
-            #expect(ladder.isThinnerThan(9) == (ladder.count < 9))
+            #expect(ladder.isThinnerThan(ladder.count + 1))
         }
+    }
+
+    @Test func snapshotLoadKeepsTheBestLevelsWhenOverCapacity() {
+        let ladder = PriceLadder(capacity: 10, isBid: false, chunkSize: 4)
+        ladder.load(levels((0..<25).map { (i: Int) -> (Int64, Int64) in (Int64(100 + i), i == 3 ? 0 : 1) }))
+        #expect(ladder.count == 10 && ladder.isConsistent())
+        #expect(ladder.best?.price == Price(units: 100))
+        #expect(ladder.level(9).price == Price(units: 110))  // 103 had quantity 0
+        #expect(ladder.floorKey == -110)  // 111 was the last dropped (ask keys are minus the price)
+        let shuffled = PriceLadder(capacity: 10, isBid: true, chunkSize: 4)
+        shuffled.load(levels([(5, 1), (9, 1), (7, 1), (1, 1)]))
+        #expect(shuffled.count == 4 && shuffled.best?.price == Price(units: 9) && shuffled.isConsistent())
     }
 }
