@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import TicklineBench
+import TicklineCore
+import TicklineMarketData
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput and latency benchmarks (figures in Benchmarks/RESULTS.md).",
-        subcommands: [Ring.self, RingConsumer.self])
+        subcommands: [Ring.self, RingConsumer.self, Decode.self])
 
     struct RingOptions: ParsableArguments {
         @Option(help: "Messages in the throughput phase.") var messages = 20_000_000
@@ -68,6 +70,58 @@ struct Bench: ParsableCommand {
         func run() throws {
             let status = RingBenchmark.runConsumer(instance: instance, options: ring.options)
             if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Binance messages from a recording decoded to events in memory (with the L2 book update): messages/s.",
+            discussion: """
+                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs
+                the feed's per-message work (decode, book update, top-of-book and depth snapshot, events)
+                over all of them, several timed passes from fresh books; prints the median pass.
+                allocations_per_message is null here: the product links no allocation counter. The
+                allocation gate (Benchmarks/DecodeBenchmarks, mallocCountTotal = 0) measures it.
+                """)
+
+        @Option(help: "Recorded file: `<receive ns> <json>` lines, plain or gzip.") var input: String
+        @Option(help: "Timed passes over all messages (median reported).") var passes = 7
+        @Flag(help: "Print one JSON line.") var json = false
+
+        func validate() throws {
+            guard passes >= 1 else { throw ValidationError("--passes must be at least 1") }
+        }
+
+        func run() throws {
+            let bytes = try RecordingFile.load(input)
+            let table = try RecordingFile.table(for: [bytes], symbols: [], priceDecimals: 8, quantityDecimals: 8)
+            let workload = DecodeWorkload(recording: bytes, instruments: table)
+            guard workload.count > 0 else { throw CommandFailure("\(input): no messages") }
+            var sink = workload.runPass()  // warm-up
+            let failed = workload.processor.decoder.counters.totalErrors
+            var durations: [Int64] = []
+            for _ in 0..<passes {
+                let start = Clock.monotonicNs()
+                sink &+= workload.runPass()
+                durations.append(Clock.monotonicNs() - start)
+            }
+            durations.sort()
+            let median = Double(durations[durations.count / 2])
+            let messages = workload.count
+            let perSecond = Double(messages) / (median / 1e9)
+            let nsPerMessage = median / Double(messages)
+            let mbPerSecond = Double(workload.payloadBytes) / (median / 1e9) / 1e6
+            if json {
+                print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
+                      + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
+                      + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
+                      + "\"passes\":\(passes),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
+            } else {
+                print("decode: \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
+                      + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
+                      + "\((mbPerSecond * 10).rounded() / 10) MB/s; \(failed) decode errors; "
+                      + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")
+            }
         }
     }
 }

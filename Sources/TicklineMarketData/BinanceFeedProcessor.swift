@@ -1,0 +1,298 @@
+import TicklineCore
+
+/// What `BinanceFeedProcessor.process` produced.
+public enum ProcessOutcome: UInt8, Sendable {
+    /// `event` holds a trade or quote to publish.
+    case marketEvent = 1
+    /// A diff was applied: `event` holds the `bookTop` and `depth` the top-N snapshot to publish.
+    case bookUpdated = 2
+    /// A diff was buffered (the book awaits a snapshot), or dropped as stale.
+    case bookPending = 3
+    /// A diff broke continuity: the book awaits a fresh REST snapshot (the owner fetches it).
+    case bookGap = 4
+    /// Truncation left a side with fewer known levels than are published: the book was
+    /// cleared and awaits a fresh REST snapshot (not a venue gap).
+    case bookResync = 8
+    /// A snapshot was loaded (`event`/`depth` hold the new top when it synced the book).
+    case snapshotLoaded = 5
+    /// A control reply or `serverShutdown` (see `message`).
+    case control = 6
+    /// Decoding failed (counted by the decoder by reason).
+    case decodeFailed = 7
+}
+
+/// The per-message work of a Binance feed, without I/O: decode, update the instrument's
+/// book, and build the events to publish. The feed agent calls it for every frame; replay,
+/// `tickline verify` and the decode benchmark call the same code.
+/// Not thread-safe: owned by the feed agent's thread.
+public final class BinanceFeedProcessor {
+    public let decoder: BinanceDecoder
+    /// One book per table entry, indexed by `InstrumentEntry.index`.
+    public let books: [OrderBook]
+    /// The last decoded message.
+    public private(set) var message = BinanceMessage()
+    /// The event to publish after `.marketEvent`, `.bookUpdated` or `.snapshotLoaded`.
+    public private(set) var event = MarketEvent()
+    /// The depth snapshot to publish after `.bookUpdated` or `.snapshotLoaded`.
+    public private(set) var depth = DepthSnapshot()
+    /// Sequence numbers given to the events built so far.
+    public private(set) var sequence: UInt64 = 0
+    /// Table position used for messages naming no symbol (the REST snapshot); -1 = none.
+    public var fallbackInstrumentIndex: Int32
+
+    /// Builds the decoder and one preallocated book per instrument (cold path).
+    public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 1_000,
+                pendingDiffs: Int = 64, pendingLevels: Int = 4_096, levelCapacity: Int = 5_000) {
+        decoder = BinanceDecoder(instruments: instruments, levelCapacity: levelCapacity)
+        books = instruments.specs.map {
+            OrderBook(instrument: $0.id, priceDecimals: $0.priceDecimals, quantityDecimals: $0.quantityDecimals,
+                      continuity: continuity, capacityPerSide: bookCapacityPerSide, pendingDiffs: pendingDiffs,
+                      pendingLevels: pendingLevels)
+        }
+        fallbackInstrumentIndex = instruments.count == 1 ? 0 : -1
+    }
+
+    /// Processes one message. Hot path: no allocation.
+    @inline(__always)
+    public func process(_ bytes: UnsafeRawBufferPointer, receiveWallNs: Nanos, timestamps: TimestampChain) -> ProcessOutcome {
+        if unsafe decoder.decode(bytes, into: &message, fallbackInstrumentIndex: fallbackInstrumentIndex) != nil {
+            return .decodeFailed
+        }
+        switch message.kind {
+        case .trade, .aggTrade, .bookTicker:
+            sequence &+= 1
+            event = message.marketEvent(sequence: sequence, receiveWallNs: receiveWallNs, timestamps: timestamps)
+                ?? MarketEvent()
+            return .marketEvent
+        case .depthUpdate:
+            let book = books[Int(message.instrumentIndex)]
+            switch book.apply(message, decoder: decoder) {
+            case .applied:
+                publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
+                return .bookUpdated
+            case .gap:
+                return .bookGap
+            case .buffered, .stale:
+                return .bookPending
+            case .exhausted:
+                return .bookResync
+            }
+        case .depthSnapshot:
+            let book = books[Int(message.instrumentIndex)]
+            if book.loadSnapshot(lastUpdateId: message.updateId, bids: decoder.bids, asks: decoder.asks) == .synced {
+                publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
+            }
+            return .snapshotLoaded
+        case .controlReply, .errorReply, .serverShutdown, nil:
+            return .control
+        }
+    }
+
+    @inline(__always)
+    private func publishTop(_ book: OrderBook, receiveWallNs: Nanos, timestamps: TimestampChain) {
+        sequence &+= 1
+        event = book.topEvent(sequence: sequence, venueTimeNs: message.venueTimeNs, receiveWallNs: receiveWallNs,
+                              timestamps: timestamps) ?? MarketEvent()
+        _ = book.fill(&depth, sequence: sequence, venueTimeNs: message.venueTimeNs, receiveWallNs: receiveWallNs,
+                      socketReadNs: timestamps.socketReadNs, decodedNs: timestamps.decodedNs)
+    }
+
+    /// Clears every book (they await snapshots again) and the event sequence. No allocation.
+    public func reset() {
+        for book in books { book.invalidate() }
+        sequence = 0
+    }
+}
+
+/// The figures `tickline verify` prints.
+public struct VerifyReport: Sendable, Equatable {
+    /// Non-empty lines read.
+    public var messages: UInt64 = 0
+    /// Depth diffs that broke continuity.
+    public var depthGaps: UInt64 = 0
+    /// bookTicker messages whose `u` equals the book's last applied update id: compared with the book's top.
+    public var bookChecks: UInt64 = 0
+    /// Those whose best bid/ask price or quantity differ from the book.
+    public var bookMismatches: UInt64 = 0
+    /// Trades (or aggregate trades) whose id does not follow the previous one of the symbol.
+    public var tradeIdGaps: UInt64 = 0
+    /// Lines that did not decode.
+    public var decodeErrors: UInt64 = 0
+    /// Snapshots that synced a book.
+    public var snapshotsLoaded: UInt64 = 0
+
+    public init() {}
+
+    /// One JSON line.
+    public var json: String {
+        "{\"messages\":\(messages),\"depth_gaps\":\(depthGaps),\"book_checks\":\(bookChecks),"
+            + "\"book_mismatches\":\(bookMismatches),\"trade_id_gaps\":\(tradeIdGaps),"
+            + "\"decode_errors\":\(decodeErrors),\"snapshots_loaded\":\(snapshotsLoaded)}"
+    }
+
+    public var text: String {
+        "messages \(messages), depth gaps \(depthGaps), book checks \(bookChecks) (mismatches \(bookMismatches)), "
+            + "trade-id gaps \(tradeIdGaps), decode errors \(decodeErrors), snapshots loaded \(snapshotsLoaded)"
+    }
+}
+
+/// Replays a recording (lines `<receive ns> <raw JSON>`, as in `../shared/data`) through the
+/// decoder and the books, and checks it: depth continuity, every bookTicker whose update id
+/// the book reaches against the book's top, and trade-id continuity per symbol.
+///
+/// A bookTicker is real-time while diffs come every 100 ms, so the ticker for update id `u`
+/// usually arrives before the diff that ends at `u`: the last `tickerMemory` tickers per
+/// symbol are kept, and each is compared when the book's last update id equals its `u`
+/// (at once when the book is already there).
+/// A REST snapshot line (`{"lastUpdateId":…}`) syncs the book of the table's only symbol.
+/// Cold-path tool logic (`tickline verify`), though per line it allocates nothing.
+public final class RecordingVerifier {
+    public let processor: BinanceFeedProcessor
+    public private(set) var report = VerifyReport()
+    private var lastTradeId: [UInt64]
+    private var lastAggregateId: [UInt64]
+    /// Recent bookTickers not yet compared, a ring of `tickerMemory` per symbol (updateId 0 = empty).
+    private var tickers: [BinanceMessage]
+    private var tickerNext: [Int]
+    public let tickerMemory = 256
+
+    /// - Parameters:
+    ///   - instruments: the symbols of the recording (see `symbols(in:)`).
+    ///   - bookCapacityPerSide: 5,000 holds a full REST snapshot.
+    public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 5_000) {
+        processor = BinanceFeedProcessor(instruments: instruments, continuity: continuity,
+                                         bookCapacityPerSide: bookCapacityPerSide, pendingDiffs: 1_024,
+                                         pendingLevels: 1 << 18)
+        lastTradeId = Array(repeating: 0, count: instruments.count)
+        lastAggregateId = Array(repeating: 0, count: instruments.count)
+        tickers = Array(repeating: BinanceMessage(), count: instruments.count * tickerMemory)
+        tickerNext = Array(repeating: 0, count: instruments.count)
+    }
+
+    private func check(_ ticker: BinanceMessage, against book: OrderBook) {
+        report.bookChecks += 1
+        let bid = book.bids.best ?? BookLevel()
+        let ask = book.asks.best ?? BookLevel()
+        if bid.price != ticker.bidPrice || bid.quantity != ticker.bidQuantity
+            || ask.price != ticker.askPrice || ask.quantity != ticker.askQuantity {
+            report.bookMismatches += 1
+        }
+    }
+
+    /// Compares the remembered tickers of `index` that name the book's current update id.
+    private func checkRememberedTickers(_ index: Int) {
+        let book = processor.books[index]
+        guard book.state == .synced else { return }
+        let base = index * tickerMemory
+        for i in base..<base + tickerMemory where tickers[i].updateId == book.lastUpdateId {
+            check(tickers[i], against: book)
+            tickers[i].updateId = 0
+        }
+    }
+
+    /// Checks one line (no newline).
+    public func consume(line: UnsafeRawBufferPointer) {
+        var start = 0
+        var receiveNs: Int64 = 0
+        // Leading receive timestamp, then one space.
+        while start < line.count {
+            let d = unsafe line[start] &- 0x30
+            if d > 9 { break }
+            receiveNs = receiveNs &* 10 &+ Int64(d)
+            start += 1
+        }
+        while start < line.count, unsafe line[start] == 0x20 || line[start] == 0x09 || line[start] == 0x0D { start += 1 }
+        var end = line.count
+        while end > start, unsafe line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
+        guard end > start else { return }
+        report.messages += 1
+        let payload = unsafe UnsafeRawBufferPointer(rebasing: line[start..<end])
+        let outcome = unsafe processor.process(payload, receiveWallNs: receiveNs, timestamps: TimestampChain())
+        let message = processor.message
+        switch outcome {
+        case .decodeFailed:
+            report.decodeErrors += 1
+        case .bookGap:
+            report.depthGaps += 1
+        case .snapshotLoaded:
+            if processor.books[Int(message.instrumentIndex)].state == .synced {
+                report.snapshotsLoaded += 1
+                checkRememberedTickers(Int(message.instrumentIndex))
+            }
+        case .bookUpdated:
+            checkRememberedTickers(Int(message.instrumentIndex))
+        case .marketEvent:
+            let index = Int(message.instrumentIndex)
+            switch message.kind {
+            case .trade:
+                if lastTradeId[index] != 0 && message.tradeId != lastTradeId[index] &+ 1 { report.tradeIdGaps += 1 }
+                lastTradeId[index] = message.tradeId
+            case .aggTrade:
+                if lastAggregateId[index] != 0 && message.tradeId != lastAggregateId[index] &+ 1 { report.tradeIdGaps += 1 }
+                lastAggregateId[index] = message.tradeId
+            case .bookTicker:
+                let book = processor.books[index]
+                if book.state == .synced && message.updateId == book.lastUpdateId {
+                    check(message, against: book)
+                } else if message.updateId > book.lastUpdateId || book.state != .synced {
+                    tickers[index * tickerMemory + tickerNext[index]] = message
+                    tickerNext[index] = (tickerNext[index] + 1) % tickerMemory
+                }
+            default:
+                break
+            }
+        case .bookPending, .control, .bookResync:
+            break
+        }
+    }
+
+    /// Checks every line of a recording held in memory.
+    public func consume(recording: UnsafeRawBufferPointer) {
+        var lineStart = 0
+        for i in 0..<recording.count where unsafe recording[i] == 0x0A {
+            unsafe consume(line: UnsafeRawBufferPointer(rebasing: recording[lineStart..<i]))
+            lineStart = i + 1
+        }
+        if lineStart < recording.count {
+            unsafe consume(line: UnsafeRawBufferPointer(rebasing: recording[lineStart..<recording.count]))
+        }
+    }
+
+    public func consume(recording: [UInt8]) {
+        unsafe recording.withUnsafeBytes { unsafe consume(recording: $0) }
+    }
+
+    /// The symbols a recording names, upper-cased, in order of first appearance: `s` fields
+    /// and combined-stream names (cold path: a plain byte search, no JSON parse).
+    public static func symbols(in recording: [UInt8]) -> [String] {
+        var seen: [String] = []
+        func add(_ bytes: ArraySlice<UInt8>) {
+            let symbol = String(decoding: bytes.map { $0 &- 97 < 26 ? $0 &- 32 : $0 }, as: UTF8.self)
+            if !symbol.isEmpty && !seen.contains(symbol) { seen.append(symbol) }
+        }
+        let sKey = Array("\"s\":\"".utf8)
+        let streamKey = Array("\"stream\":\"".utf8)
+        var i = 0
+        while i < recording.count {
+            if recording[i] == 0x22 {
+                if recording[i...].starts(with: sKey) {
+                    let from = i + sKey.count
+                    var to = from
+                    while to < recording.count && recording[to] != 0x22 { to += 1 }
+                    add(recording[from..<to])
+                    i = to
+                } else if recording[i...].starts(with: streamKey) {
+                    let from = i + streamKey.count
+                    var to = from
+                    while to < recording.count && recording[to] != 0x22 && recording[to] != 0x40 { to += 1 }
+                    if to < recording.count && recording[to] == 0x40 && from < to && recording[from] != 0x21 {
+                        add(recording[from..<to])
+                    }
+                    i = to
+                }
+            }
+            i += 1
+        }
+        return seen
+    }
+}

@@ -1,0 +1,45 @@
+import TicklineCore
+
+/// A preallocated list of price levels that a decoder fills and a book reads (one side of a
+/// depth message). Capacity is fixed at init; `append` refuses beyond it.
+/// Not thread-safe: owned by one agent thread.
+// SAFETY: `storage` is allocated for `capacity` levels in init and freed in deinit; every
+// access is checked against `count` ≤ `capacity`.
+@safe
+public final class LevelBuffer {
+    public let capacity: Int
+    public internal(set) var count: Int = 0
+    @usableFromInline let storage: UnsafeMutablePointer<BookLevel>
+
+    /// Allocates room for `capacity` levels (cold path). Traps when capacity < 1.
+    public init(capacity: Int) {
+        precondition(capacity >= 1, "LevelBuffer capacity \(capacity) must be at least 1")
+        self.capacity = capacity
+        unsafe storage = UnsafeMutablePointer<BookLevel>.allocate(capacity: capacity)
+        unsafe storage.initialize(repeating: BookLevel(), count: capacity)
+    }
+
+    deinit { unsafe storage.deallocate() }
+
+    /// The level at `index`; traps outside 0..<count.
+    @inline(__always)
+    public subscript(index: Int) -> BookLevel {
+        precondition(index >= 0 && index < count, "level index \(index) outside 0..<\(count)")
+        return unsafe storage[index]
+    }
+
+    @inline(__always)
+    public func removeAll() { count = 0 }
+
+    /// Appends a level; false when full.
+    @inline(__always)
+    public func append(_ level: BookLevel) -> Bool {
+        guard count < capacity else { return false }
+        unsafe storage[count] = level
+        count += 1
+        return true
+    }
+
+    /// Copies of the levels (tests, cold path).
+    public var levels: [BookLevel] { (0..<count).map { self[$0] } }
+}

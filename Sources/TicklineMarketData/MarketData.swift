@@ -1,1 +1,0 @@
-// Venue message decoders, the instrument table and L2 books.

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import TicklineCore
+import TicklineMarketData
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replays recorded Binance files through the decoders and the L2 book and checks them.",
+        discussion: """
+            Files hold lines `<receive ns> <raw JSON>` (plain or gzip), read in the order given as one
+            sequence; a REST depth snapshot line ({"lastUpdateId":…}) syncs the book. Checks: depth
+            diffs chain (depth_gaps), every bookTicker whose update id the book reaches matches the
+            book's best bid/ask price and quantity (book_checks, book_mismatches), trade ids are
+            contiguous per symbol (trade_id_gaps). Symbols are found in the files unless given.
+            Exit status 3 when a check failed.
+            """)
+
+    @Argument(help: "Recorded files, in order.") var files: [String]
+    @Flag(help: "Print one JSON line.") var json = false
+    @Option(name: .customLong("symbol"), help: "A symbol of the recording (repeatable; default: found in the files).")
+    var symbols: [String] = []
+    @Option(name: .customLong("price-decimals"), help: "Price scale of every symbol (Binance sends 8).")
+    var priceDecimals: UInt8 = 8
+    @Option(name: .customLong("quantity-decimals"), help: "Quantity scale of every symbol (Binance sends 8).")
+    var quantityDecimals: UInt8 = 8
+    @Flag(help: "Futures diff chaining (pu == previous u) instead of spot.") var futures = false
+
+    func run() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one recorded file") }
+        let contents = try files.map { try RecordingFile.load($0) }
+        let table = try RecordingFile.table(for: contents, symbols: symbols, priceDecimals: priceDecimals,
+                                            quantityDecimals: quantityDecimals)
+        let verifier = RecordingVerifier(instruments: table, continuity: futures ? .futures : .spot)
+        for bytes in contents { verifier.consume(recording: bytes) }
+        let report = verifier.report
+        print(json ? report.json : report.text)
+        if report.depthGaps > 0 || report.bookMismatches > 0 || report.tradeIdGaps > 0 || report.decodeErrors > 0 {
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// Recorded files for `verify` and `bench decode` (cold path).
+enum RecordingFile {
+    /// The bytes of a recording; gzip files (by their magic bytes) are decompressed through
+    /// `gzip -dc`, which keeps zlib out of the product binary.
+    static func load(_ path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure("\(path): cannot open (missing or unreadable)") }
+        let magic = handle.readData(ofLength: 2)
+        try? handle.close()
+        guard magic.count == 2, magic[magic.startIndex] == 0x1F, magic[magic.startIndex + 1] == 0x8B else {
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read") }
+            return Array(data)
+        }
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-dc", "--", path]
+        let pipe = Pipe()
+        gzip.standardOutput = pipe
+        do { try gzip.run() } catch { throw CommandFailure("\(path): cannot run gzip -dc (\(error))") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        gzip.waitUntilExit()
+        guard gzip.terminationStatus == 0 else { throw CommandFailure("\(path): gzip -dc failed with status \(gzip.terminationStatus)") }
+        return Array(data)
+    }
+
+    /// An instrument table for the symbols given, or found in the recordings.
+    static func table(for contents: [[UInt8]], symbols given: [String], priceDecimals: UInt8,
+                      quantityDecimals: UInt8) throws -> InstrumentTable {
+        var symbols = given.map { $0.uppercased() }
+        if symbols.isEmpty {
+            for bytes in contents {
+                for s in RecordingVerifier.symbols(in: bytes) where !symbols.contains(s) { symbols.append(s) }
+            }
+        }
+        guard !symbols.isEmpty else { throw CommandFailure("no symbol found in the recording; name one with --symbol") }
+        do {
+            return try InstrumentTable(symbols.enumerated().map {
+                InstrumentSpec(symbol: $0.element, id: InstrumentId($0.offset + 1), priceDecimals: priceDecimals,
+                               quantityDecimals: quantityDecimals)
+            })
+        } catch {
+            throw CommandFailure("instrument table: \(error)")
+        }
+    }
+}
