@@ -70,6 +70,14 @@ let package = Package(
         .target(name: "TicklineWebSocket", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
         // Sockets on io_uring (with a fallback) carrying WebSocket connections.
         .target(name: "TicklineNet", dependencies: ["TicklineCore", "TicklineWebSocket", "CURing", "CTicklineLinux"]),
+        // Feed stage: WebSocket connections per venue, REST depth snapshots (libcurl, off the
+        // hot path), reconnects, stale watchdog; decodes into the market and depth rings.
+        .target(
+            name: "TicklineFeed",
+            dependencies: [
+                "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineMarketData", "TicklineWebSocket",
+                "TicklineNet", "CCurl", "CTicklineLinux",
+            ]),
         // The hot-path agents and their wiring from the config.
         .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
         // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
@@ -124,6 +132,10 @@ let package = Package(
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
         .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore"]),
         .testTarget(name: "TicklineMarketDataTests", dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(
+            name: "TicklineFeedTests",
+            dependencies: ["TicklineFeed", "TicklineMarketData", "TicklineRing", "TicklineCore", "TicklineTestSupport", "tickline-feed"],
+            exclude: ["Servers"]),
         .testTarget(name: "TicklineExecutionTests", dependencies: ["TicklineExecution", "TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineWebSocketTests",

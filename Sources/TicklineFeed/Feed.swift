@@ -1,0 +1,1 @@
+// Feed stage: connections, snapshots, reconnects, the feed agent.
