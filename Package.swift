@@ -50,7 +50,9 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]),
         // Agents, runners, idle strategies, pinning, shutdown.
-        .target(name: "TicklineRuntime", dependencies: ["TicklineCore", "CTicklineLinux"]),
+        .target(
+            name: "TicklineRuntime",
+            dependencies: ["TicklineCore", "CTicklineLinux", .product(name: "Atomics", package: "swift-atomics")]),
         // Config file -> immutable values (cold path).
         .target(
             name: "TicklineConfig",
