@@ -209,6 +209,36 @@ public struct PreTradeRisk: Sendable {
         return true
     }
 
+    /// Recovery (cold path): records an order the journal says was approved, exactly as
+    /// `decide` records an approval but without checks or a token, and continues client
+    /// order ids above it. Replaying a journal's orders and fills in sequence through
+    /// `restore` and `apply(fill:)` rebuilds the open quantities and positions.
+    /// Returns false (nothing changed) for out-of-range ids, an unknown side or a
+    /// non-positive quantity.
+    @discardableResult
+    public mutating func restore(openOrder order: OrderEvent) -> Bool {
+        let i = Int(order.instrument), s = Int(order.strategy)
+        guard s < strategyCapacity, i < instrumentCapacity, let side = order.side, order.quantity.units > 0 else { return false }
+        let p = s * instrumentCapacity + i
+        let before = pairWorst(p, i)
+        let wasOccupied = pairOccupied[p]
+        if side == .buy {
+            pairOpenBuy[p] += order.quantity.units
+            symbolOpenBuy[i] += order.quantity.units
+        } else {
+            pairOpenSell[p] += order.quantity.units
+            symbolOpenSell[i] += order.quantity.units
+        }
+        settle(p, i, before: before, wasOccupied: wasOccupied, horizonIfNew: Horizon.swing.rawValue)
+        continueClientOrderIds(after: order.clientOrderId)
+        return true
+    }
+
+    /// Client order ids continue above `id` (recovery: ids stay unique across restarts).
+    public mutating func continueClientOrderIds(after id: UInt64) {
+        if id >= nextClientOrderId { nextClientOrderId = id &+ 1 }
+    }
+
     /// Open (sent, not yet filled or released) quantity of one strategy on one symbol.
     public func openQuantity(strategy: StrategyId, instrument: InstrumentId, side: Side) -> Int64 {
         let p = Int(strategy) * instrumentCapacity + Int(instrument)
