@@ -109,6 +109,8 @@ public struct OrderTable: Sendable {
     public private(set) var highestClientOrderId: UInt64 = 0
     /// Refusals per `OrderError.rawValue`.
     public private(set) var faultsByReason: [UInt64]
+    /// Cancel refusals for orders that had already ended (see `cancelRejected`).
+    public private(set) var lateCancelRejects: UInt64 = 0
     /// Illegal transitions per (state.rawValue × 16 + input.rawValue).
     public private(set) var illegalTransitions: [UInt64]
 
@@ -185,10 +187,17 @@ public struct OrderTable: Sendable {
         }
     }
 
-    /// The venue refused our cancel: pendingCancel → accepted / partiallyFilled.
+    /// The venue refused our cancel: pendingCancel → accepted / partiallyFilled. A refusal
+    /// for an order that ended meanwhile (it filled or expired while the cancel was in
+    /// flight: the usual reason for the refusal) changes nothing and is counted in
+    /// `lateCancelRejects`, not as a fault.
     @discardableResult
     public mutating func cancelRejected(clientOrderId: UInt64, nowNs: Nanos) -> OrderFault? {
-        transition(clientOrderId, .cancelRejected, nowNs).failure
+        if let slot = index.find(clientOrderId), records[Int(slot)].state.isTerminal {
+            lateCancelRejects &+= 1
+            return nil
+        }
+        return transition(clientOrderId, .cancelRejected, nowNs).failure
     }
 
     /// Kill switch: requests a cancel of every open order that can take one (in-flight

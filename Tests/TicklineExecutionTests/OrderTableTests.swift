@@ -98,6 +98,8 @@ import TicklineExecution
         #expect(t.apply(report: report(o, .rejected), nowNs: 4).fault?.input == .rejected)
         #expect(t.cancelRejected(clientOrderId: 1, nowNs: 4)?.input == .cancelRejected)
         _ = t.apply(report: report(o, .filled, quantity: 1_000, tradeId: 1), nowNs: 5)
+        // A cancel refused because the order filled meanwhile is expected, not a fault.
+        #expect(t.cancelRejected(clientOrderId: 1, nowNs: 5) == nil && t.lateCancelRejects == 1)
         // After a terminal state: a cancel request, a status, a cancel: all illegal.
         if case .failure(let f) = t.requestCancel(clientOrderId: 1, nowNs: 6) {
             #expect(f.reason == .illegalTransition && f.state == .filled)
