@@ -1,4 +1,5 @@
 import TicklineCore
+import TicklineRisk
 
 /// How one position is to be exited. Price levels in the instrument's price units (0 = none).
 public struct ExitPlan: Sendable, Equatable {
@@ -72,6 +73,11 @@ public struct ExitMonitor: Sendable {
     private var deadline: [Nanos]
     private var sessionDeadline: [Nanos]
     private var pendingUntil: [Nanos]
+    /// Money at risk between entry and the stop-loss, money units (0 without a stop or when the stop is past entry).
+    private var pairMoneyAtRisk: [Int64]
+    private var strategyMoneyAtRisk: [Int64]
+    /// Σ money at risk over every open position with a stop-loss, money units.
+    public private(set) var moneyAtRiskMoney: Int64 = 0
     private var next: [Int32]
     private var prev: [Int32]
     // Per instrument.
@@ -105,6 +111,8 @@ public struct ExitMonitor: Sendable {
         deadline = Array(repeating: .max, count: pairs)
         sessionDeadline = Array(repeating: .max, count: pairs)
         pendingUntil = Array(repeating: 0, count: pairs)
+        pairMoneyAtRisk = Array(repeating: 0, count: pairs)
+        strategyMoneyAtRisk = Array(repeating: 0, count: strategyCapacity)
         next = Array(repeating: -1, count: pairs)
         prev = Array(repeating: -1, count: pairs)
         head = Array(repeating: -1, count: instrumentCapacity)
@@ -147,6 +155,7 @@ public struct ExitMonitor: Sendable {
         guard s < strategyCapacity, i < instrumentCapacity else { return false }
         let p = s * instrumentCapacity + i
         let was = quantity[p]
+        setMoneyAtRisk(p, s, i, quantityUnits, entryPriceUnits, newPlan.stopLoss.units)
         if quantityUnits == 0 {
             if was != 0 { unlink(p, i) }
             quantity[p] = 0
@@ -228,12 +237,37 @@ public struct ExitMonitor: Sendable {
         quantity[Int(strategy) * instrumentCapacity + Int(instrument)]
     }
 
+    /// Money at risk of one position: |quantity| × (entry − stop) for a long, (stop − entry)
+    /// for a short, in money units; 0 without a stop-loss or with the stop past entry (a
+    /// trailing stop is not counted). O(1).
+    public func moneyAtRisk(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
+        pairMoneyAtRisk[Int(strategy) * instrumentCapacity + Int(instrument)]
+    }
+
+    /// Σ money at risk of one strategy's positions. O(1).
+    public func moneyAtRisk(strategy: StrategyId) -> Int64 { strategyMoneyAtRisk[Int(strategy)] }
+
     /// The trailing best price of a position (highest since entry for longs, lowest for shorts).
     public func bestPrice(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
         best[Int(strategy) * instrumentCapacity + Int(instrument)]
     }
 
     // MARK: Internals
+
+    private mutating func setMoneyAtRisk(_ p: Int, _ s: Int, _ i: Int, _ q: Int64, _ entry: Int64, _ stop: Int64) {
+        var value: Int64 = 0
+        if q != 0, stop > 0 {
+            let distance = q > 0 ? entry - stop : stop - entry
+            if distance > 0 {
+                value = MoneyScale.notional(priceUnits: distance, quantityUnits: q > 0 ? q : -q,
+                                            priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i])
+            }
+        }
+        let delta = value &- pairMoneyAtRisk[p]
+        pairMoneyAtRisk[p] = value
+        strategyMoneyAtRisk[s] &+= delta
+        moneyAtRiskMoney &+= delta
+    }
 
     private mutating func scan(_ i: Int, _ px: Int64, _ nowNs: Nanos, _ emit: (SignalEvent, ExitReason) -> Void) -> Int {
         scans &+= 1

@@ -51,6 +51,19 @@ import TicklineTestSupport
         #expect(price(&n, 10_100).map(\.reason) == [.stopLoss])
     }
 
+    @Test func moneyAtRiskIsTheDistanceToTheStopPerPositionStrategyAndAccount() {
+        var m = monitor()
+        // 2.000 long at 100.00, stop 99.00: 2.00 at risk.  1.000 short at 100.00, stop 100.50: 0.50.
+        m.setPosition(strategy: 0, instrument: 0, quantityUnits: 2_000, entryPriceUnits: 10_000, plan: ExitPlan(stopLoss: Price(units: 9_900)), nowNs: 0)
+        m.setPosition(strategy: 0, instrument: 1, quantityUnits: -1_000, entryPriceUnits: 10_000, plan: ExitPlan(stopLoss: Price(units: 10_050)), nowNs: 0)
+        m.setPosition(strategy: 1, instrument: 0, quantityUnits: 1_000, entryPriceUnits: 10_000, plan: ExitPlan(), nowNs: 0)  // no stop
+        #expect(m.moneyAtRisk(strategy: 0, instrument: 0) == MoneyScale.money(2))
+        #expect(m.moneyAtRisk(strategy: 0, instrument: 1) == MoneyScale.money(1) / 2)
+        #expect(m.moneyAtRisk(strategy: 0) == MoneyScale.money(2) + MoneyScale.money(1) / 2 && m.moneyAtRisk(strategy: 1) == 0)
+        m.setPosition(strategy: 0, instrument: 0, quantityUnits: 0, entryPriceUnits: 0, plan: ExitPlan(), nowNs: 1)
+        #expect(m.moneyAtRiskMoney == MoneyScale.money(1) / 2)
+    }
+
     @Test func aTrailingStopFollowsTheBestPriceSinceEntry() {
         var m = monitor()
         m.setPosition(strategy: 0, instrument: 0, quantityUnits: 1_000, entryPriceUnits: 10_000,

@@ -2,8 +2,9 @@
 // 0; wall clock reported, never gated: the machines are shared). With `scalingFactor: .kilo`
 // the wall clock is ns per operation.
 //
-// - Risk.signalToOrder: one signal through `PreTradeRisk.decide` (every check, 16
-//   instruments priced) to an approved order inserted into the `OrderTable` and marked
+// - Risk.signalToOrder (16 instruments priced) and Risk.signalToOrder.10kInstruments (the
+//   decision does not depend on the number of instruments): one signal through
+//   `PreTradeRisk.decide` (every check) to an approved order inserted into the `OrderTable` and marked
 //   sent. To stay in steady state, each iteration then applies the venue's reject report
 //   (order table → `PreTradeRisk.apply(fill:)`), which releases the open quantity; so the
 //   figure is decision + order insert + one report applied.
@@ -56,37 +57,41 @@ func exitMonitor(strategies: Int, instruments: Int, trailing: Bool) -> ExitMonit
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark("Risk.signalToOrder", configuration: configuration) { benchmark in
-        let instruments = 16
-        var risk = PreTradeRisk(strategyCapacity: 4, instrumentCapacity: instruments, limits: openLimits())
-        for i in 0..<instruments {
-            risk.register(instrument: InstrumentId(i), spec: spec)
-            risk.updatePrice(instrument: InstrumentId(i), price: Price(units: 10_000), nowNs: 1)
-        }
-        var orders = OrderTable(capacity: 1_024)
-        var sink = 0
-        var n = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            let side: Side = n & 1 == 0 ? .buy : .sell
-            let signal = SignalEvent(sequence: UInt64(n), instrument: InstrumentId(n & (instruments - 1)), strategy: StrategyId(n & 3),
-                                     side: side, quantity: Quantity(units: 1_000), entryPrice: Price(units: 10_000),
-                                     takeProfit: Price(units: 10_000 + side.sign * 300), stopLoss: Price(units: 10_000 - side.sign * 100),
-                                     priceDecimals: 2, quantityDecimals: 3)
-            if case .order(let o) = risk.decide(signal: signal, nowNs: 2) {
-                _ = orders.insert(o, nowNs: 2)
-                _ = orders.markSent(clientOrderId: o.clientOrderId, nowNs: 2)
-                let reject = FillEvent(clientOrderId: o.clientOrderId, instrument: o.instrument, strategy: o.strategy, side: side,
-                                       status: .rejected, priceDecimals: 2, quantityDecimals: 3)
-                if let f = orders.apply(report: reject, nowNs: 3).fill { _ = risk.apply(fill: f) }
-                sink &+= 1
+    func signalToOrderBenchmark(_ name: String, instruments: Int) {
+        Benchmark(name, configuration: configuration) { benchmark in
+            var risk = PreTradeRisk(strategyCapacity: 4, instrumentCapacity: instruments, limits: openLimits())
+            for i in 0..<instruments {
+                risk.register(instrument: InstrumentId(i), spec: spec)
+                risk.updatePrice(instrument: InstrumentId(i), price: Price(units: 10_000), nowNs: 1)
             }
-            n &+= 1
+            var orders = OrderTable(capacity: 1_024)
+            var sink = 0
+            var n = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                let side: Side = n & 1 == 0 ? .buy : .sell
+                let signal = SignalEvent(sequence: UInt64(n), instrument: InstrumentId(n % instruments), strategy: StrategyId(n & 3),
+                                         side: side, quantity: Quantity(units: 1_000), entryPrice: Price(units: 10_000),
+                                         takeProfit: Price(units: 10_000 + side.sign * 300), stopLoss: Price(units: 10_000 - side.sign * 100),
+                                         priceDecimals: 2, quantityDecimals: 3)
+                if case .order(let o) = risk.decide(signal: signal, nowNs: 2) {
+                    _ = orders.insert(o, nowNs: 2)
+                    _ = orders.markSent(clientOrderId: o.clientOrderId, nowNs: 2)
+                    let reject = FillEvent(clientOrderId: o.clientOrderId, instrument: o.instrument, strategy: o.strategy, side: side,
+                                           status: .rejected, priceDecimals: 2, quantityDecimals: 3)
+                    if let f = orders.apply(report: reject, nowNs: 3).fill { _ = risk.apply(fill: f) }
+                    sink &+= 1
+                }
+                n &+= 1
+            }
+            benchmark.stopMeasurement()
+            precondition(sink == n, "\(n - sink) signals denied: the benchmark must measure approvals")
+            blackHole(sink)
         }
-        benchmark.stopMeasurement()
-        precondition(sink == n, "\(n - sink) signals denied: the benchmark must measure approvals")
-        blackHole(sink)
     }
+
+    signalToOrderBenchmark("Risk.signalToOrder", instruments: 16)
+    signalToOrderBenchmark("Risk.signalToOrder.10kInstruments", instruments: 10_000)
 
     func exitsBenchmark(_ name: String, strategies: Int, instruments: Int, trailing: Bool, price: @escaping @Sendable (Int) -> Int64) {
         Benchmark(name, configuration: configuration) { benchmark in
