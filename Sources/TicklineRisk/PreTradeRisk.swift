@@ -54,8 +54,10 @@ public enum RiskDecision: Sendable {
 /// and strategy ids 0..<strategyCapacity; `decide`, `apply(fill:)` and `updatePrice` do not
 /// allocate. Owned by one agent thread; not thread-safe.
 ///
-/// Cost: `decide` is O(instruments) for the exposure and budget sums (each a loop over
-/// plain arrays); everything else is O(1).
+/// Cost: `decide`, `apply(fill:)`, `release` and `restore` are O(1): the gross and net
+/// exposure and each strategy's budget use are running sums of per-symbol (and per-pair)
+/// contributions, refreshed when a symbol's price, position or open orders change.
+/// `updatePrice` is O(strategies) (the marks and the budget contributions of the symbol).
 public struct PreTradeRisk: Sendable {
     public let strategyCapacity: Int
     public let instrumentCapacity: Int
@@ -84,6 +86,20 @@ public struct PreTradeRisk: Sendable {
     @usableFromInline var symbolGrossWorst: [Int64]
     // Per strategy.
     @usableFromInline var strategyBudget: [Int64]
+
+    // Running sums for the exposure and budget checks (money units): each symbol's (pair's)
+    // contribution at its last price, and their totals. Refreshed by `refreshSymbol`/`refreshPair`.
+    /// notional(last, symbolGrossWorst) per instrument.
+    @usableFromInline var grossContribution: [Int64]
+    /// notional(last, quantity + open buys) and notional(last, quantity − open sells) per instrument (signed).
+    @usableFromInline var netIfBuyContribution: [Int64]
+    @usableFromInline var netIfSellContribution: [Int64]
+    @usableFromInline var grossTotal: Int128 = 0
+    @usableFromInline var netIfBuyTotal: Int128 = 0
+    @usableFromInline var netIfSellTotal: Int128 = 0
+    /// notional(last, pair worst case) per pair, and its sum per strategy.
+    @usableFromInline var pairBudgetContribution: [Int64]
+    @usableFromInline var strategyBudgetUsed: [Int128]
 
     public private(set) var openIntradayPositions: Int = 0
     public private(set) var openSwingPositions: Int = 0
@@ -122,6 +138,11 @@ public struct PreTradeRisk: Sendable {
         symbolOpenSell = Array(repeating: 0, count: instrumentCapacity)
         symbolGrossWorst = Array(repeating: 0, count: instrumentCapacity)
         strategyBudget = Array(repeating: limits.strategyBudgetMoney, count: strategyCapacity)
+        grossContribution = Array(repeating: 0, count: instrumentCapacity)
+        netIfBuyContribution = Array(repeating: 0, count: instrumentCapacity)
+        netIfSellContribution = Array(repeating: 0, count: instrumentCapacity)
+        pairBudgetContribution = Array(repeating: 0, count: pairs)
+        strategyBudgetUsed = Array(repeating: 0, count: strategyCapacity)
         tokensMilli = limits.submitBurst * 1000
         deniedByReason = Array(repeating: 0, count: 64)
     }
@@ -134,6 +155,7 @@ public struct PreTradeRisk: Sendable {
         precondition(i < instrumentCapacity, "instrument \(instrument) ≥ capacity \(instrumentCapacity)")
         specs[i] = spec
         known[i] = true
+        refreshSymbolAndPairs(i)
         positions.register(instrument: instrument, priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
     }
 
@@ -172,6 +194,7 @@ public struct PreTradeRisk: Sendable {
         lastPriceUnits[i] = price.units
         lastPriceNs[i] = nowNs
         positions.mark(instrument: instrument, price: price)
+        refreshSymbolAndPairs(i)
         return true
     }
 
@@ -207,6 +230,36 @@ public struct PreTradeRisk: Sendable {
         reduceOpen(p, i, side, quantity.units)
         settle(p, i, before: before, wasOccupied: wasOccupied, horizonIfNew: Horizon.swing.rawValue)
         return true
+    }
+
+    /// Recovery (cold path): records an order the journal says was approved, exactly as
+    /// `decide` records an approval but without checks or a token, and continues client
+    /// order ids above it. Replaying a journal's orders and fills in sequence through
+    /// `restore` and `apply(fill:)` rebuilds the open quantities and positions.
+    /// Returns false (nothing changed) for out-of-range ids, an unknown side or a
+    /// non-positive quantity.
+    @discardableResult
+    public mutating func restore(openOrder order: OrderEvent) -> Bool {
+        let i = Int(order.instrument), s = Int(order.strategy)
+        guard s < strategyCapacity, i < instrumentCapacity, let side = order.side, order.quantity.units > 0 else { return false }
+        let p = s * instrumentCapacity + i
+        let before = pairWorst(p, i)
+        let wasOccupied = pairOccupied[p]
+        if side == .buy {
+            pairOpenBuy[p] += order.quantity.units
+            symbolOpenBuy[i] += order.quantity.units
+        } else {
+            pairOpenSell[p] += order.quantity.units
+            symbolOpenSell[i] += order.quantity.units
+        }
+        settle(p, i, before: before, wasOccupied: wasOccupied, horizonIfNew: Horizon.swing.rawValue)
+        continueClientOrderIds(after: order.clientOrderId)
+        return true
+    }
+
+    /// Client order ids continue above `id` (recovery: ids stay unique across restarts).
+    public mutating func continueClientOrderIds(after id: UInt64) {
+        if id >= nextClientOrderId { nextClientOrderId = id &+ 1 }
     }
 
     /// Open (sent, not yet filled or released) quantity of one strategy on one symbol.
@@ -347,19 +400,13 @@ public struct PreTradeRisk: Sendable {
             // 7. Position limit: Σ worst-case |position| of the strategies on the symbol.
             let symbolWorst = symbolGrossWorst[i] - worstBefore + worstAfter
             guard symbolWorst <= spec.positionLimitUnits else { return Self.deny(.positionLimit, symbolWorst, spec.positionLimitUnits) }
-            // 8. Gross and net exposure at the reference prices.
-            var gross: Int128 = 0, net: Int128 = 0
-            for j in 0..<instrumentCapacity where known[j] && lastPriceUnits[j] > 0 {
-                let worst = j == i ? symbolWorst : symbolGrossWorst[j]
-                let q = positions.symbolQuantity[j]
-                let netQuantity = side == .buy ? q + symbolOpenBuy[j] : q - symbolOpenSell[j]
-                let netAfter = j == i ? netQuantity + side.sign * quantity : netQuantity
-                let sp = specs[j]
-                gross += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: worst,
-                                                    priceDecimals: sp.priceDecimals, quantityDecimals: sp.quantityDecimals))
-                net += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: netAfter,
-                                                  priceDecimals: sp.priceDecimals, quantityDecimals: sp.quantityDecimals))
-            }
+            // 8. Gross and net exposure at the reference prices: the running sums with this
+            // symbol's contribution replaced by its value after the order.
+            let gross = grossTotal - Int128(grossContribution[i]) + Int128(notionalAtReference(i, symbolWorst))
+            let q = positions.symbolQuantity[i]
+            let netAfter = (side == .buy ? q + symbolOpenBuy[i] : q - symbolOpenSell[i]) + side.sign * quantity
+            let net = (side == .buy ? netIfBuyTotal - Int128(netIfBuyContribution[i]) : netIfSellTotal - Int128(netIfSellContribution[i]))
+                + Int128(notionalAtReference(i, netAfter))
             let grossMoney = MoneyScale.saturate(gross), netMoney = MoneyScale.saturate(net < 0 ? -net : net)
             guard grossMoney <= limits.maxGrossExposureMoney else { return Self.deny(.grossExposure, grossMoney, limits.maxGrossExposureMoney) }
             guard netMoney <= limits.maxNetExposureMoney else { return Self.deny(.netExposure, netMoney, limits.maxNetExposureMoney) }
@@ -376,14 +423,7 @@ public struct PreTradeRisk: Sendable {
         guard tokensMilli >= 1000 else { return Self.deny(.submitRate, tokensMilli, 1000) }
         if !reduceOnly {
             // 11. Strategy budget: Σ worst-case |position| × reference over its symbols.
-            var used: Int128 = 0
-            let base = s * instrumentCapacity
-            for j in 0..<instrumentCapacity where known[j] && lastPriceUnits[j] > 0 {
-                let worst = j == i ? worstAfter : pairWorst(base + j, j)
-                if worst == 0 { continue }
-                used += Int128(MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: worst,
-                                                   priceDecimals: specs[j].priceDecimals, quantityDecimals: specs[j].quantityDecimals))
-            }
+            let used = strategyBudgetUsed[s] - Int128(pairBudgetContribution[p]) + Int128(notionalAtReference(i, worstAfter))
             let usedMoney = MoneyScale.saturate(used)
             guard usedMoney <= strategyBudget[s] else { return Self.deny(.strategyBudget, usedMoney, strategyBudget[s]) }
             // 12. Risk per trade: quantity × |entry − stop| ≤ risk fraction × equity.
@@ -469,6 +509,8 @@ public struct PreTradeRisk: Sendable {
     /// After a pair changed: update the symbol's worst-case gross and the open-position counts.
     private mutating func settle(_ p: Int, _ i: Int, before: Int64, wasOccupied: Bool, horizonIfNew: UInt8) {
         symbolGrossWorst[i] += pairWorst(p, i) - before
+        refreshSymbol(i)
+        refreshPair(p, p / instrumentCapacity, i)
         let q = positions.pairQuantity[p]
         let occupied = q != 0 || pairOpenBuy[p] > 0 || pairOpenSell[p] > 0
         guard occupied != wasOccupied else { return }
@@ -476,6 +518,61 @@ public struct PreTradeRisk: Sendable {
         if occupied { pairHorizonRaw[p] = horizonIfNew }
         let delta = occupied ? 1 : -1
         if pairHorizonRaw[p] == Horizon.intraday.rawValue { openIntradayPositions += delta } else { openSwingPositions += delta }
+    }
+
+    /// quantity × the reference price in money units; 0 without a registered instrument or a price.
+    @inline(__always)
+    private func notionalAtReference(_ j: Int, _ quantityUnits: Int64) -> Int64 {
+        guard known[j], lastPriceUnits[j] > 0, quantityUnits != 0 else { return 0 }
+        return MoneyScale.notional(priceUnits: lastPriceUnits[j], quantityUnits: quantityUnits,
+                                   priceDecimals: specs[j].priceDecimals, quantityDecimals: specs[j].quantityDecimals)
+    }
+
+    /// Re-derives one symbol's exposure contributions and the running totals.
+    private mutating func refreshSymbol(_ j: Int) {
+        let q = positions.symbolQuantity[j]
+        let g = notionalAtReference(j, symbolGrossWorst[j])
+        let b = notionalAtReference(j, q + symbolOpenBuy[j])
+        let s = notionalAtReference(j, q - symbolOpenSell[j])
+        grossTotal += Int128(g) - Int128(grossContribution[j])
+        netIfBuyTotal += Int128(b) - Int128(netIfBuyContribution[j])
+        netIfSellTotal += Int128(s) - Int128(netIfSellContribution[j])
+        grossContribution[j] = g
+        netIfBuyContribution[j] = b
+        netIfSellContribution[j] = s
+    }
+
+    /// Re-derives one pair's budget contribution and its strategy's running total.
+    private mutating func refreshPair(_ p: Int, _ s: Int, _ j: Int) {
+        let c = notionalAtReference(j, pairWorst(p, j))
+        strategyBudgetUsed[s] += Int128(c) - Int128(pairBudgetContribution[p])
+        pairBudgetContribution[p] = c
+    }
+
+    /// A symbol's price or spec changed: its contributions and every strategy's pair on it. O(strategies).
+    private mutating func refreshSymbolAndPairs(_ j: Int) {
+        refreshSymbol(j)
+        for s in 0..<strategyCapacity { refreshPair(s * instrumentCapacity + j, s, j) }
+    }
+
+    /// The exposure and budget sums recomputed from scratch (O(strategies × instruments);
+    /// diagnostics and tests: they must equal the running sums `exposureSums`).
+    public func recomputedExposureSums() -> (gross: Int128, netIfBuy: Int128, netIfSell: Int128, budgetUsed: [Int128]) {
+        var gross: Int128 = 0, buy: Int128 = 0, sell: Int128 = 0
+        var used = Array(repeating: Int128(0), count: strategyCapacity)
+        for j in 0..<instrumentCapacity {
+            let q = positions.symbolQuantity[j]
+            gross += Int128(notionalAtReference(j, symbolGrossWorst[j]))
+            buy += Int128(notionalAtReference(j, q + symbolOpenBuy[j]))
+            sell += Int128(notionalAtReference(j, q - symbolOpenSell[j]))
+            for s in 0..<strategyCapacity { used[s] += Int128(notionalAtReference(j, pairWorst(s * instrumentCapacity + j, j))) }
+        }
+        return (gross, buy, sell, used)
+    }
+
+    /// The running exposure and budget sums `decide` checks against.
+    public var exposureSums: (gross: Int128, netIfBuy: Int128, netIfSell: Int128, budgetUsed: [Int128]) {
+        (grossTotal, netIfBuyTotal, netIfSellTotal, strategyBudgetUsed)
     }
 
     private mutating func refill(_ nowNs: Nanos) {

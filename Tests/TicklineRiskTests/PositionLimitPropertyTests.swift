@@ -8,7 +8,8 @@ import TicklineTestSupport
     /// fills, cancels, price moves) over 3 strategies and 2 symbols. After every step, the
     /// test recomputes from its own list of open orders and the booked positions that
     /// Σ over strategies of worst-case |position| (filled plus open orders that grow it) stays
-    /// within the symbol's limit: no fill sequence can then take a position past it.
+    /// within the symbol's limit: no fill sequence can then take a position past it; and
+    /// that the running exposure and budget sums equal a recomputation from scratch.
     @Test func noSequenceOfSignalsAndFillsTakesAPositionPastItsLimit() {
         var rng = SeededGenerator(seed: 0x5EED_0005)
         let limit: Int64 = 1_000
@@ -16,6 +17,8 @@ import TicklineTestSupport
         var violations = 0, approvals = 0, denials = 0, fills = 0
         var maxWorstSeen: Int64 = 0
         var firstViolation = ""
+        var sumMismatches = 0
+        var firstSumMismatch = ""
         for sequence in 0..<20_000 {
             var risk = makeRisk(strategies: strategies, instruments: instruments,
                                 spec: fixtureSpec(minNotional: 0, maxOrder: 1_500, positionLimit: limit))
@@ -54,6 +57,13 @@ import TicklineTestSupport
                     price[i] = max(1_000, price[i] + Int64.random(in: -50...50, using: &rng))
                     risk.updatePrice(instrument: InstrumentId(i), price: Price(units: price[i]), nowNs: now)
                 }
+                // The running exposure and budget sums `decide` uses equal a recomputation.
+                let running = risk.exposureSums, recomputed = risk.recomputedExposureSums()
+                if running.gross != recomputed.gross || running.netIfBuy != recomputed.netIfBuy
+                    || running.netIfSell != recomputed.netIfSell || running.budgetUsed != recomputed.budgetUsed {
+                    if sumMismatches == 0 { firstSumMismatch = "sequence \(sequence) step \(step): running \(running) recomputed \(recomputed)" }
+                    sumMismatches += 1
+                }
                 for i in 0..<instruments {
                     var worst: Int64 = 0
                     for s in 0..<strategies {
@@ -74,6 +84,7 @@ import TicklineTestSupport
             }
         }
         #expect(violations == 0, "\(firstViolation)")
+        #expect(sumMismatches == 0, "\(firstSumMismatch)")
         #expect(maxWorstSeen == limit)  // the limit was reached, so the test exercised it
         #expect(approvals > 10_000 && denials > 10_000 && fills > 10_000)
     }

@@ -1,1 +1,0 @@
-// Order state machine, paper venue and post-trade exits.

@@ -1,0 +1,393 @@
+import TicklineCore
+import TicklineRisk
+
+/// How one position is to be exited. Price levels in the instrument's price units (0 = none).
+public struct ExitPlan: Sendable, Equatable {
+    public var takeProfit: Price
+    public var stopLoss: Price
+    /// Trailing stop: exit when the price falls this far from the best price since entry
+    /// (longs; rises, for shorts), or since it was set on a position that had none. 0 = none.
+    public var trailingDistanceUnits: Int64
+    /// Time stop: exit this long after entry. 0 = none.
+    public var maxHoldNs: Nanos
+    /// Intraday positions are also closed at the session end.
+    public var horizon: Horizon
+
+    public init(takeProfit: Price = .zero, stopLoss: Price = .zero, trailingDistanceUnits: Int64 = 0, maxHoldNs: Nanos = 0,
+                horizon: Horizon = .swing) {
+        self.takeProfit = takeProfit
+        self.stopLoss = stopLoss
+        self.trailingDistanceUnits = trailingDistanceUnits
+        self.maxHoldNs = maxHoldNs
+        self.horizon = horizon
+    }
+}
+
+public enum ExitReason: UInt8, Sendable, CaseIterable {
+    case takeProfit = 1
+    case stopLoss = 2
+    case trailingStop = 3
+    case timeStop = 4
+    case sessionEnd = 5
+    /// The kill switch (or a flatten command).
+    case flatten = 6
+}
+
+public struct ExitMonitorConfig: Sendable, Equatable {
+    /// Time of day (ns after 00:00 UTC) when the session ends and intraday positions are
+    /// closed. Default 23:55 UTC (crypto trades around the clock; the UTC day is the session).
+    public var sessionEndUtcNs: Nanos = (23 * 3_600 + 55 * 60) * 1_000_000_000
+    /// After an exit is emitted, the position is not exited again for this long (the exit
+    /// order is in flight or was denied); then it is retried if still open. Default 1 s.
+    public var retryNs: Nanos = 1_000_000_000
+
+    public init() {}
+}
+
+/// Post-trade exits (issue 5 item 6): take-profit, stop-loss, trailing stop, time stop and
+/// intraday session end for every open position (strategy × symbol), checked on every
+/// price update. Exits are reduce-only `SignalEvent`s for `PreTradeRisk.decide` (which lets
+/// them through when reducing or halted).
+///
+/// Cost per price update: positions are indexed by instrument, and each instrument keeps the
+/// band of prices inside which none of its positions can trigger (the nearest take-profit,
+/// stop and trailing-stop levels on each side, the lowest best-price a trailing stop would
+/// move with, the earliest deadline). An update inside the band is O(1) whatever the number
+/// of positions; one outside it scans that instrument's positions only (O(k) for k on the
+/// symbol), exits what triggered and recomputes the band. A trailing stop moves the band
+/// only when the price makes a new best since the last scan.
+///
+/// `nowNs` is wall-clock time (session ends are times of day). Storage is allocated in `init`
+/// (strategies × instruments slots); nothing allocates afterwards. Owned by one agent
+/// thread; not thread-safe.
+public struct ExitMonitor: Sendable {
+    public let strategyCapacity: Int
+    public let instrumentCapacity: Int
+    public var config: ExitMonitorConfig
+
+    // Per pair (strategy × instrumentCapacity + instrument).
+    private var quantity: [Int64]
+    private var plan: [ExitPlan]
+    /// Best price since entry: highest for longs, lowest for shorts.
+    private var best: [Int64]
+    private var deadline: [Nanos]
+    private var sessionDeadline: [Nanos]
+    private var pendingUntil: [Nanos]
+    /// Money at risk between entry and the stop-loss, money units (0 without a stop or when the stop is past entry).
+    private var pairMoneyAtRisk: [Int64]
+    private var strategyMoneyAtRisk: [Int64]
+    /// Σ money at risk over every open position with a stop-loss, money units.
+    public private(set) var moneyAtRiskMoney: Int64 = 0
+    private var next: [Int32]
+    private var prev: [Int32]
+    // Per instrument.
+    private var head: [Int32]
+    private var priceDecimals: [UInt8]
+    private var quantityDecimals: [UInt8]
+    private var lastPrice: [Int64]
+    private var upTrigger: [Int64]
+    private var downTrigger: [Int64]
+    private var longBestFloor: [Int64]
+    private var shortBestCeiling: [Int64]
+    private var earliest: [Nanos]
+    /// A lower bound of every instrument's earliest deadline (for `checkTime`).
+    private var globalEarliest: Nanos = .max
+
+    public private(set) var openPositions = 0
+    public private(set) var exitsByReason: [UInt64]
+    /// Instrument scans (updates outside the band).
+    public private(set) var scans: UInt64 = 0
+
+    public init(strategyCapacity: Int, instrumentCapacity: Int, config: ExitMonitorConfig = ExitMonitorConfig()) {
+        precondition(strategyCapacity >= 1 && instrumentCapacity >= 1 && strategyCapacity * instrumentCapacity < Int(Int32.max),
+                     "exit monitor capacities \(strategyCapacity) × \(instrumentCapacity) out of range")
+        self.strategyCapacity = strategyCapacity
+        self.instrumentCapacity = instrumentCapacity
+        self.config = config
+        let pairs = strategyCapacity * instrumentCapacity
+        quantity = Array(repeating: 0, count: pairs)
+        plan = Array(repeating: ExitPlan(), count: pairs)
+        best = Array(repeating: 0, count: pairs)
+        deadline = Array(repeating: .max, count: pairs)
+        sessionDeadline = Array(repeating: .max, count: pairs)
+        pendingUntil = Array(repeating: 0, count: pairs)
+        pairMoneyAtRisk = Array(repeating: 0, count: pairs)
+        strategyMoneyAtRisk = Array(repeating: 0, count: strategyCapacity)
+        next = Array(repeating: -1, count: pairs)
+        prev = Array(repeating: -1, count: pairs)
+        head = Array(repeating: -1, count: instrumentCapacity)
+        priceDecimals = Array(repeating: 0, count: instrumentCapacity)
+        quantityDecimals = Array(repeating: 0, count: instrumentCapacity)
+        lastPrice = Array(repeating: 0, count: instrumentCapacity)
+        upTrigger = Array(repeating: .max, count: instrumentCapacity)
+        downTrigger = Array(repeating: .min, count: instrumentCapacity)
+        longBestFloor = Array(repeating: .max, count: instrumentCapacity)
+        shortBestCeiling = Array(repeating: .min, count: instrumentCapacity)
+        earliest = Array(repeating: .max, count: instrumentCapacity)
+        exitsByReason = Array(repeating: 0, count: 8)
+    }
+
+    /// Declares an instrument's decimals (cold path; exits carry them). Traps out of range.
+    public mutating func register(instrument: InstrumentId, priceDecimals pd: UInt8, quantityDecimals qd: UInt8) {
+        precondition(Int(instrument) < instrumentCapacity, "instrument \(instrument) ≥ capacity \(instrumentCapacity)")
+        priceDecimals[Int(instrument)] = pd
+        quantityDecimals[Int(instrument)] = qd
+    }
+
+    /// The next session end strictly after `wallNs`.
+    public func sessionEnd(after wallNs: Nanos) -> Nanos {
+        let day = 86_400_000_000_000 as Nanos
+        let midnight = wallNs >= 0 ? wallNs - wallNs % day : wallNs - ((wallNs % day) + day) % day
+        let end = midnight + config.sessionEndUtcNs
+        return end > wallNs ? end : end + day
+    }
+
+    /// A strategy's position on a symbol changed (after a fill): `quantityUnits` signed (0 =
+    /// flat: stop watching), `entryPriceUnits` its average price, `plan` its exits. A new
+    /// position or a reversal starts its trailing best and its time stop now; a position
+    /// that grows or shrinks keeps them. Any pending exit is re-armed. O(1): the band only
+    /// tightens here (a stale, tighter band costs one scan, which recomputes it).
+    /// Returns false for out-of-range ids.
+    @discardableResult
+    public mutating func setPosition(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64,
+                                     entryPriceUnits: Int64, plan newPlan: ExitPlan, nowNs: Nanos) -> Bool {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        let p = s * instrumentCapacity + i
+        let was = quantity[p]
+        setMoneyAtRisk(p, s, i, quantityUnits, entryPriceUnits, newPlan.stopLoss.units)
+        if quantityUnits == 0 {
+            if was != 0 { unlink(p, i) }
+            quantity[p] = 0
+            return true  // the band stays as it was: tighter than needed, so at worst one extra scan recomputes it
+        }
+        let fresh = was == 0 || (was > 0) != (quantityUnits > 0)
+        if was == 0 { link(p, i) }
+        // The best price is followed only while a trailing stop is set: one set on a position
+        // that had none trails from the last price.
+        if !fresh, plan[p].trailingDistanceUnits == 0, newPlan.trailingDistanceUnits > 0, lastPrice[i] > 0 { best[p] = lastPrice[i] }
+        quantity[p] = quantityUnits
+        plan[p] = newPlan
+        pendingUntil[p] = 0
+        if fresh {
+            best[p] = max(entryPriceUnits, 0)
+            deadline[p] = newPlan.maxHoldNs > 0 ? nowNs &+ newPlan.maxHoldNs : .max
+            sessionDeadline[p] = newPlan.horizon == .intraday ? sessionEnd(after: nowNs) : .max
+        }
+        tighten(p, i)
+        return true
+    }
+
+    /// A new price for `instrument`: exits every position whose take-profit, stop, trailing
+    /// stop or time stop it triggers (calls `emit` with the reduce-only signal and the
+    /// reason). O(1) inside the instrument's band, O(positions on it) outside. Returns the
+    /// number of exits emitted.
+    @discardableResult
+    public mutating func onPrice(instrument: InstrumentId, price: Price, nowNs: Nanos,
+                                 emit: (SignalEvent, ExitReason) -> Void) -> Int {
+        let i = Int(instrument)
+        guard i < instrumentCapacity, price.units > 0 else { return 0 }
+        let px = price.units
+        lastPrice[i] = px
+        if px < upTrigger[i], px > downTrigger[i], px <= longBestFloor[i], px >= shortBestCeiling[i], nowNs < earliest[i] {
+            return 0
+        }
+        return scan(i, px, nowNs, emit)
+    }
+
+    /// Time passes without prices: exits positions whose time stop or session end has come
+    /// (at the instrument's last price). O(1) when nothing is due, else O(instruments).
+    @discardableResult
+    public mutating func checkTime(nowNs: Nanos, emit: (SignalEvent, ExitReason) -> Void) -> Int {
+        guard nowNs >= globalEarliest else { return 0 }
+        var exits = 0
+        var nextEarliest: Nanos = .max
+        for i in 0..<instrumentCapacity where head[i] >= 0 {
+            if nowNs >= earliest[i], lastPrice[i] > 0 { exits += scan(i, lastPrice[i], nowNs, emit) }
+            nextEarliest = min(nextEarliest, earliest[i])
+        }
+        globalEarliest = nextEarliest
+        return exits
+    }
+
+    /// Kill switch / flatten: a reduce-only exit for every open position, at each
+    /// instrument's last price (positions on instruments without a price yet are skipped
+    /// and counted in the return's second value). O(instruments + positions).
+    @discardableResult
+    public mutating func flattenAll(nowNs: Nanos, emit: (SignalEvent, ExitReason) -> Void) -> (exits: Int, withoutPrice: Int) {
+        var exits = 0, skipped = 0
+        for i in 0..<instrumentCapacity {
+            var p = head[i]
+            while p >= 0 {
+                if lastPrice[i] > 0 {
+                    emitExit(Int(p), i, lastPrice[i], .flatten, nowNs, emit)
+                    exits += 1
+                } else {
+                    skipped += 1
+                }
+                p = next[Int(p)]
+            }
+            recomputeBand(i)
+        }
+        return (exits, skipped)
+    }
+
+    /// The watched quantity of a position (0 when flat).
+    public func watchedQuantity(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
+        quantity[Int(strategy) * instrumentCapacity + Int(instrument)]
+    }
+
+    /// Money at risk of one position: |quantity| × (entry − stop) for a long, (stop − entry)
+    /// for a short, in money units; 0 without a stop-loss or with the stop past entry (a
+    /// trailing stop is not counted). O(1).
+    public func moneyAtRisk(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
+        pairMoneyAtRisk[Int(strategy) * instrumentCapacity + Int(instrument)]
+    }
+
+    /// Σ money at risk of one strategy's positions. O(1).
+    public func moneyAtRisk(strategy: StrategyId) -> Int64 { strategyMoneyAtRisk[Int(strategy)] }
+
+    /// The trailing best price of a position (highest since entry for longs, lowest for shorts).
+    public func bestPrice(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
+        best[Int(strategy) * instrumentCapacity + Int(instrument)]
+    }
+
+    // MARK: Internals
+
+    private mutating func setMoneyAtRisk(_ p: Int, _ s: Int, _ i: Int, _ q: Int64, _ entry: Int64, _ stop: Int64) {
+        var value: Int64 = 0
+        if q != 0, stop > 0 {
+            let distance = q > 0 ? entry - stop : stop - entry
+            if distance > 0 {
+                value = MoneyScale.notional(priceUnits: distance, quantityUnits: q > 0 ? q : -q,
+                                            priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i])
+            }
+        }
+        let delta = value &- pairMoneyAtRisk[p]
+        pairMoneyAtRisk[p] = value
+        strategyMoneyAtRisk[s] &+= delta
+        moneyAtRiskMoney &+= delta
+    }
+
+    private mutating func scan(_ i: Int, _ px: Int64, _ nowNs: Nanos, _ emit: (SignalEvent, ExitReason) -> Void) -> Int {
+        scans &+= 1
+        var exits = 0
+        var p = head[i]
+        while p >= 0 {
+            let k = Int(p)
+            p = next[k]
+            let q = quantity[k]
+            let pl = plan[k]
+            if q > 0 { if px > best[k] { best[k] = px } } else if px < best[k] || best[k] == 0 { best[k] = px }
+            guard nowNs >= pendingUntil[k] else { continue }
+            var reason: ExitReason?
+            let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits
+            if q > 0 {
+                if sl > 0 && px <= sl { reason = .stopLoss }
+                else if trail > 0 && px <= best[k] - trail { reason = .trailingStop }
+                else if tp > 0 && px >= tp { reason = .takeProfit }
+            } else {
+                if sl > 0 && px >= sl { reason = .stopLoss }
+                else if trail > 0 && px >= best[k] + trail { reason = .trailingStop }
+                else if tp > 0 && px <= tp { reason = .takeProfit }
+            }
+            if reason == nil {
+                if nowNs >= sessionDeadline[k] { reason = .sessionEnd } else if nowNs >= deadline[k] { reason = .timeStop }
+            }
+            if let reason {
+                emitExit(k, i, px, reason, nowNs, emit)
+                exits += 1
+            } else {
+                pendingUntil[k] = 0  // retry time passed and nothing triggers: armed again
+            }
+        }
+        recomputeBand(i)
+        return exits
+    }
+
+    private mutating func emitExit(_ k: Int, _ i: Int, _ px: Int64, _ reason: ExitReason, _ nowNs: Nanos,
+                                   _ emit: (SignalEvent, ExitReason) -> Void) {
+        let q = quantity[k]
+        pendingUntil[k] = nowNs &+ config.retryNs
+        exitsByReason[Int(reason.rawValue)] &+= 1
+        emit(SignalEvent(instrument: InstrumentId(i), strategy: StrategyId(k / instrumentCapacity), side: q > 0 ? .sell : .buy,
+                         sizing: .quantity, quantity: Quantity(units: q > 0 ? q : -q), entryPrice: Price(units: px),
+                         horizon: plan[k].horizon, priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i],
+                         flags: SignalEvent.flagReduceOnly, receiveWallNs: nowNs), reason)
+    }
+
+    /// The instrument's band: the nearest trigger on each side among armed positions, the
+    /// trailing bests a new extreme would move, and the earliest time anything is due.
+    private mutating func recomputeBand(_ i: Int) {
+        var up = Int64.max, down = Int64.min, longFloor = Int64.max, shortCeiling = Int64.min, due = Nanos.max
+        var p = head[i]
+        while p >= 0 {
+            let k = Int(p)
+            p = next[k]
+            if pendingUntil[k] > 0 {
+                // An exit is in flight: only its retry time matters until then, and its
+                // trailing best, which must keep following the price.
+                due = min(due, pendingUntil[k])
+                if plan[k].trailingDistanceUnits > 0 {
+                    if quantity[k] > 0 { longFloor = min(longFloor, best[k]) } else { shortCeiling = max(shortCeiling, best[k]) }
+                }
+                continue
+            }
+            bounds(k, &up, &down, &longFloor, &shortCeiling, &due)
+        }
+        upTrigger[i] = up
+        downTrigger[i] = down
+        longBestFloor[i] = longFloor
+        shortBestCeiling[i] = shortCeiling
+        earliest[i] = due
+        globalEarliest = min(globalEarliest, due)
+    }
+
+    /// Narrows the instrument's band by one position (O(1)).
+    private mutating func tighten(_ k: Int, _ i: Int) {
+        var due = earliest[i]
+        bounds(k, &upTrigger[i], &downTrigger[i], &longBestFloor[i], &shortBestCeiling[i], &due)
+        earliest[i] = due
+        globalEarliest = min(globalEarliest, due)
+    }
+
+    private func bounds(_ k: Int, _ up: inout Int64, _ down: inout Int64, _ longFloor: inout Int64, _ shortCeiling: inout Int64,
+                        _ due: inout Nanos) {
+        let pl = plan[k]
+        due = min(due, deadline[k], sessionDeadline[k])
+        let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits
+        if quantity[k] > 0 {
+            if tp > 0 { up = min(up, tp) }
+            if sl > 0 { down = max(down, sl) }
+            if trail > 0 {
+                down = max(down, best[k] - trail)
+                longFloor = min(longFloor, best[k])
+            }
+        } else {
+            if tp > 0 { down = max(down, tp) }
+            if sl > 0 { up = min(up, sl) }
+            if trail > 0 {
+                up = min(up, best[k] + trail)
+                shortCeiling = max(shortCeiling, best[k])
+            }
+        }
+    }
+
+    private mutating func link(_ p: Int, _ i: Int) {
+        let h = head[i]
+        next[p] = h
+        prev[p] = -1
+        if h >= 0 { prev[Int(h)] = Int32(p) }
+        head[i] = Int32(p)
+        openPositions += 1
+    }
+
+    private mutating func unlink(_ p: Int, _ i: Int) {
+        if prev[p] >= 0 { next[Int(prev[p])] = next[p] } else { head[i] = next[p] }
+        if next[p] >= 0 { prev[Int(next[p])] = prev[p] }
+        next[p] = -1
+        prev[p] = -1
+        pendingUntil[p] = 0
+        openPositions -= 1
+    }
+}

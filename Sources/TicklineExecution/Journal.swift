@@ -1,0 +1,357 @@
+import TicklineCore
+import TicklineRisk
+
+// The local journal file's records: orders, venue reports and risk events, append-only.
+// Layout (little endian, explicit, independent of Swift's struct layout):
+//
+//   offset 0  u16 magic 0x4A54 ("TJ")   offset 2  u8 kind   offset 3  u8 version (1)
+//   offset 4  u32 payload length         offset 8  u64 record sequence (1, 2, 3, … no gaps)
+//   offset 16 payload (fields of the event in declaration order, fixed length per kind)
+//   then      u32 CRC-32C of everything before it in the record
+//
+// Records are written whole by one writer. After a crash, the last record may be torn
+// (cut short, or complete in length but with a bad checksum at the very end of the file):
+// it is ignored and reported. Anything else wrong is corruption and recovery refuses.
+
+/// What a journal record holds.
+public enum JournalRecordKind: UInt8, Sendable, CaseIterable {
+    /// An order risk approved and execution sent (action new), or a cancel request (action cancel).
+    case order = 1
+    /// A venue report as the order table applied it (canonical), or a refused cancel
+    /// (`VenueReportFlags.cancelRejected`).
+    case report = 2
+    /// A denial, breaker trip, kill switch or trading-state change.
+    case risk = 3
+}
+
+/// Why a journal cannot be trusted (recovery refuses to trade).
+public enum JournalError: UInt8, Sendable, CaseIterable, Error {
+    case badMagic = 1
+    case unknownKind = 2
+    case unsupportedVersion = 3
+    /// The payload length is not the kind's.
+    case badLength = 4
+    /// A checksum mismatch before the last record.
+    case checksumMismatch = 5
+    /// Record sequences must be 1, 2, 3, …
+    case sequenceGap = 6
+}
+
+/// A corrupt journal: what and where (byte offset of the record, its sequence if readable).
+public struct JournalCorruption: Error, Sendable, Equatable {
+    public var error: JournalError
+    public var offset: Int
+    public var sequence: UInt64
+
+    public init(error: JournalError, offset: Int, sequence: UInt64) {
+        self.error = error
+        self.offset = offset
+        self.sequence = sequence
+    }
+}
+
+/// One decoded record.
+public enum JournalRecord: Sendable {
+    case order(OrderEvent)
+    case report(FillEvent)
+    case risk(RiskEvent)
+}
+
+public enum JournalFormat {
+    public static let magic: UInt16 = 0x4A54
+    public static let version: UInt8 = 1
+    public static let headerBytes = 16
+    public static let checksumBytes = 4
+
+    /// Payload lengths per kind.
+    public static let orderPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 1 + 8 + 8 * 5
+    public static let reportPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 8 + 8 + 8 * 5
+    public static let riskPayloadBytes = 8 + 1 + 1 + 2 + 4 + 2 + 1 + 1 + 8 * 4 + 8 + 8 + 8 * 5
+
+    public static func payloadBytes(_ kind: JournalRecordKind) -> Int {
+        switch kind {
+        case .order: orderPayloadBytes
+        case .report: reportPayloadBytes
+        case .risk: riskPayloadBytes
+        }
+    }
+
+    /// The largest record, for sizing write buffers.
+    public static let maxRecordBytes = headerBytes + max(orderPayloadBytes, reportPayloadBytes, riskPayloadBytes) + checksumBytes
+}
+
+/// Appends journal records to a byte buffer, numbering them. The engine writes the buffer
+/// to the journal file (append, then fsync per its durability policy) and clears it with
+/// `removeAll(keepingCapacity: true)`; with capacity reserved, appending does not allocate.
+/// Owned by one thread.
+public struct JournalEncoder: Sendable {
+    /// The sequence the next record gets.
+    public private(set) var nextSequence: UInt64
+
+    /// `after`: the last sequence already in the journal (0 for a new one).
+    public init(after lastSequence: UInt64 = 0) { nextSequence = lastSequence + 1 }
+
+    public mutating func append(order o: OrderEvent, to out: inout [UInt8]) {
+        let start = begin(.order, &out)
+        var w = ByteWriter()
+        w.u64(o.sequence, &out); w.u64(o.clientOrderId, &out); w.u32(o.instrument, &out); w.u16(o.strategy, &out)
+        w.u8(o.sideRaw, &out); w.u8(o.typeRaw, &out)
+        w.i64(o.price.units, &out); w.i64(o.quantity.units, &out); w.i64(o.takeProfit.units, &out); w.i64(o.stopLoss.units, &out)
+        w.u64(o.signalSequence, &out)
+        w.u8(o.timeInForceRaw, &out); w.u8(o.flags, &out); w.u8(o.priceDecimals, &out); w.u8(o.quantityDecimals, &out); w.u8(o.actionRaw, &out)
+        w.i64(o.receiveWallNs, &out)
+        w.chain(o.timestamps, &out)
+        finish(start, &out)
+    }
+
+    public mutating func append(report f: FillEvent, to out: inout [UInt8]) {
+        let start = begin(.report, &out)
+        var w = ByteWriter()
+        w.u64(f.sequence, &out); w.u64(f.clientOrderId, &out); w.u32(f.instrument, &out); w.u16(f.strategy, &out)
+        w.u8(f.sideRaw, &out); w.u8(f.liquidityRaw, &out)
+        w.i64(f.price.units, &out); w.i64(f.quantity.units, &out); w.i64(f.fee, &out); w.i64(f.leavesQuantity.units, &out)
+        w.u64(f.venueTradeId, &out)
+        w.u8(f.statusRaw, &out); w.u8(f.flags, &out); w.u8(f.priceDecimals, &out); w.u8(f.quantityDecimals, &out)
+        w.i64(f.venueTimeNs, &out); w.i64(f.receiveWallNs, &out)
+        w.chain(f.timestamps, &out)
+        finish(start, &out)
+    }
+
+    public mutating func append(risk r: RiskEvent, to out: inout [UInt8]) {
+        let start = begin(.risk, &out)
+        var w = ByteWriter()
+        w.u64(r.sequence, &out); w.u8(r.kindRaw, &out); w.u8(r.scopeRaw, &out); w.u16(r.reason, &out)
+        w.u32(r.instrument, &out); w.u16(r.strategy, &out); w.u8(r.fromStateRaw, &out); w.u8(r.toStateRaw, &out)
+        w.u64(r.referenceSequence, &out); w.i64(r.observed, &out); w.i64(r.limit, &out); w.u64(r.clientOrderId, &out)
+        w.i64(r.venueTimeNs, &out); w.i64(r.receiveWallNs, &out)
+        w.chain(r.timestamps, &out)
+        finish(start, &out)
+    }
+
+    private mutating func begin(_ kind: JournalRecordKind, _ out: inout [UInt8]) -> Int {
+        let start = out.count
+        var w = ByteWriter()
+        w.u16(JournalFormat.magic, &out)
+        w.u8(kind.rawValue, &out)
+        w.u8(JournalFormat.version, &out)
+        w.u32(UInt32(JournalFormat.payloadBytes(kind)), &out)
+        w.u64(nextSequence, &out)
+        nextSequence += 1
+        return start
+    }
+
+    private func finish(_ start: Int, _ out: inout [UInt8]) {
+        var w = ByteWriter()
+        w.u32(CRC32C.checksum(out, from: start, to: out.count), &out)
+    }
+}
+
+/// How a journal read ended.
+public struct JournalScan: Sendable, Equatable {
+    /// Whole, valid records.
+    public var records: Int
+    /// Bytes they occupy (the journal should be truncated here before appending again).
+    public var validBytes: Int
+    /// Bytes of a torn last record that were ignored (0 when none).
+    public var tornBytes: Int
+    public var lastSequence: UInt64
+
+    public init(records: Int, validBytes: Int, tornBytes: Int, lastSequence: UInt64) {
+        self.records = records
+        self.validBytes = validBytes
+        self.tornBytes = tornBytes
+        self.lastSequence = lastSequence
+    }
+}
+
+/// Reads journal records.
+public enum JournalReader {
+    /// Validates every record and calls `body` with each, in order. A torn last record is
+    /// reported in the result's `tornBytes`, not passed on; anything else wrong is
+    /// `JournalCorruption` (and `body` may have seen earlier records: validate first with a
+    /// no-op body when that matters, as `JournalRecovery` does).
+    public static func read(_ bytes: [UInt8], _ body: (JournalRecord) -> Void = { _ in }) -> Result<JournalScan, JournalCorruption> {
+        var offset = 0
+        var records = 0
+        var last: UInt64 = 0
+        while offset < bytes.count {
+            let remaining = bytes.count - offset
+            guard remaining >= JournalFormat.headerBytes else { return .success(scan(records, offset, remaining, last)) }
+            var r = ByteReader(bytes, offset)
+            let magic = r.u16(), kindRaw = r.u8(), version = r.u8(), length = Int(r.u32()), sequence = r.u64()
+            guard magic == JournalFormat.magic else { return .failure(JournalCorruption(error: .badMagic, offset: offset, sequence: 0)) }
+            guard let kind = JournalRecordKind(rawValue: kindRaw) else {
+                return .failure(JournalCorruption(error: .unknownKind, offset: offset, sequence: sequence))
+            }
+            guard version == JournalFormat.version else {
+                return .failure(JournalCorruption(error: .unsupportedVersion, offset: offset, sequence: sequence))
+            }
+            guard length == JournalFormat.payloadBytes(kind) else {
+                return .failure(JournalCorruption(error: .badLength, offset: offset, sequence: sequence))
+            }
+            let total = JournalFormat.headerBytes + length + JournalFormat.checksumBytes
+            guard remaining >= total else { return .success(scan(records, offset, remaining, last)) }  // torn: cut short
+            var c = ByteReader(bytes, offset + total - JournalFormat.checksumBytes)
+            if c.u32() != CRC32C.checksum(bytes, from: offset, to: offset + total - JournalFormat.checksumBytes) {
+                if offset + total == bytes.count { return .success(scan(records, offset, remaining, last)) }  // torn at the end
+                return .failure(JournalCorruption(error: .checksumMismatch, offset: offset, sequence: sequence))
+            }
+            guard sequence == last + 1 else { return .failure(JournalCorruption(error: .sequenceGap, offset: offset, sequence: sequence)) }
+            switch kind {
+            case .order: body(.order(r.order()))
+            case .report: body(.report(r.report()))
+            case .risk: body(.risk(r.risk()))
+            }
+            last = sequence
+            records += 1
+            offset += total
+        }
+        return .success(scan(records, offset, 0, last))
+    }
+
+    private static func scan(_ records: Int, _ valid: Int, _ torn: Int, _ last: UInt64) -> JournalScan {
+        JournalScan(records: records, validBytes: valid, tornBytes: torn, lastSequence: last)
+    }
+}
+
+/// What recovery rebuilt.
+public struct RecoverySummary: Sendable, Equatable {
+    public var scan: JournalScan
+    public var orders = 0
+    public var cancelRequests = 0
+    public var reports = 0
+    public var riskEvents = 0
+    /// Reports the order table refused while replaying (0 for a journal this code wrote).
+    public var refusedReports = 0
+    /// Open orders after replay: to reconcile with the venue before trading.
+    public var openOrders = 0
+}
+
+/// Rebuilds positions, open orders and trading states from a journal before the engine
+/// trades (issue 5 item 7): orders are restored into pre-trade risk and the order table,
+/// reports are applied to both, global/strategy/symbol state changes are re-applied (a
+/// breaker or kill switch that halted trading stays in force). Refuses (returns the
+/// corruption, changes nothing) for a journal that is corrupt anywhere but a torn last
+/// record. Cold path.
+public enum JournalRecovery {
+    public static func recover(_ bytes: [UInt8], risk: inout PreTradeRisk, orders: inout OrderTable,
+                               nowNs: Nanos) -> Result<RecoverySummary, JournalCorruption> {
+        // Validate everything first, so a corrupt journal changes nothing.
+        let scan: JournalScan
+        switch JournalReader.read(bytes) {
+        case .failure(let c): return .failure(c)
+        case .success(let s): scan = s
+        }
+        var summary = RecoverySummary(scan: scan)
+        var r = risk, t = orders
+        _ = JournalReader.read(Array(bytes[0..<scan.validBytes])) { record in
+            switch record {
+            case .order(let o):
+                if o.action == .cancel {
+                    summary.cancelRequests += 1
+                    if case .failure = t.requestCancel(clientOrderId: o.clientOrderId, nowNs: nowNs) { summary.refusedReports += 1 }
+                } else {
+                    summary.orders += 1
+                    r.restore(openOrder: o)
+                    if t.insert(o, nowNs: nowNs) != nil || t.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) != nil {
+                        summary.refusedReports += 1
+                    }
+                }
+            case .report(let f):
+                summary.reports += 1
+                if f.flags & VenueReportFlags.cancelRejected != 0 {
+                    if t.cancelRejected(clientOrderId: f.clientOrderId, nowNs: nowNs) != nil { summary.refusedReports += 1 }
+                    return
+                }
+                switch t.apply(report: f, nowNs: nowNs) {
+                case .applied(let fill), .overfilled(let fill, _): r.apply(fill: fill)
+                case .refused: summary.refusedReports += 1
+                }
+            case .risk(let e):
+                summary.riskEvents += 1
+                guard let to = e.toState, let kind = e.kind, kind != .denial, let scope = e.scope else { return }
+                switch scope {
+                case .global: r.setGlobalState(to)
+                case .strategy: r.setState(to, strategy: e.strategy)
+                case .symbol: r.setState(to, instrument: e.instrument)
+                }
+            }
+        }
+        summary.openOrders = t.openCount
+        risk = r
+        orders = t
+        return .success(summary)
+    }
+}
+
+// MARK: Bytes
+
+struct ByteWriter {
+    @inline(__always) func u8(_ v: UInt8, _ out: inout [UInt8]) { out.append(v) }
+    @inline(__always) func u16(_ v: UInt16, _ out: inout [UInt8]) { out.append(UInt8(truncatingIfNeeded: v)); out.append(UInt8(truncatingIfNeeded: v >> 8)) }
+    @inline(__always) func u32(_ v: UInt32, _ out: inout [UInt8]) { for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+    @inline(__always) func u64(_ v: UInt64, _ out: inout [UInt8]) { for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+    @inline(__always) func i64(_ v: Int64, _ out: inout [UInt8]) { u64(UInt64(bitPattern: v), &out) }
+    func chain(_ c: TimestampChain, _ out: inout [UInt8]) {
+        i64(c.socketReadNs, &out); i64(c.decodedNs, &out); i64(c.signalNs, &out); i64(c.riskDecidedNs, &out); i64(c.orderSentNs, &out)
+    }
+}
+
+/// Reads little-endian fields; the caller has checked the record is long enough.
+struct ByteReader {
+    let bytes: [UInt8]
+    var at: Int
+    init(_ bytes: [UInt8], _ at: Int) { self.bytes = bytes; self.at = at }
+    mutating func u8() -> UInt8 { defer { at += 1 }; return bytes[at] }
+    mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
+    mutating func u32() -> UInt32 { var v: UInt32 = 0; for k in 0..<4 { v |= UInt32(u8()) << (8 * k) }; return v }
+    mutating func u64() -> UInt64 { var v: UInt64 = 0; for k in 0..<8 { v |= UInt64(u8()) << (8 * k) }; return v }
+    mutating func i64() -> Int64 { Int64(bitPattern: u64()) }
+    mutating func chain() -> TimestampChain {
+        TimestampChain(socketReadNs: i64(), decodedNs: i64(), signalNs: i64(), riskDecidedNs: i64(), orderSentNs: i64())
+    }
+    mutating func order() -> OrderEvent {
+        var o = OrderEvent()
+        o.sequence = u64(); o.clientOrderId = u64(); o.instrument = u32(); o.strategy = u16(); o.sideRaw = u8(); o.typeRaw = u8()
+        o.price = Price(units: i64()); o.quantity = Quantity(units: i64()); o.takeProfit = Price(units: i64()); o.stopLoss = Price(units: i64())
+        o.signalSequence = u64()
+        o.timeInForceRaw = u8(); o.flags = u8(); o.priceDecimals = u8(); o.quantityDecimals = u8(); o.actionRaw = u8()
+        o.receiveWallNs = i64()
+        o.timestamps = chain()
+        return o
+    }
+    mutating func report() -> FillEvent {
+        var f = FillEvent()
+        f.sequence = u64(); f.clientOrderId = u64(); f.instrument = u32(); f.strategy = u16(); f.sideRaw = u8(); f.liquidityRaw = u8()
+        f.price = Price(units: i64()); f.quantity = Quantity(units: i64()); f.fee = i64(); f.leavesQuantity = Quantity(units: i64())
+        f.venueTradeId = u64()
+        f.statusRaw = u8(); f.flags = u8(); f.priceDecimals = u8(); f.quantityDecimals = u8()
+        f.venueTimeNs = i64(); f.receiveWallNs = i64()
+        f.timestamps = chain()
+        return f
+    }
+    mutating func risk() -> RiskEvent {
+        var e = RiskEvent()
+        e.sequence = u64(); e.kindRaw = u8(); e.scopeRaw = u8(); e.reason = u16()
+        e.instrument = u32(); e.strategy = u16(); e.fromStateRaw = u8(); e.toStateRaw = u8()
+        e.referenceSequence = u64(); e.observed = i64(); e.limit = i64(); e.clientOrderId = u64()
+        e.venueTimeNs = i64(); e.receiveWallNs = i64()
+        e.timestamps = chain()
+        return e
+    }
+}
+
+/// CRC-32C (Castagnoli), table-driven.
+enum CRC32C {
+    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: [UInt8], from: Int, to: Int) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for k in from..<to { c = table[Int((c ^ UInt32(bytes[k])) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+}
