@@ -81,7 +81,12 @@ let package = Package(
                 "TicklineNet", "CCurl", "CTicklineLinux",
             ]),
         // The hot-path agents and their wiring from the config.
-        .target(name: "TicklineEngine", dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig"]),
+        .target(
+            name: "TicklineEngine",
+            dependencies: [
+                "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig", "TicklineRisk",
+                "TicklineExecution",
+            ]),
         // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
         // Hummingbird), never the pinned ones; reaches the hot path only through the control ring.
         .target(
@@ -151,8 +156,14 @@ let package = Package(
             name: "TicklineEngineTests",
             dependencies: [
                 "TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore",
+                "TicklineExecution", "TicklineRisk",
                 "tickline-writer",  // built for the supervision tests, which start it
+                "tickline-engine-peer",  // the process the restart-recovery test kills
             ]),
+        .executableTarget(
+            name: "tickline-engine-peer",
+            dependencies: ["TicklineEngine", "TicklineRing", "TicklineCore", "TicklineConfig", "TicklineExecution", "TicklineRisk"],
+            path: "Tests/TicklineEnginePeer"),
         // Two-process ring tests: the peer process they spawn, and the tests.
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),

@@ -89,6 +89,9 @@ public enum RingCatalog {
     public static let entries: [Entry] = [
         .init(name: "market", slotSize: MemoryLayout<MarketEvent>.stride, defaultCapacity: 1 << 16, overflow: .dropNewest, purpose: "feed -> strategy"),
         .init(name: "depth", slotSize: MemoryLayout<DepthSnapshot>.stride, defaultCapacity: 1 << 14, overflow: .dropNewest, purpose: "feed -> risk/execution"),
+        // The paper venue's own copies (one ring per consumer): books to walk, trades to fill against.
+        .init(name: "depth.venue", slotSize: MemoryLayout<DepthSnapshot>.stride, defaultCapacity: 1 << 14, overflow: .dropNewest, purpose: "feed -> execution"),
+        .init(name: "market.venue", slotSize: MemoryLayout<MarketEvent>.stride, defaultCapacity: 1 << 16, overflow: .dropNewest, purpose: "feed -> execution (trades)"),
         .init(name: "signals", slotSize: MemoryLayout<SignalEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "strategy -> risk"),
         .init(name: "orders", slotSize: MemoryLayout<OrderEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "risk -> execution"),
         .init(name: "fills", slotSize: MemoryLayout<FillEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "execution -> risk"),

@@ -1,0 +1,60 @@
+import TicklineConfig
+import TicklineCore
+import TicklineExecution
+import TicklineRing
+import TicklineRisk
+
+/// Risk and execution stages on one region with one BTCUSDT-like instrument (2 price and 3
+/// quantity decimals), driven by hand: what the restart-recovery tests and their peer
+/// process share. Not used by the product.
+public final class EnginePeerPipeline {
+    public let risk: RiskAgent
+    /// Nil when built without (a test then plays the venue on the `fills` ring).
+    public let execution: ExecutionAgent?
+    var depth: RingProducer<DepthSnapshot>
+    var venueDepth: RingProducer<DepthSnapshot>
+    var signals: RingProducer<SignalEvent>
+
+    /// The catalog's rings at test sizes (4,096 slots at most: the journal rings' default
+    /// million slots would make every test region ~700 MiB).
+    public static var smallRings: [RingSpec] {
+        RingCatalog.defaultSpecs.map { RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 4_096), overflow: $0.overflow) }
+    }
+
+    public static let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 10_000,
+                                                positionLimitUnits: 20_000)
+
+    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true) throws {
+        var settings = RiskStageSettings(instruments: [Self.spec], strategyCapacity: 2)
+        settings.journalPath = journal
+        settings.entryTimeInForce = .goodTillCancel
+        risk = try RiskAgent(settings: settings, region: region)
+        var venue = PaperVenueConfig()
+        venue.latencyFixedNs = venueLatencyNs
+        venue.latencyJitterNs = 0
+        execution = withVenue ? try ExecutionAgent(venue: venue, instrumentCapacity: 1, region: region) : nil
+        depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
+        venueDepth = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
+        signals = try region.producer(of: SignalEvent.self, ring: "signals")
+    }
+
+    /// A one-level book (default bid 61,000.00 / ask 61,000.10, 5.000 each) to both rings.
+    public func publishBook(nowNs: Nanos, bid: Int64 = 6_100_000, ask: Int64 = 6_100_010) {
+        var b = DepthSnapshot(instrument: 0, priceDecimals: 2, quantityDecimals: 3)
+        b.bids[0] = BookLevel(price: Price(units: bid), quantity: Quantity(units: 5_000))
+        b.asks[0] = BookLevel(price: Price(units: ask), quantity: Quantity(units: 5_000))
+        b.bidLevels = 1
+        b.askLevels = 1
+        b.socketReadNs = nowNs
+        _ = depth.tryPush(b)
+        _ = venueDepth.tryPush(b)
+    }
+
+    /// Buy 0.100 at the ask, stop 100.00 below, take-profit 300.00 above.
+    public func sendSignal() {
+        _ = signals.tryPush(SignalEvent(sequence: 1, instrument: 0, strategy: 1, side: .buy, sizing: .quantity,
+                                        quantity: Quantity(units: 100), entryPrice: Price(units: 6_100_010),
+                                        takeProfit: Price(units: 6_130_010), stopLoss: Price(units: 6_090_010),
+                                        horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
+    }
+}

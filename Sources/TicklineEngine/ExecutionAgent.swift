@@ -1,0 +1,65 @@
+import TicklineCore
+import TicklineExecution
+import TicklineRing
+import TicklineRuntime
+
+/// The execution stage with the paper venue: orders (and cancels) from `orders`, books from
+/// `depth.venue` (market orders walk them), trades from `market.venue` (resting limits fill
+/// when the price trades through them or their queue is worked off), reports to `fills`
+/// after the venue's simulated latency. A real broker adapter takes this agent's place.
+/// Owned by one runner thread; no allocation per event.
+public final class ExecutionAgent: Agent {
+    public let roleName = "execution"
+    var orders: RingConsumer<OrderEvent>
+    var books: RingConsumer<DepthSnapshot>
+    var trades: RingConsumer<MarketEvent>
+    var reports: RingProducer<FillEvent>
+    public private(set) var venue: PaperVenue
+    /// A report the fills ring refused, sent first next cycle (reports are never dropped).
+    var held: FillEvent?
+    let batchLimit: Int
+    public private(set) var ordersReceived: UInt64 = 0
+    public private(set) var ordersRefused: UInt64 = 0
+    public private(set) var reportsSent: UInt64 = 0
+
+    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256) throws(EngineError) {
+        do {
+            orders = try region.consumer(of: OrderEvent.self, ring: "orders")
+            books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
+            trades = try region.consumer(of: MarketEvent.self, ring: "market.venue")
+            reports = try region.producer(of: FillEvent.self, ring: "fills")
+        } catch {
+            throw EngineError(description: "execution stage: \(error.description)")
+        }
+        venue = PaperVenue(config: config, instrumentCapacity: instrumentCapacity)
+        self.batchLimit = batchLimit
+    }
+
+    public func doWork(nowNs: Nanos) -> Int {
+        var work = books.drain(limit: batchLimit) { b, _ in _ = venue.onDepth(b.pointee, nowNs: nowNs) }
+        work += trades.drain(limit: batchLimit) { t, _ in
+            let e = t.pointee
+            guard e.kind == .trade else { return }
+            venue.onTrade(instrument: e.instrument, price: e.price, quantity: e.quantity,
+                          aggressorSold: e.flags & MarketEvent.flagAggressorSold != 0, nowNs: nowNs)
+        }
+        // Take orders only while the venue has room; the rest wait in the ring (never dropped).
+        while venue.inFlightOrders < venue.config.inFlightCapacity, let o = orders.tryPop() {
+            ordersReceived &+= 1
+            if !venue.submit(o, nowNs: nowNs) { ordersRefused &+= 1 }
+            work += 1
+        }
+        work += venue.advance(nowNs: nowNs)
+        if let h = held {
+            guard reports.tryPush(h) else { return work }
+            held = nil
+            reportsSent &+= 1
+        }
+        while let r = venue.nextReport() {
+            guard reports.tryPush(r) else { held = r; break }
+            reportsSent &+= 1
+            work += 1
+        }
+        return work
+    }
+}

@@ -1,0 +1,399 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TicklineCore
+import TicklineExecution
+import TicklineRing
+import TicklineRisk
+import TicklineRuntime
+
+/// How the risk stage is set up (the `risk:` section, once wired from YAML).
+public struct RiskStageSettings: Sendable {
+    public var limits: RiskLimits
+    /// Per instrument id (index = `InstrumentId`): decimals, tick/step, venue min/max, limits.
+    public var instruments: [InstrumentRiskSpec]
+    public var strategyCapacity: Int
+    /// Open plus recently ended orders the table keeps.
+    public var orderCapacity: Int = 4_096
+    public var exits = ExitMonitorConfig()
+    /// Entries are limit orders at the signal's price with this time in force (IOC:
+    /// marketable or cancelled, never resting on stale prices). Exits are market orders.
+    public var entryTimeInForce: TimeInForce = .immediateOrCancel
+    /// The kill switch (`killSwitch` command) also flattens every position.
+    public var flattenOnKill = true
+    /// The append-only journal file (nil: none, for tests and benchmarks).
+    public var journalPath: String?
+    public var journalFsync = false
+    /// Events taken from each ring per duty cycle.
+    public var batchLimit = 256
+
+    public init(limits: RiskLimits = RiskLimits(), instruments: [InstrumentRiskSpec], strategyCapacity: Int) {
+        self.limits = limits
+        self.instruments = instruments
+        self.strategyCapacity = strategyCapacity
+    }
+}
+
+/// Counters of the risk stage (read by its owner; the engine copies them to its StatsBoard).
+public struct RiskStageCounters: Sendable, Equatable {
+    public var signals: UInt64 = 0
+    public var orders: UInt64 = 0
+    public var denials: UInt64 = 0
+    public var exits: UInt64 = 0
+    public var fills: UInt64 = 0
+    public var refusedReports: UInt64 = 0
+    public var overfills: UInt64 = 0
+    public var ordersRingFull: UInt64 = 0
+    public var journalRingsFull: UInt64 = 0
+    public var commands: UInt64 = 0
+    public var badCommands: UInt64 = 0
+    public init() {}
+}
+
+/// The risk stage (issue 5): every signal becomes an order or a denial (journaled with its
+/// reason, never dropped); venue reports update the order table, positions and PnL;
+/// every book update marks positions, runs the post-trade exits and the circuit breakers;
+/// control commands change states and limits. Write-ahead: a duty cycle's journal records
+/// reach the journal file before its orders go to the venue ring.
+///
+/// Rings: consumes `signals`, `fills`, `depth`, `control.risk`; produces `orders` and the
+/// journal rings `journal.signals|orders|fills|risk`. Owned by one runner thread; no
+/// allocation per event (buffers reserved in `init`).
+public final class RiskAgent: Agent {
+    public let roleName = "risk"
+    let settings: RiskStageSettings
+    var signals: RingConsumer<SignalEvent>
+    var reports: RingConsumer<FillEvent>
+    var depth: RingConsumer<DepthSnapshot>
+    var control: RingConsumer<ControlCommand>
+    var orders: RingProducer<OrderEvent>
+    var journalSignals: RingProducer<SignalEvent>
+    var journalOrders: RingProducer<OrderEvent>
+    var journalFills: RingProducer<FillEvent>
+    var journalRisk: RingProducer<RiskEvent>
+
+    public private(set) var risk: PreTradeRisk
+    public private(set) var table: OrderTable
+    public private(set) var exits: ExitMonitor
+    public private(set) var breakers: CircuitBreakers
+    public private(set) var counters = RiskStageCounters()
+    var encoder = JournalEncoder()
+    let journal: JournalFile?
+    var journalBytes: [UInt8] = []
+    /// Orders decided this cycle, sent after the journal write; kept when the ring is full.
+    var outbox: [OrderEvent] = []
+    var riskSequence: UInt64 = 0
+    let wallOffsetNs: Nanos
+    /// Optional telemetry (per-stage latency, tick-to-order).
+    let stats: StatsBoard?
+    let riskLatency: StatsBoard.Histogram?
+    let tickToOrder: StatsBoard.Histogram?
+
+    /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
+    /// orders and states from the journal first, and refuses (throws) when it cannot.
+    public init(settings: RiskStageSettings, region: SharedRegion, stats: StatsBoard? = nil,
+                nowNs: Nanos = Clock.monotonicNs(), wallNs: Nanos = Clock.wallNs()) throws(EngineError) {
+        self.settings = settings
+        do {
+            signals = try region.consumer(of: SignalEvent.self, ring: "signals")
+            reports = try region.consumer(of: FillEvent.self, ring: "fills")
+            depth = try region.consumer(of: DepthSnapshot.self, ring: "depth")
+            control = try region.consumer(of: ControlCommand.self, ring: "control.risk")
+            orders = try region.producer(of: OrderEvent.self, ring: "orders")
+            journalSignals = try region.producer(of: SignalEvent.self, ring: "journal.signals")
+            journalOrders = try region.producer(of: OrderEvent.self, ring: "journal.orders")
+            journalFills = try region.producer(of: FillEvent.self, ring: "journal.fills")
+            journalRisk = try region.producer(of: RiskEvent.self, ring: "journal.risk")
+        } catch {
+            throw EngineError(description: "risk stage: \(error.description)")
+        }
+        let instruments = settings.instruments.count
+        risk = PreTradeRisk(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, limits: settings.limits)
+        exits = ExitMonitor(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, config: settings.exits)
+        for (i, spec) in settings.instruments.enumerated() {
+            risk.register(instrument: InstrumentId(i), spec: spec)
+            exits.register(instrument: InstrumentId(i), priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+        }
+        table = OrderTable(capacity: settings.orderCapacity)
+        breakers = CircuitBreakers(limits: settings.limits, equityMoney: settings.limits.startingCapitalMoney, wallNs: wallNs)
+        journalBytes.reserveCapacity(1 << 20)
+        outbox.reserveCapacity(settings.batchLimit * 4 + 64)
+        wallOffsetNs = wallNs - nowNs
+        self.stats = stats
+        riskLatency = stats?.histogram("tickline_stage_latency_seconds", "Latency of each stage, from its input's stamp to its output.",
+                                       labels: [("stage", "risk")])
+        tickToOrder = stats?.histogram("tickline_tick_to_order_seconds", "Socket read to order in the venue ring.")
+
+        if let path = settings.journalPath {
+            do throws(JournalFileError) {
+                let file = try JournalFile(path: path, fsync: settings.journalFsync)
+                let bytes = try file.readAll()
+                switch JournalRecovery.recover(bytes, risk: &risk, orders: &table, nowNs: nowNs) {
+                case .failure(let c):
+                    throw JournalFileError(description: "the journal \(path) is corrupt at byte \(c.offset) (record \(c.sequence), \(c.error)): "
+                                           + "refusing to trade; move it aside after reconciling positions with the venue")
+                case .success(let summary):
+                    if summary.scan.tornBytes > 0 { try file.truncate(to: summary.scan.validBytes) }
+                    encoder = JournalEncoder(after: summary.scan.lastSequence)
+                    risk.continueClientOrderIds(after: table.highestClientOrderId)
+                    recovered = summary
+                }
+                journal = file
+                rebuildExits(journal: bytes, nowNs: nowNs)
+            } catch {
+                throw EngineError(description: error.description)
+            }
+        } else {
+            journal = nil
+        }
+    }
+
+    /// What the journal held at start (nil without a journal).
+    public private(set) var recovered: RecoverySummary?
+
+    /// Re-arms the exits of positions rebuilt from the journal, with the take-profit and
+    /// stop-loss of the last entry order journaled for each (strategy, symbol).
+    func rebuildExits(journal bytes: [UInt8], nowNs: Nanos) {
+        let instruments = settings.instruments.count
+        var plans = [ExitPlan](repeating: ExitPlan(), count: settings.strategyCapacity * instruments)
+        _ = JournalReader.read(bytes) { record in
+            guard case .order(let o) = record, o.action == .new, o.flags & OrderEvent.flagReduceOnly == 0,
+                  Int(o.strategy) < settings.strategyCapacity, Int(o.instrument) < instruments else { return }
+            plans[Int(o.strategy) * instruments + Int(o.instrument)] = ExitPlan(takeProfit: o.takeProfit, stopLoss: o.stopLoss)
+        }
+        for s in 0..<settings.strategyCapacity {
+            for i in 0..<instruments {
+                let q = risk.positions.quantity(strategy: StrategyId(s), instrument: InstrumentId(i))
+                guard q != 0 else { continue }
+                let p = risk.positions.position(strategy: StrategyId(s), instrument: InstrumentId(i))
+                exits.setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: q,
+                                  entryPriceUnits: p.averagePriceUnits, plan: plans[s * instruments + i], nowNs: nowNs &+ wallOffsetNs)
+            }
+        }
+    }
+
+    public func doWork(nowNs: Nanos) -> Int {
+        var work = drainControl(nowNs: nowNs)
+        work += drainReports(nowNs: nowNs)
+        work += drainDepth(nowNs: nowNs)
+        work += drainSignals(nowNs: nowNs)
+        work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, _ in self.handle(exit: signal, nowNs: nowNs) }
+        return work + flush(nowNs: nowNs)
+    }
+
+    // MARK: Inputs
+
+    func drainSignals(nowNs: Nanos) -> Int {
+        signals.drain(limit: settings.batchLimit) { s, _ in
+            var signal = s.pointee
+            counters.signals &+= 1
+            if !journalSignals.tryPush(signal) { counters.journalRingsFull &+= 1 }
+            signal.timestamps.riskDecidedNs = 0
+            decide(signal, nowNs: nowNs, exit: false)
+        }
+    }
+
+    func drainReports(nowNs: Nanos) -> Int {
+        reports.drain(limit: settings.batchLimit) { r, _ in
+            let report = r.pointee
+            if report.flags & VenueReportFlags.cancelRejected != 0 {
+                if table.cancelRejected(clientOrderId: report.clientOrderId, nowNs: nowNs) != nil {
+                    counters.refusedReports &+= 1
+                } else {
+                    encoder.append(report: report, to: &journalBytes)
+                }
+                return
+            }
+            switch table.apply(report: report, nowNs: nowNs) {
+            case .applied(let fill):
+                onFill(fill, nowNs: nowNs)
+            case .overfilled(let fill, let excess):
+                counters.overfills &+= 1
+                onFill(fill, nowNs: nowNs)
+                // Stop trading the symbol until positions are reconciled with the venue.
+                if risk.setState(.halted, instrument: fill.instrument) {
+                    emitRisk(RiskEvent(kind: .overfill, scope: .symbol, reason: 0, instrument: fill.instrument,
+                                       strategy: fill.strategy, observed: excess, limit: 0,
+                                       clientOrderId: fill.clientOrderId, receiveWallNs: nowNs &+ wallOffsetNs))
+                }
+            case .refused:
+                counters.refusedReports &+= 1
+            }
+        }
+    }
+
+    func onFill(_ fill: FillEvent, nowNs: Nanos) {
+        counters.fills &+= 1
+        encoder.append(report: fill, to: &journalBytes)
+        if !journalFills.tryPush(fill) { counters.journalRingsFull &+= 1 }
+        risk.apply(fill: fill)
+        let q = risk.positions.quantity(strategy: fill.strategy, instrument: fill.instrument)
+        let p = risk.positions.position(strategy: fill.strategy, instrument: fill.instrument)
+        var plan = ExitPlan()
+        if let r = table.record(clientOrderId: fill.clientOrderId), r.order.flags & OrderEvent.flagReduceOnly == 0 {
+            plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss)
+        }
+        exits.setPosition(strategy: fill.strategy, instrument: fill.instrument, quantityUnits: q,
+                          entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: nowNs &+ wallOffsetNs)
+        observeEquity(nowNs: nowNs)
+    }
+
+    func drainDepth(nowNs: Nanos) -> Int {
+        depth.drain(limit: settings.batchLimit) { d, _ in
+            let book = d.pointee
+            let bid = book.bidLevels > 0 ? book.bids[0].price.units : 0
+            let ask = book.askLevels > 0 ? book.asks[0].price.units : 0
+            let mid = bid > 0 && ask > 0 ? (bid + ask) / 2 : max(bid, ask)
+            guard mid > 0 else { return }
+            let price = Price(units: mid)
+            risk.updatePrice(instrument: book.instrument, price: price, nowNs: nowNs)
+            exits.onPrice(instrument: book.instrument, price: price, nowNs: nowNs &+ wallOffsetNs) { signal, _ in
+                self.handle(exit: signal, nowNs: nowNs)
+            }
+            observeEquity(nowNs: nowNs)
+        }
+    }
+
+    func drainControl(nowNs: Nanos) -> Int {
+        control.drain(limit: 16) { c, _ in
+            counters.commands &+= 1
+            apply(command: c.pointee, nowNs: nowNs)
+        }
+    }
+
+    // MARK: Decisions
+
+    func handle(exit signal: SignalEvent, nowNs: Nanos) {
+        counters.exits &+= 1
+        decide(signal, nowNs: nowNs, exit: true)
+    }
+
+    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: Bool) {
+        switch risk.decide(signal: signal, nowNs: nowNs) {
+        case .denied(let d):
+            counters.denials &+= 1
+            riskSequence &+= 1
+            let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
+            if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
+            // Denials are journaled to the file only as counts; the ring keeps each one.
+        case .order(var o):
+            if exit {
+                o.typeRaw = OrderType.market.rawValue
+                o.timeInForceRaw = TimeInForce.immediateOrCancel.rawValue
+            } else {
+                o.timeInForceRaw = settings.entryTimeInForce.rawValue
+            }
+            if table.insert(o, nowNs: nowNs) != nil {
+                // The table is full of open orders: give the reservation back, deny.
+                risk.release(strategy: o.strategy, instrument: o.instrument, side: o.side ?? .buy, quantity: o.quantity)
+                counters.denials &+= 1
+                return
+            }
+            encoder.append(order: o, to: &journalBytes)
+            outbox.append(o)
+            counters.orders &+= 1
+        }
+    }
+
+    func apply(command c: ControlCommand, nowNs: Nanos) {
+        let wall = nowNs &+ wallOffsetNs
+        let equity = risk.positions.equityMoney
+        switch c.kind {
+        case .halt?: setState(.halted, scope: c, wallNs: wall)
+        case .reduce?: setState(.reducing, scope: c, wallNs: wall)
+        case .resume?:
+            if let e = breakers.resume(equityMoney: equity, wallNs: wall) { emitRisk(e) }
+            setState(.active, scope: c, wallNs: wall)
+        case .flatten?:
+            exits.flattenAll(nowNs: wall) { signal, _ in self.handle(exit: signal, nowNs: nowNs) }
+        case .killSwitch?:
+            let event = KillSwitch.engage(
+                breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
+                wallNs: wall, nowNs: nowNs,
+                sendCancel: { cancel in
+                    self.encoder.append(order: cancel, to: &self.journalBytes)
+                    self.outbox.append(cancel)
+                },
+                cancelled: { report in self.encoder.append(report: report, to: &self.journalBytes) },
+                exit: { signal, _ in self.pendingExits.append(signal) })
+            emitRisk(event)
+            for s in pendingExits { handle(exit: s, nowNs: nowNs) }
+            pendingExits.removeAll(keepingCapacity: true)
+        case .setLimit?:
+            if !RiskLimitCode.apply(c.limitId, value: c.value, to: &risk.limits) {
+                counters.badCommands &+= 1
+                return
+            }
+            breakers.limits = risk.limits
+            emitRisk(RiskEvent(kind: .limitChanged, scope: .global, reason: c.limitId, observed: c.value, limit: 0, receiveWallNs: wall))
+        default:
+            counters.badCommands &+= 1
+        }
+    }
+
+    var pendingExits: [SignalEvent] = []
+
+    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) {
+        switch c.scope {
+        case .strategy?: if !risk.setState(state, strategy: c.strategy) { counters.badCommands &+= 1; return }
+        case .symbol?: if !risk.setState(state, instrument: c.instrument) { counters.badCommands &+= 1; return }
+        default: risk.setGlobalState(state)
+        }
+        emitRisk(RiskEvent(kind: .stateChange, scope: c.scope ?? .global, reason: 0, instrument: c.instrument,
+                           strategy: c.strategy, toState: state, receiveWallNs: wallNs))
+    }
+
+    func observeEquity(nowNs: Nanos) {
+        if let e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
+            if let to = e.toState { risk.setGlobalState(to) }
+            emitRisk(e)
+        }
+    }
+
+    func emitRisk(_ e: RiskEvent) {
+        riskSequence &+= 1
+        var event = e
+        event.sequence = riskSequence
+        encoder.append(risk: event, to: &journalBytes)
+        if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
+    }
+
+    // MARK: Output
+
+    /// Writes the cycle's journal records, then hands its orders to the venue ring (what the
+    /// ring refuses waits for the next cycle; nothing is dropped).
+    func flush(nowNs: Nanos) -> Int {
+        if !journalBytes.isEmpty {
+            if let journal {
+                let ok = journalBytes.withUnsafeBytes { journal.append($0) }
+                if !ok && risk.globalState != .halted {
+                    // No durable journal, no trading: halt (exits still pass) and say why.
+                    risk.setGlobalState(.halted)
+                    emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: 0, toState: .halted, receiveWallNs: nowNs &+ wallOffsetNs))
+                }
+            }
+            journalBytes.removeAll(keepingCapacity: true)
+        }
+        var sent = 0
+        while sent < outbox.count {
+            var o = outbox[sent]
+            o.timestamps.orderSentNs = Clock.monotonicNs()
+            guard orders.tryPush(o) else { counters.ordersRingFull &+= 1; break }
+            if o.action == .new { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
+            if !journalOrders.tryPush(o) { counters.journalRingsFull &+= 1 }
+            if let stats {
+                if o.timestamps.signalNs > 0, let h = riskLatency { stats.record(h, o.timestamps.riskDecidedNs - o.timestamps.signalNs) }
+                if o.timestamps.socketReadNs > 0, let h = tickToOrder { stats.record(h, o.timestamps.orderSentNs - o.timestamps.socketReadNs) }
+            }
+            sent += 1
+        }
+        if sent > 0 { outbox.removeFirst(sent) }
+        return sent
+    }
+}
+
+/// Why an engine stage could not be built.
+public struct EngineError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
