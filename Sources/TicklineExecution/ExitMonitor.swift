@@ -272,13 +272,10 @@ public struct ExitMonitor: Sendable {
     private mutating func scan(_ i: Int, _ px: Int64, _ nowNs: Nanos, _ emit: (SignalEvent, ExitReason) -> Void) -> Int {
         scans &+= 1
         var exits = 0
-        // The band is recomputed in the same pass (one walk of the list, not two).
-        var up = Int64.max, down = Int64.min, longFloor = Int64.max, shortCeiling = Int64.min, due = Nanos.max
         var p = head[i]
         while p >= 0 {
             let k = Int(p)
             p = next[k]
-            defer { contribute(k, &up, &down, &longFloor, &shortCeiling, &due) }
             let q = quantity[k]
             let pl = plan[k]
             if q > 0 { if px > best[k] { best[k] = px } } else if px < best[k] || best[k] == 0 { best[k] = px }
@@ -304,7 +301,7 @@ public struct ExitMonitor: Sendable {
                 pendingUntil[k] = 0  // retry time passed and nothing triggers: armed again
             }
         }
-        storeBand(i, up, down, longFloor, shortCeiling, due)
+        recomputeBand(i)
         return exits
     }
 
@@ -327,34 +324,23 @@ public struct ExitMonitor: Sendable {
         while p >= 0 {
             let k = Int(p)
             p = next[k]
-            contribute(k, &up, &down, &longFloor, &shortCeiling, &due)
+            if pendingUntil[k] > 0 {
+                // An exit is in flight: only its retry time matters until then, and its
+                // trailing best, which must keep following the price.
+                due = min(due, pendingUntil[k])
+                if plan[k].trailingDistanceUnits > 0 {
+                    if quantity[k] > 0 { longFloor = min(longFloor, best[k]) } else { shortCeiling = max(shortCeiling, best[k]) }
+                }
+                continue
+            }
+            bounds(k, &up, &down, &longFloor, &shortCeiling, &due)
         }
-        storeBand(i, up, down, longFloor, shortCeiling, due)
-    }
-
-    private mutating func storeBand(_ i: Int, _ up: Int64, _ down: Int64, _ longFloor: Int64, _ shortCeiling: Int64, _ due: Nanos) {
         upTrigger[i] = up
         downTrigger[i] = down
         longBestFloor[i] = longFloor
         shortBestCeiling[i] = shortCeiling
         earliest[i] = due
         globalEarliest = min(globalEarliest, due)
-    }
-
-    /// One position's part of its instrument's band.
-    @inline(__always)
-    private func contribute(_ k: Int, _ up: inout Int64, _ down: inout Int64, _ longFloor: inout Int64, _ shortCeiling: inout Int64,
-                            _ due: inout Nanos) {
-        if pendingUntil[k] > 0 {
-            // An exit is in flight: only its retry time matters until then, and its
-            // trailing best, which must keep following the price.
-            due = min(due, pendingUntil[k])
-            if plan[k].trailingDistanceUnits > 0 {
-                if quantity[k] > 0 { longFloor = min(longFloor, best[k]) } else { shortCeiling = max(shortCeiling, best[k]) }
-            }
-            return
-        }
-        bounds(k, &up, &down, &longFloor, &shortCeiling, &due)
     }
 
     /// Narrows the instrument's band by one position (O(1)).
