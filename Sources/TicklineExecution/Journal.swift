@@ -284,6 +284,49 @@ public enum JournalRecovery {
     }
 }
 
+extension JournalRecovery {
+    /// After `recover`: puts every open position of `risk` under `exits`, with the
+    /// take-profit and stop-loss of the last entry (not reduce-only) order of that strategy
+    /// and symbol in the journal that was filled at least in part. Trailing distance, time
+    /// stop and horizon are not journaled: `plan` supplies them (a strategy's configured
+    /// exits). Time stops restart at `nowNs`. Returns the number of positions watched, or
+    /// the corruption (nothing changed). Cold path.
+    public static func rebuildExits(_ bytes: [UInt8], risk: PreTradeRisk, exits: inout ExitMonitor, nowNs: Nanos,
+                                    plan: (StrategyId, InstrumentId) -> ExitPlan = { _, _ in ExitPlan() }) -> Result<Int, JournalCorruption> {
+        let strategies = min(risk.strategyCapacity, exits.strategyCapacity)
+        let instruments = min(risk.instrumentCapacity, exits.instrumentCapacity)
+        var levels = Array(repeating: (tp: Int64(0), sl: Int64(0)), count: strategies * instruments)
+        var entries: [UInt64: (pair: Int, tp: Int64, sl: Int64)] = [:]
+        let read = JournalReader.read(bytes) { record in
+            switch record {
+            case .order(let o):
+                guard o.action == .new, o.flags & OrderEvent.flagReduceOnly == 0, Int(o.strategy) < strategies,
+                      Int(o.instrument) < instruments else { return }
+                entries[o.clientOrderId] = (Int(o.strategy) * instruments + Int(o.instrument), o.takeProfit.units, o.stopLoss.units)
+            case .report(let f):
+                if f.quantity.units > 0, let e = entries[f.clientOrderId] { levels[e.pair] = (e.tp, e.sl) }
+            case .risk: break
+            }
+        }
+        if case .failure(let c) = read { return .failure(c) }
+        var watched = 0
+        for s in 0..<strategies {
+            for i in 0..<instruments {
+                let view = risk.positions.position(strategy: StrategyId(s), instrument: InstrumentId(i))
+                guard view.quantityUnits != 0 else { continue }
+                var p = plan(StrategyId(s), InstrumentId(i))
+                let l = levels[s * instruments + i]
+                p.takeProfit = Price(units: l.tp)
+                p.stopLoss = Price(units: l.sl)
+                exits.setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: view.quantityUnits,
+                                  entryPriceUnits: view.averagePriceUnits, plan: p, nowNs: nowNs)
+                watched += 1
+            }
+        }
+        return .success(watched)
+    }
+}
+
 // MARK: Bytes
 
 struct ByteWriter {

@@ -23,6 +23,9 @@ public enum MoneyScale {
         let exponent = Int(priceDecimals) + Int(quantityDecimals) - Int(decimals)
         let value: Int128
         if exponent >= 0 {
+            // Fast path: a product that fits in 64 bits divides in 64 bits (an Int128
+            // division is a library call several times slower; this runs many times per decision).
+            if exponent <= 18, let small = Int64(exactly: pq) { return small / DecimalScale.multiplier(UInt8(exponent)) }
             value = pq / power(exponent)
         } else {
             let (m, o) = pq.multipliedReportingOverflow(by: power(-exponent))

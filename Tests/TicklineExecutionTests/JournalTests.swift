@@ -165,6 +165,18 @@ func buySignal(_ strategy: StrategyId, quantity: Int64, price: Int64, side: Side
         h.orders.forEachOpen { before.append("\($0.clientOrderId) \($0.state) \($0.filledUnits)") }
         table.forEachOpen { after.append("\($0.clientOrderId) \($0.state) \($0.filledUnits)") }
         #expect(before.sorted() == after.sorted() && after.count == 3)
+
+        // Exits come back too: strategy 0's long with the levels of its last filled entry (B, filled
+        // in part after A), strategy 1's short with C's (E never filled).
+        var exits = ExitMonitor(strategyCapacity: 2, instrumentCapacity: 1)
+        exits.register(instrument: 0, priceDecimals: 2, quantityDecimals: 3)
+        let watched = try JournalRecovery.rebuildExits(h.journal, risk: risk, exits: &exits, nowNs: 20_000).get()
+        #expect(watched == 2 && exits.watchedQuantity(strategy: 0, instrument: 0) == 1_800 && exits.watchedQuantity(strategy: 1, instrument: 0) == -400)
+        // C: short 0.400 at 100.00, stop 101.00 → 0.40 at risk; strategy 0 against B's stop 98.99.
+        #expect(exits.moneyAtRisk(strategy: 0, instrument: 0) > 0 && exits.moneyAtRisk(strategy: 1, instrument: 0) == MoneyScale.money(4) / 10)
+        var fired: [ExitReason] = []
+        exits.onPrice(instrument: 0, price: Price(units: b.stopLoss.units), nowNs: 20_001) { _, r in fired.append(r) }
+        #expect(fired == [.stopLoss])
     }
 
     @Test func recoveryRefusesACorruptJournalAndChangesNothing() throws {
