@@ -139,7 +139,9 @@ public final class RiskAgent: Agent {
                     recovered = summary
                 }
                 journal = file
-                rebuildExits(journal: bytes, nowNs: nowNs)
+                // Positions rebuilt above get their exits back (take-profit and stop-loss of
+                // the entry orders that filled them).
+                _ = JournalRecovery.rebuildExits(bytes, risk: risk, exits: &exits, nowNs: wallNs)
             } catch {
                 throw EngineError(description: error.description)
             }
@@ -150,27 +152,6 @@ public final class RiskAgent: Agent {
 
     /// What the journal held at start (nil without a journal).
     public private(set) var recovered: RecoverySummary?
-
-    /// Re-arms the exits of positions rebuilt from the journal, with the take-profit and
-    /// stop-loss of the last entry order journaled for each (strategy, symbol).
-    func rebuildExits(journal bytes: [UInt8], nowNs: Nanos) {
-        let instruments = settings.instruments.count
-        var plans = [ExitPlan](repeating: ExitPlan(), count: settings.strategyCapacity * instruments)
-        _ = JournalReader.read(bytes) { record in
-            guard case .order(let o) = record, o.action == .new, o.flags & OrderEvent.flagReduceOnly == 0,
-                  Int(o.strategy) < settings.strategyCapacity, Int(o.instrument) < instruments else { return }
-            plans[Int(o.strategy) * instruments + Int(o.instrument)] = ExitPlan(takeProfit: o.takeProfit, stopLoss: o.stopLoss)
-        }
-        for s in 0..<settings.strategyCapacity {
-            for i in 0..<instruments {
-                let q = risk.positions.quantity(strategy: StrategyId(s), instrument: InstrumentId(i))
-                guard q != 0 else { continue }
-                let p = risk.positions.position(strategy: StrategyId(s), instrument: InstrumentId(i))
-                exits.setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: q,
-                                  entryPriceUnits: p.averagePriceUnits, plan: plans[s * instruments + i], nowNs: nowNs &+ wallOffsetNs)
-            }
-        }
-    }
 
     public func doWork(nowNs: Nanos) -> Int {
         var work = drainControl(nowNs: nowNs)

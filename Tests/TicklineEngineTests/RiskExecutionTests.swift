@@ -51,6 +51,7 @@ import TicklineRisk
         #expect(again.risk.recovered?.orders == 1 && again.risk.recovered?.reports == Int(reports))
         #expect(again.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100)
         #expect(again.risk.table.openCount == 0)
+        #expect(again.risk.exits.watchedQuantity(strategy: 1, instrument: 0) == 100)  // its stop is armed again
     }
 
     @Test func aPriceThroughTheStopExitsThePositionWithAReduceOnlyMarketOrder() throws {
