@@ -56,7 +56,7 @@ let package = Package(
         // Config file -> immutable values (cold path).
         .target(
             name: "TicklineConfig",
-            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "TicklineStrategy", "Yams"]),
+            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "TicklineStrategy", "TicklineRisk", "TicklineExecution", "Yams"]),
         // Incremental indicators (pure).
         // `Double.squareRoot()` leaves a reference to libm's sqrt for programs that import neither Foundation nor Glibc.
         .target(name: "TicklineIndicators", swiftSettings: pureModuleSettings, linkerSettings: [.linkedLibrary("m")]),

@@ -19,6 +19,8 @@ public struct EngineConfig: Sendable, Equatable {
     public var writer: WriterConfig = WriterConfig()
     /// Bars, indicators and strategy instances of the strategy stage (`strategies:`).
     public var strategies: StrategyConfig = StrategyConfig()
+    /// Pre-trade limits, instruments, journal, exits (`risk:`) and the venue (`venue:`).
+    public var risk: RiskConfig = RiskConfig()
     /// HTTP API, metrics and dashboard (`control:`).
     public var control: ControlConfig = ControlConfig()
 
@@ -30,7 +32,7 @@ public struct EngineConfig: Sendable, Equatable {
         self.threading = threading
     }
 
-    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "strategies", "control"]
+    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "strategies", "risk", "venue", "control"]
 
     /// Reads and validates a config file. Every error names the file, line and key.
     public static func load(path: String, onlineCpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) throws(ConfigError) -> EngineConfig {
@@ -56,6 +58,8 @@ public struct EngineConfig: Sendable, Equatable {
         if let v = root.optional("threading") { config.threading = try ThreadingConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("writer") { config.writer = try WriterConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("strategies") { config.strategies = try StrategyConfig.parse(v) }
+        if let v = root.optional("risk") { config.risk = try RiskConfig.parse(v) }
+        if let v = root.optional("venue") { try RiskConfig.parseVenue(v, into: &config.risk) }
         if let v = root.optional("control") { config.control = try ControlConfig.parse(v) }
         try root.finish(allowed: topLevelKeys)
         return config

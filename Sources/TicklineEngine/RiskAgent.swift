@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import TicklineConfig
 import TicklineCore
 import TicklineExecution
 import TicklineRing
@@ -31,6 +33,17 @@ public struct RiskStageSettings: Sendable {
         self.limits = limits
         self.instruments = instruments
         self.strategyCapacity = strategyCapacity
+    }
+
+    /// From the `risk:` section; instrument ids are the order of `risk.instruments`.
+    public init(config: RiskConfig, instance: String) {
+        self.init(limits: config.limits, instruments: config.instruments.map(\.spec), strategyCapacity: config.strategies)
+        orderCapacity = config.orderCapacity
+        exits = config.exits
+        entryTimeInForce = config.entryTimeInForce
+        flattenOnKill = config.flattenOnKill
+        journalPath = config.journal.isEmpty ? nil : config.journal.replacingOccurrences(of: "{instance}", with: instance)
+        journalFsync = config.journalFsync
     }
 }
 

@@ -1,0 +1,79 @@
+import Testing
+import TicklineConfig
+import TicklineCore
+import TicklineRisk
+
+@Suite struct RiskAndControlConfigTests {
+    private func parse(_ text: String) throws(ConfigError) -> EngineConfig {
+        try EngineConfig.parse(text, file: "engine.yaml", onlineCpus: 2)
+    }
+
+    private func error(_ text: String) -> ConfigError? {
+        do { _ = try parse(text); return nil } catch { return error }
+    }
+
+    @Test func readsLimitsInPeoplesUnitsInstrumentsTheVenueAndTheControlPlane() throws {
+        let c = try parse("""
+            risk:
+              limits: { starting_capital: 100000, price_collar_pct: 1.5, max_order_notional: 2500, daily_loss_pct: 2, min_reward_risk: 2 }
+              strategies: 4
+              instruments:
+                - { symbol: BTCUSDT, price_decimals: 2, quantity_decimals: 5, tick: "0.01", step: "0.00001",
+                    min_qty: "0.00010", min_notional: "5", max_order_qty: "0.5", position_limit: "1.25" }
+              journal: /tmp/{instance}.journal
+              entry_time_in_force: gtc
+              session_end_utc: "21:30"
+            venue: { latency_us: 250, jitter_us: 50, taker_fee_pct: 0.075, beyond_depth: worst_level }
+            control: { listen: "127.0.0.1:0", token: "0123456789abcdef0123" }
+            """)
+        #expect(c.risk.limits.startingCapitalMoney == MoneyScale.money(100_000))
+        #expect(c.risk.limits.priceCollarBasisPoints == 150)
+        #expect(c.risk.limits.maxOrderNotionalMoney == MoneyScale.money(2_500))
+        #expect(c.risk.limits.dailyLossPartsPerMillion == 20_000)
+        #expect(c.risk.limits.minRewardRiskMilli == 2_000)
+        #expect(c.risk.limits.maxOpenSwingPositions == 4)  // untouched default
+        #expect(c.risk.strategies == 4)
+        let btc = try #require(c.risk.instruments.first)
+        #expect(btc.symbol == "BTCUSDT" && btc.spec.tickSizeUnits == 1 && btc.spec.stepSizeUnits == 1)
+        #expect(btc.spec.venueMinQuantityUnits == 10 && btc.spec.maxOrderQuantityUnits == 50_000 && btc.spec.positionLimitUnits == 125_000)
+        #expect(btc.spec.venueMinNotionalMoney == MoneyScale.money(5))
+        #expect(c.risk.entryTimeInForce == .goodTillCancel)
+        #expect(c.risk.exits.sessionEndUtcNs == Nanos(21 * 3_600 + 30 * 60) * 1_000_000_000)
+        #expect(c.risk.venue.latencyFixedNs == 250_000 && c.risk.venue.latencyJitterNs == 50_000)
+        #expect(c.risk.venue.takerFeePartsPerMillion == 750)
+        #expect(c.control.hostAndPort.port == 0 && c.control.token == "0123456789abcdef0123")
+        // The same keys describe the limits back (GET /api/limits).
+        #expect(RiskLimitCode.describe(c.risk.limits)["price_collar_pct"] == 1.5)
+    }
+
+    @Test func namesAMissingInstrumentKeyAWrongTypeAndAnUnknownLimit() throws {
+        let missing = try #require(error("""
+            risk:
+              instruments:
+                - { symbol: ETHUSDT, price_decimals: 2, quantity_decimals: 4, max_order_qty: "10" }
+            """))
+        #expect(missing.line == 3 && missing.message.contains("ETHUSDT needs position_limit"))
+        let wrong = try #require(error("""
+            risk:
+              limits:
+                max_order_notional: lots
+            """))
+        #expect(wrong.key == "risk.limits.max_order_notional" && wrong.line == 3)
+        let unknown = try #require(error("""
+            risk:
+              limits: { max_order_notionall: 5 }
+            """))
+        #expect(unknown.key == "risk.limits.max_order_notionall")
+        #expect(unknown.message.contains("max_order_notional"))  // the allowed keys are listed
+        let tooPrecise = try #require(error("""
+            risk:
+              instruments:
+                - { symbol: X, price_decimals: 2, quantity_decimals: 2, tick: "0.001", max_order_qty: "1", position_limit: "1" }
+            """))
+        #expect(tooPrecise.message.contains("at most 2 decimals"))
+        let badListen = try #require(error("control: { listen: localhost }"))
+        #expect(badListen.key == "control.listen" && badListen.message.contains("HOST:PORT"))
+        let shortToken = try #require(error("control: { token: abc }"))
+        #expect(shortToken.message.contains("at least 16"))
+    }
+}
