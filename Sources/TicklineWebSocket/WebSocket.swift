@@ -1,1 +1,0 @@
-// RFC 6455 framing and handshake, independent of the transport.
