@@ -26,12 +26,12 @@ struct FeedCommand: ParsableCommand {
 
             HTTP on the same port: GET /api/v3/depth?symbol=BTCUSDT&limit=N (the server's own book, consistent with \
             the diffs already sent: lastUpdateId is the u of the last diff applied), GET /healthz (counters as JSON), \
-            POST /fault?kind=drop|silence&seconds=S|garbage|oversized|bad-utf8|skip-depth&count=N.
+            POST /fault?kind=drop|silence&seconds=S|garbage|oversized|bad-utf8|skip-depth&count=N[&symbol=SYM].
 
             Faults: drop closes TCP without a close frame; silence stops data, pings, pongs and replies for S \
             seconds (the source keeps running, so clients see a gap afterwards); garbage sends bytes that are no \
             frame (clients fail with 1002); oversized sends a header declaring a 1 TiB frame (1009); bad-utf8 a text \
-            frame that is not UTF-8 (1007); skip-depth withholds the next N depth diffs (the server's book still \
+            frame that is not UTF-8 (1007); skip-depth withholds the next N depth diffs, of SYM or of any symbol (the server's book still \
             applies them), so clients see a U/u gap.
 
             Pacing is open loop on the monotonic clock: message n is due at start + n/rate, whatever the clients \

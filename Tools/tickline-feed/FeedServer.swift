@@ -17,9 +17,9 @@ enum Fault: Sendable, Equatable {
     case oversized
     /// A text frame that is not UTF-8 (close 1007).
     case badUTF8
-    /// Do not send the next `count` depth diffs (the server's book still applies them),
-    /// so clients see a `U`/`u` gap.
-    case skipDepth(count: Int)
+    /// Do not send the next `count` depth diffs (of `symbol`, or of any symbol); the
+    /// server's book still applies them, so clients see a `U`/`u` gap.
+    case skipDepth(count: Int, symbol: String?)
 
     /// Parses `drop`, `silence=3`, `garbage`, `oversized`, `bad-utf8`, `skip-depth[=N]`.
     init?(_ text: String, argument: String? = nil) {
@@ -36,7 +36,7 @@ enum Fault: Sendable, Equatable {
         case "bad-utf8": self = .badUTF8
         case "skip-depth":
             guard let count = Int(value ?? "1"), count > 0 else { return nil }
-            self = .skipDepth(count: count)
+            self = .skipDepth(count: count, symbol: nil)
         default: return nil
         }
     }
@@ -58,6 +58,8 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
 
     private let silentUntilNs = Atomic<Int64>(0)
     private let depthToSkip = Atomic<Int>(0)
+    /// The depth stream whose diffs `depthToSkip` withholds, or -1 for any.
+    private let depthSkipStream = Atomic<Int>(-1)
     private let stopping = Atomic<Bool>(false)
     let producerFinished = Atomic<Bool>(false)
     private let producerStartNs = Atomic<Int64>(0)
@@ -176,7 +178,8 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
             guard let message = source.next() else { break }
             sent += 1
             counters.produced.add(1, ordering: .relaxed)
-            if message.isDepth && depthToSkip.load(ordering: .relaxed) > 0 {
+            if message.isDepth && depthToSkip.load(ordering: .relaxed) > 0
+                && (depthSkipStream.load(ordering: .relaxed) < 0 || depthSkipStream.load(ordering: .relaxed) == message.streamId) {
                 depthToSkip.subtract(1, ordering: .relaxed)
                 counters.depthSkipped.add(1, ordering: .relaxed)
                 continue
@@ -223,8 +226,17 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
             kind = "\"bad-utf8\""
             let payload: [UInt8] = Array("{\"e\":\"trade\",\"s\":\"".utf8) + [0xC3, 0x28] + Array("\"}".utf8)
             for client in targets { client.injectRaw([0x81, UInt8(payload.count)] + payload) }
-        case .skipDepth(let count):
-            kind = "\"skip-depth\",\"count\":\(count)"
+        case .skipDepth(let count, let symbol):
+            var stream = -1
+            if let symbol {
+                let lower = symbol.lowercased()
+                guard let id = streamIds["\(lower)@depth@100ms"] ?? streamIds["\(lower)@depth"] else {
+                    return "{\"error\":\"no depth stream for symbol \(symbol)\"}"
+                }
+                stream = id
+            }
+            kind = "\"skip-depth\",\"count\":\(count),\"stream\":\(stream)"
+            depthSkipStream.store(stream, ordering: .relaxed)
             depthToSkip.add(count, ordering: .relaxed)
         }
         return "{\"fault\":\(kind),\"clients\":\(targets.count)}"
@@ -323,10 +335,12 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
         case ("GET", "/healthz"):
             return httpResponse(200, Array(health().utf8))
         case ("POST", "/fault"):
-            guard let kind = query["kind"], let fault = Fault(kind, argument: query["seconds"] ?? query["count"]) else {
+            guard let kind = query["kind"], var fault = Fault(kind, argument: query["seconds"] ?? query["count"]) else {
                 return httpResponse(400, "{\"error\":\"kind must be drop, silence[=S], garbage, oversized, bad-utf8 or skip-depth[=N]\"}")
             }
-            return httpResponse(200, Array(apply(fault).utf8))
+            if case .skipDepth(let count, _) = fault, let symbol = query["symbol"] { fault = .skipDepth(count: count, symbol: symbol) }
+            let outcome = apply(fault)
+            return httpResponse(outcome.hasPrefix("{\"error\"") ? 400 : 200, Array(outcome.utf8))
         default:
             return httpResponse(404, "{\"error\":\"no route \(method) \(path)\"}")
         }
