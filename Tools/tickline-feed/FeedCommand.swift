@@ -145,9 +145,9 @@ struct FeedCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data("listening \(server.address)\n".utf8))
         server.start(faults: fault.compactMap(Self.parseFault))
 
-        let startNs = monotonicNs()
         while tl_shutdown_signal() == 0 {
-            if let duration, monotonicNs() - startNs >= Int64(duration * 1e9) { break }
+            let startNs = server.sendingStartedNs
+            if let duration, startNs != 0, monotonicNs() - startNs >= Int64(duration * 1e9) { break }
             sleepNs(20_000_000)
         }
         server.stop()

@@ -87,6 +87,9 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
         return clients.count
     }
 
+    /// When the producer began sending (after `--wait-clients`), or 0 before.
+    var sendingStartedNs: Int64 { producerStartNs.load(ordering: .acquiring) }
+
     func isSilent(nowNs: Int64) -> Bool { nowNs < silentUntilNs.load(ordering: .relaxed) }
 
     func unregister(_ connection: ClientConnection) {
