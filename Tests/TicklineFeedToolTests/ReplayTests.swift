@@ -44,3 +44,12 @@ struct ReplayTests {
         #expect(bids.first == ["61837.63000000", "3.78826000"])
     }
 }
+
+extension ReplayTests {
+    @Test func severalClientsReceiveTheSameRecordedStream() throws {
+        let server = try FeedServerProcess(["--data", FeedTool.dataFiles[0], "--wait-clients", "3", "--rate", "20000"])
+        let result = try FeedTool.client(["replay", server.address, Self.allStreams, FeedTool.dataFiles[0], "--count", "2000", "--clients", "3"])
+        #expect(result["received"] as? Int == 2000)
+        #expect(result["identical"] as? Bool == true, "first mismatch: \(result["sample"] ?? "none")")
+    }
+}

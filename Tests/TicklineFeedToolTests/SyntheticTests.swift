@@ -48,6 +48,21 @@ struct SyntheticTests {
     }
 }
 
+extension SyntheticTests {
+    @Test func stopsAfterItsDurationWithGoingAway() throws {
+        let server = try FeedServerProcess(["--synthetic", "2", "--rate", "1000", "--wait-clients", "1", "--duration", "1.5"])
+        let (holder, output) = try FeedTool.backgroundClient(["hold", server.address, "sym0000usdt@trade"], seconds: 30)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }; try? FileManager.default.removeItem(atPath: output) }
+        #expect(FeedTool.waitUntil(seconds: 40) { !holder.isRunning })
+        let ended = FeedTool.jsonLines(output).last ?? [:]
+        #expect(ended["closed"] as? Bool == true, "\(ended)")
+        #expect(ended["received_code"] as? Int == 1001, "\(ended)")
+        #expect(FeedTool.waitUntil(seconds: 30) { !server.process.isRunning })
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+}
+
 /// HTTP routes and the command line, checked without Python.
 @Suite(.serialized)
 struct HTTPAndCommandLineTests {

@@ -65,10 +65,18 @@ async def replay(args):
             expected.append(text)
             if len(expected) >= args.count:
                 break
-    received = []
-    async with ws_connect(url) as ws:
-        while len(received) < len(expected):
-            received.append(await ws.recv())
+    async def one():
+        got = []
+        async with ws_connect(url) as ws:
+            while len(got) < len(expected):
+                got.append(await ws.recv())
+        return got
+
+    # Several clients at once (the server waits for all of them with --wait-clients).
+    results = await asyncio.gather(*(one() for _ in range(args.clients)))
+    received = results[0]
+    if any(r != received for r in results[1:]):
+        return {"error": "clients received different sequences"}
     mismatch = next((i for i, (a, b) in enumerate(zip(received, expected)) if a != b), None)
     kinds = {}
     for text in received:
@@ -227,6 +235,8 @@ async def expect_closed(ws, seconds):
     except ConnectionClosed as e:
         return {"closed": True, "messages_before_close": messages,
                 "received_close_frame": e.rcvd is not None,
+                "received_code": e.rcvd.code if e.rcvd else None,
+                "received_reason": e.rcvd.reason if e.rcvd else None,
                 "sent_code": e.sent.code if e.sent else None,
                 "cause": type(e.__cause__).__name__ if e.__cause__ else None,
                 "cause_text": str(e.__cause__) if e.__cause__ else None}
@@ -387,6 +397,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("replay"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("files", nargs="+")
     a.add_argument("--count", type=int, default=2000); a.add_argument("--raw", action="store_true")
+    a.add_argument("--clients", type=int, default=1)
     a = sub.add_parser("subscribe"); a.add_argument("host"); a.add_argument("first"); a.add_argument("second")
     a.add_argument("--after", type=int, default=200)
     a = sub.add_parser("book"); a.add_argument("host"); a.add_argument("symbol")
