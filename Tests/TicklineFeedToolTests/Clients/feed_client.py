@@ -391,6 +391,35 @@ def no_pong(args):
     return out
 
 
+def stall(args):
+    """A raw-socket client that reads nothing for --stall seconds, then drains: the server's
+    slow-consumer policy decides whether the connection is still there."""
+    host, port = args.host.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=args.timeout)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"GET /ws/" + args.streams.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    print(json.dumps({"connected": True}), flush=True)
+    time.sleep(args.stall)
+    s.settimeout(1.0)
+    total, eof = 0, False
+    # Drain for at most 2 s: a client kept by the server keeps receiving; a dropped one hits EOF.
+    deadline = time.monotonic() + 2.0
+    try:
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                eof = True
+                break
+            total += len(chunk)
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        eof = True
+    s.close()
+    return {"eof": eof, "bytes": total}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--timeout", type=float, default=60)
@@ -409,9 +438,10 @@ def main():
     a = sub.add_parser("receive"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("--count", type=int, default=5)
     a = sub.add_parser("hold"); a.add_argument("host"); a.add_argument("streams")
     a = sub.add_parser("no-pong"); a.add_argument("host"); a.add_argument("streams")
+    a = sub.add_parser("stall"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("--stall", type=float, default=3)
     args = p.parse_args()
-    if args.cmd == "no-pong":
-        print(json.dumps(no_pong(args)))
+    if args.cmd in ("no-pong", "stall"):
+        print(json.dumps((no_pong if args.cmd == "no-pong" else stall)(args)))
         return
     scenario = {"replay": replay, "subscribe": subscribe, "book": book_chain, "fault": fault, "silence": silence,
                 "skip-depth": skip_depth, "receive": receive, "hold": hold}[args.cmd]
