@@ -16,6 +16,8 @@ struct RecordedLevel {
 /// A `depthUpdate` parsed once at load.
 struct RecordedDiff {
     var symbol: String
+    /// Index of the symbol's book in `ReplaySource.books` (set after loading).
+    var bookIndex = -1
     var firstUpdateId: UInt64
     var lastUpdateId: UInt64
     var bids: [RecordedLevel]
@@ -67,14 +69,16 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
     private let arena: UnsafeMutablePointer<UInt8>
     private let entries: [Entry]
     private let diffs: [RecordedDiff]
-    private let initialBooks: [String: RecordedBook]
+    private let initialBooks: [RecordedBook]
+    private let bookIndex: [String: Int]
     private let loop: Bool
     private var index = 0
     private(set) var passes = 0
 
-    // Guards `books`: the producer applies diffs, HTTP threads read snapshots.
+    // Guards `books`: the producer applies diffs, HTTP threads read snapshots. An array,
+    // not a dictionary keyed by symbol: changing a dictionary value in place allocates.
     private let booksLock = NSLock()
-    private var books: [String: RecordedBook]
+    private var books: [RecordedBook]
 
     var messageCount: Int { entries.count }
 
@@ -152,6 +156,10 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
         guard !entries.isEmpty else { throw ReplayError(description: "\(files.joined(separator: ", ")): no combined-stream messages") }
         if skipped > 0 { FileHandle.standardError.write(Data("tickline-feed: skipped \(skipped) lines that are neither combined-stream messages nor depth snapshots\n".utf8)) }
         for diff in diffs where books[diff.symbol] == nil { books[diff.symbol] = RecordedBook() }
+        let symbols = books.keys.sorted()
+        var indexBySymbol: [String: Int] = [:]
+        for (k, symbol) in symbols.enumerated() { indexBySymbol[symbol] = k }
+        for k in diffs.indices { diffs[k].bookIndex = indexBySymbol[diffs[k].symbol]! }
 
         let arena = UnsafeMutablePointer<UInt8>.allocate(capacity: max(arenaBytes.count, 1))
         arenaBytes.withUnsafeBufferPointer { arena.initialize(from: $0.baseAddress!, count: $0.count) }
@@ -159,8 +167,9 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
         self.entries = entries
         self.diffs = diffs
         streamNames = names
-        initialBooks = books
-        self.books = books
+        initialBooks = symbols.map { books[$0]! }
+        self.books = initialBooks
+        bookIndex = indexBySymbol
         self.loop = loop
     }
 
@@ -180,7 +189,7 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
         if entry.diffIndex >= 0 {
             let diff = diffs[entry.diffIndex]
             booksLock.lock()
-            books[diff.symbol]?.apply(diff)
+            books[diff.bookIndex].apply(diff)
             booksLock.unlock()
         }
         return OutgoingMessage(streamId: entry.streamId, bytes: UnsafePointer(arena + entry.offset), count: entry.count,
@@ -188,10 +197,11 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
     }
 
     func depthSnapshot(symbol: String, limit: Int) -> [UInt8]? {
+        guard let index = bookIndex[symbol] else { return nil }
         booksLock.lock()
-        let book = books[symbol]
+        let book = books[index]
         booksLock.unlock()
-        return book?.snapshot(limit: limit)
+        return book.snapshot(limit: limit)
     }
 
     // MARK: - Loading
