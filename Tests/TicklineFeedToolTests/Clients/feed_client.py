@@ -392,30 +392,38 @@ def no_pong(args):
 
 
 def stall(args):
-    """A raw-socket client that reads nothing for --stall seconds, then drains: the server's
-    slow-consumer policy decides whether the connection is still there."""
+    """A raw-socket client that reads nothing until SIGUSR1 (or --stall seconds), then drains
+    for at most --drain seconds: the server's slow-consumer policy decides whether the
+    connection is still there (EOF) or data keeps coming."""
+    import signal
+    woken = []
+    signal.signal(signal.SIGUSR1, lambda *_: woken.append(True))
+    # The parent may hand down a mask that blocks it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
     host, port = args.host.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=args.timeout)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.sendall(b"GET /ws/" + args.streams.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     print(json.dumps({"connected": True}), flush=True)
-    time.sleep(args.stall)
+    stall_end = time.monotonic() + args.stall
+    while not woken and time.monotonic() < stall_end:
+        time.sleep(0.05)
     s.settimeout(1.0)
     total, eof = 0, False
-    # Drain for at most 2 s: a client kept by the server keeps receiving; a dropped one hits EOF.
-    deadline = time.monotonic() + 2.0
-    try:
-        while time.monotonic() < deadline:
+    deadline = time.monotonic() + args.drain
+    while time.monotonic() < deadline:
+        try:
             chunk = s.recv(1 << 20)
-            if not chunk:
-                eof = True
-                break
-            total += len(chunk)
-    except socket.timeout:
-        pass
-    except ConnectionResetError:
-        eof = True
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            eof = True
+            break
+        if not chunk:
+            eof = True
+            break
+        total += len(chunk)
     s.close()
     return {"eof": eof, "bytes": total}
 
@@ -438,7 +446,8 @@ def main():
     a = sub.add_parser("receive"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("--count", type=int, default=5)
     a = sub.add_parser("hold"); a.add_argument("host"); a.add_argument("streams")
     a = sub.add_parser("no-pong"); a.add_argument("host"); a.add_argument("streams")
-    a = sub.add_parser("stall"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("--stall", type=float, default=3)
+    a = sub.add_parser("stall"); a.add_argument("host"); a.add_argument("streams"); a.add_argument("--stall", type=float, default=30)
+    a.add_argument("--drain", type=float, default=2)
     args = p.parse_args()
     if args.cmd in ("no-pong", "stall"):
         print(json.dumps((no_pong if args.cmd == "no-pong" else stall)(args)))
