@@ -59,7 +59,7 @@ struct FeedCommand: ParsableCommand {
     @Option(help: "Messages per second over all streams (0: as fast as possible).")
     var rate: Double = 0
 
-    @Flag(help: "Start the recording again at its end (books reset to the recorded snapshot).")
+    @Flag(help: "Start the recording again at its end (for benchmarks: books reset to the recorded snapshot and update ids go back, so a client's book sees stale diffs).")
     var loop = false
 
     @Option(help: "Stop (close 1001 to every client, exit 0) after this many seconds of sending.")
