@@ -28,7 +28,7 @@ struct FaultTests {
 
     @Test func silenceStopsDataAndPongsThenDataResumes() throws {
         let server = try FeedServerProcess(["--synthetic", "2", "--rate", "2000"])
-        let result = try FeedTool.client(["silence", server.address, Self.streams, "--seconds", "3"])
+        let result = try FeedTool.client(["silence", server.address, Self.streams, "--seconds", "5"])
         #expect(result["checked_within_silence"] as? Bool == true, "the checks took longer than the silence: \(result)")
         #expect(result["ping_answered_during_silence"] as? Bool == false)
         #expect(result["data_during_silence"] as? Bool == false)

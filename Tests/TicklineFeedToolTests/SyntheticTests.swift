@@ -45,6 +45,9 @@ struct SyntheticTests {
         #expect(second.address == address)
         let result = try FeedTool.client(["receive", address, "sym0001usdt@trade", "--count", "5"])
         #expect(result["received"] as? Int == 5)
+        #expect(result["ping_answered"] as? Bool == true)
+        // The client closed with 1000; the server completed the handshake by echoing it.
+        #expect(result["server_close_code"] as? Int == 1000)
     }
 }
 

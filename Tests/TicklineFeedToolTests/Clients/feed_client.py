@@ -331,7 +331,11 @@ async def receive(args):
     """Connects and receives --count messages (restart test)."""
     async with ws_connect(f"ws://{args.host}/stream?streams={args.streams}") as ws:
         got = [await ws.recv() for _ in range(args.count)]
-    return {"received": len(got)}
+        pong = await ws.ping(b"client-ping")
+        await asyncio.wait_for(pong, 10)
+    # Leaving the block sent close 1000; the server's answering close frame is in close_rcvd.
+    rcvd = ws.protocol.close_rcvd
+    return {"received": len(got), "ping_answered": True, "server_close_code": rcvd.code if rcvd else None}
 
 
 async def hold(args):
