@@ -253,7 +253,6 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
         defer { chunk.deallocate() }
         let deadline = monotonicNs() + 5_000_000_000
         var head: HTTPHead?
-        var headLength = 0
         while head == nil {
             if monotonicNs() > deadline { Glibc.close(fd); return }
             guard waitReadable(fd, timeoutMs: 100) else { continue }
@@ -266,9 +265,8 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
                 _ = sendAll(fd, httpResponse(400, "{\"error\":\"\(error.description)\"}"))
                 Glibc.close(fd)
                 return
-            case .complete(let parsed, let length):
+            case .complete(let parsed, _):
                 head = parsed
-                headLength = length
             }
         }
         guard let head else { return }
@@ -282,7 +280,6 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
         // Let the peer read the answer before the descriptor goes (bounded).
         _ = waitReadable(fd, timeoutMs: 1000)
         Glibc.close(fd)
-        _ = headLength
     }
 
     private func upgrade(_ fd: Int32, _ received: [UInt8]) {
