@@ -53,3 +53,22 @@ extension ReplayTests {
         #expect(result["identical"] as? Bool == true, "first mismatch: \(result["sample"] ?? "none")")
     }
 }
+
+extension ReplayTests {
+    /// A plain (not gzipped) recording of 30 lines, looped: the client sees it twice in order.
+    @Test func loopsAPlainRecording() throws {
+        let path = FeedTool.tempPath("plain") + ".txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "gzip -dc \"$0\" | head -n 30 > \"$1\"", FeedTool.dataFiles[0], path]
+        try shell.run()
+        shell.waitUntilExit()
+        try #require(shell.terminationStatus == 0)
+        let server = try FeedServerProcess(["--data", path, "--loop", "--wait-clients", "1", "--rate", "2000"])
+        // 30 lines hold 29 stream messages and the REST snapshot, which is not sent.
+        let result = try FeedTool.client(["replay", server.address, Self.allStreams, path, path, "--count", "58"])
+        #expect(result["received"] as? Int == 58)
+        #expect(result["identical"] as? Bool == true, "first mismatch: \(result["sample"] ?? "none")")
+    }
+}
