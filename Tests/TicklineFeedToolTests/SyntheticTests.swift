@@ -91,6 +91,28 @@ struct HTTPAndCommandLineTests {
         #expect(try FeedTool.http("POST", server.address, "/fault?kind=skip-depth&symbol=NOPE").status == 400)
     }
 
+    /// The built-in counting client (`--bench-client`) against the server, no Python needed.
+    @Test func benchClientCountsWhatTheServerSends() throws {
+        let server = try FeedServerProcess(["--synthetic", "2", "--rate", "2000", "--wait-clients", "1"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FeedTool.feedPath)
+        process.arguments = ["--bench-client", "ws://\(server.address)/stream?streams=sym0000usdt@trade/sym0000usdt@bookTicker/sym0000usdt@depth@100ms",
+                             "--duration", "1"]
+        let output = FeedTool.tempPath("bench")
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        #expect(FeedTool.waitUntil(seconds: 30) { !process.isRunning })
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let result = FeedTool.jsonLines(output).last ?? [:]
+        #expect((result["messages"] as? Int ?? 0) > 0, "\(result)")
+        #expect((result["bytes"] as? Int ?? 0) > (result["messages"] as? Int ?? 0))
+    }
+
     @Test(arguments: [
         ["--synthetic", "2", "--data", "x.gz"],
         [] as [String],
