@@ -85,7 +85,7 @@ let package = Package(
             name: "TicklineEngine",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig", "TicklineRisk",
-                "TicklineExecution",
+                "TicklineExecution", "TicklineMarketData",
             ]),
         // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
         // Hummingbird), never the pinned ones; reaches the hot path only through the control ring.
@@ -125,7 +125,7 @@ let package = Package(
             name: "tickline",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
-                "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData",
+                "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData", "TicklineEngine", "TicklineRisk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -370,7 +370,13 @@ public struct PreTradeRisk: Sendable {
             guard stopOnRightSide, equity > 0 else { return Self.deny(.cannotSizeFromRisk, stop, entry) }
             let raw = Self.quantityForRisk(riskMoney: Self.riskBudget(equity: equity, ppm: riskPpm), distanceUnits: distance,
                                            priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
-            quantity = raw - raw % spec.stepSizeUnits
+            // The risk budget bounds the size from above; so do the per-order limits, which
+            // cap it here rather than deny it (a tight stop must not turn every signal into
+            // a denial). A strategy's explicit quantity is checked, not capped (steps 5, 6).
+            let notionalCap = Self.quantityForRisk(riskMoney: limits.maxOrderNotionalMoney, distanceUnits: max(entry, 1),
+                                                   priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
+            let capped = min(raw, spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits, notionalCap)
+            quantity = capped - capped % spec.stepSizeUnits
         }
         guard quantity % spec.stepSizeUnits == 0 else { return Self.deny(.quantityOffStep, quantity, spec.stepSizeUnits) }
         guard quantity > 0, quantity >= spec.venueMinQuantityUnits else {
