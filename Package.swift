@@ -126,6 +126,7 @@ let package = Package(
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
                 "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData", "TicklineEngine", "TicklineRisk",
+                "TicklineControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -70,6 +70,15 @@ public final class ReplayEngine {
     var venueMarket: RingProducer<MarketEvent>
     var depth: RingProducer<DepthSnapshot>
     var venueDepth: RingProducer<DepthSnapshot>
+    var control: RingProducer<ControlCommand>
+    // The journal rings, drained here (no writer process in a replay or the demo).
+    var journalSignals: RingConsumer<SignalEvent>
+    var journalOrders: RingConsumer<OrderEvent>
+    var journalFills: RingConsumer<FillEvent>
+    var journalRisk: RingConsumer<RiskEvent>
+    var journalBars: RingConsumer<BarEvent>
+    /// Per-stage and tick-to-order latency (real clock only: `demo`).
+    public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
     let startingCapital: Double
 
@@ -91,7 +100,11 @@ public final class ReplayEngine {
     ///   - symbols: the recording's symbols, in instrument-id order.
     ///   - config: strategies (none configured = the built-ins), risk (instruments by symbol;
     ///     a symbol without one gets `fallbackSpec`), venue.
-    public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec) throws {
+    /// - Parameters:
+    ///   - startNowNs, startWallNs: the clock at start (0, 0 for a simulated clock that starts
+    ///     at the first message's receive time).
+    public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
+                startNowNs: Nanos = 0, startWallNs: Nanos = 0) throws {
         self.symbols = symbols
         var specs: [InstrumentRiskSpec] = []
         var tableSpecs: [InstrumentSpec] = []
@@ -120,31 +133,44 @@ public final class ReplayEngine {
                                  market: try region.consumer(of: MarketEvent.self, ring: "market"),
                                  signals: try region.producer(of: SignalEvent.self, ring: "signals"),
                                  barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"),
-                                 wallClockOffsetNs: 0)
+                                 wallClockOffsetNs: startWallNs - startNowNs)
         var riskSettings = RiskStageSettings(config: config.risk, instance: instance)
         riskSettings.instruments = specs
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
-        risk = try RiskAgent(settings: riskSettings, region: region, nowNs: 0, wallNs: 0)
+        risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: startNowNs, wallNs: startWallNs)
         execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
         venueDepth = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
+        control = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        journalSignals = try region.consumer(of: SignalEvent.self, ring: "journal.signals")
+        journalOrders = try region.consumer(of: OrderEvent.self, ring: "journal.orders")
+        journalFills = try region.consumer(of: FillEvent.self, ring: "journal.fills")
+        journalRisk = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
+        journalBars = try region.consumer(of: BarEvent.self, ring: "journal.bars")
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)
+        report.startingEquity = startingCapital
+        maxAbs = [Int64](repeating: 0, count: symbols.count)
+        wasFlat = [Bool](repeating: true, count: symbols.count * 64)
+        realisedAtOpen = [Int64](repeating: 0, count: symbols.count * 64)
     }
+
+    // Accumulated while stepping.
+    var report = ReplayReport()
+    var peak = 0.0
+    var maxAbs: [Int64] = []
+    var lastMinute: Int64 = -1
+    var minuteEquity: [Double] = []
+    var wasFlat: [Bool] = []
+    var realisedAtOpen: [Int64] = []
+    var lastNowNs: Int64 = 0
+    var startedNs: Int64 = 0
 
     /// Replays `recording` (lines `<receive ns> <json>`). `pace`: 0 = as fast as possible,
     /// else replayed seconds per wall second. `progress` gets the fraction done now and then.
     public func run(_ recording: [UInt8], pace: Double = 0, progress: (Double) -> Void = { _ in }) -> ReplayReport {
-        var report = ReplayReport()
-        report.startingEquity = startingCapital
-        var peak = startingCapital, maxDrawdown = 0.0
-        var maxAbs = [Int64](repeating: 0, count: symbols.count)
-        var lastMinute: Int64 = -1
-        var minuteEquity: [Double] = []
-        var wasFlat = [Bool](repeating: true, count: symbols.count * 64)
-        var realisedAtOpen = [Int64](repeating: 0, count: symbols.count * 64)
         let startWall = Clock.monotonicNs()
         var firstRecv: Int64 = 0
         var nextProgress = 0
@@ -161,85 +187,162 @@ public final class ReplayEngine {
                 var j = i
                 while j < end, raw[j] >= 48, raw[j] <= 57 { recv = recv * 10 + Int64(raw[j] - 48); j += 1 }
                 guard j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
-                let json = UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end])
-                report.messages += 1
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
                     while Clock.monotonicNs() < due { usleep(200) }
                 }
-                var chain = TimestampChain()
-                chain.socketReadNs = recv
-                chain.decodedNs = recv
-                switch processor.process(json, receiveWallNs: recv, timestamps: chain) {
-                case .marketEvent:
-                    let e = processor.event
-                    push(e, recv)
-                    report.events += 1
-                case .bookUpdated, .snapshotLoaded:
-                    push(processor.event, recv)
-                    _ = depth.tryPush(processor.depth)
-                    _ = venueDepth.tryPush(processor.depth)
-                    report.events += 1
-                case .bookGap, .bookResync:
-                    report.depthGaps += 1
-                case .decodeFailed:
-                    report.decodeErrors += 1
-                case .bookPending, .control:
-                    break
-                }
-                // One duty cycle of every stage at the message's time, until idle.
-                var work = 1
-                var cycles = 0
-                while work > 0 && cycles < 64 {
-                    work = strategy.doWork(nowNs: recv) + risk.doWork(nowNs: recv) + execution.doWork(nowNs: recv)
-                    cycles += 1
-                }
-                let positions = risk.risk.positions
-                for s in 0..<symbols.count {
-                    maxAbs[s] = max(maxAbs[s], abs(positions.quantity(instrument: InstrumentId(s))))
-                }
-                // Round trips: a (strategy, symbol) position that goes back to flat.
-                if risk.counters.fills != report.fills {
-                    report.fills = risk.counters.fills
-                    for st in 0..<min(64, risk.settings.strategyCapacity) {
-                        for s in 0..<symbols.count {
-                            let view = positions.position(strategy: StrategyId(st), instrument: InstrumentId(s))
-                            let k = st * symbols.count + s
-                            let flat = view.quantityUnits == 0
-                            if wasFlat[k] && !flat { realisedAtOpen[k] = view.realisedMoney - view.feesMoney }
-                            if !wasFlat[k] && flat {
-                                report.trades += 1
-                                if view.realisedMoney - view.feesMoney > realisedAtOpen[k] { report.winRate += 1 }
-                            }
-                            wasFlat[k] = flat
-                        }
-                    }
-                }
-                let equity = Double(positions.equityMoney) / Double(MoneyScale.one)
-                peak = max(peak, equity)
-                if peak > 0 { maxDrawdown = max(maxDrawdown, (peak - equity) / peak) }
-                let minute = recv / 60_000_000_000
-                if minute != lastMinute {
-                    lastMinute = minute
-                    minuteEquity.append(equity)
-                    report.equityCurve.append([Double(recv), equity])
-                }
+                // Simulated clock: the receive time is "now" for every stage.
+                step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: recv, nowNs: recv)
                 let done = Int(Double(i) / Double(max(n, 1)) * 100)
                 if done >= nextProgress { progress(Double(done) / 100); nextProgress = done + 1 }
             }
         }
-        // Let the venue's last reports arrive (its latency past the last message).
-        let tail = (report.equityCurve.last?.first).map { Int64($0) } ?? 0
+        progress(1)
+        return finish(elapsedSeconds: Double(Clock.monotonicNs() - startWall) / 1e9)
+    }
+
+    /// One message through the feed code and one duty cycle of every stage (until idle) at
+    /// `nowNs`. `receiveWallNs` stamps the events.
+    public func step(_ json: UnsafeRawBufferPointer, receiveWallNs recv: Int64, nowNs: Int64) {
+        if report.messages == 0 {
+            peak = report.startingEquity
+            startedNs = nowNs
+        }
+        report.messages += 1
+        lastNowNs = nowNs
+        var chain = TimestampChain()
+        chain.socketReadNs = nowNs
+        switch processor.process(json, receiveWallNs: recv, timestamps: chain) {
+        case .marketEvent:
+            let e = stamped(processor.event)
+            push(e, recv)
+            report.events += 1
+            // A feed without depth diffs (or before its book syncs): the quote is the book
+            // that risk marks against and the venue fills against, one level a side.
+            if e.kind == .quote, Int(e.instrument) < processor.books.count,
+               processor.books[Int(e.instrument)].state != .synced {
+                var d = DepthSnapshot(sequence: e.sequence, instrument: e.instrument, priceDecimals: e.priceDecimals,
+                                      quantityDecimals: e.quantityDecimals)
+                d.bids[0] = BookLevel(price: e.bidPrice, quantity: e.bidQuantity)
+                d.asks[0] = BookLevel(price: e.askPrice, quantity: e.askQuantity)
+                d.bidLevels = 1
+                d.askLevels = 1
+                d.receiveWallNs = recv
+                d.socketReadNs = e.timestamps.socketReadNs
+                d.decodedNs = e.timestamps.decodedNs
+                _ = depth.tryPush(d)
+                _ = venueDepth.tryPush(d)
+            }
+        case .bookUpdated, .snapshotLoaded:
+            push(stamped(processor.event), recv)
+            var d = processor.depth
+            d.decodedNs = Clock.monotonicNs()
+            _ = depth.tryPush(d)
+            _ = venueDepth.tryPush(d)
+            report.events += 1
+        case .bookGap, .bookResync:
+            report.depthGaps += 1
+        case .decodeFailed:
+            report.decodeErrors += 1
+        case .bookPending, .control:
+            break
+        }
+        var work = 1
+        var cycles = 0
+        while work > 0 && cycles < 64 {
+            work = strategy.doWork(nowNs: nowNs) + risk.doWork(nowNs: nowNs) + execution.doWork(nowNs: nowNs)
+            cycles += 1
+        }
+        account(recv)
+        drainJournals()
+    }
+
+    /// What the journal rings carried (the demo's recent-activity lists), newest last.
+    public private(set) var recentSignals: [SignalEvent] = []
+    public private(set) var recentFills: [FillEvent] = []
+    public private(set) var recentDenials: [RiskEvent] = []
+    public private(set) var riskEvents: UInt64 = 0
+    static let recentCapacity = 20
+
+    func drainJournals() {
+        func keep<T>(_ list: inout [T], _ e: T) {
+            if list.count == Self.recentCapacity { list.removeFirst() }
+            list.append(e)
+        }
+        _ = journalSignals.drain(limit: 1_024) { e, _ in keep(&recentSignals, e.pointee) }
+        _ = journalOrders.drain(limit: 1_024) { _, _ in }
+        _ = journalFills.drain(limit: 1_024) { e, _ in keep(&recentFills, e.pointee) }
+        _ = journalRisk.drain(limit: 1_024) { e, _ in
+            riskEvents += 1
+            if e.pointee.kind == .denial { keep(&recentDenials, e.pointee) }
+        }
+        _ = journalBars.drain(limit: 1_024) { _, _ in }
+    }
+
+    /// Queues a control command for the risk stage (taken at its next duty cycle).
+    public func send(_ command: ControlCommand) -> Bool { control.tryPush(command) }
+
+    /// The risk stage (positions, orders, limits) for views; read on the stepping thread.
+    public var riskStage: RiskAgent { risk }
+
+    /// The decoded stamp (a simulated clock leaves it at the read time).
+    @inline(__always)
+    func stamped(_ e: MarketEvent) -> MarketEvent {
+        var e = e
+        e.timestamps.decodedNs = max(Clock.monotonicNs(), e.timestamps.socketReadNs)
+        return e
+    }
+
+    func account(_ recv: Int64) {
+        let positions = risk.risk.positions
+        for s in 0..<symbols.count {
+            maxAbs[s] = max(maxAbs[s], abs(positions.quantity(instrument: InstrumentId(s))))
+        }
+        // Round trips: a (strategy, symbol) position that goes back to flat.
+        if risk.counters.fills != report.fills {
+            report.fills = risk.counters.fills
+            for st in 0..<min(64, risk.settings.strategyCapacity) {
+                for s in 0..<symbols.count {
+                    let view = positions.position(strategy: StrategyId(st), instrument: InstrumentId(s))
+                    let k = st * symbols.count + s
+                    let flat = view.quantityUnits == 0
+                    if wasFlat[k] && !flat { realisedAtOpen[k] = view.realisedMoney - view.feesMoney }
+                    if !wasFlat[k] && flat {
+                        report.trades += 1
+                        if view.realisedMoney - view.feesMoney > realisedAtOpen[k] { report.winRate += 1 }
+                    }
+                    wasFlat[k] = flat
+                }
+            }
+        }
+        let equity = Double(positions.equityMoney) / Double(MoneyScale.one)
+        peak = max(peak, equity)
+        if peak > 0 { report.maxDrawdown = max(report.maxDrawdown, (peak - equity) / peak) }
+        let minute = recv / 60_000_000_000
+        if minute != lastMinute {
+            lastMinute = minute
+            minuteEquity.append(equity)
+            report.equityCurve.append([Double(recv), equity])
+        }
+    }
+
+    /// Lets the venue's last reports arrive (its latency past the last message) and builds
+    /// the report.
+    public func finish(elapsedSeconds: Double) -> ReplayReport {
         for step in 1...100 {
-            let now = tail + Int64(step) * 10_000_000
+            let now = lastNowNs + Int64(step) * 10_000_000
             _ = strategy.doWork(nowNs: now) + risk.doWork(nowNs: now) + execution.doWork(nowNs: now)
         }
-        progress(1)
-        let elapsed = Double(Clock.monotonicNs() - startWall) / 1e9
+        return current(elapsedSeconds: elapsedSeconds)
+    }
+
+    /// The report so far.
+    public func current(elapsedSeconds: Double) -> ReplayReport {
+        var report = self.report
         let positions = risk.risk.positions
-        report.seconds = elapsed
-        report.eventsPerSecond = elapsed > 0 ? Double(report.events) / elapsed : 0
+        report.seconds = elapsedSeconds
+        report.eventsPerSecond = elapsedSeconds > 0 ? Double(report.events) / elapsedSeconds : 0
         report.signals = risk.counters.signals
         report.orders = risk.counters.orders
         report.fills = risk.counters.fills
@@ -254,7 +357,6 @@ public final class ReplayEngine {
         report.unrealisedPnl = Double(positions.unrealisedMoney) / Double(MoneyScale.one)
         report.fees = Double(positions.feesMoney) / Double(MoneyScale.one)
         report.finalEquity = Double(positions.equityMoney) / Double(MoneyScale.one)
-        report.maxDrawdown = maxDrawdown
         var returns: [Double] = []
         for k in 1..<max(minuteEquity.count, 1) where minuteEquity[k - 1] > 0 { returns.append(minuteEquity[k] / minuteEquity[k - 1] - 1) }
         if returns.count > 1 {

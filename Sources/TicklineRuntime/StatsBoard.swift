@@ -143,6 +143,9 @@ public final class StatsBoard: @unchecked Sendable {
         }
     }
 
+    /// The snapshot of the `index`-th declared histogram (views that list them all).
+    public func snapshot(histogramAt index: Int) -> HistogramSnapshot { snapshot(Histogram(index: index)) }
+
     public func snapshot(_ h: Histogram) -> HistogramSnapshot {
         let base = buckets + h.index * histogramStride
         var b = [UInt64](repeating: 0, count: Self.bucketCount)

@@ -1,0 +1,291 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import TicklineConfig
+import TicklineControl
+import TicklineCore
+import TicklineEngine
+import TicklineMarketData
+import TicklineRisk
+import TicklineRuntime
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Runs the pipeline on a built-in feed with the paper venue, a live terminal view and the dashboard.",
+        discussion: """
+            No config and no servers needed: a synthetic multi-symbol feed (or recorded Binance
+            files with --data) goes through the built-in strategies, pre-trade risk and the paper
+            venue at the given rate, on the real clock. The control plane (dashboard, /metrics,
+            API) listens on loopback; its address and token are printed. Ctrl-C stops.
+            """)
+
+    @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var duration: Double?
+    @Flag(help: "No live view; print one JSON line at exit.") var json = false
+    @Option(help: "Synthetic symbols.") var symbols = 4
+    @Option(help: "Messages per second from the feed.") var rate: Double = 2_000
+    @Option(help: "Recorded Binance files to replay in a loop instead of the synthetic feed.") var data: [String] = []
+    @Option(help: "Control plane address (HOST:PORT; port 0 = any free one).") var listen = "127.0.0.1:0"
+
+    func run() throws {
+        ShutdownSignal.install()
+        // The feed: recorded lines (looped) or synthetic messages.
+        var recorded: [[UInt8]] = []
+        var names: [String]
+        var synthetic = SyntheticFeed(symbols: max(1, symbols))
+        if data.isEmpty {
+            names = synthetic.symbols
+        } else {
+            var all: [UInt8] = []
+            for f in data { all += try RecordingFile.load(f); if all.last != 10 { all.append(10) } }
+            names = RecordingVerifier.symbols(in: all)
+            recorded = all.split(separator: 10).map { line in Array(line.drop { $0 != 32 }.dropFirst()) }
+            guard !names.isEmpty, !recorded.isEmpty else { throw CommandFailure("no Binance messages in \(data.joined(separator: ", "))") }
+        }
+        let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, maxOrderQuantityUnits: 10_000_000,
+                                      positionLimitUnits: 25_000_000)
+        let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
+                                      startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs())
+
+        // The control plane, fed a snapshot four times a second.
+        let source = DemoSource(instance: "demo")
+        var control = ControlConfig(listen: listen)
+        control.tokenFile = "/tmp/tickline-demo-\(getpid()).token"
+        let (token, origin) = try ControlServer.resolveToken(config: control, instance: "demo")
+        let server = ControlServer(config: control, token: token, source: source)
+        var url = "(control plane off)"
+        do {
+            try server.start()
+            url = "http://127.0.0.1:\(server.port ?? 0)/?token=\(token)"
+        } catch { FileHandle.standardError.write(Data("demo: \(error.description); continuing without it\n".utf8)) }
+        defer { server.stop() }
+        let say = { (text: String) in FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue")
+        say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
+        say("writer: not started by the demo (no region is shared); `tickline-writer` drains a `tickline run` engine")
+
+        let start = Clock.monotonicNs()
+        var sent = 0
+        var nextView = start + 1_000_000_000
+        var nextSnapshot = start
+        var lastEvents: UInt64 = 0
+        var line = 0
+        while ShutdownSignal.requested == nil {
+            let now = Clock.monotonicNs()
+            if let duration, Double(now - start) / 1e9 >= duration { break }
+            // Open loop: as many messages as are due by now.
+            let due = Int(Double(now - start) / 1e9 * rate)
+            var batch = 0
+            while sent < due && batch < 1_000 {
+                let wall = Clock.wallNs()
+                if recorded.isEmpty {
+                    var text = synthetic.message(venueTimeMs: wall / 1_000_000)
+                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall, nowNs: Clock.monotonicNs()) }
+                } else {
+                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall, nowNs: Clock.monotonicNs()) }
+                    line += 1
+                }
+                sent += 1
+                batch += 1
+            }
+            if now >= nextSnapshot {
+                nextSnapshot = now + 250_000_000
+                for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
+                source.publish(Self.snapshot(engine, names: names, start: start, now: now))
+            }
+            if now >= nextView {
+                let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+                if !json { print(Self.view(r, engine: engine, names: names, eventsPerSecond: r.events - lastEvents, url: url)) }
+                lastEvents = r.events
+                nextView += 1_000_000_000
+            }
+            if sent >= due { usleep(500) }
+        }
+        let r = engine.finish(elapsedSeconds: Double(Clock.monotonicNs() - start) / 1e9)
+        if json {
+            let out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
+                                         "fills": Double(r.fills), "risk_events": Double(engine.riskEvents),
+                                         "denials": Double(r.denials), "writer_restarts": 0, "final_equity": r.finalEquity,
+                                         "seconds": r.seconds]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+        } else {
+            print(ReplayText.render(r, symbols: names))
+        }
+    }
+
+    /// The live terminal view (one screen, redrawn each second).
+    static func view(_ r: ReplayReport, engine: ReplayEngine, names: [String], eventsPerSecond: UInt64, url: String) -> String {
+        func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
+        var out = "\u{1B}[H\u{1B}[2J"
+        out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\n"
+        out += "events/s \(eventsPerSecond)   events \(r.events)   signals \(r.signals)   orders \(r.orders)   fills \(r.fills)   denials \(r.denials)\n"
+        out += "equity \(f(r.finalEquity))   realised \(f(r.realisedPnl))   unrealised \(f(r.unrealisedPnl))   fees \(f(r.fees))   max drawdown \(f(r.maxDrawdown * 100, 3)) %\n\n"
+        out += "latency (µs)            p50      p99    p99.9      max\n"
+        for (name, h) in engine.stats.histograms.enumerated() {
+            let s = engine.stats.snapshot(histogramAt: name)
+            let label = h.labels.first.map { "\($0.1)" } ?? "tick_to_order"
+            out += label.padding(toLength: 18, withPad: " ", startingAt: 0)
+            for q in [0.5, 0.99, 0.999] { out += String(format: " %8.1f", Double(s.percentile(q)) / 1e3) }
+            out += String(format: " %8.1f\n", Double(s.max) / 1e3)
+        }
+        out += "\npositions\n"
+        let positions = engine.riskStage.risk.positions
+        for (i, name) in names.enumerated() {
+            let q = positions.quantity(instrument: InstrumentId(i))
+            if q != 0 { out += "  \(name)  \(f(Double(q) / 1e8, 5))\n" }
+        }
+        out += "\nrecent signals\n"
+        for s in engine.recentSignals.suffix(5) {
+            out += "  \(names[safe: Int(s.instrument)])  strategy \(s.strategy)  \(s.side == .buy ? "buy " : "sell")  at \(f(Double(s.entryPrice.units) / 100))\n"
+        }
+        out += "\nrecent denials\n"
+        for d in engine.recentDenials.suffix(5) {
+            out += "  \(names[safe: Int(d.instrument)])  strategy \(d.strategy)  \(DenialReason(rawValue: d.reason).map { "\($0)" } ?? "reason \(d.reason)")\n"
+        }
+        return out
+    }
+
+    static func snapshot(_ engine: ReplayEngine, names: [String], start: Int64, now: Int64) -> EngineSnapshot {
+        let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+        let risk = engine.riskStage
+        var s = EngineSnapshot(instance: "demo", wallNs: Clock.wallNs(), tradingState: "\(risk.risk.globalState)")
+        s.events = r.events
+        s.eventsPerSecond = r.eventsPerSecond
+        s.signals = r.signals
+        s.orders = r.orders
+        s.fills = r.fills
+        s.denials = r.denials
+        s.equity = r.finalEquity
+        s.realisedPnl = r.realisedPnl
+        s.unrealisedPnl = r.unrealisedPnl
+        s.peakEquity = max(r.startingEquity, r.finalEquity)
+        s.drawdown = r.maxDrawdown
+        s.equityCurve = r.equityCurve.suffix(500).map { [$0[0], $0[1]] }
+        for (i, h) in engine.stats.histograms.enumerated() {
+            let snap = engine.stats.snapshot(histogramAt: i)
+            let stage: String = h.labels.first?.1 ?? "tick_to_order"
+            let p50 = Int64(snap.percentile(0.5)), p99 = Int64(snap.percentile(0.99)), p999 = Int64(snap.percentile(0.999))
+            s.latency.append(EngineSnapshot.Latency(stage: stage, count: snap.count, p50: p50, p99: p99, p999: p999, max: Int64(snap.max)))
+        }
+        let positions = risk.risk.positions
+        for st in 0..<8 {
+            for (i, name) in names.enumerated() {
+                let v = positions.position(strategy: StrategyId(st), instrument: InstrumentId(i))
+                guard v.quantityUnits != 0 else { continue }
+                s.positions.append(.init(symbol: name, strategy: "\(st)", quantity: Double(v.quantityUnits) / 1e8,
+                                         averagePrice: Double(v.averagePriceUnits) / 100,
+                                         markPrice: Double(positions.markPriceUnits[i]) / 100,
+                                         realisedPnl: Double(v.realisedMoney) / 1e8, unrealisedPnl: Double(v.unrealisedMoney) / 1e8,
+                                         moneyAtRisk: Double(risk.exits.moneyAtRisk(strategy: StrategyId(st), instrument: InstrumentId(i))) / 1e8))
+            }
+        }
+        risk.table.forEachOpen { o in
+            s.openOrders.append(.init(clientOrderId: o.clientOrderId, symbol: names[safe: Int(o.order.instrument)], strategy: "\(o.order.strategy)",
+                                      side: o.order.side == .buy ? "buy" : "sell", type: o.order.type == .market ? "market" : "limit",
+                                      price: Double(o.order.price.units) / 100, quantity: Double(o.order.quantity.units) / 1e8,
+                                      filled: Double(o.filledUnits) / 1e8, state: "\(o.state)"))
+        }
+        s.recentSignals = engine.recentSignals.map {
+            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)",
+                  side: $0.side == .buy ? "buy" : "sell", price: Double($0.entryPrice.units) / 100, quantity: Double($0.quantity.units) / 1e8)
+        }
+        s.recentTrades = engine.recentFills.map {
+            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)",
+                  side: $0.side == .buy ? "buy" : "sell", price: Double($0.price.units) / 100, quantity: Double($0.quantity.units) / 1e8)
+        }
+        s.recentDenials = engine.recentDenials.map {
+            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)", side: "",
+                  price: 0, quantity: 0, detail: DenialReason(rawValue: $0.reason).map { "\($0)" } ?? "\($0.reason)")
+        }
+        let limits = risk.risk.limits
+        s.limits = RiskLimitCode.describe(limits)
+        s.utilisation = [
+            .init(name: "drawdown %", used: r.maxDrawdown * 100, limit: Double(limits.drawdownPartsPerMillion) / 10_000),
+            .init(name: "open positions", used: Double(s.positions.count), limit: Double(limits.maxOpenSwingPositions + limits.maxOpenIntradayPositions)),
+        ]
+        return s
+    }
+
+    /// A request from the API as control-ring commands.
+    static func apply(_ request: ControlRequest, to engine: ReplayEngine, names: [String]) -> ControlReply {
+        switch request {
+        case .halt: return ControlReply(accepted: engine.send(ControlCommand(kind: .halt)), message: "halt queued")
+        case .reduce: return ControlReply(accepted: engine.send(ControlCommand(kind: .reduce)), message: "reduce queued")
+        case .resume: return ControlReply(accepted: engine.send(ControlCommand(kind: .resume)), message: "resume queued")
+        case .flatten: return ControlReply(accepted: engine.send(ControlCommand(kind: .flatten)), message: "flatten queued")
+        case .setLimits(let values):
+            for key in values.keys where RiskLimitCode.entry(key: key) == nil {
+                return ControlReply(accepted: false, message: "unknown limit \(key) (known: \(RiskLimitCode.entries.map(\.key).joined(separator: ", ")))")
+            }
+            for (key, value) in values {
+                let e = RiskLimitCode.entry(key: key)!
+                guard let v = RiskLimitCode.internalValue(value, unit: e.unit) else {
+                    return ControlReply(accepted: false, message: "\(value) is not a valid value for \(key)")
+                }
+                guard engine.send(ControlCommand(kind: .setLimit, limitId: e.code, value: v)) else {
+                    return ControlReply(accepted: false, message: "control ring full; try again")
+                }
+            }
+            return ControlReply(accepted: true, message: "limits queued")
+        case .subscribe, .unsubscribe:
+            return ControlReply(accepted: false, message: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))")
+        }
+    }
+}
+
+/// The demo as the control plane sees it: a snapshot published by the demo's thread, and
+/// requests queued for it (only that thread touches the engine and its control ring).
+final class DemoSource: ControlPlaneSource {
+    let instance: String
+    let latest: Mutex<EngineSnapshot>
+    let requests = Mutex<[ControlRequest]>([])
+    let replies = Mutex<[ControlReply]>([])
+
+    init(instance: String) {
+        self.instance = instance
+        latest = Mutex(EngineSnapshot(instance: instance))
+    }
+
+    func publish(_ s: EngineSnapshot) { latest.withLock { $0 = s } }
+    func takeRequests() -> [ControlRequest] { requests.withLock { let r = $0; $0.removeAll(); return r } }
+    func reply(_ r: ControlReply) { replies.withLock { $0.append(r) } }
+
+    func snapshot() -> EngineSnapshot { latest.withLock { $0 } }
+
+    func readiness() -> [ReadinessCheck] {
+        let s = snapshot()
+        let age = Double(Clock.wallNs() - s.wallNs) / 1e9
+        return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last snapshot %.1f s ago", age)),
+                ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) events")]
+    }
+
+    func prometheusMetrics() -> String {
+        let s = snapshot()
+        var p = PrometheusText()
+        p.single("tickline_events_total", .counter, "Market events decoded.", [("instance", instance)], Double(s.events))
+        p.single("tickline_signals_total", .counter, "Signals from the strategies.", [("instance", instance)], Double(s.signals))
+        p.single("tickline_orders_total", .counter, "Orders sent to the venue.", [("instance", instance)], Double(s.orders))
+        p.single("tickline_fills_total", .counter, "Venue reports applied.", [("instance", instance)], Double(s.fills))
+        p.single("tickline_denials_total", .counter, "Signals denied by pre-trade risk.", [("instance", instance)], Double(s.denials))
+        p.single("tickline_equity", .gauge, "Account equity, marked to market.", [("instance", instance)], s.equity)
+        p.single("tickline_realised_pnl", .gauge, "Realised PnL.", [("instance", instance)], s.realisedPnl)
+        p.family("tickline_latency_seconds", .gauge, "Latency percentiles per stage.")
+        for l in s.latency {
+            for (q, v) in [("0.5", l.p50), ("0.99", l.p99), ("0.999", l.p999)] {
+                p.sample("tickline_latency_seconds", [("instance", instance), ("stage", l.stage), ("quantile", q)], Double(v) / 1e9)
+            }
+        }
+        return p.text
+    }
+
+    func submit(_ request: ControlRequest) -> ControlReply {
+        requests.withLock { $0.append(request) }
+        // The demo's thread applies it within 250 ms; the reply says it was queued.
+        return ControlReply(accepted: true, message: "queued for the engine")
+    }
+}
+
+extension Array where Element == String {
+    subscript(safe i: Int) -> String { i >= 0 && i < count ? self[i] : "#\(i)" }
+}
