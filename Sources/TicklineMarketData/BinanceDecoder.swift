@@ -79,6 +79,9 @@ private struct Scan {
     var entryIndex: Int32 = -1
     var priceDecimals = 0
     var quantityDecimals = 0
+    /// 10^priceDecimals and 10^quantityDecimals.
+    var priceScale: Int64 = 1
+    var quantityScale: Int64 = 1
     /// Set when the instrument came from `s` (it then wins over the stream name).
     var entryFromSymbol = false
     // Decimal strings and level arrays seen before the instrument was known.
@@ -126,11 +129,18 @@ private struct Scan {
 public final class BinanceDecoder {
     /// The symbols this decoder knows. Swap in a new table (one reference assignment) when
     /// subscriptions change.
-    public var instruments: InstrumentTable
+    public var instruments: InstrumentTable {
+        get { table }
+        set { table = newValue }
+    }
+    var table: InstrumentTable
     /// Levels of the last depth message.
     public let bids: LevelBuffer
     public let asks: LevelBuffer
-    public private(set) var counters = BinanceDecodeCounters()
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var countersStorage: BinanceDecodeCounters = BinanceDecodeCounters()
+    public var counters: BinanceDecodeCounters { countersStorage }
     /// ns per unit of `E`/`T`: 1,000,000 for milliseconds (the default), 1,000 for a
     /// `timeUnit=MICROSECOND` connection.
     public var venueTimeUnitNs: UInt64 = 1_000_000
@@ -144,7 +154,7 @@ public final class BinanceDecoder {
     ///   - scratchBytes: room for unescaped strings per message.
     public init(instruments: InstrumentTable, levelCapacity: Int = 5_000, scratchBytes: Int = 4_096) {
         precondition(scratchBytes >= 64, "scratchBytes \(scratchBytes) must be at least 64")
-        self.instruments = instruments
+        self.table = instruments
         bids = LevelBuffer(capacity: levelCapacity)
         asks = LevelBuffer(capacity: levelCapacity)
         unsafe scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 8)
@@ -164,17 +174,17 @@ public final class BinanceDecoder {
     public func decode(_ bytes: UnsafeRawBufferPointer, into message: inout BinanceMessage,
                        fallbackInstrumentIndex: Int32 = -1) -> BinanceDecodeError? {
         guard let base = unsafe bytes.baseAddress, bytes.count > 0 else {
-            counters.count(.truncated)
+            countersStorage.count(.truncated)
             return .truncated
         }
         var s = unsafe Scan(base: base, end: bytes.count, pos: 0)
         message = BinanceMessage()
         if decodeMessage(&s, &message, fallbackInstrumentIndex), s.error == nil {
-            counters.decoded &+= 1
+            countersStorage.decoded &+= 1
             return nil
         }
         let reason = s.error ?? .syntax
-        counters.count(reason)
+        countersStorage.count(reason)
         return reason
     }
 
@@ -185,7 +195,7 @@ public final class BinanceDecoder {
     }
 
     /// Zeroes the counters.
-    public func resetCounters() { counters = BinanceDecodeCounters() }
+    public func resetCounters() { countersStorage = BinanceDecodeCounters() }
 
     // MARK: - Message
 
@@ -209,6 +219,25 @@ public final class BinanceDecoder {
         while true {
             guard c == Ascii.quote else { return s.failHere() }
             var key = FieldKey.unknown
+            // Fast path: a one-letter key directly followed by the colon, as Binance writes them.
+            if s.pos + 4 < s.end && s.load(s.pos + 2) == Ascii.quote && s.load(s.pos + 3) == Ascii.colon
+                && s.load(s.pos + 1) != Ascii.backslash {
+                key = oneLetterKey(s.load(s.pos + 1))
+                s.pos += 4
+                c = s.skipWhitespace()
+                guard parseValue(&s, &m, key: key, first: c, nested: nested) else { return false }
+                c = s.skipWhitespace()
+                if c == Ascii.comma {
+                    s.pos += 1
+                    c = s.skipWhitespace()
+                    continue
+                }
+                if c == Ascii.closeBrace {
+                    s.pos += 1
+                    return true
+                }
+                return s.failHere()
+            }
             // Keys without escapes are classified in place.
             var k = s.pos + 1
             while k < s.end {
@@ -245,8 +274,13 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func classifyKey(_ key: StringRef) -> FieldKey {
-        if key.count == 1 {
-            switch key.byte(0) {
+        if key.count == 1 { return oneLetterKey(key.byte(0)) }
+        return classifyLongKey(key)
+    }
+
+    @inline(__always)
+    private func oneLetterKey(_ letter: UInt8) -> FieldKey {
+            switch letter {
             case 0x65: return .e
             case 0x45: return .E
             case 0x73: return .s
@@ -265,7 +299,9 @@ public final class BinanceDecoder {
             case 0x41: return .A
             default: return .unknown
             }
-        }
+    }
+
+    private func classifyLongKey(_ key: StringRef) -> FieldKey {
         switch key.count {
         case 2:
             if key.equals("pu") { return .pu }
@@ -333,17 +369,22 @@ public final class BinanceDecoder {
         case .s:
             guard c == Ascii.quote else { return wrongTypeOrSkip(&s, c) }
             guard let text = readString(&s) else { return false }
-            let index = unsafe instruments.lookupIndex(text.start, text.count)
-            guard index >= 0 else { return s.fail(.unknownSymbol) }
-            // The stream name already chose an instrument: `s` must agree with it.
-            if s.entryIndex >= 0 && s.entryIndex != Int32(index) { return s.fail(.unknownSymbol) }
-            setEntry(&s, index)
+            if s.entryIndex >= 0 {
+                // The stream name already chose an instrument: `s` must agree with it.
+                guard unsafe table.matches(Int(s.entryIndex), text.start, text.count) else {
+                    return s.fail(.unknownSymbol)
+                }
+            } else {
+                let index = unsafe table.lookupIndex(text.start, text.count)
+                guard index >= 0 else { return s.fail(.unknownSymbol) }
+                setEntry(&s, index)
+            }
             s.entryFromSymbol = true
             s.has |= Has.s
         case .p:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                 m.price = Price(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -354,7 +395,7 @@ public final class BinanceDecoder {
         case .q:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.quantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -365,7 +406,7 @@ public final class BinanceDecoder {
         case .B:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.bidQuantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -376,7 +417,7 @@ public final class BinanceDecoder {
         case .A:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.askQuantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -389,7 +430,7 @@ public final class BinanceDecoder {
             if c == Ascii.openBracket { return levelsValue(&s, bidSide: true) }
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                 m.bidPrice = Price(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -402,7 +443,7 @@ public final class BinanceDecoder {
             if c == Ascii.openBracket { return levelsValue(&s, bidSide: false) }
             if c == Ascii.quote {
                 if s.entryIndex >= 0 {
-                    guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                    guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                     m.askPrice = Price(units: v)
                 } else {
                     guard let text = readString(&s) else { return false }
@@ -439,7 +480,7 @@ public final class BinanceDecoder {
             var symbolLength = 0
             while symbolLength < text.count && text.byte(symbolLength) != Ascii.at { symbolLength += 1 }
             if !s.entryFromSymbol {
-                let index = unsafe instruments.lookupIndex(text.start, symbolLength)
+                let index = unsafe table.lookupIndex(text.start, symbolLength)
                 if index >= 0 { setEntry(&s, index) }
             }
         case .data:
@@ -478,10 +519,12 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func setEntry(_ s: inout Scan, _ index: Int) {
-        let entry = instruments.entry(at: index)
+        let entry = table.entry(at: index)
         s.entryIndex = Int32(index)
         s.priceDecimals = Int(entry.priceDecimals)
         s.quantityDecimals = Int(entry.quantityDecimals)
+        s.priceScale = DecimalScale.multiplier(entry.priceDecimals)
+        s.quantityScale = DecimalScale.multiplier(entry.quantityDecimals)
     }
 
     /// A known key with a value of the wrong type: counted as such (the value is not skipped).
@@ -558,10 +601,10 @@ public final class BinanceDecoder {
         m.kindRaw = kind.rawValue
         m.hasPreviousFinalUpdateId = has & Has.pu != 0
         let needsInstrument = kind != .controlReply && kind != .errorReply && kind != .serverShutdown
-        if s.entryIndex < 0 && fallback >= 0 && Int(fallback) < instruments.count { setEntry(&s, Int(fallback)) }
+        if s.entryIndex < 0 && fallback >= 0 && Int(fallback) < table.count { setEntry(&s, Int(fallback)) }
         if needsInstrument {
             guard s.entryIndex >= 0 else { return s.fail(.unknownSymbol) }
-            let entry = instruments.entry(at: Int(s.entryIndex))
+            let entry = table.entry(at: Int(s.entryIndex))
             m.instrumentIndex = s.entryIndex
             m.instrument = entry.id
             m.priceDecimals = entry.priceDecimals
@@ -636,26 +679,27 @@ public final class BinanceDecoder {
     private func parseLevels(_ s: inout Scan, into buffer: LevelBuffer) -> Bool {
         s.pos += 1
         var n = 0
-        buffer.count = 0
+        buffer.countStorage = 0
         var c = s.skipWhitespace()
         if c == Ascii.closeBracket {
             s.pos += 1
             return true
         }
         let pd = s.priceDecimals, qd = s.quantityDecimals
+        let ps = s.priceScale, qs = s.quantityScale
         let capacity = buffer.capacity
         while true {
             guard c == Ascii.openBracket else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
             s.pos += 1
             c = s.skipWhitespace()
             guard c == Ascii.quote else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
-            guard let price = parseDecimal(&s, decimals: pd) else { return false }
+            guard let price = parseDecimal(&s, decimals: pd, scale: ps) else { return false }
             c = s.skipWhitespace()
             guard c == Ascii.comma else { return c == Ascii.closeBracket ? s.fail(.missingField) : s.failHere() }
             s.pos += 1
             c = s.skipWhitespace()
             guard c == Ascii.quote else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
-            guard let quantity = parseDecimal(&s, decimals: qd) else { return false }
+            guard let quantity = parseDecimal(&s, decimals: qd, scale: qs) else { return false }
             c = s.skipWhitespace()
             // A level with more elements than price and quantity: the extras are skipped.
             while c == Ascii.comma {
@@ -676,15 +720,18 @@ public final class BinanceDecoder {
             }
             guard c == Ascii.closeBracket else { return s.failHere() }
             s.pos += 1
-            buffer.count = n
+            buffer.countStorage = n
             return true
         }
     }
 
     /// A decimal string at the cursor (opening quote) straight to fixed point at `decimals`,
     /// in one pass. Fraction digits beyond the scale must be zeros.
+    ///
+    /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
+    /// scale is at most 8, the extra digits checked to be zeros in the same word.
     @inline(__always)
-    private func parseDecimal(_ s: inout Scan, decimals: Int) -> Int64? {
+    private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
         let start = s.pos + 1
         var p = start
         let end = s.end
@@ -701,6 +748,24 @@ public final class BinanceDecoder {
             value = value &* 10 &+ Int64(d)
             digits += 1
             p += 1
+        }
+        if p + 9 < end && decimals <= 8 && digits > 0 && digits + decimals <= 18 && s.load(p) == Ascii.dot
+            && s.load(p + 9) == Ascii.quote {
+            let word = unsafe s.base.loadUnaligned(fromByteOffset: p + 1, as: UInt64.self)
+            if Self.isEightDigits(word) {
+                // Bytes decimals..<8 (the digits beyond the scale) must be '0'.
+                let beyond: UInt64 = ~0 << UInt64(8 * decimals)
+                guard word & beyond == 0x3030_3030_3030_3030 & beyond else {
+                    _ = s.fail(.badDecimal)
+                    return nil
+                }
+                // Keep the first `decimals` digits, right-aligned behind '0' padding.
+                let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
+                let fraction = Int64(Self.eightDigitsValue(kept))
+                s.pos = p + 10
+                let v = value &* scale &+ fraction
+                return negative ? -v : v
+            }
         }
         var fraction = 0
         var sawDigit = digits > 0
@@ -741,6 +806,22 @@ public final class BinanceDecoder {
         }
         s.pos = p + 1
         return negative ? -value : value
+    }
+
+    @inline(__always)
+    private static func isEightDigits(_ w: UInt64) -> Bool {
+        (w & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+            && ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+    }
+
+    /// The value of 8 ASCII digits in a little-endian word (first digit in the low byte).
+    @inline(__always)
+    private static func eightDigitsValue(_ w: UInt64) -> UInt64 {
+        var v = w &- 0x3030_3030_3030_3030
+        v = (v &* 10) &+ (v >> 8)
+        v = (((v & 0x0000_00FF_0000_00FF) &* 0x000F_4240_0000_0064)
+            &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* 0x0000_2710_0000_0001)) >> 32
+        return v
     }
 
     /// A decimal held in a string ref, with overflow checks (deferred and escaped values).

@@ -137,6 +137,19 @@ public final class InstrumentTable: Sendable {
         }
     }
 
+    /// Whether `count` bytes at `start` name entry `index` (no hashing: the stream name
+    /// already chose the entry and `s` only has to agree).
+    @usableFromInline
+    func matches(_ index: Int, _ start: UnsafeRawPointer?, _ count: Int) -> Bool {
+        guard let start = unsafe start else { return false }
+        let from = Int(keyStart[index])
+        guard Int(keyStart[index + 1]) - from == count else { return false }
+        for i in 0..<count where Self.fold(unsafe start.load(fromByteOffset: i, as: UInt8.self)) != Self.fold(keyBytes[from + i]) {
+            return false
+        }
+        return true
+    }
+
     @inline(__always)
     static func fold(_ b: UInt8) -> UInt8 { b &- 97 < 26 ? b &- 32 : b }
 

@@ -100,12 +100,17 @@ struct Bench: ParsableCommand {
             var sink = workload.runPass()  // warm-up
             let failed = workload.processor.decoder.counters.totalErrors
             var durations: [Int64] = []
+            var cpuDurations: [Int64] = []
             for _ in 0..<passes {
+                let cpuStart = Bench.threadCpuNs()
                 let start = Clock.monotonicNs()
                 sink &+= workload.runPass()
                 durations.append(Clock.monotonicNs() - start)
+                cpuDurations.append(Bench.threadCpuNs() - cpuStart)
             }
             durations.sort()
+            cpuDurations.sort()
+            let cpuNsPerMessage = Double(cpuDurations[cpuDurations.count / 2]) / Double(workload.count)
             let median = Double(durations[durations.count / 2])
             let messages = workload.count
             let perSecond = Double(messages) / (median / 1e9)
@@ -115,13 +120,21 @@ struct Bench: ParsableCommand {
                 print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
                       + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
                       + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
-                      + "\"passes\":\(passes),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
+                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
             } else {
                 print("decode: \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
                       + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
-                      + "\((mbPerSecond * 10).rounded() / 10) MB/s; \(failed) decode errors; "
+                      + "\((mbPerSecond * 10).rounded() / 10) MB/s (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
                       + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")
             }
         }
+    }
+
+    /// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): unlike the wall clock it
+    /// does not count time the thread spent descheduled on a shared machine.
+    static func threadCpuNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
