@@ -131,9 +131,14 @@ public final class BinanceDecoder {
     /// subscriptions change.
     public var instruments: InstrumentTable {
         get { table }
-        set { table = newValue }
+        set {
+            table = newValue
+            lastEntryIndex = -1
+        }
     }
     var table: InstrumentTable
+    /// The entry the last combined-stream name resolved to (-1: none).
+    var lastEntryIndex = -1
     /// Levels of the last depth message.
     public let bids: LevelBuffer
     public let asks: LevelBuffer
@@ -201,11 +206,171 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func decodeMessage(_ s: inout Scan, _ m: inout BinanceMessage, _ fallback: Int32) -> Bool {
+        // Binance's own layouts first, matched literally; anything else (other order, spacing,
+        // escapes, new fields, errors) goes through the general scanner from the start.
+        if decodeKnownLayout(&s, &m), finish(&s, &m, fallback), s.error == nil { return true }
+        unsafe s = Scan(base: s.base, end: s.end, pos: 0)
+        m = BinanceMessage()
         let first = s.skipWhitespace()
         guard first == Ascii.openBrace else { return s.fail(s.pos >= s.end ? .truncated : .notAnObject) }
         guard parseObject(&s, &m, nested: false) else { return false }
         if s.skipWhitespace() != 0 || s.pos < s.end { return s.fail(.trailingBytes) }
         return finish(&s, &m, fallback)
+    }
+
+    // MARK: - Known layouts
+
+    /// Matches the combined-stream layouts Binance sends (trade, aggTrade, bookTicker,
+    /// depthUpdate, fields in the venue's order, no whitespace) with literal compares instead
+    /// of key dispatch, filling the same fields and presence bits as the general scanner so
+    /// `finish` completes both alike. False as soon as anything differs.
+    private func decodeKnownLayout(_ s: inout Scan, _ m: inout BinanceMessage) -> Bool {
+        guard literal(&s, #"{"stream":""#) else { return false }
+        let nameStart = s.pos
+        var at = -1
+        while s.pos < s.end {
+            let b = s.load(s.pos)
+            if b == Ascii.quote { break }
+            if b == Ascii.backslash { return false }
+            if b == Ascii.at && at < 0 { at = s.pos }
+            s.pos += 1
+        }
+        guard at > nameStart, s.pos < s.end else { return false }
+        s.pos += 1
+        s.has |= Has.stream | Has.data
+        // Consecutive messages mostly name the same symbol: try the last one before hashing.
+        var index = lastEntryIndex
+        if unsafe index < 0 || !table.matches(index, s.base + nameStart, at - nameStart) {
+            index = unsafe table.lookupIndex(s.base + nameStart, at - nameStart)
+            lastEntryIndex = index
+        }
+        guard index >= 0, literal(&s, #","data":{""#) else { return false }
+        setEntry(&s, index)
+        guard s.pos < s.end else { return false }
+        if s.load(s.pos) == 0x75 {  // "u": spot bookTicker
+            guard literal(&s, #"u":"#), id(&s, &m.updateId),
+                  literal(&s, #","s":"#), symbolMatches(&s),
+                  literal(&s, #","b":"#), decimal(&s, &m.bidPrice.units, price: true),
+                  literal(&s, #","B":"#), decimal(&s, &m.bidQuantity.units, price: false),
+                  literal(&s, #","a":"#), decimal(&s, &m.askPrice.units, price: true),
+                  literal(&s, #","A":"#), decimal(&s, &m.askQuantity.units, price: false),
+                  literal(&s, "}}") else { return false }
+            s.has |= Has.u | Has.s | Has.bidPrice | Has.bidQty | Has.askPrice | Has.askQty
+        } else {
+            guard literal(&s, #"e":""#), s.pos < s.end else { return false }
+            switch s.load(s.pos) {
+            case Ascii.t:
+                guard literal(&s, #"trade","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","t":"#), id(&s, &m.tradeId),
+                      literal(&s, #","p":"#), decimal(&s, &m.price.units, price: true),
+                      literal(&s, #","q":"#), decimal(&s, &m.quantity.units, price: false),
+                      literal(&s, #","T":"#), id(&s, &m.transactionTime),
+                      literal(&s, #","m":"#), bool(&s, &m.buyerIsMaker),
+                      literal(&s, #","M":"#), skipBool(&s),
+                      literal(&s, "}}") else { return false }
+                s.event = .trade
+                s.has |= Has.e | Has.E | Has.s | Has.t | Has.p | Has.q | Has.T | Has.m
+            case 0x61:  // aggTrade
+                guard literal(&s, #"aggTrade","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","a":"#), id(&s, &m.tradeId),
+                      literal(&s, #","p":"#), decimal(&s, &m.price.units, price: true),
+                      literal(&s, #","q":"#), decimal(&s, &m.quantity.units, price: false),
+                      literal(&s, #","f":"#), id(&s, &m.firstTradeId),
+                      literal(&s, #","l":"#), id(&s, &m.lastTradeId),
+                      literal(&s, #","T":"#), id(&s, &m.transactionTime),
+                      literal(&s, #","m":"#), bool(&s, &m.buyerIsMaker),
+                      literal(&s, #","M":"#), skipBool(&s),
+                      literal(&s, "}}") else { return false }
+                s.event = .aggTrade
+                s.has |= Has.e | Has.E | Has.s | Has.aggId | Has.p | Has.q | Has.f | Has.l | Has.T | Has.m
+            case 0x64:  // depthUpdate
+                guard literal(&s, #"depthUpdate","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","U":"#), id(&s, &m.firstUpdateId),
+                      literal(&s, #","u":"#), id(&s, &m.updateId),
+                      literal(&s, #","b":["#) else { return false }
+                s.pos -= 1
+                guard parseLevels(&s, into: bids), literal(&s, #","a":["#) else { return false }
+                s.pos -= 1
+                guard parseLevels(&s, into: asks), literal(&s, "}}") else { return false }
+                s.event = .depthUpdate
+                s.has |= Has.e | Has.E | Has.s | Has.U | Has.u | Has.bids | Has.asks
+            default:
+                return false
+            }
+        }
+        return s.skipWhitespace() == 0 && s.pos >= s.end
+    }
+
+    /// Consumes `text` at the cursor, or returns false.
+    @inline(__always)
+    private func literal(_ s: inout Scan, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard s.pos + n <= s.end else { return false }
+        let bytes = unsafe UnsafeRawPointer(text.utf8Start)
+        // Eight bytes per compare, then the tail byte by byte.
+        var i = 0
+        while i + 8 <= n {
+            guard unsafe s.base.loadUnaligned(fromByteOffset: s.pos + i, as: UInt64.self)
+                == bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) else { return false }
+            i += 8
+        }
+        while i < n {
+            guard unsafe s.load(s.pos + i) == bytes.load(fromByteOffset: i, as: UInt8.self) else { return false }
+            i += 1
+        }
+        s.pos += n
+        return true
+    }
+
+    @inline(__always)
+    private func id(_ s: inout Scan, _ target: inout UInt64) -> Bool {
+        guard s.pos < s.end, let v = readId(&s, s.load(s.pos)) else { return false }
+        target = v
+        return true
+    }
+
+    @inline(__always)
+    private func decimal(_ s: inout Scan, _ target: inout Int64, price: Bool) -> Bool {
+        guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
+        let v = price ? parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale)
+            : parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale)
+        guard let v else { return false }
+        target = v
+        return true
+    }
+
+    @inline(__always)
+    private func bool(_ s: inout Scan, _ target: inout Bool) -> Bool {
+        if literal(&s, "true") {
+            target = true
+            return true
+        }
+        target = false
+        return literal(&s, "false")
+    }
+
+    @inline(__always)
+    private func skipBool(_ s: inout Scan) -> Bool { literal(&s, "true") || literal(&s, "false") }
+
+    /// The `s` string at the cursor names the instrument the stream name chose.
+    @inline(__always)
+    private func symbolMatches(_ s: inout Scan) -> Bool {
+        guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
+        let start = s.pos + 1
+        var p = start
+        while p < s.end {
+            let b = s.load(p)
+            if b == Ascii.quote { break }
+            if b == Ascii.backslash { return false }
+            p += 1
+        }
+        guard p < s.end, unsafe table.matches(Int(s.entryIndex), s.base + start, p - start) else { return false }
+        s.entryFromSymbol = true
+        s.pos = p + 1
+        return true
     }
 
     /// Parses an object whose `{` is at the cursor. `nested`: inside the combined-stream `data`.
@@ -280,25 +445,25 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func oneLetterKey(_ letter: UInt8) -> FieldKey {
-            switch letter {
-            case 0x65: return .e
-            case 0x45: return .E
-            case 0x73: return .s
-            case 0x74: return .t
-            case 0x70: return .p
-            case 0x71: return .q
-            case 0x54: return .T
-            case 0x6D: return .m
-            case 0x61: return .a
-            case 0x66: return .f
-            case 0x6C: return .l
-            case 0x75: return .u
-            case 0x55: return .U
-            case 0x62: return .b
-            case 0x42: return .B
-            case 0x41: return .A
-            default: return .unknown
-            }
+        switch letter {
+        case 0x65: return .e
+        case 0x45: return .E
+        case 0x73: return .s
+        case 0x74: return .t
+        case 0x70: return .p
+        case 0x71: return .q
+        case 0x54: return .T
+        case 0x6D: return .m
+        case 0x61: return .a
+        case 0x66: return .f
+        case 0x6C: return .l
+        case 0x75: return .u
+        case 0x55: return .U
+        case 0x62: return .b
+        case 0x42: return .B
+        case 0x41: return .A
+        default: return .unknown
+        }
     }
 
     private func classifyLongKey(_ key: StringRef) -> FieldKey {
@@ -735,6 +900,25 @@ public final class BinanceDecoder {
         let start = s.pos + 1
         var p = start
         let end = s.end
+        // Binance's shape, "<1–8 digits>.<8 digits>", without a loop: both parts as words.
+        if start + 8 <= end && decimals <= 8 {
+            let head = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+            let flipped = head ^ 0x3030_3030_3030_3030
+            let nonDigit = (((flipped & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676) | flipped) & 0x8080_8080_8080_8080
+            let integerDigits = nonDigit.trailingZeroBitCount >> 3
+            let dot = start + integerDigits
+            if integerDigits >= 1 && integerDigits < 8 && dot + 9 < end && s.load(dot) == Ascii.dot
+                && s.load(dot + 9) == Ascii.quote {
+                let word = unsafe s.base.loadUnaligned(fromByteOffset: dot + 1, as: UInt64.self)
+                let beyond: UInt64 = ~0 << UInt64(8 * decimals)
+                if Self.isEightDigits(word) && word & beyond == 0x3030_3030_3030_3030 & beyond {
+                    let integer = (head << UInt64(8 * (8 - integerDigits))) | (0x3030_3030_3030_3030 >> UInt64(8 * integerDigits))
+                    let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
+                    s.pos = dot + 10
+                    return Int64(Self.eightDigitsValue(integer)) &* scale &+ Int64(Self.eightDigitsValue(kept))
+                }
+            }
+        }
         var negative = false
         if p < end && s.load(p) == Ascii.minus {
             negative = true

@@ -53,6 +53,8 @@ public final class InstrumentTable: Sendable {
     private let entries: [InstrumentEntry]
     /// Symbol bytes of all entries, back to back; entry i spans keyStart[i]..<keyStart[i+1].
     private let keyBytes: [UInt8]
+    /// `keyBytes` with ASCII letters upper-cased, for comparisons.
+    private let foldedKeyBytes: [UInt8]
     private let keyStart: [Int32]
     /// Slot → entry index, -1 = empty. Power-of-two count, at most half full.
     private let slots: [Int32]
@@ -91,6 +93,7 @@ public final class InstrumentTable: Sendable {
         self.specs = specs
         self.entries = entries
         self.keyBytes = keyBytes
+        self.foldedKeyBytes = keyBytes.map { Self.fold($0) }
         self.keyStart = keyStart
         self.slots = slots
         self.slotMask = capacity - 1
@@ -144,10 +147,12 @@ public final class InstrumentTable: Sendable {
         guard let start = unsafe start else { return false }
         let from = Int(keyStart[index])
         guard Int(keyStart[index + 1]) - from == count else { return false }
-        for i in 0..<count where Self.fold(unsafe start.load(fromByteOffset: i, as: UInt8.self)) != Self.fold(keyBytes[from + i]) {
-            return false
+        return unsafe foldedKeyBytes.withUnsafeBufferPointer { folded in
+            for i in 0..<count where unsafe Self.fold(start.load(fromByteOffset: i, as: UInt8.self)) != folded[from + i] {
+                return false
+            }
+            return true
         }
-        return true
     }
 
     @inline(__always)

@@ -52,6 +52,8 @@ public final class PriceLadder {
     private let directory: UnsafeMutablePointer<Int>
     private let firstKeys: UnsafeMutablePointer<Int64>
     private var directoryCount = 0
+    /// Directory position found by the last search (a hint, checked before use).
+    private var lastChunkIndex = 0
     private let freeChunks: UnsafeMutablePointer<Int>
     private var freeCount = 0
 
@@ -124,21 +126,27 @@ public final class PriceLadder {
     }
 
     /// Directory position of the chunk that holds (or would hold) `k`: the last whose first
-    /// key is <= k, or 0 (halving with one select per step).
+    /// key is <= k, or 0 (halving; the compiler may still branch per step).
     @inline(__always)
     private func chunkIndex(for k: Int64) -> Int {
+        // A diff lists its levels in price order, often close together: try the chunk of the
+        // previous update before searching.
+        let hint = lastChunkIndex
+        if unsafe hint < directoryCount && firstKeys[hint] <= k && (hint + 1 == directoryCount || firstKeys[hint + 1] > k) {
+            return hint
+        }
         var base = 0
         var length = directoryCount
         while length > 1 {
             let half = length >> 1
-            let step = unsafe firstKeys[base &+ half] <= k ? half : 0
-            base = base &+ step
+            base = unsafe firstKeys[base &+ half] <= k ? base &+ half : base
             length = length &- half
         }
+        lastChunkIndex = base
         return base
     }
 
-    /// First position in `chunk` whose key >= k (halving with one select per step).
+    /// First position in `chunk` whose key >= k (halving).
     @inline(__always)
     private func position(of k: Int64, in chunk: Int) -> Int {
         let start = unsafe keys + chunk * chunkSize
@@ -147,8 +155,7 @@ public final class PriceLadder {
         var base = 0
         while length > 1 {
             let half = length >> 1
-            let step = unsafe start[base &+ half] < k ? half : 0
-            base = base &+ step
+            base = unsafe start[base &+ half] < k ? base &+ half : base
             length = length &- half
         }
         return unsafe start[base] < k ? base &+ 1 : base

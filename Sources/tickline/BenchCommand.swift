@@ -87,6 +87,8 @@ struct Bench: ParsableCommand {
         @Option(help: "Recorded file: `<receive ns> <json>` lines, plain or gzip.") var input: String
         @Option(help: "Timed passes over all messages (median reported).") var passes = 7
         @Flag(help: "Print one JSON line.") var json = false
+        @Flag(name: .customLong("decode-only"), help: "Time the decoder alone (no book, no events), as a JSON-parser baseline does.")
+        var decodeOnly = false
 
         func validate() throws {
             guard passes >= 1 else { throw ValidationError("--passes must be at least 1") }
@@ -97,14 +99,15 @@ struct Bench: ParsableCommand {
             let table = try RecordingFile.table(for: [bytes], symbols: [], priceDecimals: 8, quantityDecimals: 8)
             let workload = DecodeWorkload(recording: bytes, instruments: table)
             guard workload.count > 0 else { throw CommandFailure("\(input): no messages") }
-            var sink = workload.runPass()  // warm-up
+            let pass = decodeOnly ? workload.runDecodeOnlyPass : workload.runPass
+            var sink = pass()  // warm-up
             let failed = workload.processor.decoder.counters.totalErrors
             var durations: [Int64] = []
             var cpuDurations: [Int64] = []
             for _ in 0..<passes {
                 let cpuStart = Bench.threadCpuNs()
                 let start = Clock.monotonicNs()
-                sink &+= workload.runPass()
+                sink &+= pass()
                 durations.append(Clock.monotonicNs() - start)
                 cpuDurations.append(Bench.threadCpuNs() - cpuStart)
             }
@@ -120,9 +123,9 @@ struct Bench: ParsableCommand {
                 print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
                       + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
                       + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
-                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
+                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"work\":\"\(decodeOnly ? "decode" : "decode+book")\",\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
             } else {
-                print("decode: \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
+                print("decode\(decodeOnly ? " (decoder only)" : " + book"): \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
                       + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
                       + "\((mbPerSecond * 10).rounded() / 10) MB/s (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
                       + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")

@@ -20,9 +20,11 @@ let recordedFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("shared/data/binance_spot_btcusdt/btcusdt_20240808.gz").path
 
-/// The recording's lines, or nil when the data folder is absent.
+/// The recording's lines, or nil when the data folder is absent (or TICKLINE_DECODE_SYNTHETIC=1
+/// asks for the synthetic set, to check that path).
 func recordedLines() -> [UInt8]? {
-    guard FileManager.default.fileExists(atPath: recordedFile) else { return nil }
+    guard ProcessInfo.processInfo.environment["TICKLINE_DECODE_SYNTHETIC"] != "1",
+          FileManager.default.fileExists(atPath: recordedFile) else { return nil }
     let gzip = Process()
     gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     gzip.arguments = ["gzip", "-dc", "--", recordedFile]
@@ -48,7 +50,10 @@ func syntheticMessages() -> [String] {
         messages.append(ticker)
         messages.append(ticker)
         if i % 4 == 0 {
-            let levels = (0..<8).map { #"["\#(59_990 - ($0 + i) % 40).\#(10 + $0)000000","\#($0 % 3 == 0 ? "0.00000000" : "0.5\#($0)000000")"]"# }
+            let levels = (0..<8).map { (j: Int) -> String in
+                let quantity = j % 3 == 0 ? "0.00000000" : "0.5\(j)000000"
+                return #"[""# + "\(59_990 - (j + i) % 40).\(10 + j)000000" + #"",""# + quantity + #""]"#
+            }
             messages.append(#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1723161255408,"s":"BTCUSDT","U":\#(updateId + 1),"u":\#(updateId + 10),"b":["# + levels.joined(separator: ",") + #"],"a":[["\#(60_050 + i % 30).00000000","0.25000000"]]}}"#)
             updateId += 10
         }
@@ -62,7 +67,7 @@ nonisolated(unsafe) let workload: DecodeWorkload = {
         print("decode benchmarks: recorded messages from \(recordedFile)")
         return DecodeWorkload(recording: recording, instruments: table)
     }
-    print("decode benchmarks: \(recordedFile) absent; synthetic messages")
+    print("decode benchmarks: synthetic messages (\(recordedFile) absent or TICKLINE_DECODE_SYNTHETIC=1)")
     return DecodeWorkload(messages: syntheticMessages(), instruments: table)
 }()
 
