@@ -228,6 +228,21 @@ public final class BinanceDecoder {
         guard literal(&s, #"{"stream":""#) else { return false }
         let nameStart = s.pos
         var at = -1
+        // Eight bytes at a time: the first quote, '@' and backslash by the zero-byte trick.
+        while s.pos + 8 <= s.end {
+            let w = unsafe s.base.loadUnaligned(fromByteOffset: s.pos, as: UInt64.self)
+            let quotes = Self.zeroBytes(w ^ 0x2222_2222_2222_2222)
+            let slashes = Self.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+            let ats = Self.zeroBytes(w ^ 0x4040_4040_4040_4040)
+            let below = quotes == 0 ? UInt64.max : (quotes & (0 &- quotes)) &- 1  // bits before the first quote
+            if slashes & below != 0 { return false }
+            if at < 0 && ats & below != 0 { at = s.pos + (ats & below).trailingZeroBitCount >> 3 }
+            if quotes != 0 {
+                s.pos += quotes.trailingZeroBitCount >> 3
+                break
+            }
+            s.pos += 8
+        }
         while s.pos < s.end {
             let b = s.load(s.pos)
             if b == Ascii.quote { break }
@@ -235,12 +250,16 @@ public final class BinanceDecoder {
             if b == Ascii.at && at < 0 { at = s.pos }
             s.pos += 1
         }
-        guard at > nameStart, s.pos < s.end else { return false }
+        guard at > nameStart, s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
         s.pos += 1
         s.has |= Has.stream | Has.data
         // Consecutive messages mostly name the same symbol: try the last one before hashing.
         var index = lastEntryIndex
-        if unsafe index < 0 || !table.matches(index, s.base + nameStart, at - nameStart) {
+        let symbolLength = at - nameStart
+        let known = index >= 0 && (symbolLength <= 8 && nameStart + 8 <= s.end
+            ? unsafe table.matches(index, word: s.base.loadUnaligned(fromByteOffset: nameStart, as: UInt64.self), count: symbolLength)
+            : unsafe table.matches(index, s.base + nameStart, symbolLength))
+        if !known {
             index = unsafe table.lookupIndex(s.base + nameStart, at - nameStart)
             lastEntryIndex = index
         }
@@ -367,7 +386,12 @@ public final class BinanceDecoder {
             if b == Ascii.backslash { return false }
             p += 1
         }
-        guard p < s.end, unsafe table.matches(Int(s.entryIndex), s.base + start, p - start) else { return false }
+        guard p < s.end else { return false }
+        let count = p - start
+        let same = count <= 8 && start + 8 <= s.end
+            ? unsafe table.matches(Int(s.entryIndex), word: s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self), count: count)
+            : unsafe table.matches(Int(s.entryIndex), s.base + start, count)
+        guard same else { return false }
         s.entryFromSymbol = true
         s.pos = p + 1
         return true
@@ -990,6 +1014,12 @@ public final class BinanceDecoder {
         }
         s.pos = p + 1
         return negative ? -value : value
+    }
+
+    /// High bit set in each zero byte of `w` (exact up to the first zero byte).
+    @inline(__always)
+    private static func zeroBytes(_ w: UInt64) -> UInt64 {
+        (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080
     }
 
     @inline(__always)
