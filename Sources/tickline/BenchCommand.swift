@@ -77,11 +77,13 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binance messages from a recording decoded to events in memory (with the L2 book update): messages/s.",
             discussion: """
-                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs
-                the feed's per-message work (decode, book update, top-of-book and depth snapshot, events)
-                over all of them, several timed passes from fresh books; prints the median pass.
-                allocations_per_message is null here: the product links no allocation counter. The
+                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs \
+                the feed's per-message work (decode, book update, top-of-book and depth snapshot, events) \
+                over all of them, several timed passes from fresh books, and prints the median pass. A \
+                file without a REST snapshot line leaves the books buffering (book_updates 0). \
+                allocations_per_message is null here: the product links no allocation counter; the \
                 allocation gate (Benchmarks/DecodeBenchmarks, mallocCountTotal = 0) measures it.
+
                 """)
 
         @Option(help: "Recorded file: `<receive ns> <json>` lines, plain or gzip.") var input: String
@@ -113,6 +115,10 @@ struct Bench: ParsableCommand {
             }
             durations.sort()
             cpuDurations.sort()
+            // Diffs applied to a synced book per pass: 0 when the file has no REST snapshot
+            // line (the books then only buffer), so the figure is not read as including the book.
+            let applied = workload.processor.books.reduce(UInt64(0)) { $0 + $1.counters.appliedDiffs }
+            let bookUpdates = decodeOnly ? 0 : applied / UInt64(passes + 1)
             let cpuNsPerMessage = Double(cpuDurations[cpuDurations.count / 2]) / Double(workload.count)
             let median = Double(durations[durations.count / 2])
             let messages = workload.count
@@ -123,11 +129,11 @@ struct Bench: ParsableCommand {
                 print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
                       + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
                       + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
-                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"work\":\"\(decodeOnly ? "decode" : "decode+book")\",\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
+                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"work\":\"\(decodeOnly ? "decode" : "decode+book")\",\"book_updates\":\(bookUpdates),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
             } else {
                 print("decode\(decodeOnly ? " (decoder only)" : " + book"): \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
                       + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
-                      + "\((mbPerSecond * 10).rounded() / 10) MB/s (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
+                      + "\((mbPerSecond * 10).rounded() / 10) MB/s, \(bookUpdates) book updates per pass (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
                       + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")
             }
         }
