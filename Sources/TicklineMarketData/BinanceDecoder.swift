@@ -878,6 +878,43 @@ public final class BinanceDecoder {
         let ps = s.priceScale, qs = s.quantityScale
         let capacity = buffer.capacity
         while true {
+            // Binance's level layout, ["<price>","<quantity>"], without whitespace: matched
+            // directly; anything else is parsed by the general code below from the same place.
+            let levelStart = s.pos
+            if c == Ascii.openBracket && s.pos + 1 < s.end && s.load(s.pos + 1) == Ascii.quote && n < capacity {
+                s.pos += 1
+                if let price = tryFastDecimal(&s, decimals: pd, scale: ps), s.pos + 2 < s.end,
+                   s.load(s.pos) == Ascii.comma, s.load(s.pos + 1) == Ascii.quote {
+                    s.pos += 1
+                    if let quantity = tryFastDecimal(&s, decimals: qd, scale: qs), s.pos + 1 < s.end,
+                       s.load(s.pos) == Ascii.closeBracket {
+                        unsafe buffer.storage[n] = BookLevel(price: Price(units: price), quantity: Quantity(units: quantity))
+                        n += 1
+                        let next = s.load(s.pos + 1)
+                        if next == Ascii.comma {
+                            s.pos += 2
+                            c = s.skipWhitespace()
+                            continue
+                        }
+                        if next == Ascii.closeBracket {
+                            s.pos += 2
+                            buffer.countStorage = n
+                            return true
+                        }
+                        s.pos += 1
+                        c = s.skipWhitespace()
+                        guard c == Ascii.comma || c == Ascii.closeBracket else { return s.failHere() }
+                        s.pos += 1
+                        if c == Ascii.closeBracket {
+                            buffer.countStorage = n
+                            return true
+                        }
+                        c = s.skipWhitespace()
+                        continue
+                    }
+                }
+                s.pos = levelStart
+            }
             guard c == Ascii.openBracket else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
             s.pos += 1
             c = s.skipWhitespace()
@@ -914,17 +951,12 @@ public final class BinanceDecoder {
         }
     }
 
-    /// A decimal string at the cursor (opening quote) straight to fixed point at `decimals`,
-    /// in one pass. Fraction digits beyond the scale must be zeros.
-    ///
-    /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
-    /// scale is at most 8, the extra digits checked to be zeros in the same word.
+    /// Binance's shape, "<1–7 digits>.<8 digits>" with the closing quote, without a loop: both
+    /// parts as words. nil (nothing consumed, no error recorded) for any other shape.
     @inline(__always)
-    private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
+    private func tryFastDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
         let start = s.pos + 1
-        var p = start
         let end = s.end
-        // Binance's shape, "<1–8 digits>.<8 digits>", without a loop: both parts as words.
         if start + 8 <= end && decimals <= 8 {
             let head = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
             let flipped = head ^ 0x3030_3030_3030_3030
@@ -943,6 +975,20 @@ public final class BinanceDecoder {
                 }
             }
         }
+        return nil
+    }
+
+    /// A decimal string at the cursor (opening quote) straight to fixed point at `decimals`,
+    /// in one pass. Fraction digits beyond the scale must be zeros.
+    ///
+    /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
+    /// scale is at most 8, the extra digits checked to be zeros in the same word.
+    @inline(__always)
+    private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
+        let start = s.pos + 1
+        var p = start
+        let end = s.end
+        if let v = tryFastDecimal(&s, decimals: decimals, scale: scale) { return v }
         var negative = false
         if p < end && s.load(p) == Ascii.minus {
             negative = true

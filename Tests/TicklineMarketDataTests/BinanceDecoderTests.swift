@@ -269,6 +269,21 @@ let realDepth = #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":
         #expect(e == error, "\(text)")
         if error == nil { #expect(m.price == Price(units: units), "\(text)") }
     }
+
+    @Test func parsesLevelsOfMixedShapes() {
+        // The exact venue shape takes the fast per-level path; spaced, short or extra-element
+        // levels in the same array take the general one.
+        let d = btcDecoder()
+        let (m, error) = decode(#"{"e":"depthUpdate","s":"BTCUSDT","U":1,"u":2,"b":[["1.50000000","2.00000000"], [ "1.40000000" , "3" ],["1.3","0.00000000"],["1.20000000","1.00000000","x"]],"a":[ ]}"#, d)
+        #expect(error == nil && m.kind == .depthUpdate)
+        #expect(d.bids.levels == [
+            BookLevel(price: Price(units: 150), quantity: Quantity(units: 200_000)),
+            BookLevel(price: Price(units: 140), quantity: Quantity(units: 300_000)),
+            BookLevel(price: Price(units: 130), quantity: .zero),
+            BookLevel(price: Price(units: 120), quantity: Quantity(units: 100_000)),
+        ])
+        #expect(d.asks.count == 0)
+    }
 }
 
 @Suite struct InstrumentTableTests {
