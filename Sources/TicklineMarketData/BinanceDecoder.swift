@@ -79,6 +79,9 @@ private struct Scan {
     var entryIndex: Int32 = -1
     var priceDecimals = 0
     var quantityDecimals = 0
+    /// 10^priceDecimals and 10^quantityDecimals.
+    var priceScale: Int64 = 1
+    var quantityScale: Int64 = 1
     /// Set when the instrument came from `s` (it then wins over the stream name).
     var entryFromSymbol = false
     // Decimal strings and level arrays seen before the instrument was known.
@@ -126,11 +129,23 @@ private struct Scan {
 public final class BinanceDecoder {
     /// The symbols this decoder knows. Swap in a new table (one reference assignment) when
     /// subscriptions change.
-    public var instruments: InstrumentTable
+    public var instruments: InstrumentTable {
+        get { table }
+        set {
+            table = newValue
+            lastEntryIndex = -1
+        }
+    }
+    var table: InstrumentTable
+    /// The entry the last combined-stream name resolved to (-1: none).
+    var lastEntryIndex = -1
     /// Levels of the last depth message.
     public let bids: LevelBuffer
     public let asks: LevelBuffer
-    public private(set) var counters = BinanceDecodeCounters()
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var countersStorage: BinanceDecodeCounters = BinanceDecodeCounters()
+    public var counters: BinanceDecodeCounters { countersStorage }
     /// ns per unit of `E`/`T`: 1,000,000 for milliseconds (the default), 1,000 for a
     /// `timeUnit=MICROSECOND` connection.
     public var venueTimeUnitNs: UInt64 = 1_000_000
@@ -144,7 +159,7 @@ public final class BinanceDecoder {
     ///   - scratchBytes: room for unescaped strings per message.
     public init(instruments: InstrumentTable, levelCapacity: Int = 5_000, scratchBytes: Int = 4_096) {
         precondition(scratchBytes >= 64, "scratchBytes \(scratchBytes) must be at least 64")
-        self.instruments = instruments
+        self.table = instruments
         bids = LevelBuffer(capacity: levelCapacity)
         asks = LevelBuffer(capacity: levelCapacity)
         unsafe scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 8)
@@ -164,17 +179,17 @@ public final class BinanceDecoder {
     public func decode(_ bytes: UnsafeRawBufferPointer, into message: inout BinanceMessage,
                        fallbackInstrumentIndex: Int32 = -1) -> BinanceDecodeError? {
         guard let base = unsafe bytes.baseAddress, bytes.count > 0 else {
-            counters.count(.truncated)
+            countersStorage.count(.truncated)
             return .truncated
         }
         var s = unsafe Scan(base: base, end: bytes.count, pos: 0)
         message = BinanceMessage()
         if decodeMessage(&s, &message, fallbackInstrumentIndex), s.error == nil {
-            counters.decoded &+= 1
+            countersStorage.decoded &+= 1
             return nil
         }
         let reason = s.error ?? .syntax
-        counters.count(reason)
+        countersStorage.count(reason)
         return reason
     }
 
@@ -185,17 +200,201 @@ public final class BinanceDecoder {
     }
 
     /// Zeroes the counters.
-    public func resetCounters() { counters = BinanceDecodeCounters() }
+    public func resetCounters() { countersStorage = BinanceDecodeCounters() }
 
     // MARK: - Message
 
     @inline(__always)
     private func decodeMessage(_ s: inout Scan, _ m: inout BinanceMessage, _ fallback: Int32) -> Bool {
+        // Binance's own layouts first, matched literally; anything else (other order, spacing,
+        // escapes, new fields, errors) goes through the general scanner from the start.
+        if decodeKnownLayout(&s, &m), finish(&s, &m, fallback), s.error == nil { return true }
+        unsafe s = Scan(base: s.base, end: s.end, pos: 0)
+        m = BinanceMessage()
         let first = s.skipWhitespace()
         guard first == Ascii.openBrace else { return s.fail(s.pos >= s.end ? .truncated : .notAnObject) }
         guard parseObject(&s, &m, nested: false) else { return false }
         if s.skipWhitespace() != 0 || s.pos < s.end { return s.fail(.trailingBytes) }
         return finish(&s, &m, fallback)
+    }
+
+    // MARK: - Known layouts
+
+    /// Matches the combined-stream layouts Binance sends (trade, aggTrade, bookTicker,
+    /// depthUpdate, fields in the venue's order, no whitespace) with literal compares instead
+    /// of key dispatch, filling the same fields and presence bits as the general scanner so
+    /// `finish` completes both alike. False as soon as anything differs.
+    private func decodeKnownLayout(_ s: inout Scan, _ m: inout BinanceMessage) -> Bool {
+        guard literal(&s, #"{"stream":""#) else { return false }
+        let nameStart = s.pos
+        var at = -1
+        // Eight bytes at a time: the first quote, '@' and backslash by the zero-byte trick.
+        while s.pos + 8 <= s.end {
+            let w = unsafe s.base.loadUnaligned(fromByteOffset: s.pos, as: UInt64.self)
+            let quotes = Self.zeroBytes(w ^ 0x2222_2222_2222_2222)
+            let slashes = Self.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+            let ats = Self.zeroBytes(w ^ 0x4040_4040_4040_4040)
+            let below = quotes == 0 ? UInt64.max : (quotes & (0 &- quotes)) &- 1  // bits before the first quote
+            if slashes & below != 0 { return false }
+            if at < 0 && ats & below != 0 { at = s.pos + (ats & below).trailingZeroBitCount >> 3 }
+            if quotes != 0 {
+                s.pos += quotes.trailingZeroBitCount >> 3
+                break
+            }
+            s.pos += 8
+        }
+        while s.pos < s.end {
+            let b = s.load(s.pos)
+            if b == Ascii.quote { break }
+            if b == Ascii.backslash { return false }
+            if b == Ascii.at && at < 0 { at = s.pos }
+            s.pos += 1
+        }
+        guard at > nameStart, s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
+        s.pos += 1
+        s.has |= Has.stream | Has.data
+        // Consecutive messages mostly name the same symbol: try the last one before hashing.
+        var index = lastEntryIndex
+        let symbolLength = at - nameStart
+        let known = index >= 0 && (symbolLength <= 8 && nameStart + 8 <= s.end
+            ? unsafe table.matches(index, word: s.base.loadUnaligned(fromByteOffset: nameStart, as: UInt64.self), count: symbolLength)
+            : unsafe table.matches(index, s.base + nameStart, symbolLength))
+        if !known {
+            index = unsafe table.lookupIndex(s.base + nameStart, at - nameStart)
+            lastEntryIndex = index
+        }
+        guard index >= 0, literal(&s, #","data":{""#) else { return false }
+        setEntry(&s, index)
+        guard s.pos < s.end else { return false }
+        if s.load(s.pos) == 0x75 {  // "u": spot bookTicker
+            guard literal(&s, #"u":"#), id(&s, &m.updateId),
+                  literal(&s, #","s":"#), symbolMatches(&s),
+                  literal(&s, #","b":"#), decimal(&s, &m.bidPrice.units, price: true),
+                  literal(&s, #","B":"#), decimal(&s, &m.bidQuantity.units, price: false),
+                  literal(&s, #","a":"#), decimal(&s, &m.askPrice.units, price: true),
+                  literal(&s, #","A":"#), decimal(&s, &m.askQuantity.units, price: false),
+                  literal(&s, "}}") else { return false }
+            s.has |= Has.u | Has.s | Has.bidPrice | Has.bidQty | Has.askPrice | Has.askQty
+        } else {
+            guard literal(&s, #"e":""#), s.pos < s.end else { return false }
+            switch s.load(s.pos) {
+            case Ascii.t:
+                guard literal(&s, #"trade","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","t":"#), id(&s, &m.tradeId),
+                      literal(&s, #","p":"#), decimal(&s, &m.price.units, price: true),
+                      literal(&s, #","q":"#), decimal(&s, &m.quantity.units, price: false),
+                      literal(&s, #","T":"#), id(&s, &m.transactionTime),
+                      literal(&s, #","m":"#), bool(&s, &m.buyerIsMaker),
+                      literal(&s, #","M":"#), skipBool(&s),
+                      literal(&s, "}}") else { return false }
+                s.event = .trade
+                s.has |= Has.e | Has.E | Has.s | Has.t | Has.p | Has.q | Has.T | Has.m
+            case 0x61:  // aggTrade
+                guard literal(&s, #"aggTrade","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","a":"#), id(&s, &m.tradeId),
+                      literal(&s, #","p":"#), decimal(&s, &m.price.units, price: true),
+                      literal(&s, #","q":"#), decimal(&s, &m.quantity.units, price: false),
+                      literal(&s, #","f":"#), id(&s, &m.firstTradeId),
+                      literal(&s, #","l":"#), id(&s, &m.lastTradeId),
+                      literal(&s, #","T":"#), id(&s, &m.transactionTime),
+                      literal(&s, #","m":"#), bool(&s, &m.buyerIsMaker),
+                      literal(&s, #","M":"#), skipBool(&s),
+                      literal(&s, "}}") else { return false }
+                s.event = .aggTrade
+                s.has |= Has.e | Has.E | Has.s | Has.aggId | Has.p | Has.q | Has.f | Has.l | Has.T | Has.m
+            case 0x64:  // depthUpdate
+                guard literal(&s, #"depthUpdate","E":"#), id(&s, &m.eventTime),
+                      literal(&s, #","s":"#), symbolMatches(&s),
+                      literal(&s, #","U":"#), id(&s, &m.firstUpdateId),
+                      literal(&s, #","u":"#), id(&s, &m.updateId),
+                      literal(&s, #","b":["#) else { return false }
+                s.pos -= 1
+                guard parseLevels(&s, into: bids), literal(&s, #","a":["#) else { return false }
+                s.pos -= 1
+                guard parseLevels(&s, into: asks), literal(&s, "}}") else { return false }
+                s.event = .depthUpdate
+                s.has |= Has.e | Has.E | Has.s | Has.U | Has.u | Has.bids | Has.asks
+            default:
+                return false
+            }
+        }
+        return s.skipWhitespace() == 0 && s.pos >= s.end
+    }
+
+    /// Consumes `text` at the cursor, or returns false.
+    @inline(__always)
+    private func literal(_ s: inout Scan, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard s.pos + n <= s.end else { return false }
+        let bytes = unsafe UnsafeRawPointer(text.utf8Start)
+        // Eight bytes per compare, then the tail byte by byte.
+        var i = 0
+        while i + 8 <= n {
+            guard unsafe s.base.loadUnaligned(fromByteOffset: s.pos + i, as: UInt64.self)
+                == bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) else { return false }
+            i += 8
+        }
+        while i < n {
+            guard unsafe s.load(s.pos + i) == bytes.load(fromByteOffset: i, as: UInt8.self) else { return false }
+            i += 1
+        }
+        s.pos += n
+        return true
+    }
+
+    @inline(__always)
+    private func id(_ s: inout Scan, _ target: inout UInt64) -> Bool {
+        guard s.pos < s.end, let v = readId(&s, s.load(s.pos)) else { return false }
+        target = v
+        return true
+    }
+
+    @inline(__always)
+    private func decimal(_ s: inout Scan, _ target: inout Int64, price: Bool) -> Bool {
+        guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
+        let v = price ? parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale)
+            : parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale)
+        guard let v else { return false }
+        target = v
+        return true
+    }
+
+    @inline(__always)
+    private func bool(_ s: inout Scan, _ target: inout Bool) -> Bool {
+        if literal(&s, "true") {
+            target = true
+            return true
+        }
+        target = false
+        return literal(&s, "false")
+    }
+
+    @inline(__always)
+    private func skipBool(_ s: inout Scan) -> Bool { literal(&s, "true") || literal(&s, "false") }
+
+    /// The `s` string at the cursor names the instrument the stream name chose.
+    @inline(__always)
+    private func symbolMatches(_ s: inout Scan) -> Bool {
+        guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
+        let start = s.pos + 1
+        var p = start
+        while p < s.end {
+            let b = s.load(p)
+            if b == Ascii.quote { break }
+            if b == Ascii.backslash { return false }
+            p += 1
+        }
+        guard p < s.end else { return false }
+        let count = p - start
+        let same = count <= 8 && start + 8 <= s.end
+            ? unsafe table.matches(Int(s.entryIndex), word: s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self), count: count)
+            : unsafe table.matches(Int(s.entryIndex), s.base + start, count)
+        guard same else { return false }
+        s.entryFromSymbol = true
+        s.pos = p + 1
+        return true
     }
 
     /// Parses an object whose `{` is at the cursor. `nested`: inside the combined-stream `data`.
@@ -209,6 +408,25 @@ public final class BinanceDecoder {
         while true {
             guard c == Ascii.quote else { return s.failHere() }
             var key = FieldKey.unknown
+            // Fast path: a one-letter key directly followed by the colon, as Binance writes them.
+            if s.pos + 4 < s.end && s.load(s.pos + 2) == Ascii.quote && s.load(s.pos + 3) == Ascii.colon
+                && s.load(s.pos + 1) != Ascii.backslash {
+                key = oneLetterKey(s.load(s.pos + 1))
+                s.pos += 4
+                c = s.skipWhitespace()
+                guard parseValue(&s, &m, key: key, first: c, nested: nested) else { return false }
+                c = s.skipWhitespace()
+                if c == Ascii.comma {
+                    s.pos += 1
+                    c = s.skipWhitespace()
+                    continue
+                }
+                if c == Ascii.closeBrace {
+                    s.pos += 1
+                    return true
+                }
+                return s.failHere()
+            }
             // Keys without escapes are classified in place.
             var k = s.pos + 1
             while k < s.end {
@@ -245,27 +463,34 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func classifyKey(_ key: StringRef) -> FieldKey {
-        if key.count == 1 {
-            switch key.byte(0) {
-            case 0x65: return .e
-            case 0x45: return .E
-            case 0x73: return .s
-            case 0x74: return .t
-            case 0x70: return .p
-            case 0x71: return .q
-            case 0x54: return .T
-            case 0x6D: return .m
-            case 0x61: return .a
-            case 0x66: return .f
-            case 0x6C: return .l
-            case 0x75: return .u
-            case 0x55: return .U
-            case 0x62: return .b
-            case 0x42: return .B
-            case 0x41: return .A
-            default: return .unknown
-            }
+        if key.count == 1 { return oneLetterKey(key.byte(0)) }
+        return classifyLongKey(key)
+    }
+
+    @inline(__always)
+    private func oneLetterKey(_ letter: UInt8) -> FieldKey {
+        switch letter {
+        case 0x65: return .e
+        case 0x45: return .E
+        case 0x73: return .s
+        case 0x74: return .t
+        case 0x70: return .p
+        case 0x71: return .q
+        case 0x54: return .T
+        case 0x6D: return .m
+        case 0x61: return .a
+        case 0x66: return .f
+        case 0x6C: return .l
+        case 0x75: return .u
+        case 0x55: return .U
+        case 0x62: return .b
+        case 0x42: return .B
+        case 0x41: return .A
+        default: return .unknown
         }
+    }
+
+    private func classifyLongKey(_ key: StringRef) -> FieldKey {
         switch key.count {
         case 2:
             if key.equals("pu") { return .pu }
@@ -333,17 +558,22 @@ public final class BinanceDecoder {
         case .s:
             guard c == Ascii.quote else { return wrongTypeOrSkip(&s, c) }
             guard let text = readString(&s) else { return false }
-            let index = unsafe instruments.lookupIndex(text.start, text.count)
-            guard index >= 0 else { return s.fail(.unknownSymbol) }
-            // The stream name already chose an instrument: `s` must agree with it.
-            if s.entryIndex >= 0 && s.entryIndex != Int32(index) { return s.fail(.unknownSymbol) }
-            setEntry(&s, index)
+            if s.entryIndex >= 0 {
+                // The stream name already chose an instrument: `s` must agree with it.
+                guard unsafe table.matches(Int(s.entryIndex), text.start, text.count) else {
+                    return s.fail(.unknownSymbol)
+                }
+            } else {
+                let index = unsafe table.lookupIndex(text.start, text.count)
+                guard index >= 0 else { return s.fail(.unknownSymbol) }
+                setEntry(&s, index)
+            }
             s.entryFromSymbol = true
             s.has |= Has.s
         case .p:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                 m.price = Price(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -354,7 +584,7 @@ public final class BinanceDecoder {
         case .q:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.quantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -365,7 +595,7 @@ public final class BinanceDecoder {
         case .B:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.bidQuantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -376,7 +606,7 @@ public final class BinanceDecoder {
         case .A:
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.quantityDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale) else { return false }
                 m.askQuantity = Quantity(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -389,7 +619,7 @@ public final class BinanceDecoder {
             if c == Ascii.openBracket { return levelsValue(&s, bidSide: true) }
             guard c == Ascii.quote else { return s.fail(.wrongType) }
             if s.entryIndex >= 0 {
-                guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                 m.bidPrice = Price(units: v)
             } else {
                 guard let text = readString(&s) else { return false }
@@ -402,7 +632,7 @@ public final class BinanceDecoder {
             if c == Ascii.openBracket { return levelsValue(&s, bidSide: false) }
             if c == Ascii.quote {
                 if s.entryIndex >= 0 {
-                    guard let v = parseDecimal(&s, decimals: s.priceDecimals) else { return false }
+                    guard let v = parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale) else { return false }
                     m.askPrice = Price(units: v)
                 } else {
                     guard let text = readString(&s) else { return false }
@@ -439,7 +669,7 @@ public final class BinanceDecoder {
             var symbolLength = 0
             while symbolLength < text.count && text.byte(symbolLength) != Ascii.at { symbolLength += 1 }
             if !s.entryFromSymbol {
-                let index = unsafe instruments.lookupIndex(text.start, symbolLength)
+                let index = unsafe table.lookupIndex(text.start, symbolLength)
                 if index >= 0 { setEntry(&s, index) }
             }
         case .data:
@@ -478,10 +708,12 @@ public final class BinanceDecoder {
 
     @inline(__always)
     private func setEntry(_ s: inout Scan, _ index: Int) {
-        let entry = instruments.entry(at: index)
+        let entry = table.entry(at: index)
         s.entryIndex = Int32(index)
         s.priceDecimals = Int(entry.priceDecimals)
         s.quantityDecimals = Int(entry.quantityDecimals)
+        s.priceScale = DecimalScale.multiplier(entry.priceDecimals)
+        s.quantityScale = DecimalScale.multiplier(entry.quantityDecimals)
     }
 
     /// A known key with a value of the wrong type: counted as such (the value is not skipped).
@@ -558,10 +790,10 @@ public final class BinanceDecoder {
         m.kindRaw = kind.rawValue
         m.hasPreviousFinalUpdateId = has & Has.pu != 0
         let needsInstrument = kind != .controlReply && kind != .errorReply && kind != .serverShutdown
-        if s.entryIndex < 0 && fallback >= 0 && Int(fallback) < instruments.count { setEntry(&s, Int(fallback)) }
+        if s.entryIndex < 0 && fallback >= 0 && Int(fallback) < table.count { setEntry(&s, Int(fallback)) }
         if needsInstrument {
             guard s.entryIndex >= 0 else { return s.fail(.unknownSymbol) }
-            let entry = instruments.entry(at: Int(s.entryIndex))
+            let entry = table.entry(at: Int(s.entryIndex))
             m.instrumentIndex = s.entryIndex
             m.instrument = entry.id
             m.priceDecimals = entry.priceDecimals
@@ -636,26 +868,64 @@ public final class BinanceDecoder {
     private func parseLevels(_ s: inout Scan, into buffer: LevelBuffer) -> Bool {
         s.pos += 1
         var n = 0
-        buffer.count = 0
+        buffer.countStorage = 0
         var c = s.skipWhitespace()
         if c == Ascii.closeBracket {
             s.pos += 1
             return true
         }
         let pd = s.priceDecimals, qd = s.quantityDecimals
+        let ps = s.priceScale, qs = s.quantityScale
         let capacity = buffer.capacity
         while true {
+            // Binance's level layout, ["<price>","<quantity>"], without whitespace: matched
+            // directly; anything else is parsed by the general code below from the same place.
+            let levelStart = s.pos
+            if c == Ascii.openBracket && s.pos + 1 < s.end && s.load(s.pos + 1) == Ascii.quote && n < capacity {
+                s.pos += 1
+                if let price = tryFastDecimal(&s, decimals: pd, scale: ps), s.pos + 2 < s.end,
+                   s.load(s.pos) == Ascii.comma, s.load(s.pos + 1) == Ascii.quote {
+                    s.pos += 1
+                    if let quantity = tryFastDecimal(&s, decimals: qd, scale: qs), s.pos + 1 < s.end,
+                       s.load(s.pos) == Ascii.closeBracket {
+                        unsafe buffer.storage[n] = BookLevel(price: Price(units: price), quantity: Quantity(units: quantity))
+                        n += 1
+                        let next = s.load(s.pos + 1)
+                        if next == Ascii.comma {
+                            s.pos += 2
+                            c = s.skipWhitespace()
+                            continue
+                        }
+                        if next == Ascii.closeBracket {
+                            s.pos += 2
+                            buffer.countStorage = n
+                            return true
+                        }
+                        s.pos += 1
+                        c = s.skipWhitespace()
+                        guard c == Ascii.comma || c == Ascii.closeBracket else { return s.failHere() }
+                        s.pos += 1
+                        if c == Ascii.closeBracket {
+                            buffer.countStorage = n
+                            return true
+                        }
+                        c = s.skipWhitespace()
+                        continue
+                    }
+                }
+                s.pos = levelStart
+            }
             guard c == Ascii.openBracket else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
             s.pos += 1
             c = s.skipWhitespace()
             guard c == Ascii.quote else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
-            guard let price = parseDecimal(&s, decimals: pd) else { return false }
+            guard let price = parseDecimal(&s, decimals: pd, scale: ps) else { return false }
             c = s.skipWhitespace()
             guard c == Ascii.comma else { return c == Ascii.closeBracket ? s.fail(.missingField) : s.failHere() }
             s.pos += 1
             c = s.skipWhitespace()
             guard c == Ascii.quote else { return s.pos >= s.end ? s.fail(.truncated) : s.fail(.wrongType) }
-            guard let quantity = parseDecimal(&s, decimals: qd) else { return false }
+            guard let quantity = parseDecimal(&s, decimals: qd, scale: qs) else { return false }
             c = s.skipWhitespace()
             // A level with more elements than price and quantity: the extras are skipped.
             while c == Ascii.comma {
@@ -676,18 +946,49 @@ public final class BinanceDecoder {
             }
             guard c == Ascii.closeBracket else { return s.failHere() }
             s.pos += 1
-            buffer.count = n
+            buffer.countStorage = n
             return true
         }
     }
 
+    /// Binance's shape, "<1–7 digits>.<8 digits>" with the closing quote, without a loop: both
+    /// parts as words. nil (nothing consumed, no error recorded) for any other shape.
+    @inline(__always)
+    private func tryFastDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
+        let start = s.pos + 1
+        let end = s.end
+        if start + 8 <= end && decimals <= 8 {
+            let head = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+            let flipped = head ^ 0x3030_3030_3030_3030
+            let nonDigit = (((flipped & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676) | flipped) & 0x8080_8080_8080_8080
+            let integerDigits = nonDigit.trailingZeroBitCount >> 3
+            let dot = start + integerDigits
+            if integerDigits >= 1 && integerDigits < 8 && dot + 9 < end && s.load(dot) == Ascii.dot
+                && s.load(dot + 9) == Ascii.quote {
+                let word = unsafe s.base.loadUnaligned(fromByteOffset: dot + 1, as: UInt64.self)
+                let beyond: UInt64 = ~0 << UInt64(8 * decimals)
+                if Self.isEightDigits(word) && word & beyond == 0x3030_3030_3030_3030 & beyond {
+                    let integer = (head << UInt64(8 * (8 - integerDigits))) | (0x3030_3030_3030_3030 >> UInt64(8 * integerDigits))
+                    let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
+                    s.pos = dot + 10
+                    return Int64(Self.eightDigitsValue(integer)) &* scale &+ Int64(Self.eightDigitsValue(kept))
+                }
+            }
+        }
+        return nil
+    }
+
     /// A decimal string at the cursor (opening quote) straight to fixed point at `decimals`,
     /// in one pass. Fraction digits beyond the scale must be zeros.
+    ///
+    /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
+    /// scale is at most 8, the extra digits checked to be zeros in the same word.
     @inline(__always)
-    private func parseDecimal(_ s: inout Scan, decimals: Int) -> Int64? {
+    private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
         let start = s.pos + 1
         var p = start
         let end = s.end
+        if let v = tryFastDecimal(&s, decimals: decimals, scale: scale) { return v }
         var negative = false
         if p < end && s.load(p) == Ascii.minus {
             negative = true
@@ -701,6 +1002,24 @@ public final class BinanceDecoder {
             value = value &* 10 &+ Int64(d)
             digits += 1
             p += 1
+        }
+        if p + 9 < end && decimals <= 8 && digits > 0 && digits + decimals <= 18 && s.load(p) == Ascii.dot
+            && s.load(p + 9) == Ascii.quote {
+            let word = unsafe s.base.loadUnaligned(fromByteOffset: p + 1, as: UInt64.self)
+            if Self.isEightDigits(word) {
+                // Bytes decimals..<8 (the digits beyond the scale) must be '0'.
+                let beyond: UInt64 = ~0 << UInt64(8 * decimals)
+                guard word & beyond == 0x3030_3030_3030_3030 & beyond else {
+                    _ = s.fail(.badDecimal)
+                    return nil
+                }
+                // Keep the first `decimals` digits, right-aligned behind '0' padding.
+                let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
+                let fraction = Int64(Self.eightDigitsValue(kept))
+                s.pos = p + 10
+                let v = value &* scale &+ fraction
+                return negative ? -v : v
+            }
         }
         var fraction = 0
         var sawDigit = digits > 0
@@ -741,6 +1060,28 @@ public final class BinanceDecoder {
         }
         s.pos = p + 1
         return negative ? -value : value
+    }
+
+    /// High bit set in each zero byte of `w` (exact up to the first zero byte).
+    @inline(__always)
+    private static func zeroBytes(_ w: UInt64) -> UInt64 {
+        (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080
+    }
+
+    @inline(__always)
+    private static func isEightDigits(_ w: UInt64) -> Bool {
+        (w & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+            && ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+    }
+
+    /// The value of 8 ASCII digits in a little-endian word (first digit in the low byte).
+    @inline(__always)
+    private static func eightDigitsValue(_ w: UInt64) -> UInt64 {
+        var v = w &- 0x3030_3030_3030_3030
+        v = (v &* 10) &+ (v >> 8)
+        v = (((v & 0x0000_00FF_0000_00FF) &* 0x000F_4240_0000_0064)
+            &+ (((v >> 16) & 0x0000_00FF_0000_00FF) &* 0x0000_2710_0000_0001)) >> 32
+        return v
     }
 
     /// A decimal held in a string ref, with overflow checks (deferred and escaped values).

@@ -30,15 +30,25 @@ public final class BinanceFeedProcessor {
     /// One book per table entry, indexed by `InstrumentEntry.index`.
     public let books: [OrderBook]
     /// The last decoded message.
-    public private(set) var message = BinanceMessage()
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var messageStorage: BinanceMessage = BinanceMessage()
+    public var message: BinanceMessage { messageStorage }
     /// The event to publish after `.marketEvent`, `.bookUpdated` or `.snapshotLoaded`.
-    public private(set) var event = MarketEvent()
+    var eventStorage: MarketEvent = MarketEvent()
+    public var event: MarketEvent { eventStorage }
     /// The depth snapshot to publish after `.bookUpdated` or `.snapshotLoaded`.
-    public private(set) var depth = DepthSnapshot()
+    var depthStorage: DepthSnapshot = DepthSnapshot()
+    public var depth: DepthSnapshot { depthStorage }
     /// Sequence numbers given to the events built so far.
-    public private(set) var sequence: UInt64 = 0
+    var sequenceStorage: UInt64 = 0
+    public var sequence: UInt64 { sequenceStorage }
     /// Table position used for messages naming no symbol (the REST snapshot); -1 = none.
-    public var fallbackInstrumentIndex: Int32
+    public var fallbackInstrumentIndex: Int32 {
+        get { fallbackIndex }
+        set { fallbackIndex = newValue }
+    }
+    var fallbackIndex: Int32
 
     /// Builds the decoder and one preallocated book per instrument (cold path).
     public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 1_000,
@@ -49,24 +59,27 @@ public final class BinanceFeedProcessor {
                       continuity: continuity, capacityPerSide: bookCapacityPerSide, pendingDiffs: pendingDiffs,
                       pendingLevels: pendingLevels)
         }
-        fallbackInstrumentIndex = instruments.count == 1 ? 0 : -1
+        fallbackIndex = instruments.count == 1 ? 0 : -1
     }
 
     /// Processes one message. Hot path: no allocation.
     @inline(__always)
     public func process(_ bytes: UnsafeRawBufferPointer, receiveWallNs: Nanos, timestamps: TimestampChain) -> ProcessOutcome {
-        if unsafe decoder.decode(bytes, into: &message, fallbackInstrumentIndex: fallbackInstrumentIndex) != nil {
-            return .decodeFailed
-        }
-        switch message.kind {
+        // Decoding into a local and storing it once keeps the class property out of an inout
+        // access across a call (which costs a dynamic exclusivity check per message).
+        var decoded = BinanceMessage()
+        let failed = unsafe decoder.decode(bytes, into: &decoded, fallbackInstrumentIndex: fallbackIndex) != nil
+        messageStorage = decoded
+        if failed { return .decodeFailed }
+        switch decoded.kind {
         case .trade, .aggTrade, .bookTicker:
-            sequence &+= 1
-            event = message.marketEvent(sequence: sequence, receiveWallNs: receiveWallNs, timestamps: timestamps)
+            sequenceStorage &+= 1
+            eventStorage = messageStorage.marketEvent(sequence: sequenceStorage, receiveWallNs: receiveWallNs, timestamps: timestamps)
                 ?? MarketEvent()
             return .marketEvent
         case .depthUpdate:
-            let book = books[Int(message.instrumentIndex)]
-            switch book.apply(message, decoder: decoder) {
+            let book = books[Int(messageStorage.instrumentIndex)]
+            switch book.apply(messageStorage, decoder: decoder) {
             case .applied:
                 publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
                 return .bookUpdated
@@ -78,8 +91,8 @@ public final class BinanceFeedProcessor {
                 return .bookResync
             }
         case .depthSnapshot:
-            let book = books[Int(message.instrumentIndex)]
-            if book.loadSnapshot(lastUpdateId: message.updateId, bids: decoder.bids, asks: decoder.asks) == .synced {
+            let book = books[Int(messageStorage.instrumentIndex)]
+            if book.loadSnapshot(lastUpdateId: messageStorage.updateId, bids: decoder.bids, asks: decoder.asks) == .synced {
                 publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
             }
             return .snapshotLoaded
@@ -90,17 +103,19 @@ public final class BinanceFeedProcessor {
 
     @inline(__always)
     private func publishTop(_ book: OrderBook, receiveWallNs: Nanos, timestamps: TimestampChain) {
-        sequence &+= 1
-        event = book.topEvent(sequence: sequence, venueTimeNs: message.venueTimeNs, receiveWallNs: receiveWallNs,
+        sequenceStorage &+= 1
+        eventStorage = book.topEvent(sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
                               timestamps: timestamps) ?? MarketEvent()
-        _ = book.fill(&depth, sequence: sequence, venueTimeNs: message.venueTimeNs, receiveWallNs: receiveWallNs,
+        var snapshot = DepthSnapshot()
+        _ = book.fill(&snapshot, sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
                       socketReadNs: timestamps.socketReadNs, decodedNs: timestamps.decodedNs)
+        depthStorage = snapshot
     }
 
     /// Clears every book (they await snapshots again) and the event sequence. No allocation.
     public func reset() {
         for book in books { book.invalidate() }
-        sequence = 0
+        sequenceStorage = 0
     }
 }
 

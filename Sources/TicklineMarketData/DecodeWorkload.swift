@@ -84,4 +84,21 @@ public final class DecodeWorkload {
         }
         return sum
     }
+
+    /// One pass of the decoder alone (no book, no events): the work a JSON-parser baseline
+    /// that only extracts the fields does. No allocation.
+    public func runDecodeOnlyPass() -> UInt64 {
+        let decoder = processor.decoder
+        let fallback = processor.fallbackInstrumentIndex
+        var message = BinanceMessage()
+        var sum: UInt64 = 0
+        unsafe payloads.withUnsafeBytes { all in
+            for i in 0..<starts.count {
+                let failed = unsafe decoder.decode(UnsafeRawBufferPointer(rebasing: all[starts[i]..<ends[i]]), into: &message,
+                                                   fallbackInstrumentIndex: fallback) != nil
+                sum &+= failed ? 1 : message.updateId &+ message.tradeId &+ UInt64(bitPattern: message.price.units)
+            }
+        }
+        return sum
+    }
 }

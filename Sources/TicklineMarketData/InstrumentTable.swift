@@ -53,6 +53,10 @@ public final class InstrumentTable: Sendable {
     private let entries: [InstrumentEntry]
     /// Symbol bytes of all entries, back to back; entry i spans keyStart[i]..<keyStart[i+1].
     private let keyBytes: [UInt8]
+    /// `keyBytes` with ASCII letters upper-cased, for comparisons.
+    private let foldedKeyBytes: [UInt8]
+    /// Keys of at most 8 bytes, folded, as little-endian words (0 for longer keys).
+    private let foldedKeyWords: [UInt64]
     private let keyStart: [Int32]
     /// Slot → entry index, -1 = empty. Power-of-two count, at most half full.
     private let slots: [Int32]
@@ -91,6 +95,14 @@ public final class InstrumentTable: Sendable {
         self.specs = specs
         self.entries = entries
         self.keyBytes = keyBytes
+        self.foldedKeyBytes = keyBytes.map { Self.fold($0) }
+        self.foldedKeyWords = (0..<specs.count).map { i in
+            let from = Int(keyStart[i]), to = Int(keyStart[i + 1])
+            guard to - from <= 8 else { return 0 }
+            var word: UInt64 = 0
+            for j in (from..<to).reversed() { word = word << 8 | UInt64(Self.fold(keyBytes[j])) }
+            return word
+        }
         self.keyStart = keyStart
         self.slots = slots
         self.slotMask = capacity - 1
@@ -135,6 +147,40 @@ public final class InstrumentTable: Sendable {
             }
             slot = (slot + 1) & slotMask
         }
+    }
+
+    /// Whether `count` bytes at `start` name entry `index` (no hashing: the stream name
+    /// already chose the entry and `s` only has to agree).
+    @usableFromInline
+    func matches(_ index: Int, _ start: UnsafeRawPointer?, _ count: Int) -> Bool {
+        guard let start = unsafe start else { return false }
+        let from = Int(keyStart[index])
+        guard Int(keyStart[index + 1]) - from == count else { return false }
+        return unsafe foldedKeyBytes.withUnsafeBufferPointer { folded in
+            for i in 0..<count where unsafe Self.fold(start.load(fromByteOffset: i, as: UInt8.self)) != folded[from + i] {
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Whether entry `index` is the `count` (1...8) bytes held in the low bytes of `word`
+    /// (little-endian, as loaded from the message; the bytes above `count` are ignored).
+    @inline(__always)
+    func matches(_ index: Int, word: UInt64, count: Int) -> Bool {
+        guard count >= 1 && count <= 8 && Int(keyStart[index + 1] - keyStart[index]) == count else { return false }
+        let kept = count == 8 ? word : word & ((1 << UInt64(8 * count)) &- 1)
+        return Self.foldWord(kept) == foldedKeyWords[index]
+    }
+
+    /// Upper-cases the ASCII letters of eight bytes at once.
+    @inline(__always)
+    static func foldWord(_ w: UInt64) -> UInt64 {
+        let low7 = w & 0x7F7F_7F7F_7F7F_7F7F
+        let atLeastA = low7 &+ 0x1F1F_1F1F_1F1F_1F1F  // high bit: byte >= 'a'
+        let aboveZ = low7 &+ 0x0505_0505_0505_0505    // high bit: byte > 'z'
+        let lower = atLeastA & ~aboveZ & ~w & 0x8080_8080_8080_8080
+        return w ^ (lower >> 2)
     }
 
     @inline(__always)

@@ -8,7 +8,10 @@ import TicklineCore
 @safe
 public final class LevelBuffer {
     public let capacity: Int
-    public internal(set) var count: Int = 0
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var countStorage: Int = 0
+    public var count: Int { countStorage }
     @usableFromInline let storage: UnsafeMutablePointer<BookLevel>
 
     /// Allocates room for `capacity` levels (cold path). Traps when capacity < 1.
@@ -24,22 +27,22 @@ public final class LevelBuffer {
     /// The level at `index`; traps outside 0..<count.
     @inline(__always)
     public subscript(index: Int) -> BookLevel {
-        precondition(index >= 0 && index < count, "level index \(index) outside 0..<\(count)")
+        precondition(index >= 0 && index < countStorage, "level index \(index) outside 0..<\(countStorage)")
         return unsafe storage[index]
     }
 
     @inline(__always)
-    public func removeAll() { count = 0 }
+    public func removeAll() { countStorage = 0 }
 
     /// Appends a level; false when full.
     @inline(__always)
     public func append(_ level: BookLevel) -> Bool {
-        guard count < capacity else { return false }
-        unsafe storage[count] = level
-        count += 1
+        guard countStorage < capacity else { return false }
+        unsafe storage[countStorage] = level
+        countStorage += 1
         return true
     }
 
     /// Copies of the levels (tests, cold path).
-    public var levels: [BookLevel] { (0..<count).map { self[$0] } }
+    public var levels: [BookLevel] { (0..<countStorage).map { self[$0] } }
 }

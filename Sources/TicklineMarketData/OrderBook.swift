@@ -27,15 +27,22 @@ public final class PriceLadder {
     public let capacity: Int
     public let isBid: Bool
     public let chunkSize: Int
-    public private(set) var count = 0
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var countStorage: Int = 0
+    public var count: Int { countStorage }
     /// Levels with a key below this were dropped for capacity and are unknown (Int64.min: none dropped).
-    public private(set) var floorKey = Int64.min
+    var floorKeyStorage: Int64 = Int64.min
+    public var floorKey: Int64 { floorKeyStorage }
     /// Levels dropped because the ladder was full.
-    public private(set) var truncatedLevels: UInt64 = 0
+    var truncatedLevelsStorage: UInt64 = 0
+    public var truncatedLevels: UInt64 { truncatedLevelsStorage }
     /// Diff levels ignored because they lie in the dropped range below the floor.
-    public private(set) var ignoredBelowFloor: UInt64 = 0
+    var ignoredBelowFloorStorage: UInt64 = 0
+    public var ignoredBelowFloor: UInt64 { ignoredBelowFloorStorage }
     /// Times the chunks were repacked because the pool ran out.
-    public private(set) var repacks: UInt64 = 0
+    var repacksStorage: UInt64 = 0
+    public var repacks: UInt64 { repacksStorage }
 
     private let chunkCapacity: Int
     private let keys: UnsafeMutablePointer<Int64>
@@ -45,6 +52,8 @@ public final class PriceLadder {
     private let directory: UnsafeMutablePointer<Int>
     private let firstKeys: UnsafeMutablePointer<Int64>
     private var directoryCount = 0
+    /// Directory position found by the last search (a hint, checked before use).
+    private var lastChunkIndex = 0
     private let freeChunks: UnsafeMutablePointer<Int>
     private var freeCount = 0
 
@@ -84,7 +93,7 @@ public final class PriceLadder {
 
     /// The level `depth` places from the best (0 = best); traps outside 0..<count.
     public func level(_ depth: Int) -> BookLevel {
-        precondition(depth >= 0 && depth < count, "depth \(depth) outside 0..<\(count)")
+        precondition(depth >= 0 && depth < countStorage, "depth \(depth) outside 0..<\(countStorage)")
         var remaining = depth
         var d = directoryCount - 1
         while true {
@@ -109,43 +118,54 @@ public final class PriceLadder {
     }
 
     public func removeAll() {
-        count = 0
-        floorKey = Int64.min
+        countStorage = 0
+        floorKeyStorage = Int64.min
         directoryCount = 0
         freeCount = chunkCapacity
         for i in 0..<chunkCapacity { unsafe freeChunks[i] = chunkCapacity - 1 - i }
     }
 
-    /// Directory position of the chunk that holds (or would hold) `k`.
+    /// Directory position of the chunk that holds (or would hold) `k`: the last whose first
+    /// key is <= k, or 0 (halving; the compiler may still branch per step).
     @inline(__always)
     private func chunkIndex(for k: Int64) -> Int {
-        var low = 0
-        var high = directoryCount
-        while low < high {
-            let mid = (low + high) >> 1
-            if unsafe firstKeys[mid] <= k { low = mid + 1 } else { high = mid }
+        // A diff lists its levels in price order, often close together: try the chunk of the
+        // previous update before searching.
+        let hint = lastChunkIndex
+        if unsafe hint < directoryCount && firstKeys[hint] <= k && (hint + 1 == directoryCount || firstKeys[hint + 1] > k) {
+            return hint
         }
-        return low == 0 ? 0 : low - 1
+        var base = 0
+        var length = directoryCount
+        while length > 1 {
+            let half = length >> 1
+            base = unsafe firstKeys[base &+ half] <= k ? base &+ half : base
+            length = length &- half
+        }
+        lastChunkIndex = base
+        return base
     }
 
-    /// First position in chunk whose key >= k.
+    /// First position in `chunk` whose key >= k (halving).
     @inline(__always)
     private func position(of k: Int64, in chunk: Int) -> Int {
-        let base = chunk * chunkSize
-        var low = 0
-        var high = unsafe lengths[chunk]
-        while low < high {
-            let mid = (low + high) >> 1
-            if unsafe keys[base + mid] < k { low = mid + 1 } else { high = mid }
+        let start = unsafe keys + chunk * chunkSize
+        var length = unsafe lengths[chunk]
+        if length == 0 { return 0 }
+        var base = 0
+        while length > 1 {
+            let half = length >> 1
+            base = unsafe start[base &+ half] < k ? base &+ half : base
+            length = length &- half
         }
-        return low
+        return unsafe start[base] < k ? base &+ 1 : base
     }
 
     /// Sets a level to an absolute quantity (0 removes it). Hot path, no allocation.
     public func set(_ price: Price, _ quantity: Quantity) {
         let k = key(price)
-        if k < floorKey {
-            ignoredBelowFloor &+= 1
+        if k < floorKeyStorage {
+            ignoredBelowFloorStorage &+= 1
             return
         }
         if directoryCount == 0 {
@@ -155,7 +175,7 @@ public final class PriceLadder {
             unsafe quantities[chunk * chunkSize] = quantity.units
             unsafe lengths[chunk] = 1
             insertDirectory(at: 0, chunk: chunk, firstKey: k)
-            count = 1
+            countStorage = 1
             return
         }
         var d = chunkIndex(for: k)
@@ -170,17 +190,17 @@ public final class PriceLadder {
             unsafe quantities[chunk * chunkSize + pos] = quantity.units
             return
         }
-        if count == capacity {
+        if countStorage == capacity {
             // Full: drop the worst level (the new one, when it is the worst) and raise the
             // floor above it, so the range below is unknown from now on.
-            truncatedLevels &+= 1
+            truncatedLevelsStorage &+= 1
             let worstChunk = unsafe directory[0]
             let worst = unsafe keys[worstChunk * chunkSize]
             if k < worst {
-                floorKey = k &+ 1
+                floorKeyStorage = k &+ 1
                 return
             }
-            floorKey = worst &+ 1
+            floorKeyStorage = worst &+ 1
             remove(directoryIndex: 0, position: 0)
             set(price, quantity)
             return
@@ -213,7 +233,7 @@ public final class PriceLadder {
         unsafe quantities[base + pos] = quantity.units
         unsafe lengths[chunk] = length + 1
         if pos == 0 { unsafe firstKeys[d] = k }
-        count += 1
+        countStorage += 1
     }
 
     private func remove(directoryIndex d: Int, position pos: Int) {
@@ -223,7 +243,7 @@ public final class PriceLadder {
         unsafe (keys + base + pos).update(from: keys + base + pos + 1, count: length - pos)
         unsafe (quantities + base + pos).update(from: quantities + base + pos + 1, count: length - pos)
         unsafe lengths[chunk] = length
-        count -= 1
+        countStorage -= 1
         if length == 0 {
             removeDirectory(at: d)
             unsafe freeChunks[freeCount] = chunk
@@ -256,7 +276,7 @@ public final class PriceLadder {
 
     @inline(__always)
     private func takeChunk() -> Int {
-        precondition(freeCount > 0, "PriceLadder chunk pool empty (count \(count), capacity \(capacity))")
+        precondition(freeCount > 0, "PriceLadder chunk pool empty (countStorage \(countStorage), capacity \(capacity))")
         freeCount -= 1
         return unsafe freeChunks[freeCount]
     }
@@ -278,7 +298,7 @@ public final class PriceLadder {
     /// Packs the levels into chunks filled to 3/4, in place, in directory order (writes never
     /// overtake reads), and frees the rest. Rare: only when a split finds the pool empty.
     private func repack() {
-        repacks &+= 1
+        repacksStorage &+= 1
         let fill = chunkSize * 3 / 4
         var writeDirectory = 0
         var writeChunk = unsafe directory[0]
@@ -330,7 +350,7 @@ public final class PriceLadder {
             let level = levels[i]
             i -= 1
             if level.quantity.units == 0 { continue }
-            if bulk && count == capacity { bulk = false }
+            if bulk && countStorage == capacity { bulk = false }
             if unsafe bulk && (chunk < 0 || lengths[chunk] == fill) {
                 if freeCount == 0 {
                     bulk = false
@@ -349,13 +369,13 @@ public final class PriceLadder {
             unsafe keys[chunk * chunkSize + length] = key(level.price)
             unsafe quantities[chunk * chunkSize + length] = level.quantity.units
             unsafe lengths[chunk] = length + 1
-            count += 1
+            countStorage += 1
         }
     }
 
     /// Capacity truncation left fewer known levels than `depth`.
     @inline(__always)
-    public func isThinnerThan(_ depth: Int) -> Bool { floorKey != Int64.min && count < depth }
+    public func isThinnerThan(_ depth: Int) -> Bool { floorKeyStorage != Int64.min && countStorage < depth }
 
     /// Checks the internal order (tests).
     func isConsistent() -> Bool {
@@ -372,7 +392,7 @@ public final class PriceLadder {
             }
             total += length
         }
-        return total == count && directoryCount + freeCount == chunkCapacity
+        return total == countStorage && directoryCount + freeCount == chunkCapacity
     }
 }
 
@@ -455,10 +475,15 @@ public final class OrderBook {
     public let continuity: DepthContinuity
     public let bids: PriceLadder
     public let asks: PriceLadder
-    public private(set) var state = BookSyncState.awaitingSnapshot
+    // Mutable state is stored in internal properties behind public getters: a public stored
+    // property of a class costs a dynamic exclusivity check on every access.
+    var stateStorage: BookSyncState = BookSyncState.awaitingSnapshot
+    public var state: BookSyncState { stateStorage }
     /// The last applied update id (`lastUpdateId` of the snapshot, then each diff's `u`).
-    public private(set) var lastUpdateId: UInt64 = 0
-    public private(set) var counters = OrderBookCounters()
+    var lastUpdateIdStorage: UInt64 = 0
+    public var lastUpdateId: UInt64 { lastUpdateIdStorage }
+    var countersStorage: OrderBookCounters = OrderBookCounters()
+    public var counters: OrderBookCounters { countersStorage }
     /// The next diff is the first after the snapshot (straddle rule instead of chaining).
     private var expectingFirstDiff = true
 
@@ -508,7 +533,7 @@ public final class OrderBook {
                           bids diffBids: LevelBuffer, asks diffAsks: LevelBuffer) -> DiffOutcome {
         let diff = PendingDiff(first: first, final: final, previous: previous, hasPrevious: hasPrevious,
                                bidStart: 0, bidCount: diffBids.count, askStart: 0, askCount: diffAsks.count)
-        if state == .awaitingSnapshot {
+        if stateStorage == .awaitingSnapshot {
             unsafe buffer(diff, bids: diffBids.storage, asks: diffAsks.storage)
             return .buffered
         }
@@ -518,7 +543,7 @@ public final class OrderBook {
             unsafe buffer(diff, bids: diffBids.storage, asks: diffAsks.storage)
         } else if outcome == .applied
             && (bids.isThinnerThan(DepthSnapshot.depth) || asks.isThinnerThan(DepthSnapshot.depth)) {
-            counters.exhausted &+= 1
+            countersStorage.exhausted &+= 1
             resetToAwaiting()
             return .exhausted
         }
@@ -529,24 +554,24 @@ public final class OrderBook {
     @inline(__always)
     private func applySynced(_ diff: PendingDiff, bids diffBids: UnsafePointer<BookLevel>,
                              asks diffAsks: UnsafePointer<BookLevel>) -> DiffOutcome {
-        let last = lastUpdateId
+        let last = lastUpdateIdStorage
         let continues: Bool
         switch continuity {
         case .spot:
             if diff.final <= last {
-                counters.staleDiffs &+= 1
+                countersStorage.staleDiffs &+= 1
                 return .stale
             }
             continues = expectingFirstDiff ? diff.first <= last &+ 1 : diff.first == last &+ 1
         case .futures:
             if expectingFirstDiff ? diff.final < last : diff.final <= last {
-                counters.staleDiffs &+= 1
+                countersStorage.staleDiffs &+= 1
                 return .stale
             }
             continues = expectingFirstDiff ? diff.first <= last : (diff.hasPrevious && diff.previous == last)
         }
         guard continues else {
-            counters.gaps &+= 1
+            countersStorage.gaps &+= 1
             return .gap
         }
         for i in 0..<diff.bidCount {
@@ -557,9 +582,9 @@ public final class OrderBook {
             let level = unsafe diffAsks[i]
             asks.set(level.price, level.quantity)
         }
-        lastUpdateId = diff.final
+        lastUpdateIdStorage = diff.final
         expectingFirstDiff = false
-        counters.appliedDiffs &+= 1
+        countersStorage.appliedDiffs &+= 1
         return .applied
     }
 
@@ -581,17 +606,17 @@ public final class OrderBook {
             if dropped { continue }
             let straddles = continuity == .spot ? diff.first <= snapshotId &+ 1 : diff.first <= snapshotId
             if !straddles {
-                counters.snapshotsTooOld &+= 1
+                countersStorage.snapshotsTooOld &+= 1
                 return .tooOld
             }
             break
         }
         bids.load(snapshotBids)
         asks.load(snapshotAsks)
-        lastUpdateId = snapshotId
-        state = .synced
+        lastUpdateIdStorage = snapshotId
+        stateStorage = .synced
         expectingFirstDiff = true
-        counters.snapshotsLoaded &+= 1
+        countersStorage.snapshotsLoaded &+= 1
         let held = pendingCount
         for i in 0..<held {
             let diff = unsafe pending[i]
@@ -611,7 +636,7 @@ public final class OrderBook {
     public func invalidate() { resetToAwaiting() }
 
     private func resetToAwaiting() {
-        state = .awaitingSnapshot
+        stateStorage = .awaitingSnapshot
         bids.removeAll()
         asks.removeAll()
         pendingCount = 0
@@ -624,7 +649,7 @@ public final class OrderBook {
         let levels = diff.bidCount + diff.askCount
         if pendingCount == pendingCapacity || pendingLevelCount + levels > pendingLevelCapacity {
             // Emptying the buffer loses diffs; the next snapshot's straddle check sees it.
-            counters.pendingOverflows &+= 1
+            countersStorage.pendingOverflows &+= 1
             pendingCount = 0
             pendingLevelCount = 0
             guard levels <= pendingLevelCapacity else { return }
@@ -637,7 +662,7 @@ public final class OrderBook {
         pendingLevelCount = held.askStart + diff.askCount
         unsafe pending[pendingCount] = held
         pendingCount += 1
-        counters.bufferedDiffs &+= 1
+        countersStorage.bufferedDiffs &+= 1
     }
 
     /// The top of book as a `bookTop` market event (`venueSequence` = last update id); nil
@@ -645,12 +670,12 @@ public final class OrderBook {
     @inline(__always)
     public func topEvent(sequence: UInt64, venueTimeNs: Nanos, receiveWallNs: Nanos,
                          timestamps: TimestampChain) -> MarketEvent? {
-        guard state == .synced else { return nil }
+        guard stateStorage == .synced else { return nil }
         let bid = bids.best ?? BookLevel()
         let ask = asks.best ?? BookLevel()
         return MarketEvent(sequence: sequence, instrument: instrument, kind: .bookTop, priceDecimals: priceDecimals,
                            quantityDecimals: quantityDecimals, bidPrice: bid.price, bidQuantity: bid.quantity,
-                           askPrice: ask.price, askQuantity: ask.quantity, venueSequence: lastUpdateId,
+                           askPrice: ask.price, askQuantity: ask.quantity, venueSequence: lastUpdateIdStorage,
                            venueTimeNs: venueTimeNs, receiveWallNs: receiveWallNs, timestamps: timestamps)
     }
 
@@ -658,12 +683,12 @@ public final class OrderBook {
     @inline(__always)
     public func fill(_ snapshot: inout DepthSnapshot, sequence: UInt64, venueTimeNs: Nanos, receiveWallNs: Nanos,
                      socketReadNs: Nanos, decodedNs: Nanos) -> Bool {
-        guard state == .synced else { return false }
+        guard stateStorage == .synced else { return false }
         snapshot.sequence = sequence
         snapshot.instrument = instrument
         snapshot.priceDecimals = priceDecimals
         snapshot.quantityDecimals = quantityDecimals
-        snapshot.updateId = lastUpdateId
+        snapshot.updateId = lastUpdateIdStorage
         snapshot.receiveWallNs = receiveWallNs
         snapshot.venueTimeNs = venueTimeNs
         snapshot.socketReadNs = socketReadNs

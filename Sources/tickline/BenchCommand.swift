@@ -77,16 +77,20 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binance messages from a recording decoded to events in memory (with the L2 book update): messages/s.",
             discussion: """
-                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs
-                the feed's per-message work (decode, book update, top-of-book and depth snapshot, events)
-                over all of them, several timed passes from fresh books; prints the median pass.
-                allocations_per_message is null here: the product links no allocation counter. The
+                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs \
+                the feed's per-message work (decode, book update, top-of-book and depth snapshot, events) \
+                over all of them, several timed passes from fresh books, and prints the median pass. A \
+                file without a REST snapshot line leaves the books buffering (book_updates 0). \
+                allocations_per_message is null here: the product links no allocation counter; the \
                 allocation gate (Benchmarks/DecodeBenchmarks, mallocCountTotal = 0) measures it.
+
                 """)
 
         @Option(help: "Recorded file: `<receive ns> <json>` lines, plain or gzip.") var input: String
         @Option(help: "Timed passes over all messages (median reported).") var passes = 7
         @Flag(help: "Print one JSON line.") var json = false
+        @Flag(name: .customLong("decode-only"), help: "Time the decoder alone (no book, no events), as a JSON-parser baseline does.")
+        var decodeOnly = false
 
         func validate() throws {
             guard passes >= 1 else { throw ValidationError("--passes must be at least 1") }
@@ -97,15 +101,25 @@ struct Bench: ParsableCommand {
             let table = try RecordingFile.table(for: [bytes], symbols: [], priceDecimals: 8, quantityDecimals: 8)
             let workload = DecodeWorkload(recording: bytes, instruments: table)
             guard workload.count > 0 else { throw CommandFailure("\(input): no messages") }
-            var sink = workload.runPass()  // warm-up
+            let pass = decodeOnly ? workload.runDecodeOnlyPass : workload.runPass
+            var sink = pass()  // warm-up
             let failed = workload.processor.decoder.counters.totalErrors
             var durations: [Int64] = []
+            var cpuDurations: [Int64] = []
             for _ in 0..<passes {
+                let cpuStart = Bench.threadCpuNs()
                 let start = Clock.monotonicNs()
-                sink &+= workload.runPass()
+                sink &+= pass()
                 durations.append(Clock.monotonicNs() - start)
+                cpuDurations.append(Bench.threadCpuNs() - cpuStart)
             }
             durations.sort()
+            cpuDurations.sort()
+            // Diffs applied to a synced book per pass: 0 when the file has no REST snapshot
+            // line (the books then only buffer), so the figure is not read as including the book.
+            let applied = workload.processor.books.reduce(UInt64(0)) { $0 + $1.counters.appliedDiffs }
+            let bookUpdates = decodeOnly ? 0 : applied / UInt64(passes + 1)
+            let cpuNsPerMessage = Double(cpuDurations[cpuDurations.count / 2]) / Double(workload.count)
             let median = Double(durations[durations.count / 2])
             let messages = workload.count
             let perSecond = Double(messages) / (median / 1e9)
@@ -115,13 +129,21 @@ struct Bench: ParsableCommand {
                 print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
                       + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
                       + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
-                      + "\"passes\":\(passes),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
+                      + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"work\":\"\(decodeOnly ? "decode" : "decode+book")\",\"book_updates\":\(bookUpdates),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
             } else {
-                print("decode: \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
+                print("decode\(decodeOnly ? " (decoder only)" : " + book"): \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
                       + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
-                      + "\((mbPerSecond * 10).rounded() / 10) MB/s; \(failed) decode errors; "
+                      + "\((mbPerSecond * 10).rounded() / 10) MB/s, \(bookUpdates) book updates per pass (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
                       + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")
             }
         }
+    }
+
+    /// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): unlike the wall clock it
+    /// does not count time the thread spent descheduled on a shared machine.
+    static func threadCpuNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

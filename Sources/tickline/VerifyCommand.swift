@@ -7,12 +7,13 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replays recorded Binance files through the decoders and the L2 book and checks them.",
         discussion: """
-            Files hold lines `<receive ns> <raw JSON>` (plain or gzip), read in the order given as one
-            sequence; a REST depth snapshot line ({"lastUpdateId":…}) syncs the book. Checks: depth
-            diffs chain (depth_gaps), every bookTicker whose update id the book reaches matches the
-            book's best bid/ask price and quantity (book_checks, book_mismatches), trade ids are
-            contiguous per symbol (trade_id_gaps). Symbols are found in the files unless given.
+            Files hold lines `<receive ns> <raw JSON>` (plain or gzip), read in the order given as one \
+            sequence; a REST depth snapshot line ({"lastUpdateId":…}) syncs the book. Checks: depth \
+            diffs chain (depth_gaps); every bookTicker whose update id the book reaches matches the \
+            book's best bid/ask price and quantity (book_checks, book_mismatches); trade ids are \
+            contiguous per symbol (trade_id_gaps). Symbols are found in the files unless given. \
             Exit status 3 when a check failed.
+
             """)
 
     @Argument(help: "Recorded files, in order.") var files: [String]

@@ -236,6 +236,54 @@ let realDepth = #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":
         #expect(error == nil && m.kind == .depthSnapshot && m.updateId == 1_027_024)
         #expect(d.bids.levels == [BookLevel(price: Price(units: 400), quantity: Quantity(units: 43_100_000))])
     }
+
+    @Test func literalLayoutAndGeneralScannerAgree() {
+        // The venue's exact layouts take the literal fast path; the same messages with one
+        // space added take the general scanner. Both must give the same message.
+        let d = btcDecoder()
+        for text in [realTrade, realBookTicker, realDepth,
+                     #"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":123456789,"s":"ETHUSDT","a":5933014,"p":"0.01","q":"100","f":100,"l":105,"T":123456785,"m":true,"M":true}}"#] {
+            let (fast, e1) = decode(text, d)
+            let fastBids = d.bids.levels, fastAsks = d.asks.levels
+            let (general, e2) = decode(text.replacingOccurrences(of: #""data":{"#, with: #""data": {"#), d)
+            #expect(e1 == nil && e2 == nil)
+            #expect(fast.kind == general.kind && fast.instrument == general.instrument)
+            #expect(fast.price == general.price && fast.quantity == general.quantity && fast.tradeId == general.tradeId)
+            #expect(fast.bidPrice == general.bidPrice && fast.askQuantity == general.askQuantity)
+            #expect(fast.updateId == general.updateId && fast.firstUpdateId == general.firstUpdateId)
+            #expect(fast.venueTimeNs == general.venueTimeNs && fast.buyerIsMaker == general.buyerIsMaker)
+            #expect(fastBids == d.bids.levels && fastAsks == d.asks.levels)
+        }
+        #expect(d.counters.decoded == 8)
+    }
+
+    @Test(arguments: [
+        ("61837.63000000", Int64(6_183_763), nil as BinanceDecodeError?), ("0.01000000", 1, nil), ("12345678.00000000", 1_234_567_800, nil),
+        ("123456789.12", 12_345_678_912, nil), ("-1.50000000", -150, nil), ("7", 700, nil), (".5", 50, nil), ("3.1", 310, nil),
+        ("1.00000001", 0, .badDecimal), ("1.001", 0, .badDecimal), ("1.0000000a", 0, .badDecimal), ("", 0, .badDecimal),
+        ("99999999999999999.00", 0, .badDecimal), ("1..0", 0, .badDecimal),
+    ])
+    func parsesDecimalsOnEveryPath(text: String, units: Int64, error: BinanceDecodeError?) {
+        let d = btcDecoder()
+        let (m, e) = decode(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"\#(text)","q":"1.00000000","T":1,"m":true,"M":true}}"#, d)
+        #expect(e == error, "\(text)")
+        if error == nil { #expect(m.price == Price(units: units), "\(text)") }
+    }
+
+    @Test func parsesLevelsOfMixedShapes() {
+        // The exact venue shape takes the fast per-level path; spaced, short or extra-element
+        // levels in the same array take the general one.
+        let d = btcDecoder()
+        let (m, error) = decode(#"{"e":"depthUpdate","s":"BTCUSDT","U":1,"u":2,"b":[["1.50000000","2.00000000"], [ "1.40000000" , "3" ],["1.3","0.00000000"],["1.20000000","1.00000000","x"]],"a":[ ]}"#, d)
+        #expect(error == nil && m.kind == .depthUpdate)
+        #expect(d.bids.levels == [
+            BookLevel(price: Price(units: 150), quantity: Quantity(units: 200_000)),
+            BookLevel(price: Price(units: 140), quantity: Quantity(units: 300_000)),
+            BookLevel(price: Price(units: 130), quantity: .zero),
+            BookLevel(price: Price(units: 120), quantity: Quantity(units: 100_000)),
+        ])
+        #expect(d.asks.count == 0)
+    }
 }
 
 @Suite struct InstrumentTableTests {
