@@ -437,7 +437,7 @@ public final class FeedAgent: Agent {
     }
 
     /// `initial · 2^(attempt-1)`, capped at `max`, less a random fraction up to `jitter`.
-    private func backoffNs(attempt: Int, initialMs: Int, maxMs: Int, jitter: Double) -> Nanos {
+    func backoffNs(attempt: Int, initialMs: Int, maxMs: Int, jitter: Double) -> Nanos {
         let shift = min(max(attempt - 1, 0), 30)
         let baseMs = min(Int64(maxMs), Int64(initialMs) << shift)
         // SplitMix64 step: jitter needs no quality beyond spreading reconnects.

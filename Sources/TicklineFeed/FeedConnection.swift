@@ -76,3 +76,8 @@ public final class FeedConnection {
     /// The socket's state (for reports and tests).
     public var socketState: WebSocketConnection<TCPTransport>.State { socket.state }
 }
+
+extension FeedConnection {
+    /// The socket I/O path this connection uses.
+    public var backend: NetBackend { socket.transport.backend }
+}

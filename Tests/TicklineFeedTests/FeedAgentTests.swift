@@ -6,6 +6,7 @@ import Testing
 import TicklineCore
 @testable import TicklineFeed
 import TicklineMarketData
+import TicklineNet
 import TicklineWebSocket
 
 /// The feed agent against the real `tickline-feed` server: sync, publish, and recover from
@@ -15,13 +16,15 @@ struct FeedAgentTests {
     static let symbols = (0..<3).map(syntheticSymbol)
 
     /// A server and a synced feed on it.
-    func start(connections: Int = 1, serverExtra: [String] = [], configure: (inout FeedConfig) -> Void = { _ in })
+    func start(connections: Int = 1, backend: NetBackend = NetBackend.detect().backend, serverExtra: [String] = [],
+               configure: (inout FeedConfig) -> Void = { _ in })
         throws -> (FeedServerProcess, FeedHarness)
     {
         let server = try FeedServerProcess(symbols: 3, extra: serverExtra)
         var config = testConfig(server: server, symbols: Self.symbols, connections: connections)
         configure(&config)
-        let harness = try FeedHarness(config: config, instruments: try syntheticTable(4))
+        let harness = try FeedHarness(config: config, instruments: try syntheticTable(4), backend: backend)
+        #expect(harness.agent.connections.allSatisfy { $0.backend == backend })
         harness.server = server
         let synced = harness.run(seconds: 20) { $0.allSynced(Self.symbols) && $0.market.count >= 50 }
         #expect(synced, "not synced: \(harness.counters)")
@@ -42,8 +45,9 @@ struct FeedAgentTests {
         #expect(flowing, "no events after recovery", sourceLocation: sourceLocation)
     }
 
-    @Test func connectsSyncsBooksAndPublishesEventsWithSocketReadStamps() throws {
-        let (_, harness) = try start(connections: 2)
+    @Test(arguments: availableBackends)
+    func connectsSyncsBooksAndPublishesEventsWithSocketReadStamps(backend: NetBackend) throws {
+        let (_, harness) = try start(connections: 2, backend: backend)
         // Symbols were split over both connections.
         #expect(harness.agent.connections.allSatisfy { !$0.symbols.isEmpty })
         #expect(Set(Self.symbols.compactMap { harness.agent.connection(of: $0) }) == [0, 1])
@@ -87,8 +91,9 @@ struct FeedAgentTests {
         }
     }
 
-    @Test func reconnectsResubscribesAndResyncsAfterTheServerDropsTheConnection() throws {
-        let (server, harness) = try start()
+    @Test(arguments: availableBackends)
+    func reconnectsResubscribesAndResyncsAfterTheServerDropsTheConnection(backend: NetBackend) throws {
+        let (server, harness) = try start(backend: backend)
         let opens = harness.counters.opened
         let snapshots = harness.counters.snapshotsLoaded
         #expect(try server.fault("kind=drop") == 200)
@@ -256,6 +261,22 @@ struct FeedAgentTests {
                 let last = samples[i...].last { $0.0 <= windowEnd }!
                 #expect(last.1[k] - sample.1[k] <= 5, "connection \(k) sent more than 5 control messages in one second")
             }
+        }
+    }
+
+    @Test func backsOffExponentiallyWithJitterUpToTheCap() throws {
+        let server = try FeedServerProcess(symbols: 1)
+        var config = testConfig(server: server, symbols: [])
+        config.backoffInitialMs = 100
+        config.backoffMaxMs = 1_000
+        config.jitter = 0.2
+        let harness = try FeedHarness(config: config, instruments: try syntheticTable(1))
+        for attempt in 1...8 {
+            let base = Double(min(1_000, 100 << (attempt - 1))) * 1e6
+            let delays = (0..<50).map { _ in Double(harness.agent.backoffNs(attempt: attempt, initialMs: 100, maxMs: 1_000, jitter: 0.2)) }
+            #expect(delays.allSatisfy { $0 <= base && $0 >= base * 0.8 }, "attempt \(attempt): \(delays.min()!)…\(delays.max()!)")
+            // Jitter spreads the delays.
+            #expect(Set(delays).count > 40)
         }
     }
 

@@ -6,6 +6,7 @@ import Testing
 import TicklineCore
 import TicklineFeed
 import TicklineMarketData
+import TicklineNet
 import TicklineRing
 import TicklineRuntime
 
@@ -139,6 +140,9 @@ func syntheticTable(_ count: Int) throws -> InstrumentTable {
     })
 }
 
+/// The backends this host can run: posix always, io_uring when a ring can be created.
+let availableBackends: [NetBackend] = NetBackend.detect().backend == .ioUring ? [.ioUring, .posix] : [.posix]
+
 func syntheticSymbol(_ k: Int) -> String {
     let digits = String(k)
     return "SYM" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + "USDT"
@@ -160,7 +164,7 @@ final class FeedHarness {
     /// local's lifetime at its last use, and the server's deinit kills it).
     var server: FeedServerProcess?
 
-    init(config: FeedConfig, instruments: InstrumentTable) throws {
+    init(config: FeedConfig, instruments: InstrumentTable, backend: NetBackend = NetBackend.detect().backend) throws {
         let instance = "feedtest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let specs = [
             RingSpec.of(MarketEvent.self, name: "market", capacity: 1 << 14, overflow: .dropNewest),
@@ -172,7 +176,7 @@ final class FeedHarness {
         marketRing = try region.consumer(of: MarketEvent.self, ring: "market")
         depthRing = try region.consumer(of: DepthSnapshot.self, ring: "depth")
         journalRing = try region.consumer(of: MarketEvent.self, ring: "journal.market")
-        agent = try FeedAgent(config: config, instruments: instruments, region: region)
+        agent = try FeedAgent(config: config, instruments: instruments, region: region, backend: backend)
         invoker = AgentInvoker([agent])
         invoker.start()
     }
