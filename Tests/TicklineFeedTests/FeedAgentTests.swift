@@ -81,6 +81,20 @@ struct FeedAgentTests {
                 && top.venueSequence == snapshot.updateId
         }
         #expect(matched)
+        // The server's quotes carry its book's top and update id: every quote naming the
+        // update id of the latest published book top must match it exactly.
+        var lastTop: [InstrumentId: MarketEvent] = [:]
+        var checks = 0
+        var mismatches = 0
+        for event in harness.market {
+            if event.kind == .bookTop { lastTop[event.instrument] = event }
+            guard event.kind == .quote, let top = lastTop[event.instrument], top.venueSequence == event.venueSequence else { continue }
+            checks += 1
+            if top.bidPrice != event.bidPrice || top.bidQuantity != event.bidQuantity || top.askPrice != event.askPrice
+                || top.askQuantity != event.askQuantity { mismatches += 1 }
+        }
+        #expect(checks > 20)
+        #expect(mismatches == 0)
         // Quotes of the synthetic server name the book's update id: spot-check the book.
         for symbol in Self.symbols {
             let book = try #require(harness.agent.book(symbol))
