@@ -116,7 +116,7 @@ public final class FeedAgent: Agent {
         self.journal = journal
         processor = BinanceFeedProcessor(instruments: instruments, continuity: .spot,
                                          bookCapacityPerSide: config.bookLevelsPerSide, pendingDiffs: config.pendingDiffs,
-                                         pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 1_000))
+                                         pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
         // REST snapshots name no symbol: each is decoded with the index it was asked for.
         processor.fallbackInstrumentIndex = -1
         fetcher = SnapshotFetcher(restBase: config.restBase, symbols: instruments.specs.map(\.symbol),
