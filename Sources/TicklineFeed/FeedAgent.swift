@@ -93,7 +93,12 @@ public final class FeedAgent: Agent {
     private var nextWatchdogNs: Nanos = 0
     private let watchdogIntervalNs: Nanos
     private var started = false
+    /// REST weight budget of snapshots: a token bucket refilled continuously.
+    private let snapshotWeight: Double
+    private var weightTokens: Double
+    private var weightRefilledNs: Nanos = 0
 
+    private static let notYet = Nanos.min
     private static let snapshotNone: UInt8 = 0, snapshotWanted: UInt8 = 1, snapshotInFlight: UInt8 = 2
 
     /// Builds the feed over the given ring ends (allocates everything: books, buffers, sockets).
@@ -158,6 +163,8 @@ public final class FeedAgent: Agent {
         controlBuffer = []
         controlBuffer.reserveCapacity(config.streamsPerControlMessage * (InstrumentTable.maxSymbolBytes + longestSuffix + 4) + 96)
         random = seed | 1
+        snapshotWeight = Double(FeedConfig.depthRequestWeight(limit: config.snapshotLimit))
+        weightTokens = Double(config.snapshotWeightPerMinute)
         watchdogIntervalNs = max(1_000_000, min(Nanos(config.staleAfterMs) * 1_000_000 / 4, 100_000_000))
         for symbol in config.symbols {
             if let entry = instruments.entry(forSymbol: symbol) { _ = subscribe(index: Int(entry.index)) }
@@ -582,12 +589,15 @@ public final class FeedAgent: Agent {
             snapshotQueued[symbol] = false
             guard snapshotState[symbol] == Self.snapshotWanted else { continue }  // cancelled
             let due = snapshotNotBeforeNs[symbol] <= nowNs
-            if due && fetcher.tryRequest(symbolIndex: Int32(symbol), generation: generation[symbol]) {
+            let affordable = due && spendSnapshotWeight()
+            if affordable && fetcher.tryRequest(symbolIndex: Int32(symbol), generation: generation[symbol]) {
                 snapshotState[symbol] = Self.snapshotInFlight
                 counters.snapshotRequests &+= 1
                 work += 1
                 continue
             }
+            if affordable { weightTokens += snapshotWeight }  // no free slot: give the weight back
+            if due && !affordable { counters.snapshotBudgetWaits &+= 1 }
             // Not due, or no free slot: back to the end of the line.
             snapshotQueued[symbol] = true
             snapshotQueue[(snapshotQueueHead + snapshotQueueCount) % snapshotQueue.count] = Int32(symbol)
@@ -596,6 +606,18 @@ public final class FeedAgent: Agent {
             break
         }
         return work
+    }
+
+    /// Takes one request's weight from the bucket (refilled at `snapshot_weight_per_minute`).
+    private func spendSnapshotWeight() -> Bool {
+        let budget = Double(config.snapshotWeightPerMinute)
+        if weightRefilledNs == 0 { weightRefilledNs = nowNs }
+        let elapsed = Double(nowNs &- weightRefilledNs)
+        weightRefilledNs = nowNs
+        weightTokens = min(budget, weightTokens + elapsed * budget / 60e9)
+        guard weightTokens >= snapshotWeight else { return false }
+        weightTokens -= snapshotWeight
+        return true
     }
 
     private func retrySnapshot(_ symbol: Int) {
@@ -661,6 +683,7 @@ public final class FeedAgent: Agent {
         for c in connections {
             for symbol32 in c.symbols {
                 let symbol = Int(symbol32)
+                if lastDataNs[symbol] == Self.notYet { lastDataNs[symbol] = nowNs }
                 if !stale[symbol] && nowNs &- lastDataNs[symbol] >= limit {
                     stale[symbol] = true
                     counters.staleEvents &+= 1
@@ -702,7 +725,8 @@ public final class FeedAgent: Agent {
         connectionOf[symbol] = Int16(c.index)
         c.symbols.append(Int32(symbol))
         c.streams += needed
-        lastDataNs[symbol] = started ? nowNs : Clock.monotonicNs()
+        // Before the first duty cycle the agent's clock is unknown: the watchdog starts the wait then.
+        lastDataNs[symbol] = started && nowNs != 0 ? nowNs : Self.notYet
         stale[symbol] = false
         invalidateBook(symbol)
         if c.phase == .open {

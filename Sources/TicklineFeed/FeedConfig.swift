@@ -63,6 +63,9 @@ public struct FeedConfig: Sendable, Equatable {
     /// `snapshot_retry_initial_ms`, `snapshot_retry_max_ms`: backoff of failed or too-old snapshots.
     public var snapshotRetryInitialMs = 100
     public var snapshotRetryMaxMs = 5_000
+    /// `snapshot_weight_per_minute`: REST request weight the snapshots may spend per minute
+    /// (Binance allows 6000 per IP for everything; a depth request weighs 5/25/50/250 by limit).
+    public var snapshotWeightPerMinute = 3_000
     /// `snapshot_max_bytes`: largest REST body accepted.
     public var snapshotMaxBytes = 1 << 20
     /// `snapshot_parallel`: requests in flight at once (slots of the fetcher).
@@ -80,6 +83,16 @@ public struct FeedConfig: Sendable, Equatable {
     public var readsPerCycle = 8
 
     public init() {}
+
+    /// The request weight of `GET /api/v3/depth` with `limit` (SPECS.md §1.2).
+    public static func depthRequestWeight(limit: Int) -> Int {
+        switch limit {
+        case ...100: 5
+        case ...500: 25
+        case ...1_000: 50
+        default: 250
+        }
+    }
 
     /// Checks ranges once, at setup.
     public func validate() throws(FeedConfigError) {
@@ -106,6 +119,8 @@ public struct FeedConfig: Sendable, Equatable {
         try require(bookLevelsPerSide >= DepthSnapshot.depth, "book_levels_per_side", bookLevelsPerSide,
                     "at least the published depth \(DepthSnapshot.depth)")
         try require(snapshotParallel >= 1 && snapshotParallel <= 64, "snapshot_parallel", snapshotParallel, "1…64")
+        try require(snapshotWeightPerMinute >= Self.depthRequestWeight(limit: snapshotLimit), "snapshot_weight_per_minute",
+                    snapshotWeightPerMinute, "must allow one request (weight \(Self.depthRequestWeight(limit: snapshotLimit)))")
         try require(snapshotMaxBytes >= 4_096, "snapshot_max_bytes", snapshotMaxBytes, "at least 4096")
         try require(snapshotTimeoutMs >= 1, "snapshot_timeout_ms", snapshotTimeoutMs, "positive")
         try require(snapshotRetryInitialMs >= 1 && snapshotRetryMaxMs >= snapshotRetryInitialMs, "snapshot_retry_max_ms",

@@ -77,6 +77,8 @@ public struct FeedCounters: Sendable {
     public var snapshotsMalformed: UInt64 = 0
     /// Answers for a book that moved on (reconnect, gap, unsubscribe) since the request.
     public var snapshotsDiscarded: UInt64 = 0
+    /// Times a due snapshot request waited for the REST weight budget.
+    public var snapshotBudgetWaits: UInt64 = 0
     /// Failed requests by `SnapshotStatus` (index 0, `.ok`, stays 0).
     public var snapshotFailures = InlineArray<5, UInt64>(repeating: 0)
 

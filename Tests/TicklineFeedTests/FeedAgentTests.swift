@@ -310,6 +310,21 @@ struct FeedAgentTests {
         #expect(c.controlAllowed(nowNs: t0 + 1_100_000_000))
     }
 
+    @Test func spendsNoMoreRESTWeightOnSnapshotsThanTheBudget() throws {
+        let server = try FeedServerProcess(symbols: 3)
+        var config = testConfig(server: server, symbols: Self.symbols)
+        config.snapshotLimit = 100  // weight 5 each
+        config.snapshotWeightPerMinute = 10  // two at once, then one every 30 s
+        let harness = try FeedHarness(config: config, instruments: try syntheticTable(4))
+        harness.server = server
+        let twoSynced = harness.run(seconds: 15) { h in Self.symbols.filter { h.agent.book($0)?.state == .synced }.count == 2 }
+        #expect(twoSynced, "\(harness.counters)")
+        harness.run(seconds: 2)
+        #expect(harness.counters.snapshotRequests == 2)
+        #expect(harness.counters.snapshotBudgetWaits > 0)
+        #expect(Self.symbols.filter { harness.agent.book($0)?.state == .synced }.count == 2)
+    }
+
     @Test func countsAndRetriesSnapshotBodiesThatAreNotSnapshots() throws {
         let server = try FeedServerProcess(symbols: 1)
         var config = testConfig(server: server, symbols: [syntheticSymbol(0)])

@@ -131,6 +131,11 @@ struct SnapshotFetcherTests {
         #expect(throws: FeedConfigError.self) { try config.validate() }
         do { try config.validate() } catch { #expect(error.description.contains("streams_per_connection")) }
         config = FeedConfig()
+        config.snapshotWeightPerMinute = 10  // below one request of limit 1000 (weight 50)
+        do { try config.validate() } catch { #expect(error.description.contains("snapshot_weight_per_minute")) }
+        #expect(FeedConfig.depthRequestWeight(limit: 100) == 5 && FeedConfig.depthRequestWeight(limit: 101) == 25)
+        #expect(FeedConfig.depthRequestWeight(limit: 1_000) == 50 && FeedConfig.depthRequestWeight(limit: 5_000) == 250)
+        config = FeedConfig()
         config.controlMessagesPerSecond = 6
         do { try config.validate() } catch { #expect(error.description.contains("control_messages_per_second = 6")) }
     }
