@@ -57,3 +57,42 @@ struct FeedRunnerTests {
         withExtendedLifetime(server) {}
     }
 }
+
+/// The watchdog on a manual clock: no server needed (connects are refused and retried).
+@Suite struct StaleWatchdogTests {
+    @Test func publishesStaleOnceWhenNoDataArrivesForStaleAfterMs() throws {
+        var config = FeedConfig()
+        config.name = "manual"
+        config.streamAddress = "127.0.0.1:1"  // nothing listens: every connect fails
+        config.symbols = [syntheticSymbol(0), syntheticSymbol(1)]
+        config.staleAfterMs = 1_000
+        config.backoffInitialMs = 1
+        config.backoffMaxMs = 1
+        let harness = try FeedHarness(config: config, instruments: try syntheticTable(3))
+        var clock = ManualClock(startNs: 5_000_000_000)
+        func step(_ ms: Int64) {
+            clock.advance(byNs: ms * 1_000_000)
+            harness.invoker.invoke(nowNs: clock.nowNs)
+            harness.drain()
+        }
+        step(0)
+        step(999)
+        #expect(harness.market.isEmpty)
+        step(101)
+        #expect(harness.market.map(\.kind) == [.stale, .stale])
+        #expect(Set(harness.market.map(\.instrument)) == [100, 101])
+        #expect(harness.market.allSatisfy { $0.priceDecimals == 8 })
+        // Reported once, not every cycle.
+        step(500)
+        step(500)
+        #expect(harness.market.count == 2)
+        #expect(harness.counters.staleEvents == 2)
+        // A symbol subscribed later starts its own wait.
+        #expect(harness.agent.subscribe(syntheticSymbol(2)))
+        step(900)
+        #expect(harness.market.count == 2)
+        step(200)
+        #expect(harness.market.count == 3 && harness.market.last?.instrument == 102)
+        #expect(harness.counters.connectFailures >= 1)
+    }
+}
