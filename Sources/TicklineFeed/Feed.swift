@@ -1,1 +1,0 @@
-// Feed stage: connections, snapshots, reconnects, the feed agent.

@@ -1,0 +1,792 @@
+// Feed stage: WebSocket connections on io_uring, Binance decoding and books, REST
+// snapshots off the thread, reconnects, staleness, and publishing into the rings.
+import Glibc
+import TicklineCore
+import TicklineMarketData
+import TicklineNet
+import TicklineRing
+import TicklineRuntime
+import TicklineWebSocket
+
+/// Why a feed could not be built (cold path).
+public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible {
+    case config(FeedConfigError)
+    /// A configured symbol is not in the instrument table.
+    case unknownSymbol(String)
+    case net(NetError)
+    case region(String)
+
+    public var description: String {
+        switch self {
+        case .config(let error): error.description
+        case .unknownSymbol(let symbol): "feed config: symbols: '\(symbol)' is not in the instrument table"
+        case .net(let error): "feed network setup: \(error)"
+        case .region(let text): "feed rings: \(text)"
+        }
+    }
+}
+
+/// The feed stage of one Binance-style venue (an `Agent`).
+///
+/// Each duty cycle it reaps io_uring completions of its connections, decodes every message
+/// with `BinanceFeedProcessor` (books kept per SPECS.md §1.6), and publishes:
+/// - trades, quotes and book tops into the `market` ring, with the socket-read time of the
+///   read batch as `timestamps.socketReadNs` and the decode time as `decodedNs`;
+/// - a top-N `DepthSnapshot` per book change into the `depth` ring;
+/// - a copy of every market event into `journal.market` (drop-newest, counted).
+///
+/// Symbols are split over `config.connections` connections (≤ `streams_per_connection`
+/// streams each); `subscribe`/`unsubscribe` change them at run time with SUBSCRIBE /
+/// UNSUBSCRIBE messages, at most `control_messages_per_second` per connection (our own
+/// pings count against the same budget). A connection that ends is reconnected with
+/// exponential backoff and jitter, resubscribed, and every book of it resynced (invalidated,
+/// then a REST snapshot once diffs are buffered). A depth gap sends that book to resync.
+/// A connection silent for `pong_timeout_ms` after our ping is dropped and reconnected; one
+/// older than `proactive_reconnect_ms`, or told `serverShutdown`, is closed (1001) and
+/// reconnected at once. A symbol without data for `stale_after_ms` gets a `stale` event;
+/// its next data a `fresh` event.
+///
+/// The instrument table is the universe the feed may subscribe (one book per entry,
+/// preallocated); subscriptions pick from it.
+///
+/// Owned by one runner thread after `onStart`; not thread-safe: call `subscribe` and
+/// `unsubscribe` on that thread (the engine routes them through its control ring). No
+/// allocation per message; connects, control messages and snapshots are cold paths.
+public final class FeedAgent: Agent {
+    public let roleName: String
+    public let config: FeedConfig
+    public let instruments: InstrumentTable
+    public let processor: BinanceFeedProcessor
+    public let fetcher: SnapshotFetcher
+    public let backend: NetBackend
+    public private(set) var counters = FeedCounters()
+    public let connections: [FeedConnection]
+
+    private var market: RingProducer<MarketEvent>
+    private var depth: RingProducer<DepthSnapshot>
+    private var journal: RingProducer<MarketEvent>
+    private let reactor: IoUringReactor?
+    private let address: SocketAddress
+
+    /// Per symbol (table index).
+    private var connectionOf: [Int16]
+    private var lastDataNs: [Nanos]
+    private var stale: [Bool]
+    private var generation: [UInt32]
+    private var snapshotState: [UInt8]
+    private var snapshotNotBeforeNs: [Nanos]
+    private var snapshotAttempts: [Int]
+    private var snapshotQueued: [Bool]
+    private var lowerSymbols: [[UInt8]]
+    /// Symbols waiting for a snapshot slot: a ring of table indexes.
+    private var snapshotQueue: [Int32]
+    private var snapshotQueueHead = 0
+    private var snapshotQueueCount = 0
+
+    private let streamSuffixes: [[UInt8]]
+    private var controlBuffer: [UInt8]
+    private var nextRequestId: Int64 = 1
+    private var snapshotMessage = BinanceMessage()
+    private var sequence: UInt64 = 0
+    private var random: UInt64
+    private var nowNs: Nanos = 0
+    private var nextWatchdogNs: Nanos = 0
+    private let watchdogIntervalNs: Nanos
+    private var started = false
+    /// REST weight budget of snapshots: a token bucket refilled continuously.
+    private let snapshotWeight: Double
+    private var weightTokens: Double
+    private var weightRefilledNs: Nanos = 0
+
+    private static let notYet = Nanos.min
+    private static let snapshotNone: UInt8 = 0, snapshotWanted: UInt8 = 1, snapshotInFlight: UInt8 = 2
+
+    /// Builds the feed over the given ring ends (allocates everything: books, buffers, sockets).
+    /// - Parameters:
+    ///   - instruments: every symbol this feed may subscribe; `config.symbols` are subscribed at start.
+    ///   - backend: the socket I/O path (default: what `NetBackend.detect()` finds).
+    ///   - seed: of the reconnect jitter.
+    public init(config: FeedConfig, instruments: InstrumentTable, market: consuming RingProducer<MarketEvent>,
+                depth: consuming RingProducer<DepthSnapshot>, journal: consuming RingProducer<MarketEvent>,
+                backend: NetBackend = NetBackend.detect().backend, seed: UInt64 = 0x5EED) throws(FeedSetupError) {
+        do { try config.validate() } catch { throw .config(error) }
+        for symbol in config.symbols where instruments.entry(forSymbol: symbol) == nil { throw .unknownSymbol(symbol) }
+        do { address = try SocketAddress(config.streamAddress) } catch { throw .net(error) }
+        roleName = "feed.\(config.name)"
+        self.config = config
+        self.instruments = instruments
+        self.backend = backend
+        self.market = market
+        self.depth = depth
+        self.journal = journal
+        processor = BinanceFeedProcessor(instruments: instruments, continuity: .spot,
+                                         bookCapacityPerSide: config.bookLevelsPerSide, pendingDiffs: config.pendingDiffs,
+                                         pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
+        // REST snapshots name no symbol: each is decoded with the index it was asked for.
+        processor.fallbackInstrumentIndex = -1
+        fetcher = SnapshotFetcher(restBase: config.restBase, symbols: instruments.specs.map(\.symbol),
+                                  limit: config.snapshotLimit, timeoutMs: config.snapshotTimeoutMs,
+                                  maxBodyBytes: config.snapshotMaxBytes, parallel: config.snapshotParallel)
+        if backend == .ioUring {
+            do { reactor = try IoUringReactor(entries: UInt32(max(16, 4 * config.connections)).nextPowerOfTwo, maxSockets: config.connections) }
+            catch { throw .net(error) }
+        } else {
+            reactor = nil
+        }
+        var options = ConnectionOptions()
+        options.limits = FrameLimits(maxFrameBytes: config.maxFrameBytes, maxMessageBytes: config.maxFrameBytes)
+        options.openTimeoutNs = Nanos(config.openTimeoutMs) * 1_000_000
+        let count = instruments.count
+        var connections: [FeedConnection] = []
+        for k in 0..<config.connections {
+            let transport: TCPTransport
+            do {
+                transport = try TCPTransport(backend: backend, reactor: reactor, receiveBufferBytes: config.receiveBufferBytes,
+                                             sendBufferBytes: max(64 * 1024, config.streamsPerControlMessage * 128 + 4_096))
+            } catch { throw .net(error) }
+            connections.append(FeedConnection(index: k, socket: WebSocketConnection(transport: transport, options: options),
+                                              symbolCapacity: count, controlMessagesPerSecond: config.controlMessagesPerSecond))
+        }
+        self.connections = connections
+        connectionOf = Array(repeating: -1, count: count)
+        lastDataNs = Array(repeating: 0, count: count)
+        stale = Array(repeating: false, count: count)
+        generation = Array(repeating: 0, count: count)
+        snapshotState = Array(repeating: Self.snapshotNone, count: count)
+        snapshotNotBeforeNs = Array(repeating: 0, count: count)
+        snapshotAttempts = Array(repeating: 0, count: count)
+        snapshotQueued = Array(repeating: false, count: count)
+        snapshotQueue = Array(repeating: -1, count: max(count, 1))
+        lowerSymbols = instruments.specs.map { Array($0.symbol.lowercased().utf8) }
+        streamSuffixes = config.streams.map { Array($0.utf8) }
+        let longestSuffix = streamSuffixes.map(\.count).max() ?? 0
+        controlBuffer = []
+        controlBuffer.reserveCapacity(config.streamsPerControlMessage * (InstrumentTable.maxSymbolBytes + longestSuffix + 4) + 96)
+        random = seed | 1
+        snapshotWeight = Double(FeedConfig.depthRequestWeight(limit: config.snapshotLimit))
+        weightTokens = Double(config.snapshotWeightPerMinute)
+        watchdogIntervalNs = max(1_000_000, min(Nanos(config.staleAfterMs) * 1_000_000 / 4, 100_000_000))
+        for symbol in config.symbols {
+            if let entry = instruments.entry(forSymbol: symbol) { _ = subscribe(index: Int(entry.index)) }
+        }
+    }
+
+    /// A feed on `region`'s `market`, `depth` and `journal.market` rings.
+    public convenience init(config: FeedConfig, instruments: InstrumentTable, region: SharedRegion,
+                            backend: NetBackend = NetBackend.detect().backend) throws(FeedSetupError) {
+        do {
+            try self.init(config: config, instruments: instruments,
+                          market: try region.producer(of: MarketEvent.self, ring: "market"),
+                          depth: try region.producer(of: DepthSnapshot.self, ring: "depth"),
+                          journal: try region.producer(of: MarketEvent.self, ring: "journal.market"), backend: backend)
+        } catch let error as FeedSetupError {
+            throw error
+        } catch {
+            throw .region("\(error)")
+        }
+    }
+
+    public func onStart() {
+        fetcher.start()
+        started = true
+    }
+
+    /// Closes every connection (1001, bounded wait) and stops the snapshot thread.
+    public func onClose() {
+        for c in connections where c.phase == .open {
+            c.socket.sendClose(.goingAway)
+            c.phase = .closing
+        }
+        var handler = Handler(agent: self)
+        var rounds = 0
+        while connections.contains(where: { $0.phase == .closing || $0.phase == .connecting }) && rounds < 200 {
+            nowNs = Clock.monotonicNs()
+            for c in connections where c.phase != .down {
+                handler.connection = c.index
+                c.socket.poll(&handler)
+            }
+            rounds += 1
+            if connections.contains(where: { $0.phase != .down }) { usleepBounded(5_000) }
+        }
+        for c in connections where c.phase != .down {
+            c.socket.abort()
+            c.phase = .down
+        }
+        fetcher.stop()
+        started = false
+    }
+
+    private func usleepBounded(_ micros: UInt32) {
+        var request = timespec(tv_sec: 0, tv_nsec: Int(micros) * 1_000)
+        _ = nanosleep(&request, nil)
+    }
+
+    // MARK: - Duty cycle
+
+    public func doWork(nowNs: Nanos) -> Int {
+        self.nowNs = nowNs
+        var work = 0
+        var handler = Handler(agent: self)
+        for c in connections {
+            handler.connection = c.index
+            work += service(c, &handler)
+        }
+        work += fetcher.poll { completion in snapshotArrived(completion) }
+        if snapshotQueueCount > 0 { work += postSnapshotRequests() }
+        if nowNs >= nextWatchdogNs {
+            nextWatchdogNs = nowNs &+ watchdogIntervalNs
+            work += watchStaleness()
+        }
+        return work
+    }
+
+    /// Passes a connection's messages and events to the agent. The agent outlives every
+    /// poll it is used in.
+    struct Handler: WebSocketHandler {
+        unowned(unsafe) let agent: FeedAgent
+        var connection = 0
+
+        init(agent: FeedAgent) { self.agent = agent }
+
+        mutating func onMessage(_ kind: MessageKind, _ payload: Span<UInt8>, stamp: ReadStamp) {
+            let agent = agent
+            let connection = connection
+            payload.withUnsafeBytes { agent.messageArrived($0, stamp: stamp, connection: connection) }
+        }
+
+        mutating func onEvent(_ event: ConnectionEvent) { agent.eventArrived(event, connection: connection) }
+    }
+
+    private func service(_ c: FeedConnection, _ handler: inout Handler) -> Int {
+        if c.phase == .down {
+            guard !c.symbols.isEmpty, nowNs >= c.reconnectAtNs else { return 0 }
+            open(c)
+            return 1
+        }
+        var work = 0
+        for _ in 0..<config.readsPerCycle {
+            let done = c.socket.poll(&handler)
+            work += done
+            if done == 0 || c.phase == .down { break }
+        }
+        if c.phase == .open { work += maintain(c) }
+        return work
+    }
+
+    private func open(_ c: FeedConnection) {
+        counters.connectAttempts &+= 1
+        do {
+            try c.socket.connect(to: address, path: config.streamPath, host: config.streamHost)
+            c.phase = .connecting
+        } catch {
+            counters.connectFailures &+= 1
+            connectionEnded(c)
+        }
+    }
+
+    /// Pings, silence, the 24 h cut, server shutdown, and pending control messages.
+    private func maintain(_ c: FeedConnection) -> Int {
+        if c.restartRequested || nowNs &- c.openedAtNs >= Nanos(config.proactiveReconnectMs) * 1_000_000 {
+            if !c.restartRequested { counters.proactiveReconnects &+= 1 }
+            c.restartRequested = false
+            c.reconnectImmediately = true
+            c.phase = .closing
+            if c.socket.sendClose(.goingAway) != .queued {
+                c.socket.abort()
+                connectionEnded(c)
+            }
+            return 1
+        }
+        let activity = c.lastActivityNs
+        if c.pingSentNs != 0 {
+            if activity >= c.pingSentNs {
+                c.pingSentNs = 0
+            } else if nowNs &- c.pingSentNs >= Nanos(config.pongTimeoutMs) * 1_000_000 {
+                counters.silentDisconnects &+= 1
+                c.socket.abort()
+                connectionEnded(c)
+                return 1
+            }
+        }
+        var work = 0
+        if c.pingSentNs == 0 && nowNs &- activity >= Nanos(config.pingIntervalMs) * 1_000_000 && c.controlAllowed(nowNs: nowNs) {
+            c.pingCounter &+= 1
+            var payload = c.pingCounter.bigEndian
+            let outcome = withUnsafeBytes(of: &payload) { raw in
+                raw.withMemoryRebound(to: UInt8.self) { c.socket.sendPing($0.span) }
+            }
+            if outcome == .queued {
+                c.recordControl(nowNs: nowNs)
+                c.pingSentNs = nowNs
+                counters.pingsSent &+= 1
+                work += 1
+            }
+        }
+        while !c.toUnsubscribe.isEmpty || !c.toSubscribe.isEmpty {
+            guard c.controlAllowed(nowNs: nowNs) else {
+                counters.controlRateLimited &+= 1
+                break
+            }
+            let unsubscribing = !c.toUnsubscribe.isEmpty
+            let sent = unsubscribing ? sendControl(c, "UNSUBSCRIBE", &c.toUnsubscribe) : sendControl(c, "SUBSCRIBE", &c.toSubscribe)
+            guard sent else { break }
+            if unsubscribing { counters.unsubscribeMessages &+= 1 } else { counters.subscribeMessages &+= 1 }
+            work += 1
+        }
+        return work
+    }
+
+    /// Sends one SUBSCRIBE/UNSUBSCRIBE for the first symbols of `list` and removes them.
+    private func sendControl(_ c: FeedConnection, _ method: StaticString, _ list: inout [Int32]) -> Bool {
+        let symbolsPerMessage = max(1, config.streamsPerControlMessage / streamSuffixes.count)
+        let take = min(symbolsPerMessage, list.count)
+        controlBuffer.removeAll(keepingCapacity: true)
+        append("{\"method\":\"")
+        method.withUTF8Buffer { controlBuffer.append(contentsOf: $0) }
+        append("\",\"params\":[")
+        for k in 0..<take {
+            for (j, suffix) in streamSuffixes.enumerated() {
+                if k > 0 || j > 0 { controlBuffer.append(UInt8(ascii: ",")) }
+                controlBuffer.append(UInt8(ascii: "\""))
+                controlBuffer.append(contentsOf: lowerSymbols[Int(list[k])])
+                controlBuffer.append(UInt8(ascii: "@"))
+                controlBuffer.append(contentsOf: suffix)
+                controlBuffer.append(UInt8(ascii: "\""))
+            }
+        }
+        append("],\"id\":")
+        appendDecimal(nextRequestId)
+        controlBuffer.append(UInt8(ascii: "}"))
+        let outcome = controlBuffer.withUnsafeBufferPointer { c.socket.sendText($0.span) }
+        guard outcome == .queued else { return false }
+        nextRequestId &+= 1
+        list.removeFirst(take)
+        c.recordControl(nowNs: nowNs)
+        return true
+    }
+
+    private func append(_ text: StaticString) {
+        text.withUTF8Buffer { controlBuffer.append(contentsOf: $0) }
+    }
+
+    private func appendDecimal(_ value: Int64) {
+        var digits: InlineArray<20, UInt8> = .init(repeating: 0)
+        var v = UInt64(value)
+        var n = 0
+        repeat {
+            digits[n] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+            v /= 10
+            n += 1
+        } while v > 0
+        while n > 0 {
+            n -= 1
+            controlBuffer.append(digits[n])
+        }
+    }
+
+    // MARK: - Connection events
+
+    fileprivate func eventArrived(_ event: ConnectionEvent, connection index: Int) {
+        let c = connections[index]
+        switch event {
+        case .opened:
+            counters.opened &+= 1
+            c.phase = .open
+            c.openedAtNs = nowNs
+            c.lastPongNs = nowNs
+            c.pingSentNs = 0
+            c.receivedData = false
+            c.restartRequested = false
+            c.toUnsubscribe.removeAll(keepingCapacity: true)
+            c.toSubscribe.removeAll(keepingCapacity: true)
+            c.toSubscribe.append(contentsOf: c.symbols)
+        case .closeReceived:
+            counters.closesReceived &+= 1
+        case .pingAnswered:
+            counters.pingsAnswered &+= 1
+        case .pong:
+            counters.pongsReceived &+= 1
+            c.lastPongNs = nowNs
+        case .failed(let error):
+            switch error {
+            case .connect: counters.connectFailures &+= 1
+            case .handshake: counters.handshakeFailures &+= 1
+            case .protocolViolation(let violation):
+                counters.protocolViolations &+= 1
+                counters.violations[Int(violation.rawValue)] &+= 1
+            case .transport: counters.transportErrors &+= 1
+            case .peerDisconnected: counters.peerDisconnects &+= 1
+            case .timedOut: counters.timeouts &+= 1
+            }
+        case .closed(let code):
+            c.lastCloseCode = code
+            connectionEnded(c)
+        }
+    }
+
+    /// The connection is gone: its books are no longer trusted, and a reconnect is
+    /// scheduled (at once after our own 1001 close, else with backoff and jitter).
+    private func connectionEnded(_ c: FeedConnection) {
+        c.phase = .down
+        c.pingSentNs = 0
+        c.toSubscribe.removeAll(keepingCapacity: true)
+        c.toUnsubscribe.removeAll(keepingCapacity: true)
+        counters.reconnects &+= 1
+        if c.reconnectImmediately {
+            c.reconnectImmediately = false
+            c.reconnectAtNs = nowNs
+        } else {
+            c.attempts += 1
+            c.reconnectAtNs = nowNs &+ backoffNs(attempt: c.attempts, initialMs: config.backoffInitialMs,
+                                                 maxMs: config.backoffMaxMs, jitter: config.jitter)
+        }
+        for symbol in c.symbols { invalidateBook(Int(symbol)) }
+    }
+
+    /// `initial · 2^(attempt-1)`, capped at `max`, less a random fraction up to `jitter`.
+    func backoffNs(attempt: Int, initialMs: Int, maxMs: Int, jitter: Double) -> Nanos {
+        let shift = min(max(attempt - 1, 0), 30)
+        let baseMs = min(Int64(maxMs), Int64(initialMs) << shift)
+        // SplitMix64 step: jitter needs no quality beyond spreading reconnects.
+        random &+= 0x9E37_79B9_7F4A_7C15
+        var z = random
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let unit = Double(z >> 11) * 0x1p-53
+        let ns = Double(baseMs) * 1e6 * (1 - jitter * unit)
+        return Nanos(ns)
+    }
+
+    // MARK: - Messages
+
+    fileprivate func messageArrived(_ bytes: UnsafeRawBufferPointer, stamp: ReadStamp, connection index: Int) {
+        counters.messages &+= 1
+        let outcome = processor.process(bytes, receiveWallNs: stamp.wallNs,
+                                        timestamps: TimestampChain(socketReadNs: stamp.monotonicNs))
+        let decodedNs = Clock.monotonicNs()
+        let c = connections[index]
+        if !c.receivedData {
+            c.receivedData = true
+            c.attempts = 0
+        }
+        switch outcome {
+        case .decodeFailed:
+            counters.decodeErrors &+= 1
+            return
+        case .control:
+            switch processor.message.kind {
+            case .serverShutdown:
+                counters.serverShutdowns &+= 1
+                c.restartRequested = true
+            case .errorReply: counters.controlErrors &+= 1
+            default: counters.controlReplies &+= 1
+            }
+            return
+        default:
+            break
+        }
+        let symbol = Int(processor.message.instrumentIndex)
+        guard symbol >= 0, Int(connectionOf[symbol]) == index else {
+            counters.unsubscribedMessages &+= 1
+            return
+        }
+        lastDataNs[symbol] = stamp.monotonicNs
+        if stale[symbol] {
+            stale[symbol] = false
+            counters.freshEvents &+= 1
+            publishStatus(symbol, .fresh)
+        }
+        switch outcome {
+        case .marketEvent:
+            var event = processor.event
+            event.timestamps.decodedNs = decodedNs
+            publish(event)
+        case .bookUpdated:
+            var event = processor.event
+            event.timestamps.decodedNs = decodedNs
+            publish(event)
+            publishDepth(processor.depth, decodedNs: decodedNs)
+        case .bookPending:
+            if processor.books[symbol].state == .awaitingSnapshot { wantSnapshot(symbol, notBeforeNs: nowNs) }
+        case .bookGap:
+            counters.gaps &+= 1
+            resync(symbol)
+        case .bookResync:
+            counters.exhaustedBooks &+= 1
+            resync(symbol)
+        case .snapshotLoaded, .decodeFailed, .control:
+            // A partial-depth stream loads the book directly; nothing more to do.
+            break
+        }
+    }
+
+    @inline(__always)
+    private func publish(_ event: MarketEvent) {
+        sequence &+= 1
+        var stamped = event
+        stamped.sequence = sequence
+        if market.tryPush(stamped) { counters.marketEvents &+= 1 } else { counters.marketDropped &+= 1 }
+        if !journal.tryPush(stamped) { counters.journalDropped &+= 1 }
+    }
+
+    /// Pushes a top-N snapshot numbered like the book-top event published just before it.
+    @inline(__always)
+    private func publishDepth(_ snapshot: DepthSnapshot, decodedNs: Nanos) {
+        var stamped = snapshot
+        stamped.sequence = sequence
+        stamped.decodedNs = decodedNs
+        if depth.tryPush(stamped) { counters.depthSnapshots &+= 1 } else { counters.depthDropped &+= 1 }
+    }
+
+    private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
+        let entry = instruments.entry(at: symbol)
+        publish(MarketEvent(instrument: entry.id, kind: kind, priceDecimals: entry.priceDecimals,
+                            quantityDecimals: entry.quantityDecimals, receiveWallNs: Clock.wallNs(),
+                            timestamps: TimestampChain(socketReadNs: nowNs)))
+    }
+
+    // MARK: - Books and snapshots
+
+    /// A gap or a thinned book: it already awaits a snapshot; fetch a fresh one.
+    private func resync(_ symbol: Int) {
+        counters.resyncs &+= 1
+        generation[symbol] &+= 1
+        snapshotState[symbol] = Self.snapshotNone
+        snapshotAttempts[symbol] = 0
+        wantSnapshot(symbol, notBeforeNs: nowNs)
+    }
+
+    /// Clears the book (after a disconnect or a subscription change); answers still on the
+    /// way are discarded by the generation.
+    private func invalidateBook(_ symbol: Int) {
+        processor.books[symbol].invalidate()
+        generation[symbol] &+= 1
+        snapshotState[symbol] = Self.snapshotNone
+        snapshotAttempts[symbol] = 0
+    }
+
+    private func wantSnapshot(_ symbol: Int, notBeforeNs: Nanos) {
+        guard snapshotState[symbol] == Self.snapshotNone else { return }
+        snapshotState[symbol] = Self.snapshotWanted
+        snapshotNotBeforeNs[symbol] = notBeforeNs
+        if !snapshotQueued[symbol] {
+            snapshotQueued[symbol] = true
+            snapshotQueue[(snapshotQueueHead + snapshotQueueCount) % snapshotQueue.count] = Int32(symbol)
+            snapshotQueueCount += 1
+        }
+    }
+
+    /// Hands due snapshot requests to the fetcher while it has free slots.
+    private func postSnapshotRequests() -> Int {
+        var work = 0
+        var remaining = snapshotQueueCount
+        while remaining > 0 {
+            remaining -= 1
+            let symbol = Int(snapshotQueue[snapshotQueueHead])
+            snapshotQueueHead = (snapshotQueueHead + 1) % snapshotQueue.count
+            snapshotQueueCount -= 1
+            snapshotQueued[symbol] = false
+            guard snapshotState[symbol] == Self.snapshotWanted else { continue }  // cancelled
+            let due = snapshotNotBeforeNs[symbol] <= nowNs
+            let affordable = due && spendSnapshotWeight()
+            if affordable && fetcher.tryRequest(symbolIndex: Int32(symbol), generation: generation[symbol]) {
+                snapshotState[symbol] = Self.snapshotInFlight
+                counters.snapshotRequests &+= 1
+                work += 1
+                continue
+            }
+            if affordable { weightTokens += snapshotWeight }  // no free slot: give the weight back
+            if due && !affordable { counters.snapshotBudgetWaits &+= 1 }
+            // Not due, or no free slot: back to the end of the line.
+            snapshotQueued[symbol] = true
+            snapshotQueue[(snapshotQueueHead + snapshotQueueCount) % snapshotQueue.count] = Int32(symbol)
+            snapshotQueueCount += 1
+            if !due { continue }
+            break
+        }
+        return work
+    }
+
+    /// Takes one request's weight from the bucket (refilled at `snapshot_weight_per_minute`).
+    private func spendSnapshotWeight() -> Bool {
+        let budget = Double(config.snapshotWeightPerMinute)
+        if weightRefilledNs == 0 { weightRefilledNs = nowNs }
+        let elapsed = Double(nowNs &- weightRefilledNs)
+        weightRefilledNs = nowNs
+        weightTokens = min(budget, weightTokens + elapsed * budget / 60e9)
+        guard weightTokens >= snapshotWeight else { return false }
+        weightTokens -= snapshotWeight
+        return true
+    }
+
+    private func retrySnapshot(_ symbol: Int) {
+        snapshotAttempts[symbol] += 1
+        snapshotState[symbol] = Self.snapshotNone
+        let delay = backoffNs(attempt: snapshotAttempts[symbol], initialMs: config.snapshotRetryInitialMs,
+                              maxMs: config.snapshotRetryMaxMs, jitter: config.jitter)
+        wantSnapshot(symbol, notBeforeNs: nowNs &+ delay)
+    }
+
+    private func snapshotArrived(_ done: SnapshotCompletion) {
+        let symbol = Int(done.symbolIndex)
+        guard done.generation == generation[symbol], snapshotState[symbol] == Self.snapshotInFlight, connectionOf[symbol] >= 0
+        else {
+            counters.snapshotsDiscarded &+= 1
+            return
+        }
+        guard done.status == .ok else {
+            counters.snapshotFailures[Int(done.status.rawValue)] &+= 1
+            retrySnapshot(symbol)
+            return
+        }
+        let decoder = processor.decoder
+        guard decoder.decode(done.body, into: &snapshotMessage, fallbackInstrumentIndex: Int32(symbol)) == nil,
+              snapshotMessage.kind == .depthSnapshot
+        else {
+            counters.snapshotsMalformed &+= 1
+            retrySnapshot(symbol)
+            return
+        }
+        let book = processor.books[symbol]
+        switch book.loadSnapshot(lastUpdateId: snapshotMessage.updateId, bids: decoder.bids, asks: decoder.asks) {
+        case .synced:
+            counters.snapshotsLoaded &+= 1
+            snapshotState[symbol] = Self.snapshotNone
+            snapshotAttempts[symbol] = 0
+            let readNs = Clock.monotonicNs()
+            let wallNs = Clock.wallNs()
+            if let top = book.topEvent(sequence: 0, venueTimeNs: 0, receiveWallNs: wallNs,
+                                       timestamps: TimestampChain(socketReadNs: readNs, decodedNs: readNs)) {
+                publish(top)
+                var snapshot = DepthSnapshot()
+                if book.fill(&snapshot, sequence: sequence, venueTimeNs: 0, receiveWallNs: wallNs, socketReadNs: readNs,
+                             decodedNs: readNs) {
+                    publishDepth(snapshot, decodedNs: readNs)
+                }
+            }
+        case .tooOld:
+            counters.snapshotsTooOld &+= 1
+            retrySnapshot(symbol)
+        case .gapInBuffer:
+            // The buffered diffs had a hole: the book buffers afresh and asks again on the next diff.
+            counters.gaps &+= 1
+            snapshotState[symbol] = Self.snapshotNone
+        }
+    }
+
+    // MARK: - Staleness
+
+    private func watchStaleness() -> Int {
+        let limit = Nanos(config.staleAfterMs) * 1_000_000
+        var work = 0
+        for c in connections {
+            for symbol32 in c.symbols {
+                let symbol = Int(symbol32)
+                if lastDataNs[symbol] == Self.notYet { lastDataNs[symbol] = nowNs }
+                if !stale[symbol] && nowNs &- lastDataNs[symbol] >= limit {
+                    stale[symbol] = true
+                    counters.staleEvents &+= 1
+                    publishStatus(symbol, .stale)
+                    work += 1
+                }
+            }
+        }
+        return work
+    }
+
+    // MARK: - Subscriptions (agent thread)
+
+    /// Subscribes a symbol of the table; false when it is unknown or every connection is full.
+    public func subscribe(_ symbol: String) -> Bool {
+        guard let entry = instruments.entry(forSymbol: symbol) else { return false }
+        return subscribe(index: Int(entry.index))
+    }
+
+    /// Unsubscribes a symbol; false when it was not subscribed.
+    public func unsubscribe(_ symbol: String) -> Bool {
+        guard let entry = instruments.entry(forSymbol: symbol) else { return false }
+        return unsubscribe(index: Int(entry.index))
+    }
+
+    /// Assigns the symbol to the least loaded connection with room and queues its SUBSCRIBE.
+    public func subscribe(index symbol: Int) -> Bool {
+        precondition(symbol >= 0 && symbol < instruments.count, "symbol index \(symbol) outside the table of \(instruments.count)")
+        if connectionOf[symbol] >= 0 { return true }
+        let needed = streamSuffixes.count
+        var best: FeedConnection?
+        for c in connections where c.streams + needed <= config.streamsPerConnection {
+            if best == nil || c.streams < best!.streams { best = c }
+        }
+        guard let c = best else {
+            counters.subscribeRefused &+= 1
+            return false
+        }
+        connectionOf[symbol] = Int16(c.index)
+        c.symbols.append(Int32(symbol))
+        c.streams += needed
+        // Before the first duty cycle the agent's clock is unknown: the watchdog starts the wait then.
+        lastDataNs[symbol] = started && nowNs != 0 ? nowNs : Self.notYet
+        stale[symbol] = false
+        invalidateBook(symbol)
+        if c.phase == .open {
+            if let pending = c.toUnsubscribe.firstIndex(of: Int32(symbol)) {
+                // Its UNSUBSCRIBE never left: the server still sends it.
+                c.toUnsubscribe.remove(at: pending)
+            } else {
+                c.toSubscribe.append(Int32(symbol))
+            }
+        }
+        return true
+    }
+
+    /// Removes the symbol from its connection and queues its UNSUBSCRIBE; its book is cleared.
+    public func unsubscribe(index symbol: Int) -> Bool {
+        precondition(symbol >= 0 && symbol < instruments.count, "symbol index \(symbol) outside the table of \(instruments.count)")
+        let owner = Int(connectionOf[symbol])
+        guard owner >= 0 else { return false }
+        let c = connections[owner]
+        connectionOf[symbol] = -1
+        if let at = c.symbols.firstIndex(of: Int32(symbol)) { c.symbols.remove(at: at) }
+        c.streams -= streamSuffixes.count
+        if c.phase == .open {
+            if let pending = c.toSubscribe.firstIndex(of: Int32(symbol)) {
+                c.toSubscribe.remove(at: pending)
+            } else {
+                c.toUnsubscribe.append(Int32(symbol))
+            }
+        }
+        invalidateBook(symbol)
+        stale[symbol] = false
+        return true
+    }
+
+    // MARK: - Reports
+
+    /// Whether a symbol is subscribed (on which connection), stale, and its book.
+    public func connection(of symbol: String) -> Int? {
+        guard let entry = instruments.entry(forSymbol: symbol), connectionOf[Int(entry.index)] >= 0 else { return nil }
+        return Int(connectionOf[Int(entry.index)])
+    }
+
+    public func isStale(_ symbol: String) -> Bool {
+        guard let entry = instruments.entry(forSymbol: symbol) else { return false }
+        return stale[Int(entry.index)]
+    }
+
+    public func book(_ symbol: String) -> OrderBook? {
+        guard let entry = instruments.entry(forSymbol: symbol) else { return nil }
+        return processor.books[Int(entry.index)]
+    }
+
+    /// Symbols subscribed over all connections.
+    public var subscribedCount: Int { connections.reduce(0) { $0 + $1.symbols.count } }
+}
+
+extension UInt32 {
+    fileprivate var nextPowerOfTwo: UInt32 {
+        var v: UInt32 = 1
+        while v < self { v <<= 1 }
+        return v
+    }
+}

@@ -1,0 +1,83 @@
+import TicklineCore
+import TicklineNet
+import TicklineWebSocket
+
+/// One WebSocket connection of a feed and the symbols assigned to it: its lifecycle
+/// (down → connecting → open → closing → down), its reconnect backoff, its ping/silence
+/// timers, its control-message rate limit and the SUBSCRIBE/UNSUBSCRIBE work still to send.
+/// The feed agent drives it; it owns no market state.
+///
+/// Owned by the feed agent's thread. Not thread-safe.
+public final class FeedConnection {
+    public enum Phase: Sendable, Equatable {
+        /// Not connected; reconnects at `reconnectAtNs` when it has symbols.
+        case down
+        /// TCP connect or opening handshake in progress.
+        case connecting
+        case open
+        /// We sent a close (proactive reconnect, server shutdown) and wait for the peer's.
+        case closing
+    }
+
+    public let index: Int
+    let socket: WebSocketConnection<TCPTransport>
+    public internal(set) var phase = Phase.down
+    /// When a `down` connection may connect again.
+    public internal(set) var reconnectAtNs: Nanos = 0
+    /// Failed attempts in a row (reset by the first message after an open).
+    public internal(set) var attempts = 0
+    var openedAtNs: Nanos = 0
+    var lastPongNs: Nanos = 0
+    /// When our outstanding ping went out; 0 = none outstanding.
+    var pingSentNs: Nanos = 0
+    var pingCounter: UInt64 = 0
+    var receivedData = false
+    /// Set by `serverShutdown` or the 24 h timer: close and reconnect without backoff.
+    var restartRequested = false
+    var reconnectImmediately = false
+    /// The code the last connection ended with.
+    public internal(set) var lastCloseCode: CloseCode?
+
+    /// Table indexes of the symbols assigned here, and their stream count.
+    public internal(set) var symbols: [Int32]
+    public internal(set) var streams = 0
+    /// Symbols still to SUBSCRIBE / UNSUBSCRIBE on the open connection.
+    var toSubscribe: [Int32]
+    var toUnsubscribe: [Int32]
+
+    /// Send times of the last `count` control messages (a ring; the oldest at `controlNext`).
+    private var controlTimes: [Nanos]
+    private var controlNext = 0
+
+    init(index: Int, socket: WebSocketConnection<TCPTransport>, symbolCapacity: Int, controlMessagesPerSecond: Int) {
+        self.index = index
+        self.socket = socket
+        symbols = []
+        symbols.reserveCapacity(symbolCapacity)
+        toSubscribe = []
+        toSubscribe.reserveCapacity(symbolCapacity)
+        toUnsubscribe = []
+        toUnsubscribe.reserveCapacity(symbolCapacity)
+        controlTimes = Array(repeating: Nanos.min / 2, count: controlMessagesPerSecond)
+    }
+
+    /// Whether one more control message fits in the last second's budget.
+    func controlAllowed(nowNs: Nanos) -> Bool { nowNs &- controlTimes[controlNext] >= 1_000_000_000 }
+
+    /// Records a control message sent at `nowNs`.
+    func recordControl(nowNs: Nanos) {
+        controlTimes[controlNext] = nowNs
+        controlNext = (controlNext + 1) % controlTimes.count
+    }
+
+    /// The latest sign of life: a read, a pong, or the open itself.
+    var lastActivityNs: Nanos { max(socket.lastRead.monotonicNs, lastPongNs, openedAtNs) }
+
+    /// The socket's state (for reports and tests).
+    public var socketState: WebSocketConnection<TCPTransport>.State { socket.state }
+}
+
+extension FeedConnection {
+    /// The socket I/O path this connection uses.
+    public var backend: NetBackend { socket.transport.backend }
+}

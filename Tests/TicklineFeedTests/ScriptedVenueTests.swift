@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import TicklineCore
+import TicklineFeed
+import TicklineMarketData
+import TicklineWebSocket
+
+/// `Servers/scripted_venue.py` (Python `websockets` + `http.server`) as a child process.
+final class ScriptedVenue {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    static let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let script = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("Servers/scripted_venue.py")
+    /// `TICKLINE_PYTHON`, else `<root>/.venv/bin/python`, if executable.
+    static var python: String? {
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["TICKLINE_PYTHON"], root.appendingPathComponent(".venv/bin/python").path]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+    static var isRequired: Bool { ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" }
+
+    let process = Process()
+    let directory: URL
+    let logFile: URL
+    let wsPort: UInt16
+    let httpPort: UInt16
+
+    init() throws {
+        guard let python = Self.python else {
+            throw Failure(description: "TICKLINE_REQUIRE_REFERENCES=1 but no Python: set TICKLINE_PYTHON or create <root>/.venv with websockets")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tickline-venue-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let portFile = directory.appendingPathComponent("ports")
+        logFile = directory.appendingPathComponent("log")
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [Self.script.path, portFile.path, logFile.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var ports: [UInt16] = []
+        let deadline = Date().addingTimeInterval(20)
+        while ports.count != 2 && Date() < deadline && process.isRunning {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8) { ports = text.split(separator: " ").compactMap { UInt16($0) } }
+            if ports.count != 2 { usleep(20_000) }
+        }
+        guard ports.count == 2 else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            throw Failure(description: "scripted venue did not start; is `websockets` installed for \(python)?")
+        }
+        wsPort = ports[0]
+        httpPort = ports[1]
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(1_000) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var log: [String] { ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+}
+
+@Suite(.serialized, .enabled(if: ScriptedVenue.python != nil || ScriptedVenue.isRequired,
+                             "Python websockets venue skipped: set TICKLINE_PYTHON or create <root>/.venv"))
+struct ScriptedVenueTests {
+    @Test func reconnectsAtOnceOnServerShutdownAndRetriesFailedSnapshots() throws {
+        let venue = try ScriptedVenue()
+        var config = FeedConfig()
+        config.name = "scripted"
+        config.streamAddress = "127.0.0.1:\(venue.wsPort)"
+        config.restBase = "http://127.0.0.1:\(venue.httpPort)"
+        config.symbols = ["BTCUSDT"]
+        config.streams = ["trade", "depth@100ms"]
+        config.backoffInitialMs = 2_000  // a backoff would be visible: serverShutdown must not wait for it
+        config.snapshotRetryInitialMs = 20
+        config.snapshotRetryMaxMs = 200
+        let table = try InstrumentTable([InstrumentSpec(symbol: "BTCUSDT", id: 7, priceDecimals: 8, quantityDecimals: 8)])
+        let harness = try FeedHarness(config: config, instruments: table)
+        let book = try #require(harness.agent.book("BTCUSDT"))
+        // First sync: a 500, then a truncated body, then a good snapshot (each retried with backoff).
+        let synced = harness.run(seconds: 15) { _ in book.state == .synced }
+        #expect(synced, "\(harness.counters)")
+        #expect(harness.counters.snapshotFailures(.httpError) == 1)
+        #expect(harness.counters.snapshotsMalformed == 1)
+        // Then the venue announces a shutdown: closed with 1001 and reopened without backoff, resubscribed, resynced.
+        let back = harness.run(seconds: 15) {
+            $0.counters.serverShutdowns == 1 && $0.counters.opened >= 2 && $0.counters.snapshotsLoaded >= 2 && book.state == .synced
+        }
+        #expect(back, "\(harness.counters)")
+        #expect(harness.agent.connections[0].attempts == 0)
+        #expect(harness.counters.proactiveReconnects == 0)
+        #expect(harness.agent.connections[0].lastCloseCode == .goingAway)
+        // Events flow again on the new connection, and the book follows the diffs.
+        let applied = book.counters.appliedDiffs
+        #expect(harness.run(seconds: 10) { _ in book.counters.appliedDiffs > applied + 5 })
+        #expect(book.bids.best?.price == Price(units: 100_00000000))
+        #expect(harness.events(of: 7, kind: .trade) > 5)
+        harness.run(seconds: 0.2)
+        let log = venue.log
+        #expect(log.contains("closed 1 1001"), "\(log)")
+        #expect(log.contains("subscribe 2 btcusdt@depth@100ms btcusdt@trade"), "\(log)")
+        #expect(log.filter { $0.hasPrefix("http ") }.count >= 4)
+    }
+}
