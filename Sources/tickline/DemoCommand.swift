@@ -25,6 +25,8 @@ struct Demo: ParsableCommand {
     @Option(help: "Messages per second from the feed.") var rate: Double = 2_000
     @Option(help: "Recorded Binance files to replay in a loop instead of the synthetic feed.") var data: [String] = []
     @Option(help: "Control plane address (HOST:PORT; port 0 = any free one).") var listen = "127.0.0.1:0"
+    @Option(help: "Market time per wall second: 1-second bars close this many times a second, so a short demo trades.")
+    var speed: Double = 20
 
     func run() throws {
         ShutdownSignal.install()
@@ -43,6 +45,8 @@ struct Demo: ParsableCommand {
         }
         let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, maxOrderQuantityUnits: 10_000_000,
                                       positionLimitUnits: 25_000_000)
+        // Events carry market time (`speed` × wall, so bars close `speed` times faster);
+        // latency stamps stay on the real monotonic clock.
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
                                       startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs())
 
@@ -64,6 +68,7 @@ struct Demo: ParsableCommand {
         say("writer: not started by the demo (no region is shared); `tickline-writer` drains a `tickline run` engine")
 
         let start = Clock.monotonicNs()
+        let startWall = Clock.wallNs()
         var sent = 0
         var nextView = start + 1_000_000_000
         var nextSnapshot = start
@@ -76,7 +81,7 @@ struct Demo: ParsableCommand {
             let due = Int(Double(now - start) / 1e9 * rate)
             var batch = 0
             while sent < due && batch < 1_000 {
-                let wall = Clock.wallNs()
+                let wall = startWall + Int64(Double(Clock.monotonicNs() - start) * speed)
                 if recorded.isEmpty {
                     var text = synthetic.message(venueTimeMs: wall / 1_000_000)
                     text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall, nowNs: Clock.monotonicNs()) }
