@@ -56,7 +56,10 @@ let package = Package(
         // Config file -> immutable values (cold path).
         .target(
             name: "TicklineConfig",
-            dependencies: ["TicklineCore", "TicklineRuntime", "TicklineRing", "TicklineStrategy", "TicklineRisk", "TicklineExecution", "Yams"]),
+            dependencies: [
+                "TicklineCore", "TicklineRuntime", "TicklineRing", "TicklineStrategy", "TicklineRisk", "TicklineExecution",
+                "TicklineFeed", "Yams",
+            ]),
         // Incremental indicators (pure).
         // `Double.squareRoot()` leaves a reference to libm's sqrt for programs that import neither Foundation nor Glibc.
         .target(name: "TicklineIndicators", swiftSettings: pureModuleSettings, linkerSettings: [.linkedLibrary("m")]),
@@ -85,13 +88,16 @@ let package = Package(
             name: "TicklineEngine",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig", "TicklineRisk",
-                "TicklineExecution", "TicklineMarketData",
+                "TicklineExecution", "TicklineMarketData", "TicklineFeed", "TicklineControl",
             ]),
         // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
         // Hummingbird), never the pinned ones; reaches the hot path only through the control ring.
         .target(
             name: "TicklineControl",
-            dependencies: ["TicklineCore", "TicklineConfig", "CTicklineLinux", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: [
+                "TicklineCore", "TicklineConfig", "TicklineRuntime", "CTicklineLinux",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]),
         // Host probe behind `tickline doctor`.
         .target(name: "TicklineDoctor", dependencies: ["CURing", "CNuma"]),
         // Benchmarks the product ships (`tickline bench ...`); no allocation counter linked.
@@ -104,7 +110,7 @@ let package = Package(
         // Drains journal rings into InfluxDB (libcurl) and Redis (hiredis): the only importer of CHiredis.
         .target(
             name: "TicklineWriter",
-            dependencies: ["TicklineCore", "TicklineRing", "TicklineConfig", "CTicklineLinux", "CCurl", "CHiredis"],
+            dependencies: ["TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig", "CTicklineLinux", "CCurl", "CHiredis"],
             exclude: ["README.md"],
             linkerSettings: [.linkedLibrary("z")]),
         .executableTarget(
@@ -138,7 +144,7 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
-        .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore"]),
+        .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore", "TicklineRuntime"]),
         .testTarget(name: "TicklineMarketDataTests", dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineFeedTests",
@@ -160,6 +166,7 @@ let package = Package(
                 "TicklineExecution", "TicklineRisk",
                 "tickline-writer",  // built for the supervision tests, which start it
                 "tickline-engine-peer",  // the process the restart-recovery test kills
+                "tickline", "tickline-feed",  // `tickline run` against the replay server
             ]),
         .executableTarget(
             name: "tickline-engine-peer",

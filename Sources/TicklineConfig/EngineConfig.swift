@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import TicklineCore
+import TicklineFeed
 import TicklineRing
 import TicklineRuntime
 
@@ -19,6 +20,8 @@ public struct EngineConfig: Sendable, Equatable {
     public var writer: WriterConfig = WriterConfig()
     /// Bars, indicators and strategy instances of the strategy stage (`strategies:`).
     public var strategies: StrategyConfig = StrategyConfig()
+    /// Market-data feeds (`feeds:`), each a `FeedConfig`.
+    public var feeds: [FeedConfig] = []
     /// Pre-trade limits, instruments, journal, exits (`risk:`) and the venue (`venue:`).
     public var risk: RiskConfig = RiskConfig()
     /// HTTP API, metrics and dashboard (`control:`).
@@ -32,7 +35,7 @@ public struct EngineConfig: Sendable, Equatable {
         self.threading = threading
     }
 
-    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "strategies", "risk", "venue", "control"]
+    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "feeds", "strategies", "risk", "venue", "control"]
 
     /// Reads and validates a config file. Every error names the file, line and key.
     public static func load(path: String, onlineCpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) throws(ConfigError) -> EngineConfig {
@@ -58,6 +61,7 @@ public struct EngineConfig: Sendable, Equatable {
         if let v = root.optional("threading") { config.threading = try ThreadingConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("writer") { config.writer = try WriterConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("strategies") { config.strategies = try StrategyConfig.parse(v) }
+        if let v = root.optional("feeds") { config.feeds = try FeedsConfig.parse(v) }
         if let v = root.optional("risk") { config.risk = try RiskConfig.parse(v) }
         if let v = root.optional("venue") { try RiskConfig.parseVenue(v, into: &config.risk) }
         if let v = root.optional("control") { config.control = try ControlConfig.parse(v) }

@@ -22,7 +22,15 @@ public final class ExecutionAgent: Agent {
     public private(set) var ordersRefused: UInt64 = 0
     public private(set) var reportsSent: UInt64 = 0
 
-    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256) throws(EngineError) {
+    /// Wall clock − the clock `doWork` gets: reports are stamped with the wall-clock time
+    /// they come back (the paper venue works on the stage's clock).
+    let wallOffsetNs: Nanos
+
+    /// - Parameter wallOffsetNs: nil = measured now (live); 0 for a simulated clock that
+    ///   already is wall time (replay).
+    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
+                wallOffsetNs: Nanos? = nil) throws(EngineError) {
+        self.wallOffsetNs = wallOffsetNs ?? (Clock.wallNs() - Clock.monotonicNs())
         do {
             orders = try region.consumer(of: OrderEvent.self, ring: "orders")
             books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
@@ -55,7 +63,8 @@ public final class ExecutionAgent: Agent {
             held = nil
             reportsSent &+= 1
         }
-        while let r = venue.nextReport() {
+        while var r = venue.nextReport() {
+            r.receiveWallNs = r.receiveWallNs &+ wallOffsetNs
             guard reports.tryPush(r) else { held = r; break }
             reportsSent &+= 1
             work += 1

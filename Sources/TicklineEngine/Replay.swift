@@ -139,7 +139,8 @@ public final class ReplayEngine {
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: startNowNs, wallNs: startWallNs)
-        execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region)
+        execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region,
+                                       wallOffsetNs: startWallNs - startNowNs)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")

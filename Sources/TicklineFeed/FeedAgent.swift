@@ -65,6 +65,8 @@ public final class FeedAgent: Agent {
     private var market: RingProducer<MarketEvent>
     private var depth: RingProducer<DepthSnapshot>
     private var journal: RingProducer<MarketEvent>
+    /// The execution stage's copies (its own SPSC rings): books and trades for the paper venue.
+    public var venue: VenueTap?
     private let reactor: IoUringReactor?
     private let address: SocketAddress
 
@@ -171,14 +173,16 @@ public final class FeedAgent: Agent {
         }
     }
 
-    /// A feed on `region`'s `market`, `depth` and `journal.market` rings.
+    /// A feed on `region`'s `market`, `depth` and `journal.market` rings, and with
+    /// `venue: true` also `depth.venue` and `market.venue` (the paper venue's copies).
     public convenience init(config: FeedConfig, instruments: InstrumentTable, region: SharedRegion,
-                            backend: NetBackend = NetBackend.detect().backend) throws(FeedSetupError) {
+                            backend: NetBackend = NetBackend.detect().backend, venue: Bool = false) throws(FeedSetupError) {
         do {
             try self.init(config: config, instruments: instruments,
                           market: try region.producer(of: MarketEvent.self, ring: "market"),
                           depth: try region.producer(of: DepthSnapshot.self, ring: "depth"),
                           journal: try region.producer(of: MarketEvent.self, ring: "journal.market"), backend: backend)
+            if venue { self.venue = try VenueTap(region: region) }
         } catch let error as FeedSetupError {
             throw error
         } catch {
@@ -528,6 +532,7 @@ public final class FeedAgent: Agent {
         stamped.sequence = sequence
         if market.tryPush(stamped) { counters.marketEvents &+= 1 } else { counters.marketDropped &+= 1 }
         if !journal.tryPush(stamped) { counters.journalDropped &+= 1 }
+        if stamped.kind == .trade, let venue { venue.trade(stamped) }
     }
 
     /// Pushes a top-N snapshot numbered like the book-top event published just before it.
@@ -537,6 +542,7 @@ public final class FeedAgent: Agent {
         stamped.sequence = sequence
         stamped.decodedNs = decodedNs
         if depth.tryPush(stamped) { counters.depthSnapshots &+= 1 } else { counters.depthDropped &+= 1 }
+        venue?.book(stamped)
     }
 
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
@@ -789,4 +795,20 @@ extension UInt32 {
         while v < self { v <<= 1 }
         return v
     }
+}
+
+/// The feed's producer ends of the execution stage's rings (`depth.venue`, `market.venue`):
+/// one SPSC ring per consumer, so the paper venue never shares risk's. Drop-newest, counted.
+public final class VenueTap {
+    var books: RingProducer<DepthSnapshot>
+    var trades: RingProducer<MarketEvent>
+    public private(set) var dropped: UInt64 = 0
+
+    public init(region: SharedRegion) throws(RegionError) {
+        books = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
+        trades = try region.producer(of: MarketEvent.self, ring: "market.venue")
+    }
+
+    @inline(__always) func book(_ d: DepthSnapshot) { if !books.tryPush(d) { dropped &+= 1 } }
+    @inline(__always) func trade(_ e: MarketEvent) { if !trades.tryPush(e) { dropped &+= 1 } }
 }

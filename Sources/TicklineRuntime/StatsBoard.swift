@@ -158,50 +158,24 @@ public final class StatsBoard: @unchecked Sendable {
 
     /// Every declared slot in the Prometheus text format (histograms in seconds, with
     /// power-of-two buckets from 1 µs to ~1.1 s), appended to `out`.
-    public func prometheus(into out: inout String) {
-        var declared = Set<String>()
-        func head(_ name: String, _ type: String, _ help: String) {
-            guard declared.insert(name).inserted else { return }
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func labels(_ l: [(String, String)], extra: (String, String)? = nil) -> String {
-            let all = l + (extra.map { [$0] } ?? [])
-            guard !all.isEmpty else { return "" }
-            return "{" + all.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
-        }
+    public func prometheus(into out: inout PrometheusText) {
         for (i, c) in counters.enumerated() {
-            head(c.name, c.kind.rawValue, c.help)
-            out += "\(c.name)\(labels(c.labels)) \(value(Counter(index: i)))\n"
+            out.single(c.name, c.kind == .gauge ? .gauge : .counter, c.help, c.labels, Double(value(Counter(index: i))))
         }
         for (i, h) in histograms.enumerated() {
-            head(h.name, "histogram", h.help)
             let s = snapshot(Histogram(index: i))
             var cumulative: UInt64 = 0
             var next = 0
+            var buckets: [(Double, UInt64)] = []
             for e in 10...30 {  // le = 2^e ns: 1.024 µs ... 1.07 s
                 let bound = UInt64(1) << UInt64(e)
                 while next < Self.bucketCount && Self.upperBound(ofBucket: next) < bound {
                     cumulative += s.buckets[next]
                     next += 1
                 }
-                out += "\(h.name)_bucket\(labels(h.labels, extra: ("le", "\(Double(bound) / 1e9)"))) \(cumulative)\n"
+                buckets.append((Double(bound) / 1e9, cumulative))
             }
-            out += "\(h.name)_bucket\(labels(h.labels, extra: ("le", "+Inf"))) \(s.count)\n"
-            out += "\(h.name)_sum\(labels(h.labels)) \(Double(s.sum) / 1e9)\n"
-            out += "\(h.name)_count\(labels(h.labels)) \(s.count)\n"
+            out.histogram(h.name, h.help, h.labels, buckets: buckets, sum: Double(s.sum) / 1e9, count: s.count)
         }
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
     }
 }

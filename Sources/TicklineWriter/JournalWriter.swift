@@ -5,6 +5,7 @@ import Synchronization
 import TicklineConfig
 import TicklineCore
 import TicklineRing
+import TicklineRuntime
 
 /// The writer's own metrics: what the control plane reads (`JournalWriter.metrics`, a
 /// snapshot refreshed every `metrics_interval_ms`), also written to InfluxDB as the
@@ -38,50 +39,45 @@ public struct WriterMetrics: Sendable, Equatable {
     /// writer leaves in `<spill_dir>/<instance>.writer.prom` for the engine's control plane
     /// to serve with its own `/metrics`, as node_exporter's textfile collector does.
     public var prometheusText: String {
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
-            out += "# HELP tickline_writer_\(name) \(help)\n# TYPE tickline_writer_\(name) \(type)\n"
-            for s in samples { out += "tickline_writer_\(name){\(s.labels)} \(s.value)\n" }
-        }
-        func quoted(_ v: String) -> String {
-            v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
-        }
-        let inst = "instance=\"\(quoted(instance))\""
+        var p = PrometheusText()
+        let inst = [("instance", instance)]
         let sinks = [influx, redis]
-        func perSink(_ f: (SinkMetrics) -> UInt64) -> [(labels: String, value: String)] {
-            sinks.map { ("\(inst),sink=\"\($0.name)\"", "\(f($0))") }
+        func perSink(_ name: String, _ type: PrometheusText.Kind, _ help: String, _ f: (SinkMetrics) -> UInt64) {
+            p.family("tickline_writer_" + name, type, help)
+            for s in sinks { p.sample("tickline_writer_" + name, inst + [("sink", s.name)], Double(f(s))) }
         }
-        func perRing(_ f: (RingMetrics) -> String) -> [(labels: String, value: String)] {
-            rings.map { ("\(inst),ring=\"\(quoted($0.name))\"", f($0)) }
+        func perRing(_ name: String, _ type: PrometheusText.Kind, _ help: String, _ f: (RingMetrics) -> Double) {
+            p.family("tickline_writer_" + name, type, help)
+            for r in rings { p.sample("tickline_writer_" + name, inst + [("ring", r.name)], f(r)) }
         }
-        family("up", "gauge", "1 while the writer runs (the snapshot's age is in snapshot_timestamp_seconds).", [(inst, "1")])
-        family("snapshot_timestamp_seconds", "gauge", "Wall-clock time of this snapshot.",
-               [(inst, "\(Double(snapshotWallNs) / 1e9)")])
-        family("region_errors_total", "counter", "Regions that could not be attached.", [(inst, "\(regionErrors)")])
-        family("ring_errors_total", "counter", "Journal rings that could not be drained.", [(inst, "\(ringErrors)")])
-        family("stale_regions_drained_total", "counter", "Regions of dead engines drained and removed.",
-               [(inst, "\(staleRegionsDrained)")])
-        family("sink_up", "gauge", "1 when the sink takes writes directly (health ok), else 0.",
-               sinks.map { ("\(inst),sink=\"\($0.name)\",health=\"\($0.health.rawValue)\"", $0.health == .ok ? "1" : "0") })
-        family("sink_written_total", "counter", "Points (InfluxDB) or commands (Redis) stored.", perSink(\.written))
-        family("sink_batches_total", "counter", "Requests or pipelines that succeeded.", perSink(\.batches))
-        family("sink_retries_total", "counter", "Failed attempts, each followed by backoff.", perSink(\.retries))
-        family("sink_dropped_by_server_total", "counter", "Items the server refused for good.", perSink(\.droppedByServer))
-        family("sink_duplicates_total", "counter", "Repeats the sink already held.", perSink(\.duplicates))
-        family("sink_quarantined_total", "counter", "Items quarantined (never resent).", perSink(\.quarantinedItems))
-        family("sink_spilled_batches_total", "counter", "Batches appended to the spill.", perSink(\.spilledBatches))
-        family("sink_replayed_batches_total", "counter", "Batches replayed from the spill.", perSink(\.replayedBatches))
-        family("sink_spill_bytes", "gauge", "Bytes waiting in the spill.", perSink(\.spillBytes))
-        family("sink_shed_records_total", "counter", "Market-data records not given to the sink (spill full).", perSink(\.shedRecords))
-        family("ring_records_total", "counter", "Records released from the ring.", perRing { "\($0.records)" })
-        family("ring_lag_records", "gauge", "Records waiting in the ring.", perRing { "\($0.lagRecords)" })
-        family("ring_lag_seconds", "gauge", "Age of the oldest waiting record.", perRing { "\($0.lagSeconds)" })
-        family("ring_malformed_total", "counter", "Records skipped as malformed.", perRing { "\($0.malformedTotal)" })
-        family("ring_blocked_batches_total", "counter", "Batches held back because a spill was full.", perRing { "\($0.blockedBatches)" })
-        family("ring_producer_dropped_total", "counter", "Records the producer dropped (market data only).", perRing { "\($0.producerDropped)" })
-        family("ring_producer_refused_total", "counter", "Pushes the ring refused.", perRing { "\($0.producerRefused)" })
-        return out
+        p.single("tickline_writer_up", .gauge, "1 while the writer runs (the snapshot's age is in snapshot_timestamp_seconds).", inst, 1)
+        p.single("tickline_writer_snapshot_timestamp_seconds", .gauge, "Wall-clock time of this snapshot.", inst, Double(snapshotWallNs) / 1e9)
+        p.single("tickline_writer_region_errors_total", .counter, "Regions that could not be attached.", inst, Double(regionErrors))
+        p.single("tickline_writer_ring_errors_total", .counter, "Journal rings that could not be drained.", inst, Double(ringErrors))
+        p.single("tickline_writer_stale_regions_drained_total", .counter, "Regions of dead engines drained and removed.", inst,
+                 Double(staleRegionsDrained))
+        p.family("tickline_writer_sink_up", .gauge, "1 when the sink takes writes directly (health ok), else 0.")
+        for s in sinks {
+            p.sample("tickline_writer_sink_up", inst + [("sink", s.name), ("health", s.health.rawValue)], s.health == .ok ? 1 : 0)
+        }
+        perSink("sink_written_total", .counter, "Points (InfluxDB) or commands (Redis) stored.") { $0.written }
+        perSink("sink_batches_total", .counter, "Requests or pipelines that succeeded.") { $0.batches }
+        perSink("sink_retries_total", .counter, "Failed attempts, each followed by backoff.") { $0.retries }
+        perSink("sink_dropped_by_server_total", .counter, "Items the server refused for good.") { $0.droppedByServer }
+        perSink("sink_duplicates_total", .counter, "Repeats the sink already held.") { $0.duplicates }
+        perSink("sink_quarantined_total", .counter, "Items quarantined (never resent).") { $0.quarantinedItems }
+        perSink("sink_spilled_batches_total", .counter, "Batches appended to the spill.") { $0.spilledBatches }
+        perSink("sink_replayed_batches_total", .counter, "Batches replayed from the spill.") { $0.replayedBatches }
+        perSink("sink_spill_bytes", .gauge, "Bytes waiting in the spill.") { $0.spillBytes }
+        perSink("sink_shed_records_total", .counter, "Market-data records not given to the sink (spill full).") { $0.shedRecords }
+        perRing("ring_records_total", .counter, "Records released from the ring.") { Double($0.records) }
+        perRing("ring_lag_records", .gauge, "Records waiting in the ring.") { Double($0.lagRecords) }
+        perRing("ring_lag_seconds", .gauge, "Age of the oldest waiting record.") { $0.lagSeconds }
+        perRing("ring_malformed_total", .counter, "Records skipped as malformed.") { Double($0.malformedTotal) }
+        perRing("ring_blocked_batches_total", .counter, "Batches held back because a spill was full.") { Double($0.blockedBatches) }
+        perRing("ring_producer_dropped_total", .counter, "Records the producer dropped (market data only).") { Double($0.producerDropped) }
+        perRing("ring_producer_refused_total", .counter, "Pushes the ring refused.") { Double($0.producerRefused) }
+        return p.text
     }
 
     /// key=value pairs (logs, the Redis hash, tests).

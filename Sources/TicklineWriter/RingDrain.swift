@@ -186,7 +186,8 @@ final class RingDrain<E: JournalEncoder>: JournalDrain {
             if redisOn { batch.commands += E.appendRedis(e, keys: w.keys, to: commandBuffer) }
         }
         let released = consumer.consumed
-        checkpoint?.save(clock: clock, cursor: released + UInt64(batch.end), released: released)
+        checkpoint?.save(clock: clock, cursor: released + UInt64(batch.end), released: released,
+                         inFlightEnd: offset > 0 ? released + UInt64(offset) : nil)
         return batch
     }
 
@@ -239,11 +240,13 @@ final class SeriesCheckpoint {
 
     /// Saves the clock's state as the state at `cursor` (the end of a batch just encoded),
     /// keeping the files that hold the state at `released` (the ring's cursor now) and at
-    /// any cursor between the two (the batch still being written).
-    func save(clock: SeriesClock, cursor: UInt64, released: UInt64) {
+    /// `inFlightEnd` (the end of the batch the sinks are writing, when there is one). Any
+    /// other file may go, including states a killed writer saved for batches it never
+    /// released.
+    func save(clock: SeriesClock, cursor: UInt64, released: UInt64, inFlightEnd: UInt64?) {
         let slot = labels.indices.first { i in
             guard let l = labels[i] else { return true }
-            return !(l == released || (l > released && l < cursor))
+            return l != released && l != inFlightEnd
         }!  // three files, at most two kept
         buffer.removeAll()
         withUnsafeBytes(of: Self.magic) { buffer.append($0) }

@@ -7,6 +7,7 @@ import Testing
 import TicklineConfig
 import TicklineControl
 import TicklineCore
+import TicklineRuntime
 
 /// The HTTP layer against a scripted engine source (the engine's own source is tested with
 /// the engine): every request goes through a real socket with curl.

@@ -53,8 +53,9 @@ import TicklineRuntime
         board.add(c)
         board.set(g, 7)
         for v in [500, 1_500, 3_000, 3_000, 2_000_000_000] as [Int64] { board.record(h, v) }
-        var text = ""
-        board.prometheus(into: &text)
+        var exposition = PrometheusText()
+        board.prometheus(into: &exposition)
+        let text = exposition.text
         #expect(text.contains("tickline_events_total{feed=\"binance\"} 42\n"))
         #expect(text.contains("tickline_ring_depth{ring=\"market\"} 7\n"))
         #expect(text.contains("tickline_stage_latency_seconds_bucket{stage=\"risk\",le=\"1.024e-06\"} 1\n"))

@@ -261,3 +261,25 @@ import TicklineCore
         #expect(throws: WriterError.self) { try RedisAddress.parse("redis://h:99999/0") }
     }
 }
+
+@Suite struct SeriesCheckpointTests {
+    /// A writer killed with two batches encoded past its cursor left files for cursors it
+    /// never released; the restarted writer must reuse them (it crashed here once).
+    @Test func aRestartedWriterOverwritesStatesOfBatchesItNeverReleased() {
+        let dir = TestSupport.tempDirectory("ckpt")
+        let clock = SeriesClock(batchCapacity: 8)
+        let before = SeriesCheckpoint(directory: dir, instance: "i", ring: "r", regionStartNs: 1, capacity: 1 << 16)
+        before.save(clock: clock, cursor: 100, released: 0, inFlightEnd: nil)
+        before.save(clock: clock, cursor: 200, released: 0, inFlightEnd: 100)
+        before.save(clock: clock, cursor: 300, released: 100, inFlightEnd: 200)  // killed: cursor stays at 100
+        let after = SeriesCheckpoint(directory: dir, instance: "i", ring: "r", regionStartNs: 1, capacity: 1 << 16)
+        #expect(after.restore(into: SeriesClock(batchCapacity: 8), cursor: 100))
+        #expect(Set(after.labels.compactMap { $0 }) == [100, 200, 300])
+        // Different batch boundaries now: one batch past both stale states, then another.
+        after.save(clock: clock, cursor: 400, released: 100, inFlightEnd: nil)
+        after.save(clock: clock, cursor: 520, released: 100, inFlightEnd: 400)
+        #expect(after.labels.contains(100) && after.labels.contains(400) && after.labels.contains(520))
+        let again = SeriesCheckpoint(directory: dir, instance: "i", ring: "r", regionStartNs: 1, capacity: 1 << 16)
+        #expect(again.restore(into: SeriesClock(batchCapacity: 8), cursor: 100))
+    }
+}

@@ -45,14 +45,15 @@ public struct PrometheusText: Sendable {
         text += exposition.hasSuffix("\n") ? exposition : exposition + "\n"
     }
 
-    static func format(_ v: Double) -> String {
+    public static func format(_ v: Double) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
         if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
         return "\(v)"
     }
 
-    static func escapeLabel(_ s: String) -> String {
+    /// A label value with `\\`, `"` and newlines escaped.
+    public static func escapeLabel(_ s: String) -> String {
         var out = ""
         for c in s {
             switch c {

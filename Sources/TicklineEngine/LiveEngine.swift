@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import TicklineConfig
+import TicklineControl
+import TicklineCore
+import TicklineFeed
+import TicklineMarketData
+import TicklineRing
+import TicklineRisk
+import TicklineRuntime
+import TicklineStrategy
+
+/// `tickline run`: the live pipeline built from a config. The region, the feed, strategy,
+/// risk and execution agents on the runners the config places them on, the writer
+/// (supervised), the control plane; a clean stop on SIGINT/SIGTERM: feeds stop first, the
+/// rings drain, the runners stop, the writer drains the journal rings and exits, the region
+/// goes. Built on the calling thread (cold path); `run` blocks until shutdown.
+public final class LiveEngine {
+    public let config: EngineConfig
+    public let region: SharedRegion
+    public let symbols: [String]
+    let feeds: [FeedAgent]
+    let strategy: StrategyAgent<NoCustomStrategy>
+    let risk: RiskAgent
+    let execution: ExecutionAgent
+    let runners: [AgentRunner]
+    let stats = StatsBoard()
+    public let writer: WriterSupervisor?
+    public let control: ControlServer?
+    let source: LiveControlSource
+    public private(set) var controlToken = ""
+
+    /// - Parameters:
+    ///   - configPath: passed on to the writer (`--config`); nil = the writer's defaults.
+    public init(config: EngineConfig, configPath: String?) throws(EngineError) {
+        self.config = config
+        // One instrument table for every stage: the `risk.instruments` order is the id order.
+        symbols = config.risk.instruments.map(\.symbol)
+        guard !symbols.isEmpty else {
+            throw EngineError(description: "risk.instruments lists no instrument: the engine needs each traded symbol's filters and limits")
+        }
+        guard !config.feeds.isEmpty else { throw EngineError(description: "feeds: no feed configured (nothing would arrive)") }
+        for f in config.feeds {
+            for s in f.symbols where !symbols.contains(s) {
+                throw EngineError(description: "feed '\(f.name)' subscribes \(s), which risk.instruments does not list")
+            }
+        }
+        let table: InstrumentTable
+        do {
+            table = try InstrumentTable(config.risk.instruments.enumerated().map {
+                InstrumentSpec(symbol: $0.element.symbol, id: InstrumentId($0.offset), priceDecimals: $0.element.spec.priceDecimals,
+                               quantityDecimals: $0.element.spec.quantityDecimals)
+            })
+        } catch { throw EngineError(description: "instrument table: \(error)") }
+        do {
+            (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
+        } catch { throw EngineError(description: error.description) }
+        do throws(EngineError) {
+            var built: [FeedAgent] = []
+            for (k, f) in config.feeds.enumerated() {
+                // Only the first feed may own the region's market-side rings (one producer per ring).
+                guard k == 0 else { throw EngineError(description: "feeds: one feed per engine instance for now ('\(f.name)' is the second)") }
+                do { built.append(try FeedAgent(config: f, instruments: table, region: region, venue: true)) } catch {
+                    throw EngineError(description: "feed '\(f.name)': \(error)")
+                }
+            }
+            feeds = built
+            var strategySettings = config.strategies.settings
+            strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
+            do {
+                strategy = try StrategyAgent(settings: strategySettings,
+                                             market: region.consumer(of: MarketEvent.self, ring: "market"),
+                                             signals: region.producer(of: SignalEvent.self, ring: "signals"),
+                                             barJournal: region.producer(of: BarEvent.self, ring: "journal.bars"))
+            } catch { throw EngineError(description: "strategy stage: \(error.description)") }
+            risk = try RiskAgent(settings: RiskStageSettings(config: config.risk, instance: config.instance), region: region, stats: stats)
+            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region)
+            let agents: [String: any Agent] = ["feed": AgentGroup(role: "feed", agents: feeds), "strategy": strategy,
+                                                "risk": risk, "execution": execution]
+            do { runners = try config.threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
+            let controlRing: RingProducer<ControlCommand>
+            do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
+                throw EngineError(description: error.description)
+            }
+            source = LiveControlSource(instance: config.instance, symbols: symbols, control: controlRing,
+                                       writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
+        } catch {
+            region.unlink()
+            throw error
+        }
+        writer = config.writer.supervise ? WriterSupervisor(instance: config.instance, configPath: configPath, config: config.writer) : nil
+        if config.control.enabled {
+            do {
+                let (token, _) = try ControlServer.resolveToken(config: config.control, instance: config.instance)
+                controlToken = token
+                control = ControlServer(config: config.control, token: token, source: source)
+            } catch {
+                region.unlink()
+                throw EngineError(description: error.description)
+            }
+        } else {
+            control = nil
+        }
+    }
+
+    /// Runs until SIGINT/SIGTERM (or `ShutdownSignal.request`), then stops everything in
+    /// order. `log` gets one line per step.
+    public func run(log: (String) -> Void) throws(EngineError) {
+        ShutdownSignal.install()
+        if let control {
+            do { try control.start() } catch { throw EngineError(description: error.description) }
+            log("control plane: http://\(config.control.hostAndPort.host):\(control.port ?? 0)/ (bearer token required)")
+        }
+        if let writer {
+            do { try writer.start() } catch { log("writer: \(error.description); running without it") }
+        }
+        for r in runners { r.start() }
+        log("running: \(symbols.count) instruments, feeds \(config.feeds.map(\.name).joined(separator: ", ")), runners \(runners.count)")
+        var nextSnapshot = Clock.monotonicNs()
+        while ShutdownSignal.requested == nil {
+            usleep(50_000)
+            writer?.poll()
+            let now = Clock.monotonicNs()
+            if now >= nextSnapshot {
+                nextSnapshot = now + 500_000_000
+                source.refresh(region: region, stats: stats, writerRestarts: writer?.restarts ?? 0,
+                               writerRunning: writer?.pid != nil)
+                // Requests from the API go onto the control ring from this one thread.
+                source.forwardRequests()
+            }
+        }
+        log("stopping (signal \(ShutdownSignal.requested ?? 0)): runners, then the writer drains the journal rings")
+        for r in runners { r.stop() }
+        if let writer { log("writer: \(writer.stop(timeoutMs: 30_000))") }
+        control?.stop()
+        region.unlink()
+        log("stopped")
+    }
+}
+
+/// Several agents in one role (the engine's feeds on the `feed` runner slot).
+final class AgentGroup: Agent {
+    let roleName: String
+    let agents: [any Agent]
+    init(role: String, agents: [any Agent]) {
+        roleName = role
+        self.agents = agents
+    }
+    func onStart() { for a in agents { a.onStart() } }
+    func doWork(nowNs: Nanos) -> Int {
+        var work = 0
+        for a in agents { work += a.doWork(nowNs: nowNs) }
+        return work
+    }
+    func onClose() { for a in agents { a.onClose() } }
+}
+
+/// The control plane's view of the live engine: ring counters read from the region (any
+/// process may read them), latency histograms from the StatsBoard, the writer's metrics
+/// file; requests queued for the main thread, which alone owns the control ring's producer.
+/// Positions and orders are not exposed yet: they live on the risk thread and need its
+/// seqlock-protected snapshot (not built).
+final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
+    let instance: String
+    let symbols: [String]
+    let writerMetricsPath: String
+    let latest: Mutex<(EngineSnapshot, String)>
+    let pending = Mutex<[ControlRequest]>([])
+    let ring: Mutex<RingBox>
+
+    // Only ever touched under `ring`'s lock.
+    final class RingBox: @unchecked Sendable {
+        var producer: RingProducer<ControlCommand>
+        init(_ p: consuming RingProducer<ControlCommand>) { producer = p }
+    }
+
+    init(instance: String, symbols: [String], control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
+        self.instance = instance
+        self.symbols = symbols
+        self.writerMetricsPath = writerMetricsPath
+        latest = Mutex((EngineSnapshot(instance: instance), ""))
+        ring = Mutex(RingBox(control))
+    }
+
+    func refresh(region: SharedRegion, stats: StatsBoard, writerRestarts: Int, writerRunning: Bool) {
+        var p = PrometheusText()
+        var s = EngineSnapshot(instance: instance, wallNs: Clock.wallNs())
+        p.family("tickline_ring_published_total", .counter, "Records pushed into each ring.")
+        p.family("tickline_ring_dropped_total", .counter, "Records dropped (market-data rings only).")
+        p.family("tickline_ring_depth", .gauge, "Records waiting in each ring.")
+        for name in region.ringNames {
+            guard let st = try? region.stats(ring: name) else { continue }
+            p.sample("tickline_ring_published_total", [("ring", name)], Double(st.published))
+            p.sample("tickline_ring_dropped_total", [("ring", name)], Double(st.dropped))
+            p.sample("tickline_ring_depth", [("ring", name)], Double(st.depth))
+            if name == "market" { s.events = st.published }
+            if name == "signals" { s.signals = st.published }
+            if name == "orders" { s.orders = st.published }
+            if name == "fills" { s.fills = st.published }
+        }
+        stats.prometheus(into: &p)
+        for (i, h) in stats.histograms.enumerated() {
+            let snap = stats.snapshot(histogramAt: i)
+            let stage: String = h.labels.first?.1 ?? "tick_to_order"
+            s.latency.append(EngineSnapshot.Latency(stage: stage, count: snap.count, p50: Int64(snap.percentile(0.5)),
+                                                    p99: Int64(snap.percentile(0.99)), p999: Int64(snap.percentile(0.999)),
+                                                    max: Int64(snap.max)))
+        }
+        p.single("tickline_writer_restarts_total", .counter, "Times the supervisor restarted the writer.", [], Double(writerRestarts))
+        p.single("tickline_writer_running", .gauge, "1 while the supervised writer runs.", [], writerRunning ? 1 : 0)
+        if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }
+        latest.withLock { $0 = (s, p.text) }
+    }
+
+    func forwardRequests() {
+        let requests = pending.withLock { let r = $0; $0.removeAll(); return r }
+        for r in requests {
+            var c: ControlCommand
+            switch r {
+            case .halt: c = ControlCommand(kind: .halt)
+            case .reduce: c = ControlCommand(kind: .reduce)
+            case .resume: c = ControlCommand(kind: .resume)
+            case .flatten: c = ControlCommand(kind: .flatten)
+            case .setLimits(let values):
+                for (key, value) in values {
+                    guard let e = RiskLimitCode.entry(key: key), let v = RiskLimitCode.internalValue(value, unit: e.unit) else { continue }
+                    c = ControlCommand(kind: .setLimit, limitId: e.code, value: v)
+                    _ = ring.withLock { $0.producer.tryPush(c) }
+                }
+                continue
+            case .subscribe, .unsubscribe: continue  // refused in submit
+            }
+            _ = ring.withLock { $0.producer.tryPush(c) }
+        }
+    }
+
+    func snapshot() -> EngineSnapshot { latest.withLock { $0.0 } }
+
+    func readiness() -> [ReadinessCheck] {
+        let s = snapshot()
+        let age = Double(Clock.wallNs() - s.wallNs) / 1e9
+        return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age)),
+                ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) market events")]
+    }
+
+    func prometheusMetrics() -> String { latest.withLock { $0.1 } }
+
+    func submit(_ request: ControlRequest) -> ControlReply {
+        switch request {
+        case .subscribe, .unsubscribe:
+            return ControlReply(accepted: false, message: "run-time subscriptions are not wired to the feed yet (issue 7)")
+        case .setLimits(let values):
+            for (key, value) in values {
+                guard let e = RiskLimitCode.entry(key: key) else {
+                    return ControlReply(accepted: false, message: "unknown limit \(key) (known: \(RiskLimitCode.entries.map(\.key).joined(separator: ", ")))")
+                }
+                guard RiskLimitCode.internalValue(value, unit: e.unit) != nil else {
+                    return ControlReply(accepted: false, message: "\(value) is not a valid value for \(key)")
+                }
+            }
+        default: break
+        }
+        pending.withLock { $0.append(request) }
+        return ControlReply(accepted: true, message: "queued for the control ring")
+    }
+}
