@@ -218,22 +218,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     func forwardRequests() {
         let requests = pending.withLock { let r = $0; $0.removeAll(); return r }
         for r in requests {
-            var c: ControlCommand
-            switch r {
-            case .halt: c = ControlCommand(kind: .halt)
-            case .reduce: c = ControlCommand(kind: .reduce)
-            case .resume: c = ControlCommand(kind: .resume)
-            case .flatten: c = ControlCommand(kind: .flatten)
-            case .setLimits(let values):
-                for (key, value) in values {
-                    guard let e = RiskLimitCode.entry(key: key), let v = RiskLimitCode.internalValue(value, unit: e.unit) else { continue }
-                    c = ControlCommand(kind: .setLimit, limitId: e.code, value: v)
-                    _ = ring.withLock { $0.producer.tryPush(c) }
-                }
-                continue
-            case .subscribe, .unsubscribe: continue  // refused in submit
-            }
-            _ = ring.withLock { $0.producer.tryPush(c) }
+            guard case .success(let commands)? = r.riskCommands else { continue }  // refused in submit
+            for c in commands { _ = ring.withLock { $0.producer.tryPush(c) } }
         }
     }
 
@@ -249,19 +235,13 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     func prometheusMetrics() -> String { latest.withLock { $0.1 } }
 
     func submit(_ request: ControlRequest) -> ControlReply {
-        switch request {
-        case .subscribe, .unsubscribe:
+        switch request.riskCommands {
+        case nil:
             return ControlReply(accepted: false, message: "run-time subscriptions are not wired to the feed yet (issue 7)")
-        case .setLimits(let values):
-            for (key, value) in values {
-                guard let e = RiskLimitCode.entry(key: key) else {
-                    return ControlReply(accepted: false, message: "unknown limit \(key) (known: \(RiskLimitCode.entries.map(\.key).joined(separator: ", ")))")
-                }
-                guard RiskLimitCode.internalValue(value, unit: e.unit) != nil else {
-                    return ControlReply(accepted: false, message: "\(value) is not a valid value for \(key)")
-                }
-            }
-        default: break
+        case .failure(let refusal)?:
+            return ControlReply(accepted: false, message: refusal.message)
+        case .success?:
+            break
         }
         pending.withLock { $0.append(request) }
         return ControlReply(accepted: true, message: "queued for the control ring")

@@ -214,27 +214,16 @@ struct Demo: ParsableCommand {
 
     /// A request from the API as control-ring commands.
     static func apply(_ request: ControlRequest, to engine: ReplayEngine, names: [String]) -> ControlReply {
-        switch request {
-        case .halt: return ControlReply(accepted: engine.send(ControlCommand(kind: .halt)), message: "halt queued")
-        case .reduce: return ControlReply(accepted: engine.send(ControlCommand(kind: .reduce)), message: "reduce queued")
-        case .resume: return ControlReply(accepted: engine.send(ControlCommand(kind: .resume)), message: "resume queued")
-        case .flatten: return ControlReply(accepted: engine.send(ControlCommand(kind: .flatten)), message: "flatten queued")
-        case .setLimits(let values):
-            for key in values.keys where RiskLimitCode.entry(key: key) == nil {
-                return ControlReply(accepted: false, message: "unknown limit \(key) (known: \(RiskLimitCode.entries.map(\.key).joined(separator: ", ")))")
-            }
-            for (key, value) in values {
-                let e = RiskLimitCode.entry(key: key)!
-                guard let v = RiskLimitCode.internalValue(value, unit: e.unit) else {
-                    return ControlReply(accepted: false, message: "\(value) is not a valid value for \(key)")
-                }
-                guard engine.send(ControlCommand(kind: .setLimit, limitId: e.code, value: v)) else {
-                    return ControlReply(accepted: false, message: "control ring full; try again")
-                }
-            }
-            return ControlReply(accepted: true, message: "limits queued")
-        case .subscribe, .unsubscribe:
+        switch request.riskCommands {
+        case nil:
             return ControlReply(accepted: false, message: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))")
+        case .failure(let refusal)?:
+            return ControlReply(accepted: false, message: refusal.message)
+        case .success(let commands)?:
+            for c in commands where !engine.send(c) {
+                return ControlReply(accepted: false, message: "control ring full; try again")
+            }
+            return ControlReply(accepted: true, message: "queued")
         }
     }
 }
