@@ -163,7 +163,7 @@ let package = Package(
             name: "TicklineEngineTests",
             dependencies: [
                 "TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore",
-                "TicklineExecution", "TicklineRisk", "TicklineControl",
+                "TicklineExecution", "TicklineRisk", "TicklineControl", "TicklineTestSupport",
                 "tickline-writer",  // built for the supervision tests, which start it
                 "tickline-engine-peer",  // the process the restart-recovery test kills
                 "tickline", "tickline-feed",  // `tickline run` against the replay server

@@ -46,7 +46,13 @@ int tl_install_shutdown_handlers(void) {
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) != 0) return errno;
     if (sigaction(SIGTERM, &sa, NULL) != 0) return errno;
-    return 0;
+    /* A parent may hand down a mask that blocks them (a test runner's thread, some
+       supervisors): a blocked SIGTERM would stay pending and the process never stop. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    return pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 int tl_shutdown_signal(void) { return tl_shutdown_signo; }

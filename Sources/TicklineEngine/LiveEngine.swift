@@ -136,8 +136,11 @@ public final class LiveEngine {
         for r in runners { r.stop() }
         if let writer { log("writer: \(writer.stop(timeoutMs: 30_000))") }
         control?.stop()
+        // What was produced, for the log (and checked against the journal by the tests).
+        let totals = [("events", "market"), ("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk_events", "journal.risk")]
+            .map { "\($0.0) \((try? region.stats(ring: $0.1).published) ?? 0)" }
         region.unlink()
-        log("stopped")
+        log("stopped: \(totals.joined(separator: ", "))")
     }
 }
 

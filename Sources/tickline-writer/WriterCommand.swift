@@ -28,13 +28,8 @@ struct WriterCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
-        // First, so a supervisor's SIGTERM during start-up still means "stop cleanly".
-        // A parent may hand down a blocked-signal mask; SIGTERM/SIGINT must reach us.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGTERM)
-        sigaddset(&stopSignals, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        // First, so a supervisor's SIGTERM during start-up still means "stop cleanly" (it
+        // also unblocks SIGTERM/SIGINT, which a parent may hand down blocked).
         _ = tl_install_shutdown_handlers()
         var writerConfig = WriterConfig()
         if let path = config {

@@ -17,7 +17,8 @@ int tl_name_current_thread(const char *name);
 /// The kernel thread id of the caller.
 pid_t tl_gettid(void);
 
-/// Installs SIGINT/SIGTERM handlers that set a process-wide flag (async-signal-safe).
+/// Installs SIGINT/SIGTERM handlers that set a process-wide flag (async-signal-safe) and
+/// unblocks both on the calling thread (a parent may hand them down blocked).
 /// Returns 0 or errno.
 int tl_install_shutdown_handlers(void);
 /// The signal number that requested shutdown, or 0 if none has.
