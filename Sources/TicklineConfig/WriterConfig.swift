@@ -83,6 +83,9 @@ public struct WriterConfig: Sendable, Equatable {
     /// When the engine's region is gone (creator dead, rings drained): `wait` for a new
     /// engine of the same instance, or `exit`.
     public var onRegionGone: String
+    /// On SIGTERM/SIGINT, how long the writer keeps draining what the journal rings hold
+    /// before it exits, ms.
+    public var stopDrainMs: Int
     /// How long to wait for the region to appear at start, ms (0 = forever).
     public var attachTimeoutMs: Int
     /// CPUs to pin the writer thread to; empty = not pinned.
@@ -101,7 +104,7 @@ public struct WriterConfig: Sendable, Equatable {
                 spillDirectory: String = "/var/lib/tickline/spill", spillMaxBytes: Int = 1 << 30,
                 backoffInitialMs: Int = 100, backoffMaxMs: Int = 10_000, configErrorRetryMs: Int = 60_000,
                 metricsIntervalMs: Int = 1_000, idleSleepUs: Int = 1_000, onRegionGone: String = "wait",
-                attachTimeoutMs: Int = 0, cores: [Int] = [], supervise: Bool = true, binary: String = "",
+                attachTimeoutMs: Int = 0, stopDrainMs: Int = 5_000, cores: [Int] = [], supervise: Bool = true, binary: String = "",
                 restartDelayMs: Int = 500, restartDelayMaxMs: Int = 30_000) {
         self.influx = influx
         self.redis = redis
@@ -115,6 +118,7 @@ public struct WriterConfig: Sendable, Equatable {
         self.idleSleepUs = idleSleepUs
         self.onRegionGone = onRegionGone
         self.attachTimeoutMs = attachTimeoutMs
+        self.stopDrainMs = stopDrainMs
         self.cores = cores
         self.supervise = supervise
         self.binary = binary
@@ -124,7 +128,7 @@ public struct WriterConfig: Sendable, Equatable {
 
     public static let keys = ["influx", "redis", "batch_records", "spill_dir", "spill_max_bytes", "backoff_initial_ms",
                               "backoff_max_ms", "config_error_retry_ms", "metrics_interval_ms", "idle_sleep_us",
-                              "on_region_gone", "attach_timeout_ms", "cores", "supervise", "binary",
+                              "on_region_gone", "attach_timeout_ms", "stop_drain_ms", "cores", "supervise", "binary",
                               "restart_delay_ms", "restart_delay_max_ms"]
 
     /// The same config with sink addresses from `TICKLINE_INFLUX_URL` / `TICKLINE_REDIS_URL`
@@ -155,6 +159,7 @@ public struct WriterConfig: Sendable, Equatable {
         if let v = m.optional("idle_sleep_us") { c.idleSleepUs = try v.int(in: 0...1_000_000) }
         if let v = m.optional("on_region_gone") { c.onRegionGone = try v.choice(["wait", "exit"]) }
         if let v = m.optional("attach_timeout_ms") { c.attachTimeoutMs = try v.int(in: 0...86_400_000) }
+        if let v = m.optional("stop_drain_ms") { c.stopDrainMs = try v.int(in: 0...600_000) }
         if let v = m.optional("cores") {
             for core in try v.list() {
                 let n = try core.int(in: 0...4095)
@@ -185,10 +190,15 @@ public struct WriterConfig: Sendable, Equatable {
         if let v = m.optional("enabled") { c.enabled = try v.bool() }
         if let v = m.optional("url") {
             c.url = try v.string()
-            guard c.url.hasPrefix("http://") || c.url.hasPrefix("https://") else {
-                throw v.error("'\(c.url)' must start with http:// or https://")
+            if c.url.hasPrefix("file://") {
+                // Line protocol appended to a local file instead of a server (LineProtocolFile).
+                guard c.url.dropFirst(7).hasPrefix("/") else { throw v.error("'\(c.url)' must be file:///absolute/path") }
+            } else {
+                guard c.url.hasPrefix("http://") || c.url.hasPrefix("https://") else {
+                    throw v.error("'\(c.url)' must start with http://, https:// or file:///")
+                }
             }
-            guard c.url.contains("/write") else {
+            guard c.url.hasPrefix("file://") || c.url.contains("/write") else {
                 throw v.error("'\(c.url)' must name the write endpoint: .../write?db=NAME or .../api/v2/write?org=ORG&bucket=BUCKET")
             }
         }

@@ -71,12 +71,9 @@ public final class ReplayEngine {
     var depth: RingProducer<DepthSnapshot>
     var venueDepth: RingProducer<DepthSnapshot>
     var control: RingProducer<ControlCommand>
-    // The journal rings, drained here (no writer process in a replay or the demo).
-    var journalSignals: RingConsumer<SignalEvent>
-    var journalOrders: RingConsumer<OrderEvent>
-    var journalFills: RingConsumer<FillEvent>
-    var journalRisk: RingConsumer<RiskEvent>
-    var journalBars: RingConsumer<BarEvent>
+    /// The journal rings' consumer ends when this process drains them; nil when a writer
+    /// process does (each ring has one consumer).
+    let journals: JournalConsumers?
     /// Per-stage and tick-to-order latency (real clock only: `demo`).
     public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
@@ -103,8 +100,13 @@ public final class ReplayEngine {
     /// - Parameters:
     ///   - startNowNs, startWallNs: the clock at start (0, 0 for a simulated clock that starts
     ///     at the first message's receive time).
+    ///   - sharedInstance: nil = a private region (gone with the process); else the region is
+    ///     `/dev/shm/tickline-<sharedInstance>`, for a writer process to attach to (the demo),
+    ///     removed by `close()`.
+    ///   - drainsJournals: false when a writer process drains the journal rings.
     public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
-                startNowNs: Nanos = 0, startWallNs: Nanos = 0) throws {
+                startNowNs: Nanos = 0, startWallNs: Nanos = 0, sharedInstance: String? = nil,
+                drainsJournals: Bool = true) throws {
         self.symbols = symbols
         var specs: [InstrumentRiskSpec] = []
         var tableSpecs: [InstrumentSpec] = []
@@ -120,9 +122,9 @@ public final class ReplayEngine {
         let rings = RingCatalog.defaultSpecs.map {
             RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 1 << 14), overflow: $0.overflow)
         }
-        let instance = "replay-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
+        let instance = sharedInstance ?? "replay-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
         (region, _) = try SharedRegion.create(instance: instance, rings: rings)
-        region.unlink()  // private: gone with the process
+        if sharedInstance == nil { region.unlink() }  // private: gone with the process
         var strategySettings = config.strategies.settings
         if strategySettings.smaCrossover.isEmpty && strategySettings.emaADXTrend.isEmpty && strategySettings.zScoreMeanReversion.isEmpty
             && strategySettings.rsiBollingerReversal.isEmpty && strategySettings.vote.isEmpty && strategySettings.pairs.isEmpty {
@@ -146,11 +148,7 @@ public final class ReplayEngine {
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
         venueDepth = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
         control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        journalSignals = try region.consumer(of: SignalEvent.self, ring: "journal.signals")
-        journalOrders = try region.consumer(of: OrderEvent.self, ring: "journal.orders")
-        journalFills = try region.consumer(of: FillEvent.self, ring: "journal.fills")
-        journalRisk = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
-        journalBars = try region.consumer(of: BarEvent.self, ring: "journal.bars")
+        journals = drainsJournals ? try JournalConsumers(region: region) : nil
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)
         report.startingEquity = startingCapital
         maxAbs = [Int64](repeating: 0, count: symbols.count)
@@ -259,11 +257,18 @@ public final class ReplayEngine {
         drainJournals()
     }
 
+    /// The region's name in /dev/shm (what a writer attaches to with `--instance`).
+    public var instance: String { region.instance }
+
+    /// Removes a shared region's name (a private one is already gone).
+    public func close() { region.unlink() }
+
     /// What the journal rings carried (the demo's recent-activity lists), newest last.
     public private(set) var recentSignals: [SignalEvent] = []
     public private(set) var recentFills: [FillEvent] = []
     public private(set) var recentDenials: [RiskEvent] = []
-    public private(set) var riskEvents: UInt64 = 0
+    /// Risk events journaled (whoever drains them).
+    public var riskEvents: UInt64 { (try? region.stats(ring: "journal.risk").published) ?? 0 }
     static let recentCapacity = 20
 
     func drainJournals() {
@@ -271,14 +276,14 @@ public final class ReplayEngine {
             if list.count == Self.recentCapacity { list.removeFirst() }
             list.append(e)
         }
-        _ = journalSignals.drain(limit: 1_024) { e, _ in keep(&recentSignals, e.pointee) }
-        _ = journalOrders.drain(limit: 1_024) { _, _ in }
-        _ = journalFills.drain(limit: 1_024) { e, _ in keep(&recentFills, e.pointee) }
-        _ = journalRisk.drain(limit: 1_024) { e, _ in
-            riskEvents += 1
+        guard let j = journals else { return }
+        _ = j.signals.drain(limit: 1_024) { e, _ in keep(&recentSignals, e.pointee) }
+        _ = j.orders.drain(limit: 1_024) { _, _ in }
+        _ = j.fills.drain(limit: 1_024) { e, _ in keep(&recentFills, e.pointee) }
+        _ = j.risk.drain(limit: 1_024) { e, _ in
             if e.pointee.kind == .denial { keep(&recentDenials, e.pointee) }
         }
-        _ = journalBars.drain(limit: 1_024) { _, _ in }
+        _ = j.bars.drain(limit: 1_024) { _, _ in }
     }
 
     /// Queues a control command for the risk stage (taken at its next duty cycle).
@@ -377,5 +382,22 @@ public final class ReplayEngine {
     func push(_ e: MarketEvent, _ recv: Int64) {
         _ = market.tryPush(e)
         if e.kind == .trade { _ = venueMarket.tryPush(e) }
+    }
+}
+
+/// The consumer ends of the journal rings, for a process that drains them itself.
+final class JournalConsumers {
+    var signals: RingConsumer<SignalEvent>
+    var orders: RingConsumer<OrderEvent>
+    var fills: RingConsumer<FillEvent>
+    var risk: RingConsumer<RiskEvent>
+    var bars: RingConsumer<BarEvent>
+
+    init(region: SharedRegion) throws {
+        signals = try region.consumer(of: SignalEvent.self, ring: "journal.signals")
+        orders = try region.consumer(of: OrderEvent.self, ring: "journal.orders")
+        fills = try region.consumer(of: FillEvent.self, ring: "journal.fills")
+        risk = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
+        bars = try region.consumer(of: BarEvent.self, ring: "journal.bars")
     }
 }

@@ -121,6 +121,8 @@ public final class JournalWriter {
     /// hides three of four encodings behind requests without starving the other rings.
     let pipelineBatches = 4
     let influxClient: InfluxClient?
+    /// Set instead of `influxClient` for a `file://` URL.
+    let influxFile: LineProtocolFile?
     let redisClient: RedisClient?
     let influx: SinkChannel
     let redis: SinkChannel
@@ -134,7 +136,7 @@ public final class JournalWriter {
     let metricsBuffer = ByteBuffer(capacity: 64 * 1_024)
 
     /// Lines per InfluxDB request: the config's, lowered after a 413.
-    var influxLineLimit: Int { influxClient?.batchLines ?? Int.max }
+    var influxLineLimit: Int { influxClient?.batchLines ?? (influxFile != nil ? config.influx.batchLines : Int.max) }
 
     /// Sets up the sinks and spills (cold path). Nothing connects yet.
     public init(config: WriterConfig, instance: String) throws(WriterError) {
@@ -151,7 +153,18 @@ public final class JournalWriter {
             throw .spill(call: "mkdir", path: config.spillDirectory, errno: errno)
         }
         let maxChunk = max(influxBytes, redisBytes)
-        if config.influx.enabled {
+        if config.influx.enabled && config.influx.url.hasPrefix(LineProtocolFile.scheme) {
+            let file = try LineProtocolFile(url: config.influx.url)
+            influxClient = nil
+            influxFile = file
+            // A local file is not "down" in the ways a server is; the spill still catches a full disk.
+            let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
+            influx = SinkChannel(name: "influx", transport: file, spill: spill, directory: config.spillDirectory,
+                                 backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
+                                 configRetryMs: config.configErrorRetryMs, serverErrorRetries: config.influx.serverErrorRetries)
+            writerLog("influx: line protocol appended to \(file.path)")
+        } else if config.influx.enabled {
+            influxFile = nil
             let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBytes)
             influxClient = client
             let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
@@ -161,6 +174,7 @@ public final class JournalWriter {
             writerLog("influx: \(client.displayURL) (API \(client.api.rawValue)\(client.gzip ? ", gzip" : ""))")
         } else {
             influxClient = nil
+            influxFile = nil
             influx = SinkChannel(name: "influx", transport: nil, spill: nil, directory: config.spillDirectory, backoffInitialMs: 1,
                                  backoffMaxMs: 1, configRetryMs: 100, serverErrorRetries: 0)
         }
@@ -437,7 +451,10 @@ public final class JournalWriter {
                 if !current.creatorIsAlive && ringsEmpty && spillsEmpty && now - idleSince! > 200_000_000 { break }
                 if config.idleSleepUs > 0 { usleep(UInt32(config.idleSleepUs)) }
             }
-            if shouldStop() { return .stopped }
+            if shouldStop() {
+                drainBeforeStop()
+                return .stopped
+            }
             writerLog("engine of region \(current.path) is gone and its journal rings are drained")
             let start = current.startWallNs
             detach()
@@ -446,6 +463,20 @@ public final class JournalWriter {
                 return shouldStop() ? .stopped : .attachTimeout
             }
             current = next
+        }
+    }
+
+    /// On SIGTERM: writes what the journal rings hold now (to the sinks, or their spill files
+    /// when down) before exiting, for at most `stop_drain_ms`: the engine removes its region
+    /// after the writer stops, and records left in a removed region would be lost.
+    func drainBeforeStop() {
+        let deadline = Clock.monotonicNs() + Int64(config.stopDrainMs) * 1_000_000
+        while !ringsEmpty {
+            if Clock.monotonicNs() > deadline {
+                writerLog("stopping with records still in the rings after \(config.stopDrainMs) ms (stop_drain_ms)")
+                return
+            }
+            if runOnce() == 0 { usleep(1_000) }
         }
     }
 

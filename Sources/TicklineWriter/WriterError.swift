@@ -10,6 +10,8 @@ public enum WriterError: Error, Equatable, CustomStringConvertible {
     case redisConnect(String)
     case redisConfig(String)
     case spill(call: String, path: String, errno: Int32)
+    /// The line-protocol file of a `file://` InfluxDB URL.
+    case output(call: String, path: String, errno: Int32)
     case region(String)
 
     public var description: String {
@@ -19,6 +21,7 @@ public enum WriterError: Error, Equatable, CustomStringConvertible {
         case .redisConnect(let what): return "redis: \(what)"
         case .redisConfig(let what): return "redis configuration: \(what)"
         case .spill(let call, let path, let e): return "spill \(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
+        case .output(let call, let path, let e): return "line-protocol file \(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .region(let what): return what
         }
     }

@@ -47,13 +47,21 @@ struct Demo: ParsableCommand {
                                       positionLimitUnits: 25_000_000)
         // Events carry market time (`speed` × wall, so bars close `speed` times faster);
         // latency stamps stay on the real monotonic clock.
+        // The journal rings go to a writer process when one starts (it waits for the region),
+        // else they are drained here.
+        let instance = "demo-\(getpid())"
+        let directory = "/tmp/tickline-\(instance)"
+        mkdir(directory, 0o700)
+        let (writer, writerLine) = DemoWriter.start(instance: instance, directory: directory)
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
-                                      startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs())
+                                      startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs(),
+                                      sharedInstance: instance, drainsJournals: writer == nil)
+        defer { engine.close() }
 
         // The control plane, fed a snapshot four times a second.
         let source = DemoSource(instance: "demo")
         var control = ControlConfig(listen: listen)
-        control.tokenFile = "/tmp/tickline-demo-\(getpid()).token"
+        control.tokenFile = "\(directory)/control.token"
         let (token, origin) = try ControlServer.resolveToken(config: control, instance: "demo")
         let server = ControlServer(config: control, token: token, source: source)
         var url = "(control plane off)"
@@ -65,7 +73,7 @@ struct Demo: ParsableCommand {
         let say = { (text: String) in FileHandle.standardError.write(Data((text + "\n").utf8)) }
         say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue")
         say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
-        say("writer: not started by the demo (no region is shared); `tickline-writer` drains a `tickline run` engine")
+        say(writerLine)
 
         let start = Clock.monotonicNs()
         let startWall = Clock.wallNs()
@@ -94,22 +102,26 @@ struct Demo: ParsableCommand {
             }
             if now >= nextSnapshot {
                 nextSnapshot = now + 250_000_000
+                writer?.supervisor.poll()
                 for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
                 source.publish(Self.snapshot(engine, names: names, start: start, now: now))
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
-                if !json { print(Self.view(r, engine: engine, names: names, eventsPerSecond: r.events - lastEvents, url: url)) }
+                if !json { print(Self.view(r, engine: engine, names: names, eventsPerSecond: r.events - lastEvents, url: url,
+                                          writer: writerLine + (writer.map { " (restarts \($0.supervisor.restarts))" } ?? ""))) }
                 lastEvents = r.events
                 nextView += 1_000_000_000
             }
             if sent >= due { usleep(500) }
         }
         let r = engine.finish(elapsedSeconds: Double(Clock.monotonicNs() - start) / 1e9)
+        // The writer drains what the journal rings still hold, then exits.
+        if let writer { say("writer: \(writer.supervisor.stop(timeoutMs: 10_000)) (\(writer.destination))") }
         if json {
             let out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
                                          "fills": Double(r.fills), "risk_events": Double(engine.riskEvents),
-                                         "denials": Double(r.denials), "writer_restarts": 0, "final_equity": r.finalEquity,
+                                         "denials": Double(r.denials), "writer_restarts": Double(writer?.supervisor.restarts ?? 0), "final_equity": r.finalEquity,
                                          "seconds": r.seconds]
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -120,10 +132,10 @@ struct Demo: ParsableCommand {
     }
 
     /// The live terminal view (one screen, redrawn each second).
-    static func view(_ r: ReplayReport, engine: ReplayEngine, names: [String], eventsPerSecond: UInt64, url: String) -> String {
+    static func view(_ r: ReplayReport, engine: ReplayEngine, names: [String], eventsPerSecond: UInt64, url: String, writer: String) -> String {
         func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
         var out = "\u{1B}[H\u{1B}[2J"
-        out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\n"
+        out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\(writer)\n\n"
         out += "events/s \(eventsPerSecond)   events \(r.events)   signals \(r.signals)   orders \(r.orders)   fills \(r.fills)   denials \(r.denials)\n"
         out += "equity \(f(r.finalEquity))   realised \(f(r.realisedPnl))   unrealised \(f(r.unrealisedPnl))   fees \(f(r.fees))   max drawdown \(f(r.maxDrawdown * 100, 3)) %\n\n"
         out += "latency (µs)            p50      p99    p99.9      max\n"
