@@ -86,6 +86,16 @@ import TicklineRuntime
         #expect(e.message.hasPrefix("unknown key (allowed here: instance, region, rings, threading"))
     }
 
+    @Test func theInfluxSinkIsAServerURLOrAnAbsoluteFileURL() throws {
+        let c = try parse("writer: { influx: { url: \"file:///tmp/x.lp\" }, stop_drain_ms: 250 }")
+        #expect(c.writer.influx.url == "file:///tmp/x.lp")
+        #expect(c.writer.stopDrainMs == 250)
+        let relative = try #require(error("writer: { influx: { url: \"file://x.lp\" } }"))
+        #expect(relative.description.contains("writer.influx.url") && relative.description.contains("file:///absolute/path"), "\(relative)")
+        let other = try #require(error("writer: { influx: { url: \"ftp://h/write\" } }"))
+        #expect(other.description.contains("http://, https:// or file:///"), "\(other)")
+    }
+
     @Test func aCoreTheHostLacksIsRefused() throws {
         let e = try #require(error("""
             threading:
