@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "TicklineMarketData", targets: ["TicklineMarketData"]),
         .library(name: "TicklineExecution", targets: ["TicklineExecution"]),
         .library(name: "TicklineWebSocket", targets: ["TicklineWebSocket"]),
+        .library(name: "TicklineConfig", targets: ["TicklineConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),

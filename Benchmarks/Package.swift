@@ -54,6 +54,15 @@ let package = Package(
             ],
             path: "Benchmarks/RiskBenchmarks",
             plugins: benchmarkPlugins),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineEngine", package: root), .product(name: "TicklineConfig", package: root),
+                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineRisk", package: root),
+                .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: benchmarkPlugins),
     ],
     swiftLanguageModes: [.v6]
 )

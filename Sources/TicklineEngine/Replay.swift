@@ -202,8 +202,15 @@ public final class ReplayEngine {
     }
 
     /// One message through the feed code and one duty cycle of every stage (until idle) at
-    /// `nowNs`. `receiveWallNs` stamps the events.
+    /// `nowNs`, then the report's bookkeeping. `receiveWallNs` stamps the events.
     public func step(_ json: UnsafeRawBufferPointer, receiveWallNs recv: Int64, nowNs: Int64) {
+        runStages(json, receiveWallNs: recv, nowNs: nowNs)
+        account(recv)
+    }
+
+    /// `step` without the report's bookkeeping (which grows the equity curve): the live
+    /// stages' path alone, what the allocation gate measures per message.
+    public func runStages(_ json: UnsafeRawBufferPointer, receiveWallNs recv: Int64, nowNs: Int64) {
         if report.messages == 0 {
             peak = report.startingEquity
             startedNs = nowNs
@@ -253,7 +260,6 @@ public final class ReplayEngine {
             work = strategy.doWork(nowNs: nowNs) + risk.doWork(nowNs: nowNs) + execution.doWork(nowNs: nowNs)
             cycles += 1
         }
-        account(recv)
         drainJournals()
     }
 
