@@ -71,16 +71,16 @@ public final class FeedAgent: Agent {
     public let connections: [FeedConnection]
 
     private var market: RingProducer<MarketEvent>
+    private var depth: RingProducer<DepthSnapshot>
+    private var journal: RingProducer<MarketEvent>
+    /// The execution stage's copies (its own SPSC rings): books and trades for the paper venue.
+    public var venue: VenueTap?
     /// The `control.feed` ring's consumer end, when the feed listens to one.
     private var commands: CommandInbox?
     /// This feed's index in the engine's `feeds:` list: commands for another are refused.
     public private(set) var feedIndex: UInt8 = 0
     /// The last command refused (request id and reason), for reports and tests.
     public private(set) var lastRefusal: (requestId: UInt64, reason: FeedCommandRefusal)?
-    private var depth: RingProducer<DepthSnapshot>
-    private var journal: RingProducer<MarketEvent>
-    /// The execution stage's copies (its own SPSC rings): books and trades for the paper venue.
-    public var venue: VenueTap?
     private let reactor: IoUringReactor?
     private let address: SocketAddress
 
