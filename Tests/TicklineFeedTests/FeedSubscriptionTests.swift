@@ -132,6 +132,31 @@ struct FeedSubscriptionUnitTests {
         #expect(h.agent.subscribedSymbols == [s0, s1])
     }
 
+    @Test func aFullControlRingIsReportedWithWhatWasQueued() throws {
+        // The harness's ring holds 64 commands; nothing drains it until `cycle`.
+        var config = FeedConfig()
+        config.name = "unit"
+        config.streamAddress = "127.0.0.1:9"
+        config.restBase = "http://127.0.0.1:9"
+        config.streams = ["trade"]
+        config.backoffInitialMs = 60_000
+        config.backoffMaxMs = 60_000
+        let h = try FeedHarness(config: config, instruments: try syntheticTable(70), backend: .posix)
+        let first = (0..<60).map(syntheticSymbol)
+        #expect(refusalMessage(h.desk.subscribe(first)) == nil)
+        let more = (60..<70).map(syntheticSymbol)
+        let message = try #require(refusalMessage(h.desk.subscribe(more)))
+        #expect(message == "the feed control ring is full (the feed is not draining it): queued only "
+                    + (60..<64).map(syntheticSymbol).joined(separator: ", "))
+        // The view follows what was queued, and the feed, once it drains, agrees.
+        #expect(h.desk.subscribedSymbols().count == 64)
+        cycle(h)
+        #expect(h.agent.subscribedSymbols == h.desk.subscribedSymbols())
+        #expect(refusalMessage(h.desk.subscribe(Array(more[4...]))) == nil)
+        cycle(h)
+        #expect(h.agent.subscribedCount == 70 && h.counters.subscribesApplied == 70)
+    }
+
     @Test func theFeedRefusesCommandsItCannotApplyAndCountsEachReason() throws {
         let h = try offlineHarness(symbols: [syntheticSymbol(0)], streamsPerConnection: 2)
         let agent = h.agent
@@ -200,6 +225,20 @@ struct FeedSubscriptionTests {
         #expect(refusalMessage(harness.desk.subscribe([syntheticSymbol(3)])) == nil)
         #expect(harness.run(seconds: 10) { $0.agent.isStale(syntheticSymbol(3)) })
         #expect(FeedCommandRefusal.allCases.allSatisfy { harness.counters.commandRefusals($0) == 0 })
+    }
+
+    @Test func aRequestOfSeveralSymbolsLeavesInOneSubscribeMessage() throws {
+        let server = try FeedServerProcess(symbols: 3)
+        let harness = try FeedHarness(config: testConfig(server: server, symbols: [syntheticSymbol(0)]),
+                                      instruments: try syntheticTable(4))
+        harness.server = server
+        #expect(harness.run(seconds: 20) { $0.allSynced([syntheticSymbol(0)]) })
+        let messages = harness.counters.subscribeMessages
+        #expect(refusalMessage(harness.desk.subscribe([syntheticSymbol(1), syntheticSymbol(2)])) == nil)
+        let synced = harness.run(seconds: 20) { $0.allSynced([syntheticSymbol(1), syntheticSymbol(2)]) }
+        #expect(synced, "\(harness.counters)")
+        #expect(harness.counters.subscribeMessages == messages + 1)
+        #expect(harness.counters.subscribesApplied == 2)
     }
 
     @Test func resubscribesTheRunTimeSetAfterTheServerIsKilledAndRestarted() throws {
