@@ -103,7 +103,8 @@ public enum RingCatalog {
         .init(name: "signals", slotSize: MemoryLayout<SignalEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "strategy -> risk"),
         .init(name: "orders", slotSize: MemoryLayout<OrderEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "risk -> execution"),
         .init(name: "fills", slotSize: MemoryLayout<FillEvent>.stride, defaultCapacity: 1 << 14, overflow: .refuse, purpose: "execution -> risk"),
-        .init(name: "control.feed", slotSize: MemoryLayout<ControlCommand>.stride, defaultCapacity: 1 << 10, overflow: .refuse, purpose: "control plane -> feed"),
+        // Run-time subscribe/unsubscribe (FeedCommand), drained by the feed each duty cycle.
+        .init(name: "control.feed", slotSize: MemoryLayout<FeedCommand>.stride, defaultCapacity: 1 << 10, overflow: .refuse, purpose: "control plane -> feed (subscriptions)"),
         .init(name: "control.strategy", slotSize: MemoryLayout<ControlCommand>.stride, defaultCapacity: 1 << 10, overflow: .refuse, purpose: "control plane -> strategy"),
         .init(name: "control.risk", slotSize: MemoryLayout<ControlCommand>.stride, defaultCapacity: 1 << 10, overflow: .refuse, purpose: "control plane -> risk"),
         // Journal rings, drained by tickline-writer. Sized per DESIGN.md: market data holds

@@ -2,7 +2,7 @@
 /// header stores both; a process built with other layouts refuses to attach.
 public enum LayoutManifest {
     /// Bump on any change to an event or region layout.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     /// One type's size and field offsets, as this binary lays them out.
     public struct Entry: Sendable, Equatable {
@@ -82,6 +82,10 @@ public enum LayoutManifest {
             ("sequence", \.sequence), ("kindRaw", \.kindRaw), ("scopeRaw", \.scopeRaw), ("limitId", \.limitId),
             ("instrument", \.instrument), ("strategy", \.strategy), ("symbolLength", \.symbolLength),
             ("value", \.value), ("issuedWallNs", \.issuedWallNs), ("symbol", \.symbol),
+        ]),
+        entry(FeedCommand.self, [
+            ("requestId", \.requestId), ("kindRaw", \.kindRaw), ("feed", \.feed), ("symbolLength", \.symbolLength),
+            ("instrument", \.instrument), ("issuedWallNs", \.issuedWallNs), ("symbol", \.symbol),
         ]),
     ]
 

@@ -63,7 +63,7 @@ public final class LiveEngine {
             for (k, f) in config.feeds.enumerated() {
                 // Only the first feed may own the region's market-side rings (one producer per ring).
                 guard k == 0 else { throw EngineError(description: "feeds: one feed per engine instance for now ('\(f.name)' is the second)") }
-                do { built.append(try FeedAgent(config: f, instruments: table, region: region, venue: true)) } catch {
+                do { built.append(try FeedAgent(config: f, instruments: table, region: region, venue: true, commands: true, feedIndex: k)) } catch {
                     throw EngineError(description: "feed '\(f.name)': \(error)")
                 }
             }
@@ -85,8 +85,14 @@ public final class LiveEngine {
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)
             }
-            source = LiveControlSource(instance: config.instance, symbols: symbols, control: controlRing,
-                                       writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
+            let source = LiveControlSource(instance: config.instance, symbols: symbols, control: controlRing,
+                                           writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
+            // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
+            do {
+                source.subscriptions = try FeedSubscriptionDesk(universe: table, feeds: config.feeds,
+                                                                ring: region.producer(of: FeedCommand.self, ring: "control.feed"))
+            } catch { throw EngineError(description: "feed subscriptions: \(error)") }
+            self.source = source
         } catch {
             region.unlink()
             throw error
@@ -172,6 +178,9 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let writerMetricsPath: String
     let latest: Mutex<(EngineSnapshot, String)>
     let pending = Mutex<[ControlRequest]>([])
+    /// The `control.feed` producer and the subscription view; set once by `LiveEngine.init`
+    /// before the control server starts, read-only after.
+    var subscriptions: FeedSubscriptionDesk?
     let ring: Mutex<RingBox>
 
     // Only ever touched under `ring`'s lock.
@@ -238,9 +247,23 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     func prometheusMetrics() -> String { latest.withLock { $0.1 } }
 
     func submit(_ request: ControlRequest) -> ControlReply {
+        // Subscriptions go straight onto `control.feed` (the desk holds its own lock), so the
+        // reply can say whether the feed's view and ring took them; risk commands wait for
+        // `forwardRequests` on the main thread.
+        let change: Result<String, FeedSubscriptionRefusal>?
+        switch request {
+        case .subscribe(let symbols): change = subscriptions?.subscribe(symbols)
+        case .unsubscribe(let symbols): change = subscriptions?.unsubscribe(symbols)
+        default: change = nil
+        }
+        switch change {
+        case .success(let text)?: return ControlReply(accepted: true, message: text)
+        case .failure(let refusal)?: return ControlReply(accepted: false, message: refusal.message)
+        case nil: break
+        }
         switch request.riskCommands {
         case nil:
-            return ControlReply(accepted: false, message: "run-time subscriptions are not wired to the feed yet (issue 7)")
+            return ControlReply(accepted: false, message: "no feed takes run-time subscriptions in this engine")
         case .failure(let refusal)?:
             return ControlReply(accepted: false, message: refusal.message)
         case .success?:

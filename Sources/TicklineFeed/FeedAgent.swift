@@ -47,11 +47,19 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
 /// its next data a `fresh` event.
 ///
 /// The instrument table is the universe the feed may subscribe (one book per entry,
-/// preallocated); subscriptions pick from it.
+/// preallocated); subscriptions pick from it. At run time they change only through the
+/// `control.feed` ring (`listen(to:feedIndex:)`), drained at the start of each duty cycle:
+/// a subscribe goes to the least loaded connection with room and is sent in the next
+/// batched SUBSCRIBE within the rate limit, its book fetched through the snapshot path; an
+/// unsubscribe sends UNSUBSCRIBE, clears the book, publishes a `stale` event (strategies stop
+/// signalling on it) and drops whatever of it is still on the way. Which entries are
+/// subscribed is `connectionOf`, written and read only on this thread: the table itself never
+/// changes (see `InstrumentTable`), so there is no table to swap and nothing to tear.
 ///
 /// Owned by one runner thread after `onStart`; not thread-safe: call `subscribe` and
 /// `unsubscribe` on that thread (the engine routes them through its control ring). No
-/// allocation per message; connects, control messages and snapshots are cold paths.
+/// allocation per message or per command; connects, control messages and snapshots are
+/// cold paths.
 public final class FeedAgent: Agent {
     public let roleName: String
     public let config: FeedConfig
@@ -67,6 +75,12 @@ public final class FeedAgent: Agent {
     private var journal: RingProducer<MarketEvent>
     /// The execution stage's copies (its own SPSC rings): books and trades for the paper venue.
     public var venue: VenueTap?
+    /// The `control.feed` ring's consumer end, when the feed listens to one.
+    private var commands: CommandInbox?
+    /// This feed's index in the engine's `feeds:` list: commands for another are refused.
+    public private(set) var feedIndex: UInt8 = 0
+    /// The last command refused (request id and reason), for reports and tests.
+    public private(set) var lastRefusal: (requestId: UInt64, reason: FeedCommandRefusal)?
     private let reactor: IoUringReactor?
     private let address: SocketAddress
 
@@ -101,6 +115,8 @@ public final class FeedAgent: Agent {
     private var weightRefilledNs: Nanos = 0
 
     private static let notYet = Nanos.min
+    /// Commands applied per duty cycle at most (bounds one `doWork`; the rest wait a cycle).
+    static let commandsPerCycle = 256
     private static let snapshotNone: UInt8 = 0, snapshotWanted: UInt8 = 1, snapshotInFlight: UInt8 = 2
 
     /// Builds the feed over the given ring ends (allocates everything: books, buffers, sockets).
@@ -173,21 +189,33 @@ public final class FeedAgent: Agent {
         }
     }
 
-    /// A feed on `region`'s `market`, `depth` and `journal.market` rings, and with
-    /// `venue: true` also `depth.venue` and `market.venue` (the paper venue's copies).
+    /// A feed on `region`'s `market`, `depth` and `journal.market` rings, with `venue: true`
+    /// also `depth.venue` and `market.venue` (the paper venue's copies), and with
+    /// `commands: true` the consumer of `control.feed` as feed `feedIndex`.
     public convenience init(config: FeedConfig, instruments: InstrumentTable, region: SharedRegion,
-                            backend: NetBackend = NetBackend.detect().backend, venue: Bool = false) throws(FeedSetupError) {
+                            backend: NetBackend = NetBackend.detect().backend, venue: Bool = false,
+                            commands: Bool = false, feedIndex: Int = 0) throws(FeedSetupError) {
         do {
             try self.init(config: config, instruments: instruments,
                           market: try region.producer(of: MarketEvent.self, ring: "market"),
                           depth: try region.producer(of: DepthSnapshot.self, ring: "depth"),
                           journal: try region.producer(of: MarketEvent.self, ring: "journal.market"), backend: backend)
             if venue { self.venue = try VenueTap(region: region) }
+            if commands { listen(to: try region.consumer(of: FeedCommand.self, ring: "control.feed"), feedIndex: feedIndex) }
         } catch let error as FeedSetupError {
             throw error
         } catch {
             throw .region("\(error)")
         }
+    }
+
+    /// Takes subscription commands from `ring` from now on, as feed `feedIndex` of the
+    /// engine (cold path: before the agent starts).
+    public func listen(to ring: consuming RingConsumer<FeedCommand>, feedIndex: Int) {
+        precondition(!started, "listen(to:) after the feed started")
+        precondition(feedIndex >= 0 && feedIndex <= Int(UInt8.max), "feed index \(feedIndex) outside 0...255")
+        commands = CommandInbox(ring)
+        self.feedIndex = UInt8(feedIndex)
     }
 
     public func onStart() {
@@ -230,6 +258,8 @@ public final class FeedAgent: Agent {
     public func doWork(nowNs: Nanos) -> Int {
         self.nowNs = nowNs
         var work = 0
+        // Commands first: a request's symbols then leave in one batched SUBSCRIBE below.
+        if let commands { work += commands.ring.drain(limit: Self.commandsPerCycle) { command, _ in apply(command.pointee) } }
         var handler = Handler(agent: self)
         for c in connections {
             handler.connection = c.index
@@ -464,7 +494,8 @@ public final class FeedAgent: Agent {
 
     // MARK: - Messages
 
-    fileprivate func messageArrived(_ bytes: UnsafeRawBufferPointer, stamp: ReadStamp, connection index: Int) {
+    /// One decoded-to-be message of connection `index` (internal for the unit tests).
+    func messageArrived(_ bytes: UnsafeRawBufferPointer, stamp: ReadStamp, connection index: Int) {
         counters.messages &+= 1
         let outcome = processor.process(bytes, receiveWallNs: stamp.wallNs,
                                         timestamps: TimestampChain(socketReadNs: stamp.monotonicNs))
@@ -733,7 +764,8 @@ public final class FeedAgent: Agent {
         c.streams += needed
         // Before the first duty cycle the agent's clock is unknown: the watchdog starts the wait then.
         lastDataNs[symbol] = started && nowNs != 0 ? nowNs : Self.notYet
-        stale[symbol] = false
+        // `stale` stays as it is: a symbol unsubscribed before was marked stale, and its
+        // first data after this publishes `fresh`.
         invalidateBook(symbol)
         if c.phase == .open {
             if let pending = c.toUnsubscribe.firstIndex(of: Int32(symbol)) {
@@ -763,8 +795,45 @@ public final class FeedAgent: Agent {
             }
         }
         invalidateBook(symbol)
-        stale[symbol] = false
+        // Nothing more of it will be published: tell the consumers, as for a silent stream.
+        if !stale[symbol] {
+            stale[symbol] = true
+            counters.staleEvents &+= 1
+            publishStatus(symbol, .stale)
+        }
         return true
+    }
+
+    /// Applies one `control.feed` command; nil when applied, else the reason (counted, and
+    /// remembered in `lastRefusal`). Agent thread; no allocation.
+    @discardableResult
+    func apply(_ command: FeedCommand) -> FeedCommandRefusal? {
+        let refusal = refusalOrApply(command)
+        if let refusal {
+            counters.commandRefusals[Int(refusal.rawValue)] &+= 1
+            lastRefusal = (command.requestId, refusal)
+        }
+        return refusal
+    }
+
+    private func refusalOrApply(_ command: FeedCommand) -> FeedCommandRefusal? {
+        guard command.feed == feedIndex else { return .wrongFeed }
+        guard let kind = command.kind else { return .unknownKind }
+        let length = min(Int(command.symbolLength), FeedCommand.maxSymbolBytes)
+        var bytes = command.symbol
+        let found = withUnsafeBytes(of: &bytes) { instruments.lookup(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        guard let entry = found, entry.id == command.instrument else { return .unknownSymbol }
+        let symbol = Int(entry.index)
+        switch kind {
+        case .subscribe:
+            guard connectionOf[symbol] < 0 else { return .alreadySubscribed }
+            guard subscribe(index: symbol) else { return .noRoom }
+            counters.subscribesApplied &+= 1
+        case .unsubscribe:
+            guard unsubscribe(index: symbol) else { return .notSubscribed }
+            counters.unsubscribesApplied &+= 1
+        }
+        return nil
     }
 
     // MARK: - Reports
@@ -787,6 +856,18 @@ public final class FeedAgent: Agent {
 
     /// Symbols subscribed over all connections.
     public var subscribedCount: Int { connections.reduce(0) { $0 + $1.symbols.count } }
+
+    /// The subscribed symbols in table order (cold path; read on the agent's thread or after it stopped).
+    public var subscribedSymbols: [String] {
+        connectionOf.indices.filter { connectionOf[$0] >= 0 }.map { instruments.specs[$0].symbol }
+    }
+}
+
+/// Holds the ~Copyable consumer end of `control.feed` behind a reference (the agent's
+/// property is optional: tests and tools may run a feed without one).
+final class CommandInbox {
+    var ring: RingConsumer<FeedCommand>
+    init(_ ring: consuming RingConsumer<FeedCommand>) { self.ring = ring }
 }
 
 extension UInt32 {

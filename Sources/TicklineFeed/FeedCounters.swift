@@ -60,6 +60,12 @@ public struct FeedCounters: Sendable {
     public var controlRateLimited: UInt64 = 0
     /// Subscriptions refused: every connection was full.
     public var subscribeRefused: UInt64 = 0
+    /// `control.feed` commands applied (a symbol added to or removed from a connection).
+    public var subscribesApplied: UInt64 = 0
+    public var unsubscribesApplied: UInt64 = 0
+    /// `control.feed` commands refused, by `FeedCommandRefusal` (the control plane checks
+    /// first, so a refusal here means it and the feed disagree, or every connection is full).
+    public var commandRefusals = InlineArray<8, UInt64>(repeating: 0)
 
     // Books.
     /// Depth diffs that broke continuity (each one starts a resync).
@@ -93,4 +99,5 @@ public struct FeedCounters: Sendable {
 
     public func violations(_ kind: ProtocolViolation) -> UInt64 { violations[Int(kind.rawValue)] }
     public func snapshotFailures(_ status: SnapshotStatus) -> UInt64 { snapshotFailures[Int(status.rawValue)] }
+    public func commandRefusals(_ reason: FeedCommandRefusal) -> UInt64 { commandRefusals[Int(reason.rawValue)] }
 }

@@ -790,9 +790,13 @@ public final class BinanceDecoder {
         m.kindRaw = kind.rawValue
         m.hasPreviousFinalUpdateId = has & Has.pu != 0
         let needsInstrument = kind != .controlReply && kind != .errorReply && kind != .serverShutdown
-        if s.entryIndex < 0 && fallback >= 0 && Int(fallback) < table.count { setEntry(&s, Int(fallback)) }
+        // Only a depth snapshot (REST body, bare partial-depth stream) names no symbol by design;
+        // any other message without one is refused, never pinned on the fallback instrument.
+        if s.entryIndex < 0 && fallback >= 0 && kind == .depthSnapshot && has & Has.stream == 0 && Int(fallback) < table.count {
+            setEntry(&s, Int(fallback))
+        }
         if needsInstrument {
-            guard s.entryIndex >= 0 else { return s.fail(.unknownSymbol) }
+            guard s.entryIndex >= 0 else { return s.fail(has & Has.stream != 0 ? .unknownSymbol : .noSymbol) }
             let entry = table.entry(at: Int(s.entryIndex))
             m.instrumentIndex = s.entryIndex
             m.instrument = entry.id

@@ -43,7 +43,8 @@ public final class BinanceFeedProcessor {
     /// Sequence numbers given to the events built so far.
     var sequenceStorage: UInt64 = 0
     public var sequence: UInt64 { sequenceStorage }
-    /// Table position used for messages naming no symbol (the REST snapshot); -1 = none.
+    /// Table position a depth snapshot naming no symbol (the REST body) is attributed to;
+    /// -1 = none. Stream messages without a symbol never take it (`BinanceDecodeError.noSymbol`).
     public var fallbackInstrumentIndex: Int32 {
         get { fallbackIndex }
         set { fallbackIndex = newValue }

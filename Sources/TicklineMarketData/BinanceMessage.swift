@@ -31,12 +31,15 @@ public enum BinanceDecodeError: UInt8, CaseIterable, Sendable {
     case nestingTooDeep = 12
     /// Bytes other than whitespace after the object.
     case trailingBytes = 13
+    /// A market message naming no symbol (no `s`, no stream name) that no instrument may be
+    /// assumed for: only a depth snapshot takes the caller's fallback instrument.
+    case noSymbol = 14
 }
 
 /// Per-reason error counts and the count of decoded messages. Owned by the decoder's thread.
 public struct BinanceDecodeCounters: Sendable {
     public internal(set) var decoded: UInt64 = 0
-    var errors = InlineArray<14, UInt64>(repeating: 0)
+    var errors = InlineArray<15, UInt64>(repeating: 0)
 
     public init() {}
 
@@ -46,7 +49,7 @@ public struct BinanceDecodeCounters: Sendable {
     /// Messages refused for any reason.
     public var totalErrors: UInt64 {
         var total: UInt64 = 0
-        for i in 0..<14 { total &+= errors[i] }
+        for i in errors.indices { total &+= errors[i] }
         return total
     }
 

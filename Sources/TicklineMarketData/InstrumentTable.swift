@@ -41,10 +41,20 @@ public enum InstrumentTableError: Error, Equatable {
 /// stream name ("btcusdt@trade") find the same entry; other bytes (non-ASCII UTF-8) match
 /// exactly. Two venue symbols that differ only in ASCII case are refused at build time.
 ///
-/// Immutable once built and so safe to read from any thread. Subscriptions change by
-/// building a new table off the hot path and handing the reference to the owner, whose swap
-/// is one reference assignment; the control plane should keep the old table alive until the
-/// hot path has moved on, so its deallocation does not run on the hot path.
+/// Immutable once built and so safe to read from any thread.
+///
+/// Run-time subscriptions never rebuild it. A feed's table is the whole universe it may ever
+/// subscribe (the engine's `risk.instruments`, id = position), built once at setup with one
+/// preallocated book per entry; which entries are subscribed is per-entry state the feed
+/// agent keeps beside it (`FeedAgent`: the connection each entry is on, -1 = none) and
+/// changes only on its own thread when it drains a command from the `control.feed` ring.
+/// So "rebuilt off the hot path and swapped in safely" reduces to: the only thing built is
+/// this table, once, before the feed starts; a subscription change is a store into a
+/// preallocated array by the one thread that also reads it, so there is no pointer to hand
+/// over, nothing to free on the hot path, and no reader on another thread that could see a
+/// half-made change. The cost is one book of memory per universe entry whether subscribed
+/// or not, and a symbol outside the universe cannot be added without a restart (it is
+/// refused with its reason).
 public final class InstrumentTable: Sendable {
     public static let maxSymbolBytes = 64
 

@@ -214,33 +214,6 @@ struct FeedAgentTests {
         #expect(harness.agent.connections[0].lastCloseCode == .goingAway)
     }
 
-    @Test func subscribesAndUnsubscribesAtRunTime() throws {
-        let server = try FeedServerProcess(symbols: 3)
-        let config = testConfig(server: server, symbols: [Self.symbols[0]])
-        let harness = try FeedHarness(config: config, instruments: try syntheticTable(4))
-        harness.server = server
-        #expect(harness.run(seconds: 20) { $0.allSynced([Self.symbols[0]]) })
-        let added = InstrumentId(102)
-        #expect(harness.events(of: added, kind: .trade) == 0)
-        #expect(harness.agent.subscribe(Self.symbols[2]))
-        let flowing = harness.run(seconds: 20) { $0.allSynced([Self.symbols[2]]) && $0.events(of: added, kind: .trade) > 3 }
-        #expect(flowing, "\(harness.counters)")
-        #expect(harness.counters.subscribeMessages >= 2)
-        // Unsubscribed: nothing more of it is published, even frames already on the way.
-        #expect(harness.agent.unsubscribe(Self.symbols[2]))
-        let publishedBefore = harness.market.filter { $0.instrument == added }.count
-        let replies = harness.counters.controlReplies
-        #expect(harness.run(seconds: 10) { $0.counters.controlReplies > replies })
-        harness.run(seconds: 1)
-        #expect(harness.market.filter { $0.instrument == added }.count == publishedBefore)
-        #expect(harness.counters.unsubscribeMessages == 1)
-        #expect(harness.agent.book(Self.symbols[2])?.state == .awaitingSnapshot)
-        // A symbol the server does not have: subscribed, but nothing arrives: stale.
-        #expect(harness.agent.subscribe(syntheticSymbol(3)))
-        #expect(harness.run(seconds: 10) { $0.agent.isStale(syntheticSymbol(3)) })
-        #expect(!harness.agent.subscribe("NOTINTABLE"))
-    }
-
     @Test func keepsControlMessagesWithinTheRateLimitAndStreamsWithinTheConnectionLimit() throws {
         let server = try FeedServerProcess(symbols: 3, rate: 200)
         var config = testConfig(server: server, symbols: [])

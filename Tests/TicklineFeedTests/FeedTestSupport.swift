@@ -149,10 +149,12 @@ func syntheticSymbol(_ k: Int) -> String {
 }
 
 /// A feed agent on a private region, run by an `AgentInvoker` on the test thread, with the
-/// rings drained into arrays after every duty cycle.
+/// rings drained into arrays after every duty cycle; `desk` is the control plane's end of its
+/// `control.feed` ring.
 final class FeedHarness {
     let region: SharedRegion
     let agent: FeedAgent
+    let desk: FeedSubscriptionDesk
     let invoker: AgentInvoker
     var marketRing: RingConsumer<MarketEvent>
     var depthRing: RingConsumer<DepthSnapshot>
@@ -170,13 +172,16 @@ final class FeedHarness {
             RingSpec.of(MarketEvent.self, name: "market", capacity: 1 << 14, overflow: .dropNewest),
             RingSpec.of(DepthSnapshot.self, name: "depth", capacity: 1 << 12, overflow: .dropNewest),
             RingSpec.of(MarketEvent.self, name: "journal.market", capacity: 1 << 14, overflow: .dropNewest),
+            RingSpec.of(FeedCommand.self, name: "control.feed", capacity: 1 << 6, overflow: .refuse),
         ]
         region = try SharedRegion.create(instance: instance, rings: specs,
                                          options: RegionOptions(lockMemory: false, hugePages: false)).0
         marketRing = try region.consumer(of: MarketEvent.self, ring: "market")
         depthRing = try region.consumer(of: DepthSnapshot.self, ring: "depth")
         journalRing = try region.consumer(of: MarketEvent.self, ring: "journal.market")
-        agent = try FeedAgent(config: config, instruments: instruments, region: region, backend: backend)
+        agent = try FeedAgent(config: config, instruments: instruments, region: region, backend: backend, commands: true)
+        desk = try FeedSubscriptionDesk(universe: instruments, feeds: [config],
+                                        ring: region.producer(of: FeedCommand.self, ring: "control.feed"))
         invoker = AgentInvoker([agent])
         invoker.start()
     }

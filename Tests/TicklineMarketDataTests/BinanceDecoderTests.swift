@@ -231,7 +231,7 @@ let realDepth = #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":
         let d = btcDecoder()
         let text = #"{"lastUpdateId":1027024,"bids":[["4.00000000","431.00000000"]],"asks":[["4.00000200","12.00000000"]]}"#
         let (_, noSymbol) = decode(text, d)
-        #expect(noSymbol == .unknownSymbol)
+        #expect(noSymbol == .noSymbol)
         let (m, error) = decode(text.replacingOccurrences(of: "4.00000200", with: "4.01"), d, fallback: 0)
         #expect(error == nil && m.kind == .depthSnapshot && m.updateId == 1_027_024)
         #expect(d.bids.levels == [BookLevel(price: Price(units: 400), quantity: Quantity(units: 43_100_000))])
