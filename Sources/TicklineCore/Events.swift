@@ -554,7 +554,7 @@ public struct TelemetryRecord: Sendable, BitwiseCopyable {
 
 public enum ControlCommandKind: UInt8, Sendable {
     case halt = 1, reduce, resume, flatten, killSwitch
-    case subscribe = 16, unsubscribe
+    // 16, 17 were subscribe/unsubscribe: those go to the feed as `FeedCommand` on `control.feed`.
     case setLimit = 32
     case shutdown = 48
 }

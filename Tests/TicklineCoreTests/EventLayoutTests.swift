@@ -87,6 +87,15 @@ import TicklineCore
                                                   "strategy": 16, "symbolLength": 18, "value": 24, "issuedWallNs": 32, "symbol": 48])
     }
 
+    @Test func feedCommandLayoutIsPinned() throws {
+        #expect(MemoryLayout<FeedCommand>.size == 128 && MemoryLayout<FeedCommand>.stride == 128)
+        #expect(try offsets("FeedCommand") == ["requestId": 0, "kindRaw": 8, "feed": 9, "symbolLength": 10, "instrument": 12, "issuedWallNs": 16, "symbol": 32])
+        let command = try #require(FeedCommand(kind: .unsubscribe, feed: 3, symbol: "BTCUSDT", instrument: 7, requestId: 9))
+        #expect(command.kind == .unsubscribe && command.feed == 3 && command.symbolText == "BTCUSDT" && command.requestId == 9)
+        #expect(FeedCommand(kind: .subscribe, symbol: "", instrument: 0) == nil)
+        #expect(FeedCommand(kind: .subscribe, symbol: String(repeating: "X", count: 65), instrument: 0) == nil)
+    }
+
     @Test func layoutHashChangesWithAnyInput() {
         let base = LayoutManifest.hash()
         #expect(base == LayoutManifest.hash())

@@ -54,17 +54,6 @@ struct FeedSubscriptionUnitTests {
         harness.drain()
     }
 
-    @Test func feedCommandLayoutIsPinned() throws {
-        #expect(MemoryLayout<FeedCommand>.size == 128 && MemoryLayout<FeedCommand>.stride == 128)
-        let entry = try #require(LayoutManifest.entries.first { $0.name == "FeedCommand" })
-        #expect(Dictionary(uniqueKeysWithValues: entry.fields.map { ($0.name, $0.offset) })
-                    == ["requestId": 0, "kindRaw": 8, "feed": 9, "symbolLength": 10, "instrument": 12, "issuedWallNs": 16, "symbol": 32])
-        let command = try #require(FeedCommand(kind: .unsubscribe, feed: 3, symbol: "BTCUSDT", instrument: 7, requestId: 9))
-        #expect(command.kind == .unsubscribe && command.feed == 3 && command.symbolText == "BTCUSDT" && command.requestId == 9)
-        #expect(FeedCommand(kind: .subscribe, symbol: "", instrument: 0) == nil)
-        #expect(FeedCommand(kind: .subscribe, symbol: String(repeating: "X", count: 65), instrument: 0) == nil)
-    }
-
     /// The table swap of issue 3 as built: the table is the fixed universe, a subscription
     /// change flips the entry's state on the feed thread, and publishing follows at once.
     @Test func subscriptionChangesGateWhatIsPublishedWithoutRebuildingTheTable() throws {
