@@ -259,25 +259,19 @@ public final class ReplayEngine {
         drainJournals()
     }
 
-    /// What the journal rings carried (the demo's recent-activity lists), newest last.
-    public private(set) var recentSignals: [SignalEvent] = []
-    public private(set) var recentFills: [FillEvent] = []
-    public private(set) var recentDenials: [RiskEvent] = []
-    public private(set) var riskEvents: UInt64 = 0
-    static let recentCapacity = 20
+    /// Risk events the risk stage emitted (denials, state changes, breakers, limit changes).
+    public var riskEvents: UInt64 { risk.riskEvents }
 
+    /// The risk stage's view (positions, orders, PnL, recent signals/trades/denials),
+    /// published by its duty cycles; what the demo shows.
+    public var view: EngineView { risk.view }
+
+    /// Empties the journal rings (nothing here reads them: recent activity comes from the view).
     func drainJournals() {
-        func keep<T>(_ list: inout [T], _ e: T) {
-            if list.count == Self.recentCapacity { list.removeFirst() }
-            list.append(e)
-        }
-        _ = journalSignals.drain(limit: 1_024) { e, _ in keep(&recentSignals, e.pointee) }
+        _ = journalSignals.drain(limit: 1_024) { _, _ in }
         _ = journalOrders.drain(limit: 1_024) { _, _ in }
-        _ = journalFills.drain(limit: 1_024) { e, _ in keep(&recentFills, e.pointee) }
-        _ = journalRisk.drain(limit: 1_024) { e, _ in
-            riskEvents += 1
-            if e.pointee.kind == .denial { keep(&recentDenials, e.pointee) }
-        }
+        _ = journalFills.drain(limit: 1_024) { _, _ in }
+        _ = journalRisk.drain(limit: 1_024) { _, _ in }
         _ = journalBars.drain(limit: 1_024) { _, _ in }
     }
 
@@ -335,6 +329,7 @@ public final class ReplayEngine {
             let now = lastNowNs + Int64(step) * 10_000_000
             _ = strategy.doWork(nowNs: now) + risk.doWork(nowNs: now) + execution.doWork(nowNs: now)
         }
+        risk.publishView(nowNs: lastNowNs + 100 * 10_000_000)
         return current(elapsedSeconds: elapsedSeconds)
     }
 
