@@ -178,6 +178,11 @@ public final class RiskAgent: Agent {
         } else {
             journal = nil
         }
+        // The first publish here, off the hot path (type metadata the view's code needs is
+        // instantiated once, on this thread); the first duty cycle publishes again.
+        publishView(nowNs: nowNs)
+        nextViewNs = 0
+        nextEquitySampleNs = 0
     }
 
     /// What the journal held at start (nil without a journal).
