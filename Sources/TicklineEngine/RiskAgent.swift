@@ -81,7 +81,9 @@ public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
 ///
 /// Rings: consumes `signals`, `fills`, `depth`, `control.risk`; produces `orders` and the
 /// journal rings `journal.signals|orders|fills|risk`. Owned by one runner thread; no
-/// allocation per event (buffers reserved in `init`).
+/// allocation per event (buffers reserved in `init`). Other threads see positions, orders,
+/// PnL and recent activity only through `view` (seqlock-protected, published every
+/// `viewIntervalNs`, at most `viewSlotsPerCycle` position slots scanned per duty cycle).
 public final class RiskAgent: Agent {
     public let roleName = "risk"
     let settings: RiskStageSettings
