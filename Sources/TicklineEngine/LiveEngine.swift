@@ -85,7 +85,7 @@ public final class LiveEngine {
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)
             }
-            let source = LiveControlSource(instance: config.instance, symbols: symbols, control: controlRing,
+            let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view, control: controlRing,
                                            writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
             // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
             do {
@@ -168,14 +168,17 @@ final class AgentGroup: Agent {
 }
 
 /// The control plane's view of the live engine: ring counters read from the region (any
-/// process may read them), latency histograms from the StatsBoard, the writer's metrics
-/// file; requests queued for the main thread, which alone owns the control ring's producer.
-/// Positions and orders are not exposed yet: they live on the risk thread and need its
-/// seqlock-protected snapshot (not built).
+/// process may read them), positions, orders, PnL and recent activity from the risk agent's
+/// seqlock-protected `EngineView`, latency histograms from the StatsBoard, the writer's
+/// metrics file; requests queued for the main thread, which alone owns the control ring's
+/// producer.
 final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let instance: String
     let symbols: [String]
     let writerMetricsPath: String
+    let view: EngineView
+    /// Market events and the time at the previous refresh (events/s); main thread only.
+    var previousEvents: (count: UInt64, ns: Nanos) = (0, 0)
     let latest: Mutex<(EngineSnapshot, String)>
     let pending = Mutex<[ControlRequest]>([])
     /// The `control.feed` producer and the subscription view; set once by `LiveEngine.init`
@@ -189,17 +192,26 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         init(_ p: consuming RingProducer<ControlCommand>) { producer = p }
     }
 
-    init(instance: String, symbols: [String], control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
+    init(instance: String, symbols: [String], view: EngineView, control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
         self.instance = instance
         self.symbols = symbols
+        self.view = view
         self.writerMetricsPath = writerMetricsPath
         latest = Mutex((EngineSnapshot(instance: instance), ""))
         ring = Mutex(RingBox(control))
     }
 
+    /// Rebuilds the snapshot and the metrics text (main thread, every 500 ms).
     func refresh(region: SharedRegion, stats: StatsBoard, writerRestarts: Int, writerRunning: Bool) {
         var p = PrometheusText()
-        var s = EngineSnapshot(instance: instance, wallNs: Clock.wallNs())
+        let now = Clock.monotonicNs()
+        let wall = Clock.wallNs()
+        // The risk view: nil only if every copy overlapped a publish (then the last snapshot's
+        // risk part stays, with fresh ring counters).
+        let v = view.read()
+        var s = v.map { EngineSnapshotBuilder.snapshot(instance: instance, view: $0, symbols: symbols, stats: stats, wallNs: wall) }
+            ?? latest.withLock { $0.0 }
+        s.wallNs = wall
         p.family("tickline_ring_published_total", .counter, "Records pushed into each ring.")
         p.family("tickline_ring_dropped_total", .counter, "Records dropped (market-data rings only).")
         p.family("tickline_ring_depth", .gauge, "Records waiting in each ring.")
@@ -209,18 +221,14 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
             p.sample("tickline_ring_dropped_total", [("ring", name)], Double(st.dropped))
             p.sample("tickline_ring_depth", [("ring", name)], Double(st.depth))
             if name == "market" { s.events = st.published }
-            if name == "signals" { s.signals = st.published }
-            if name == "orders" { s.orders = st.published }
-            if name == "fills" { s.fills = st.published }
         }
+        if previousEvents.ns > 0, now > previousEvents.ns, s.events >= previousEvents.count {
+            s.eventsPerSecond = Double(s.events - previousEvents.count) / (Double(now - previousEvents.ns) / 1e9)
+        }
+        previousEvents = (s.events, now)
         stats.prometheus(into: &p)
-        for (i, h) in stats.histograms.enumerated() {
-            let snap = stats.snapshot(histogramAt: i)
-            let stage: String = h.labels.first?.1 ?? "tick_to_order"
-            s.latency.append(EngineSnapshot.Latency(stage: stage, count: snap.count, p50: Int64(snap.percentile(0.5)),
-                                                    p99: Int64(snap.percentile(0.99)), p999: Int64(snap.percentile(0.999)),
-                                                    max: Int64(snap.max)))
-        }
+        if let v { EngineSnapshotBuilder.prometheus(v, into: &p) }
+        ProcessUsage.prometheus(into: &p)
         p.single("tickline_writer_restarts_total", .counter, "Times the supervisor restarted the writer.", [], Double(writerRestarts))
         p.single("tickline_writer_running", .gauge, "1 while the supervised writer runs.", [], writerRunning ? 1 : 0)
         if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }

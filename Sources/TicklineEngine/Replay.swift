@@ -269,26 +269,20 @@ public final class ReplayEngine {
     /// Removes a shared region's name (a private one is already gone).
     public func close() { region.unlink() }
 
-    /// What the journal rings carried (the demo's recent-activity lists), newest last.
-    public private(set) var recentSignals: [SignalEvent] = []
-    public private(set) var recentFills: [FillEvent] = []
-    public private(set) var recentDenials: [RiskEvent] = []
-    /// Risk events journaled (whoever drains them).
-    public var riskEvents: UInt64 { (try? region.stats(ring: "journal.risk").published) ?? 0 }
-    static let recentCapacity = 20
+    /// Risk events the risk stage emitted (denials, state changes, breakers, limit changes).
+    public var riskEvents: UInt64 { risk.riskEvents }
 
+    /// The risk stage's view (positions, orders, PnL, recent signals/trades/denials),
+    /// published by its duty cycles; what the demo shows.
+    public var view: EngineView { risk.view }
+
+    /// Empties the journal rings (nothing here reads them: recent activity comes from the view).
     func drainJournals() {
-        func keep<T>(_ list: inout [T], _ e: T) {
-            if list.count == Self.recentCapacity { list.removeFirst() }
-            list.append(e)
-        }
         guard let j = journals else { return }
-        _ = j.signals.drain(limit: 1_024) { e, _ in keep(&recentSignals, e.pointee) }
+        _ = j.signals.drain(limit: 1_024) { _, _ in }
         _ = j.orders.drain(limit: 1_024) { _, _ in }
-        _ = j.fills.drain(limit: 1_024) { e, _ in keep(&recentFills, e.pointee) }
-        _ = j.risk.drain(limit: 1_024) { e, _ in
-            if e.pointee.kind == .denial { keep(&recentDenials, e.pointee) }
-        }
+        _ = j.fills.drain(limit: 1_024) { _, _ in }
+        _ = j.risk.drain(limit: 1_024) { _, _ in }
         _ = j.bars.drain(limit: 1_024) { _, _ in }
     }
 
@@ -346,6 +340,7 @@ public final class ReplayEngine {
             let now = lastNowNs + Int64(step) * 10_000_000
             _ = strategy.doWork(nowNs: now) + risk.doWork(nowNs: now) + execution.doWork(nowNs: now)
         }
+        risk.publishView(nowNs: lastNowNs + 100 * 10_000_000)
         return current(elapsedSeconds: elapsedSeconds)
     }
 

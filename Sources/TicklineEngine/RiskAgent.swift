@@ -28,6 +28,13 @@ public struct RiskStageSettings: Sendable {
     public var journalFsync = false
     /// Events taken from each ring per duty cycle.
     public var batchLimit = 256
+    /// The engine view (`RiskAgent.view`) is published at most this often, risk clock ns.
+    public var viewIntervalNs: Nanos = 100_000_000
+    /// Positions (strategy × instrument slots) the view scans per duty cycle: a publish is
+    /// spread over as many cycles as the slots need, so no cycle does more than this.
+    public var viewSlotsPerCycle = 1_024
+    /// The view's equity curve takes a sample at most this often, risk clock ns.
+    public var viewEquitySampleNs: Nanos = 1_000_000_000
 
     public init(limits: RiskLimits = RiskLimits(), instruments: [InstrumentRiskSpec], strategyCapacity: Int) {
         self.limits = limits
@@ -48,7 +55,7 @@ public struct RiskStageSettings: Sendable {
 }
 
 /// Counters of the risk stage (read by its owner; the engine copies them to its StatsBoard).
-public struct RiskStageCounters: Sendable, Equatable {
+public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
     public var signals: UInt64 = 0
     public var orders: UInt64 = 0
     public var denials: UInt64 = 0
@@ -60,6 +67,9 @@ public struct RiskStageCounters: Sendable, Equatable {
     public var journalRingsFull: UInt64 = 0
     public var commands: UInt64 = 0
     public var badCommands: UInt64 = 0
+    /// Signals denied because every order-table slot held an open order (not in
+    /// `PreTradeRisk.deniedByReason`: risk had approved them).
+    public var tableFullDenials: UInt64 = 0
     public init() {}
 }
 
@@ -71,7 +81,9 @@ public struct RiskStageCounters: Sendable, Equatable {
 ///
 /// Rings: consumes `signals`, `fills`, `depth`, `control.risk`; produces `orders` and the
 /// journal rings `journal.signals|orders|fills|risk`. Owned by one runner thread; no
-/// allocation per event (buffers reserved in `init`).
+/// allocation per event (buffers reserved in `init`). Other threads see positions, orders,
+/// PnL and recent activity only through `view` (seqlock-protected, published every
+/// `viewIntervalNs`, at most `viewSlotsPerCycle` position slots scanned per duty cycle).
 public final class RiskAgent: Agent {
     public let roleName = "risk"
     let settings: RiskStageSettings
@@ -101,6 +113,13 @@ public final class RiskAgent: Agent {
     let stats: StatsBoard?
     let riskLatency: StatsBoard.Histogram?
     let tickToOrder: StatsBoard.Histogram?
+    /// What other threads see of this stage (positions, orders, PnL, recent activity),
+    /// published every `settings.viewIntervalNs`; see `publishViewWork`.
+    public let view = EngineView()
+    /// Where the view's position scan is (slot index; nil: no publish under way).
+    var viewScanSlot: Int?
+    var nextViewNs: Nanos = 0
+    var nextEquitySampleNs: Nanos = 0
 
     /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
     /// orders and states from the journal first, and refuses (throws) when it cannot.
@@ -161,6 +180,11 @@ public final class RiskAgent: Agent {
         } else {
             journal = nil
         }
+        // The first publish here, off the hot path (type metadata the view's code needs is
+        // instantiated once, on this thread); the first duty cycle publishes again.
+        publishView(nowNs: nowNs)
+        nextViewNs = 0
+        nextEquitySampleNs = 0
     }
 
     /// What the journal held at start (nil without a journal).
@@ -172,7 +196,9 @@ public final class RiskAgent: Agent {
         work += drainDepth(nowNs: nowNs)
         work += drainSignals(nowNs: nowNs)
         work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, _ in self.handle(exit: signal, nowNs: nowNs) }
-        return work + flush(nowNs: nowNs)
+        work += flush(nowNs: nowNs)
+        publishViewWork(nowNs: nowNs)
+        return work
     }
 
     // MARK: Inputs
@@ -181,6 +207,7 @@ public final class RiskAgent: Agent {
         signals.drain(limit: settings.batchLimit) { s, _ in
             var signal = s.pointee
             counters.signals &+= 1
+            view.staging.pointee.recentSignals.append(ViewActivity(signal: signal))
             if !journalSignals.tryPush(signal) { counters.journalRingsFull &+= 1 }
             signal.timestamps.riskDecidedNs = 0
             decide(signal, nowNs: nowNs, exit: false)
@@ -218,6 +245,7 @@ public final class RiskAgent: Agent {
 
     func onFill(_ fill: FillEvent, nowNs: Nanos) {
         counters.fills &+= 1
+        if fill.quantity.units > 0 { view.staging.pointee.recentTrades.append(ViewActivity(fill: fill)) }
         encoder.append(report: fill, to: &journalBytes)
         if !journalFills.tryPush(fill) { counters.journalRingsFull &+= 1 }
         risk.apply(fill: fill)
@@ -266,6 +294,7 @@ public final class RiskAgent: Agent {
         switch risk.decide(signal: signal, nowNs: nowNs) {
         case .denied(let d):
             counters.denials &+= 1
+            view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
             riskSequence &+= 1
             let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
             if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
@@ -281,6 +310,8 @@ public final class RiskAgent: Agent {
                 // The table is full of open orders: give the reservation back, deny.
                 risk.release(strategy: o.strategy, instrument: o.instrument, side: o.side ?? .buy, quantity: o.quantity)
                 counters.denials &+= 1
+                counters.tableFullDenials &+= 1
+                view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: 0))
                 return
             }
             encoder.append(order: o, to: &journalBytes)
@@ -383,6 +414,132 @@ public final class RiskAgent: Agent {
         }
         if sent > 0 { outbox.removeFirst(sent) }
         return sent
+    }
+}
+
+// MARK: The engine view
+
+extension RiskAgent {
+    /// Risk events emitted so far (denials, state changes, breakers, limit changes).
+    public var riskEvents: UInt64 { riskSequence }
+
+    /// One duty cycle's share of the view: starts a publish when `viewIntervalNs` has passed,
+    /// scans at most `viewSlotsPerCycle` position slots, and when the scan is done fills in
+    /// orders, account, counters and limits and publishes. No allocation (fixed-size storage).
+    func publishViewWork(nowNs: Nanos) {
+        if viewScanSlot == nil {
+            guard nowNs >= nextViewNs else { return }
+            viewScanSlot = 0
+            view.staging.pointee.positionsTotal = 0
+            view.staging.pointee.positionCount = 0
+        }
+        let slots = risk.strategyCapacity * risk.instrumentCapacity
+        let start = viewScanSlot ?? 0
+        let end = min(slots, start + max(1, settings.viewSlotsPerCycle))
+        scanPositions(start..<end)
+        if end < slots {
+            viewScanSlot = end
+            return
+        }
+        viewScanSlot = nil
+        nextViewNs = nowNs + settings.viewIntervalNs
+        finishView(nowNs: nowNs)
+    }
+
+    /// A whole publish at once (tests, tools, the end of a replay): owner thread only.
+    public func publishView(nowNs: Nanos) {
+        view.staging.pointee.positionsTotal = 0
+        view.staging.pointee.positionCount = 0
+        scanPositions(0..<(risk.strategyCapacity * risk.instrumentCapacity))
+        viewScanSlot = nil
+        nextViewNs = nowNs + settings.viewIntervalNs
+        finishView(nowNs: nowNs)
+    }
+
+    /// Copies the non-flat positions among slots `range` (slot = strategy × instruments + instrument).
+    func scanPositions(_ range: Range<Int>) {
+        let instruments = risk.instrumentCapacity
+        let positions = risk.positions
+        let v = view.staging
+        for slot in range {
+            let strategy = StrategyId(truncatingIfNeeded: slot / instruments)
+            let instrument = InstrumentId(truncatingIfNeeded: slot % instruments)
+            guard positions.quantity(strategy: strategy, instrument: instrument) != 0 else { continue }
+            v.pointee.positionsTotal += 1
+            let k = v.pointee.positionCount
+            guard k < EngineViewCapacity.positions else { continue }
+            let p = positions.position(strategy: strategy, instrument: instrument)
+            let spec = settings.instruments[Int(instrument)]
+            var out = ViewPosition()
+            out.instrument = instrument
+            out.strategy = strategy
+            out.priceDecimals = spec.priceDecimals
+            out.quantityDecimals = spec.quantityDecimals
+            out.quantityUnits = p.quantityUnits
+            out.averagePriceUnits = p.averagePriceUnits
+            out.markPriceUnits = positions.markPriceUnits[Int(instrument)]
+            out.realisedMoney = p.realisedMoney
+            out.unrealisedMoney = p.unrealisedMoney
+            out.feesMoney = p.feesMoney
+            out.moneyAtRiskMoney = exits.moneyAtRisk(strategy: strategy, instrument: instrument)
+            v.pointee.positions[k] = out
+            v.pointee.positionCount = k + 1
+        }
+    }
+
+    /// Open orders (a scan of the order table, bounded by its capacity), account, counters,
+    /// limits and states; then publishes.
+    func finishView(nowNs: Nanos) {
+        let v = view.staging
+        let wall = nowNs &+ wallOffsetNs
+        v.pointee.openOrdersTotal = table.openCount
+        v.pointee.openOrderCount = 0
+        table.forEachOpen { r in
+            let k = v.pointee.openOrderCount
+            guard k < EngineViewCapacity.openOrders else { return }
+            var o = ViewOrder()
+            o.clientOrderId = r.clientOrderId
+            o.instrument = r.order.instrument
+            o.strategy = r.order.strategy
+            o.sideRaw = r.order.sideRaw
+            o.typeRaw = r.order.typeRaw
+            o.stateRaw = r.state.rawValue
+            o.priceDecimals = r.order.priceDecimals
+            o.quantityDecimals = r.order.quantityDecimals
+            o.priceUnits = r.order.price.units
+            o.quantityUnits = r.order.quantity.units
+            o.filledUnits = r.filledUnits
+            v.pointee.openOrders[k] = o
+            v.pointee.openOrderCount = k + 1
+        }
+        let positions = risk.positions
+        var a = ViewAccount()
+        a.startingCapitalMoney = positions.startingCapitalMoney
+        a.equityMoney = positions.equityMoney
+        a.realisedMoney = positions.realisedMoney
+        a.unrealisedMoney = positions.unrealisedMoney
+        a.feesMoney = positions.feesMoney
+        a.peakEquityMoney = positions.peakEquityMoney
+        a.drawdownMoney = positions.drawdownMoney
+        a.drawdownPartsPerMillion = positions.drawdownPartsPerMillion
+        a.maxDrawdownPartsPerMillion = max(v.pointee.account.maxDrawdownPartsPerMillion, a.drawdownPartsPerMillion)
+        a.moneyAtRiskMoney = exits.moneyAtRiskMoney
+        v.pointee.account = a
+        if nowNs >= nextEquitySampleNs {
+            nextEquitySampleNs = nowNs + settings.viewEquitySampleNs
+            v.pointee.sampleEquity(wallNs: wall, money: a.equityMoney)
+        }
+        for r in 0..<min(EngineViewCapacity.denialReasons, risk.deniedByReason.count) { v.pointee.deniedByReason[r] = risk.deniedByReason[r] }
+        v.pointee.counters = counters
+        v.pointee.riskEvents = riskSequence
+        v.pointee.limits = risk.limits
+        v.pointee.globalStateRaw = risk.globalState.rawValue
+        v.pointee.killSwitchEngaged = breakers.killSwitchEngaged
+        v.pointee.breakerCauseRaw = breakers.cause?.rawValue ?? 0
+        v.pointee.publishedNs = nowNs
+        v.pointee.wallNs = wall
+        v.pointee.publishes &+= 1
+        view.publish()
     }
 }
 

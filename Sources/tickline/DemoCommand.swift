@@ -81,6 +81,7 @@ struct Demo: ParsableCommand {
         var nextView = start + 1_000_000_000
         var nextSnapshot = start
         var lastEvents: UInt64 = 0
+        var shown = EngineSnapshot(instance: "demo")
         var line = 0
         while ShutdownSignal.requested == nil {
             let now = Clock.monotonicNs()
@@ -104,11 +105,12 @@ struct Demo: ParsableCommand {
                 nextSnapshot = now + 250_000_000
                 writer?.supervisor.poll()
                 for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
-                source.publish(Self.snapshot(engine, names: names, start: start, now: now))
+                shown = Self.snapshot(engine, names: names, start: start, now: now)
+                source.publish(shown)
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
-                if !json { print(Self.view(r, engine: engine, names: names, eventsPerSecond: r.events - lastEvents, url: url,
+                if !json { print(Self.view(r, engine: engine, snapshot: shown, eventsPerSecond: r.events - lastEvents, url: url,
                                           writer: writerLine + (writer.map { " (restarts \($0.supervisor.restarts))" } ?? ""))) }
                 lastEvents = r.events
                 nextView += 1_000_000_000
@@ -132,7 +134,8 @@ struct Demo: ParsableCommand {
     }
 
     /// The live terminal view (one screen, redrawn each second).
-    static func view(_ r: ReplayReport, engine: ReplayEngine, names: [String], eventsPerSecond: UInt64, url: String, writer: String) -> String {
+    static func view(_ r: ReplayReport, engine: ReplayEngine, snapshot: EngineSnapshot, eventsPerSecond: UInt64, url: String,
+                     writer: String) -> String {
         func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
         var out = "\u{1B}[H\u{1B}[2J"
         out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\(writer)\n\n"
@@ -147,80 +150,30 @@ struct Demo: ParsableCommand {
             out += String(format: " %8.1f\n", Double(s.max) / 1e3)
         }
         out += "\npositions\n"
-        let positions = engine.riskStage.risk.positions
-        for (i, name) in names.enumerated() {
-            let q = positions.quantity(instrument: InstrumentId(i))
-            if q != 0 { out += "  \(name)  \(f(Double(q) / 1e8, 5))\n" }
+        for p in snapshot.positions {
+            out += "  \(p.symbol)  strategy \(p.strategy)  \(f(p.quantity, 5))  avg \(f(p.averagePrice))  unrealised \(f(p.unrealisedPnl))\n"
         }
         out += "\nrecent signals\n"
-        for s in engine.recentSignals.suffix(5) {
-            out += "  \(names[safe: Int(s.instrument)])  strategy \(s.strategy)  \(s.side == .buy ? "buy " : "sell")  at \(f(Double(s.entryPrice.units) / 100))\n"
+        for a in snapshot.recentSignals.suffix(5) {
+            out += "  \(a.symbol)  strategy \(a.strategy)  \(a.side == "buy" ? "buy " : "sell")  at \(f(a.price))\n"
         }
         out += "\nrecent denials\n"
-        for d in engine.recentDenials.suffix(5) {
-            out += "  \(names[safe: Int(d.instrument)])  strategy \(d.strategy)  \(DenialReason(rawValue: d.reason).map { "\($0)" } ?? "reason \(d.reason)")\n"
+        for a in snapshot.recentDenials.suffix(5) {
+            out += "  \(a.symbol)  strategy \(a.strategy)  \(a.detail)\n"
         }
         return out
     }
 
+    /// The control plane's snapshot: the risk stage's published view (the one translation
+    /// `tickline run` uses too) plus the demo's event counts.
     static func snapshot(_ engine: ReplayEngine, names: [String], start: Int64, now: Int64) -> EngineSnapshot {
         let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
-        let risk = engine.riskStage
-        var s = EngineSnapshot(instance: "demo", wallNs: Clock.wallNs(), tradingState: "\(risk.risk.globalState)")
+        let wall = Clock.wallNs()
+        var s = engine.view.read().map {
+            EngineSnapshotBuilder.snapshot(instance: "demo", view: $0, symbols: names, stats: engine.stats, wallNs: wall)
+        } ?? EngineSnapshot(instance: "demo", wallNs: wall)
         s.events = r.events
         s.eventsPerSecond = r.eventsPerSecond
-        s.signals = r.signals
-        s.orders = r.orders
-        s.fills = r.fills
-        s.denials = r.denials
-        s.equity = r.finalEquity
-        s.realisedPnl = r.realisedPnl
-        s.unrealisedPnl = r.unrealisedPnl
-        s.peakEquity = max(r.startingEquity, r.finalEquity)
-        s.drawdown = r.maxDrawdown
-        s.equityCurve = r.equityCurve.suffix(500).map { [$0[0], $0[1]] }
-        for (i, h) in engine.stats.histograms.enumerated() {
-            let snap = engine.stats.snapshot(histogramAt: i)
-            let stage: String = h.labels.first?.1 ?? "tick_to_order"
-            let p50 = Int64(snap.percentile(0.5)), p99 = Int64(snap.percentile(0.99)), p999 = Int64(snap.percentile(0.999))
-            s.latency.append(EngineSnapshot.Latency(stage: stage, count: snap.count, p50: p50, p99: p99, p999: p999, max: Int64(snap.max)))
-        }
-        let positions = risk.risk.positions
-        for st in 0..<8 {
-            for (i, name) in names.enumerated() {
-                let v = positions.position(strategy: StrategyId(st), instrument: InstrumentId(i))
-                guard v.quantityUnits != 0 else { continue }
-                s.positions.append(.init(symbol: name, strategy: "\(st)", quantity: Double(v.quantityUnits) / 1e8,
-                                         averagePrice: Double(v.averagePriceUnits) / 100,
-                                         markPrice: Double(positions.markPriceUnits[i]) / 100,
-                                         realisedPnl: Double(v.realisedMoney) / 1e8, unrealisedPnl: Double(v.unrealisedMoney) / 1e8,
-                                         moneyAtRisk: Double(risk.exits.moneyAtRisk(strategy: StrategyId(st), instrument: InstrumentId(i))) / 1e8))
-            }
-        }
-        risk.table.forEachOpen { o in
-            s.openOrders.append(.init(clientOrderId: o.clientOrderId, symbol: names[safe: Int(o.order.instrument)], strategy: "\(o.order.strategy)",
-                                      side: o.order.side == .buy ? "buy" : "sell", type: o.order.type == .market ? "market" : "limit",
-                                      price: Double(o.order.price.units) / 100, quantity: Double(o.order.quantity.units) / 1e8,
-                                      filled: Double(o.filledUnits) / 1e8, state: "\(o.state)"))
-        }
-        s.recentSignals = engine.recentSignals.map {
-            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)",
-                  side: $0.side == .buy ? "buy" : "sell", price: Double($0.entryPrice.units) / 100, quantity: Double($0.quantity.units) / 1e8)
-        }
-        s.recentTrades = engine.recentFills.map {
-            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)",
-                  side: $0.side == .buy ? "buy" : "sell", price: Double($0.price.units) / 100, quantity: Double($0.quantity.units) / 1e8)
-        }
-        s.recentDenials = engine.recentDenials.map {
-            .init(wallNs: $0.receiveWallNs, symbol: names[safe: Int($0.instrument)], strategy: "\($0.strategy)", side: "",
-                  price: 0, quantity: 0, detail: DenialReason(rawValue: $0.reason).map { "\($0)" } ?? "\($0.reason)")
-        }
-        let limits = risk.risk.limits
-        s.limits = RiskLimitCode.describe(limits)
-        s.utilisation = [
-            .init(name: "drawdown %", used: r.maxDrawdown * 100, limit: Double(limits.drawdownPartsPerMillion) / 10_000),
-            .init(name: "open positions", used: Double(s.positions.count), limit: Double(limits.maxOpenSwingPositions + limits.maxOpenIntradayPositions)),
-        ]
         return s
     }
 

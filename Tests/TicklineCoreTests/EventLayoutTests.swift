@@ -112,7 +112,7 @@ import TicklineCore
     }
 
     @Test func controlCommandCarriesASymbol() {
-        var c = ControlCommand(kind: .subscribe)
+        var c = ControlCommand(kind: .flatten)
         let fits = c.setSymbol("BTCUSDT")
         #expect(fits)
         #expect(c.symbolText == "BTCUSDT")

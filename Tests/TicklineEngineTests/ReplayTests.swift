@@ -46,5 +46,10 @@ import TicklineRisk
         #expect(r.maxDrawdown >= 0 && r.maxDrawdown < 0.1)
         #expect(fractions.last == 1 && fractions == fractions.sorted())
         #expect(r.equityCurve.count >= 10)  // one point per replayed minute
+        // The view the demo and the control plane show, published at the end of the run.
+        let v = try #require(engine.view.read())
+        #expect(v.counters.orders == r.orders && v.counters.fills == r.fills && v.counters.denials == r.denials)
+        #expect(v.recentSignals.count > 0 && v.recentTrades.count > 0)
+        #expect(abs(Double(v.account.equityMoney) / Double(MoneyScale.one) - r.finalEquity) < 1e-9)
     }
 }

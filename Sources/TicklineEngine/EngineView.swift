@@ -1,0 +1,405 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import TicklineControl
+import TicklineCore
+import TicklineExecution
+import TicklineRisk
+import TicklineRuntime
+
+/// Fixed sizes of the engine view (what a reader copies in one go, ~24 KiB).
+public enum EngineViewCapacity {
+    /// Non-flat (strategy, instrument) positions shown; `positionsTotal` counts all of them.
+    public static let positions = 64
+    /// Open orders shown; `openOrdersTotal` counts all of them.
+    public static let openOrders = 32
+    /// Recent signals, trades and denials kept (each).
+    public static let recent = 20
+    /// Equity samples kept (one per `RiskStageSettings.viewEquitySampleNs`).
+    public static let equitySamples = 512
+    /// Denial counters by `DenialReason.rawValue & 63` (as `PreTradeRisk.deniedByReason`).
+    public static let denialReasons = 64
+}
+
+/// One strategy's position on one instrument, in the instrument's units (money: `MoneyScale`).
+public struct ViewPosition: Sendable, BitwiseCopyable {
+    public var instrument: InstrumentId = 0
+    public var strategy: StrategyId = 0
+    public var priceDecimals: UInt8 = 0
+    public var quantityDecimals: UInt8 = 0
+    public var quantityUnits: Int64 = 0
+    public var averagePriceUnits: Int64 = 0
+    public var markPriceUnits: Int64 = 0
+    public var realisedMoney: Int64 = 0
+    public var unrealisedMoney: Int64 = 0
+    public var feesMoney: Int64 = 0
+    /// Money lost if the stop is hit (`ExitMonitor.moneyAtRisk`).
+    public var moneyAtRiskMoney: Int64 = 0
+    public init() {}
+}
+
+/// One open order.
+public struct ViewOrder: Sendable, BitwiseCopyable {
+    public var clientOrderId: UInt64 = 0
+    public var instrument: InstrumentId = 0
+    public var strategy: StrategyId = 0
+    public var sideRaw: UInt8 = 0
+    public var typeRaw: UInt8 = 0
+    public var stateRaw: UInt8 = 0
+    public var priceDecimals: UInt8 = 0
+    public var quantityDecimals: UInt8 = 0
+    public var priceUnits: Int64 = 0
+    public var quantityUnits: Int64 = 0
+    public var filledUnits: Int64 = 0
+    public init() {}
+}
+
+/// A signal, trade or denial.
+public struct ViewActivity: Sendable, BitwiseCopyable, Equatable {
+    public var wallNs: Nanos = 0
+    public var instrument: InstrumentId = 0
+    public var strategy: StrategyId = 0
+    public var sideRaw: UInt8 = 0
+    public var priceDecimals: UInt8 = 0
+    public var quantityDecimals: UInt8 = 0
+    /// Denials: `DenialReason.rawValue` (0 = the order table was full); trades: `Liquidity.rawValue`.
+    public var detail: UInt16 = 0
+    public var priceUnits: Int64 = 0
+    public var quantityUnits: Int64 = 0
+    public init() {}
+
+    init(signal s: SignalEvent, detail: UInt16 = 0) {
+        wallNs = s.receiveWallNs
+        instrument = s.instrument
+        strategy = s.strategy
+        sideRaw = s.sideRaw
+        priceDecimals = s.priceDecimals
+        quantityDecimals = s.quantityDecimals
+        self.detail = detail
+        priceUnits = s.entryPrice.units
+        quantityUnits = s.quantity.units
+    }
+
+    init(fill f: FillEvent) {
+        wallNs = f.receiveWallNs
+        instrument = f.instrument
+        strategy = f.strategy
+        sideRaw = f.sideRaw
+        priceDecimals = f.priceDecimals
+        quantityDecimals = f.quantityDecimals
+        detail = UInt16(f.liquidityRaw)
+        priceUnits = f.price.units
+        quantityUnits = f.quantity.units
+    }
+}
+
+/// The last `EngineViewCapacity.recent` activities, overwriting the oldest.
+public struct ViewActivityRing: Sendable, BitwiseCopyable {
+    var items = InlineArray<20, ViewActivity>(repeating: ViewActivity())
+    /// Activities ever appended (the newest is at `(appended - 1) % capacity`).
+    public private(set) var appended: UInt64 = 0
+    public init() {}
+
+    public var count: Int { Int(min(appended, UInt64(items.count))) }
+
+    mutating func append(_ a: ViewActivity) {
+        items[Int(appended % UInt64(items.count))] = a
+        appended &+= 1
+    }
+
+    /// Oldest first.
+    public func forEach(_ body: (ViewActivity) -> Void) {
+        let n = count
+        let first = appended - UInt64(n)
+        for k in 0..<UInt64(n) { body(items[Int((first + k) % UInt64(items.count))]) }
+    }
+}
+
+/// Account-wide money (units of `MoneyScale`).
+public struct ViewAccount: Sendable, BitwiseCopyable {
+    public var startingCapitalMoney: Int64 = 0
+    public var equityMoney: Int64 = 0
+    public var realisedMoney: Int64 = 0
+    public var unrealisedMoney: Int64 = 0
+    public var feesMoney: Int64 = 0
+    public var peakEquityMoney: Int64 = 0
+    public var drawdownMoney: Int64 = 0
+    public var drawdownPartsPerMillion: Int64 = 0
+    /// The largest drawdown seen at a publish.
+    public var maxDrawdownPartsPerMillion: Int64 = 0
+    public var moneyAtRiskMoney: Int64 = 0
+    public init() {}
+}
+
+/// Everything the control plane shows of the risk stage, as plain fixed-size values (no
+/// references, no `String`s: a reader on another thread copies it byte for byte). Written by
+/// the risk agent into its private staging copy, then published through `EngineView`.
+public struct EngineViewData: Sendable {
+    /// The risk agent's clock and the wall clock at the publish.
+    public var publishedNs: Nanos = 0
+    public var wallNs: Nanos = 0
+    /// Publishes so far (1 = the first).
+    public var publishes: UInt64 = 0
+    public var globalStateRaw: UInt8 = TradingState.active.rawValue
+    public var killSwitchEngaged = false
+    /// `BreakerReason.rawValue` of the breaker that tripped (0 = none).
+    public var breakerCauseRaw: UInt16 = 0
+    public var counters = RiskStageCounters()
+    /// Risk events emitted (denials, state changes, breakers, limit changes...).
+    public var riskEvents: UInt64 = 0
+    public var deniedByReason = InlineArray<64, UInt64>(repeating: 0)
+    public var account = ViewAccount()
+    public var limits = RiskLimits()
+
+    public var positionsTotal = 0
+    public var positionCount = 0
+    public var positions = InlineArray<64, ViewPosition>(repeating: ViewPosition())
+    public var openOrdersTotal = 0
+    public var openOrderCount = 0
+    public var openOrders = InlineArray<32, ViewOrder>(repeating: ViewOrder())
+
+    public var recentSignals = ViewActivityRing()
+    public var recentTrades = ViewActivityRing()
+    public var recentDenials = ViewActivityRing()
+
+    /// (wall ns, equity money) samples; `equitySamples` ever taken, newest at `(equitySamples - 1) % 512`.
+    public var equityWallNs = InlineArray<512, Int64>(repeating: 0)
+    public var equityMoney = InlineArray<512, Int64>(repeating: 0)
+    public var equitySamples: UInt64 = 0
+
+    public init() {}
+
+    mutating func sampleEquity(wallNs: Nanos, money: Int64) {
+        let k = Int(equitySamples % UInt64(equityMoney.count))
+        equityWallNs[k] = wallNs
+        equityMoney[k] = money
+        equitySamples &+= 1
+    }
+
+    /// The kept equity samples, oldest first.
+    public func forEachEquitySample(_ body: (Nanos, Int64) -> Void) {
+        let cap = UInt64(equityMoney.count)
+        let n = min(equitySamples, cap)
+        for k in (equitySamples - n)..<equitySamples { body(equityWallNs[Int(k % cap)], equityMoney[Int(k % cap)]) }
+    }
+}
+
+/// The risk stage's view for other threads: one writer (the risk agent's thread) publishes
+/// an `EngineViewData` under a sequence lock; any number of readers copy it.
+///
+/// Protocol (Boehm, "Can seqlocks get along with programming language memory models?",
+/// MSPC 2012; the Linux kernel's `seqcount_t`):
+/// - writer: `sequence` ← odd (relaxed), release fence, copy the data in, `sequence` ← even
+///   (release). The fence keeps the data stores after the odd store; the release store
+///   keeps them before the even one.
+/// - reader: s1 ← `sequence` (acquire; retry while odd), copy the data out, acquire fence,
+///   s2 ← `sequence` (relaxed); the copy is whole iff s1 == s2. The acquire load pairs with
+///   the writer's even (release) store, so a copy starting at s1 sees that publish's data;
+///   the acquire fence pairs with the writer's release fence, so a copy that saw any byte
+///   of a later publish reads s2 ≥ s1 + 1 and retries.
+/// The data itself is copied with plain loads/stores (a formal data race that the sequence
+/// check discards, as in every seqlock; ThreadSanitizer would report it).
+///
+/// Allocated once in `init`; `publish` does not allocate. Thread-safe as described: one
+/// writer thread, any reader threads.
+public final class EngineView: @unchecked Sendable {
+    let sequence = Atomic<UInt64>(0)
+    let shared: UnsafeMutablePointer<EngineViewData>
+    /// The writer's private copy, built across duty cycles and then published (owned by the
+    /// writer thread only).
+    let staging: UnsafeMutablePointer<EngineViewData>
+
+    public init() {
+        shared = .allocate(capacity: 1)
+        shared.initialize(to: EngineViewData())
+        staging = .allocate(capacity: 1)
+        staging.initialize(to: EngineViewData())
+    }
+
+    deinit {
+        shared.deinitialize(count: 1)
+        shared.deallocate()
+        staging.deinitialize(count: 1)
+        staging.deallocate()
+    }
+
+    /// Writer side: edits the staging copy (in place, no copy of the whole view).
+    @inline(__always)
+    func withStaging<R>(_ body: (inout EngineViewData) -> R) -> R { body(&staging.pointee) }
+
+    /// Writer side only: publishes the staging copy. One memcpy of the view between the odd
+    /// and the even sequence numbers.
+    public func publish() {
+        let s = sequence.load(ordering: .relaxed)  // only this thread stores it
+        sequence.store(s &+ 1, ordering: .relaxed)  // odd: readers retry
+        atomicMemoryFence(ordering: .releasing)  // pairs with the reader's acquire fence
+        shared.update(from: staging, count: 1)
+        sequence.store(s &+ 2, ordering: .releasing)  // pairs with the reader's acquiring load
+    }
+
+    /// Writer side: `body` fills the staging copy, then it is published (tests and tools).
+    public func publish(_ body: (inout EngineViewData) -> Void) {
+        body(&staging.pointee)
+        publish()
+    }
+
+    /// A consistent copy of the last publish, or nil when `maxAttempts` copies all overlapped
+    /// a publish (the writer publishes at most every few ms, so a retry nearly always wins).
+    public func read(maxAttempts: Int = 1_000) -> EngineViewData? {
+        for attempt in 0..<maxAttempts {
+            let s1 = sequence.load(ordering: .acquiring)  // pairs with publish's releasing store
+            if s1 & 1 == 0 {
+                let copy = shared.pointee
+                atomicMemoryFence(ordering: .acquiring)  // pairs with publish's release fence
+                if sequence.load(ordering: .relaxed) == s1 { return copy }
+            }
+            if attempt & 15 == 15 { sched_yield() }
+        }
+        return nil
+    }
+
+    /// Publishes so far (sequence / 2).
+    public var publishes: UInt64 { sequence.load(ordering: .acquiring) / 2 }
+}
+
+/// The one translation of the risk view into what the control plane shows, used by
+/// `tickline run` and `tickline demo`.
+public enum EngineSnapshotBuilder {
+    /// - Parameters:
+    ///   - symbols: names by instrument id.
+    ///   - stats: latency histograms (nil: none).
+    ///   - strategyNames: names by strategy id (missing: the id).
+    /// `events` and `eventsPerSecond` are the caller's (the view holds the risk stage only).
+    public static func snapshot(instance: String, view v: EngineViewData, symbols: [String], stats: StatsBoard?,
+                                wallNs: Nanos, strategyNames: [String] = []) -> EngineSnapshot {
+        func name(_ i: InstrumentId) -> String { Int(i) < symbols.count ? symbols[Int(i)] : "#\(i)" }
+        func strategy(_ s: StrategyId) -> String { Int(s) < strategyNames.count ? strategyNames[Int(s)] : "\(s)" }
+        func scaled(_ units: Int64, _ decimals: UInt8) -> Double { Double(units) / pow(10, Double(decimals)) }
+        func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
+        func side(_ raw: UInt8) -> String { Side(rawValue: raw).map { $0 == .buy ? "buy" : "sell" } ?? "" }
+        func activity(_ a: ViewActivity, detail: String = "") -> EngineSnapshot.Activity {
+            .init(wallNs: a.wallNs, symbol: name(a.instrument), strategy: strategy(a.strategy), side: side(a.sideRaw),
+                  price: scaled(a.priceUnits, a.priceDecimals), quantity: scaled(a.quantityUnits, a.quantityDecimals), detail: detail)
+        }
+
+        var s = EngineSnapshot(instance: instance, wallNs: wallNs,
+                               tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
+        s.signals = v.counters.signals
+        s.orders = v.counters.orders
+        s.fills = v.counters.fills
+        s.denials = v.counters.denials
+        s.equity = money(v.account.equityMoney)
+        s.peakEquity = money(v.account.peakEquityMoney)
+        s.drawdown = Double(v.account.drawdownPartsPerMillion) / 1_000_000
+        s.realisedPnl = money(v.account.realisedMoney)
+        s.unrealisedPnl = money(v.account.unrealisedMoney)
+        v.forEachEquitySample { wall, equity in s.equityCurve.append([Double(wall), money(equity)]) }
+        if let stats {
+            for (i, h) in stats.histograms.enumerated() {
+                let snap = stats.snapshot(histogramAt: i)
+                let stage: String = h.labels.first?.1 ?? "tick_to_order"
+                s.latency.append(EngineSnapshot.Latency(stage: stage, count: snap.count, p50: Int64(snap.percentile(0.5)),
+                                                        p99: Int64(snap.percentile(0.99)), p999: Int64(snap.percentile(0.999)),
+                                                        max: Int64(snap.max)))
+            }
+        }
+        for k in 0..<min(v.positionCount, EngineViewCapacity.positions) {
+            let p = v.positions[k]
+            s.positions.append(.init(symbol: name(p.instrument), strategy: strategy(p.strategy),
+                                     quantity: scaled(p.quantityUnits, p.quantityDecimals),
+                                     averagePrice: scaled(p.averagePriceUnits, p.priceDecimals),
+                                     markPrice: scaled(p.markPriceUnits, p.priceDecimals),
+                                     realisedPnl: money(p.realisedMoney), unrealisedPnl: money(p.unrealisedMoney),
+                                     moneyAtRisk: money(p.moneyAtRiskMoney)))
+        }
+        for k in 0..<min(v.openOrderCount, EngineViewCapacity.openOrders) {
+            let o = v.openOrders[k]
+            s.openOrders.append(.init(clientOrderId: o.clientOrderId, symbol: name(o.instrument), strategy: strategy(o.strategy),
+                                      side: side(o.sideRaw), type: OrderType(rawValue: o.typeRaw) == .market ? "market" : "limit",
+                                      price: scaled(o.priceUnits, o.priceDecimals), quantity: scaled(o.quantityUnits, o.quantityDecimals),
+                                      filled: scaled(o.filledUnits, o.quantityDecimals),
+                                      state: OrderState(rawValue: o.stateRaw).map { "\($0)" } ?? "unknown"))
+        }
+        v.recentSignals.forEach { s.recentSignals.append(activity($0)) }
+        v.recentTrades.forEach { s.recentTrades.append(activity($0, detail: Liquidity(rawValue: UInt8(truncatingIfNeeded: $0.detail)).map { "\($0)" } ?? "")) }
+        v.recentDenials.forEach { s.recentDenials.append(activity($0, detail: denialName($0.detail))) }
+        s.limits = RiskLimitCode.describe(v.limits)
+        s.utilisation = [
+            .init(name: "drawdown %", used: s.drawdown * 100, limit: Double(v.limits.drawdownPartsPerMillion) / 10_000),
+            .init(name: "open positions", used: Double(v.positionsTotal),
+                  limit: Double(v.limits.maxOpenSwingPositions + v.limits.maxOpenIntradayPositions)),
+        ]
+        return s
+    }
+
+    /// A denial reason's name ("orderTableFull" for 0, the RiskAgent's own denial).
+    public static func denialName(_ raw: UInt16) -> String {
+        raw == 0 ? "orderTableFull" : DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
+    }
+
+    /// The view's counters as Prometheus families (orders, fills, denials by reason, PnL, equity).
+    public static func prometheus(_ v: EngineViewData, into p: inout PrometheusText) {
+        let c = v.counters
+        p.single("tickline_signals_total", .counter, "Signals the risk stage took.", [], Double(c.signals))
+        p.single("tickline_orders_total", .counter, "Orders risk approved (entries and exits).", [], Double(c.orders))
+        p.single("tickline_fills_total", .counter, "Venue reports applied to the order table.", [], Double(c.fills))
+        p.single("tickline_exits_total", .counter, "Exit signals (take-profit, stop, trailing, time, flatten).", [], Double(c.exits))
+        p.family("tickline_denials_total", .counter, "Signals denied, by reason.")
+        var any = false
+        for reason in DenialReason.allCases {
+            let n = v.deniedByReason[Int(reason.rawValue) & 63]
+            guard n > 0 else { continue }
+            any = true
+            p.sample("tickline_denials_total", [("reason", "\(reason)")], Double(n))
+        }
+        let tableFull = c.denials &- v.deniedByReason.sum
+        if tableFull > 0 || !any { p.sample("tickline_denials_total", [("reason", denialName(0))], Double(tableFull)) }
+        p.single("tickline_risk_events_total", .counter, "Risk events emitted (denials, state changes, breakers).", [], Double(v.riskEvents))
+        p.single("tickline_realised_pnl", .gauge, "Realised PnL, account currency.", [], Double(v.account.realisedMoney) / Double(MoneyScale.one))
+        p.single("tickline_unrealised_pnl", .gauge, "Unrealised PnL, marked to the last mid.", [], Double(v.account.unrealisedMoney) / Double(MoneyScale.one))
+        p.single("tickline_fees", .gauge, "Fees paid, account currency.", [], Double(v.account.feesMoney) / Double(MoneyScale.one))
+        p.single("tickline_equity", .gauge, "Account equity, marked to market.", [], Double(v.account.equityMoney) / Double(MoneyScale.one))
+        p.single("tickline_drawdown_ratio", .gauge, "Drawdown from peak equity (0-1).", [], Double(v.account.drawdownPartsPerMillion) / 1e6)
+        p.single("tickline_open_positions", .gauge, "Non-flat (strategy, symbol) positions.", [], Double(v.positionsTotal))
+        p.single("tickline_open_orders", .gauge, "Orders not in a terminal state.", [], Double(v.openOrdersTotal))
+        p.single("tickline_trading_state", .gauge, "1 active, 2 reducing, 3 halted.", [], Double(v.globalStateRaw))
+    }
+}
+
+extension InlineArray where Element == UInt64 {
+    var sum: UInt64 {
+        var t: UInt64 = 0
+        for i in indices { t &+= self[i] }
+        return t
+    }
+}
+
+/// This process's CPU time and resident memory, from /proc/self (cold path).
+public enum ProcessUsage {
+    /// User + system CPU seconds (`/proc/self/stat` fields 14 and 15 over `_SC_CLK_TCK`).
+    public static func cpuSeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after "(comm)": state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Resident set size in bytes (`/proc/self/statm` field 2 × page size).
+    public static func residentBytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return nil }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// `process_cpu_seconds_total` and `process_resident_memory_bytes` (the Prometheus client
+    /// libraries' names).
+    public static func prometheus(into p: inout PrometheusText) {
+        if let cpu = cpuSeconds() { p.single("process_cpu_seconds_total", .counter, "User and system CPU time, seconds.", [], cpu) }
+        if let rss = residentBytes() { p.single("process_resident_memory_bytes", .gauge, "Resident memory, bytes.", [], rss) }
+    }
+}
