@@ -345,8 +345,15 @@ public struct ExitMonitor: Sendable {
 
     /// Narrows the instrument's band by one position (O(1)).
     private mutating func tighten(_ k: Int, _ i: Int) {
+        // Through locals: passing `&upTrigger[i]` to a method of `self` keeps a second
+        // reference to the array for the call, so the write copied it (an allocation per fill).
+        var up = upTrigger[i], down = downTrigger[i], longFloor = longBestFloor[i], shortCeiling = shortBestCeiling[i]
         var due = earliest[i]
-        bounds(k, &upTrigger[i], &downTrigger[i], &longBestFloor[i], &shortBestCeiling[i], &due)
+        bounds(k, &up, &down, &longFloor, &shortCeiling, &due)
+        upTrigger[i] = up
+        downTrigger[i] = down
+        longBestFloor[i] = longFloor
+        shortBestCeiling[i] = shortCeiling
         earliest[i] = due
         globalEarliest = min(globalEarliest, due)
     }
