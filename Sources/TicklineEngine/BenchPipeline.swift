@@ -214,7 +214,7 @@ public final class BenchPipeline {
             feedConfig.connections = (symbolCount + Self.symbolsPerConnection - 1) / Self.symbolsPerConnection
             // Every book needs a REST snapshot before it publishes; the local server has no
             // venue weight limit, and 10,000 books must sync within the warm-up.
-            feedConfig.snapshotLimit = 500
+            feedConfig.snapshotLimit = 100
             feedConfig.snapshotWeightPerMinute = 100_000_000
             feedConfig.snapshotParallel = 8
             feedConfig.staleAfterMs = 60_000
@@ -473,12 +473,19 @@ public struct EndToEndResult: Sendable {
     public var feedServerCpuSeconds = 0.0
     public var rssMB = 0.0
     public var peakRssMB = 0.0
+    /// The host's 1-minute load average at the end of the run (other work competing for the cores).
+    public var loadAverage = 0.0
     /// Per stage (feed, strategy, risk, send) and tick_to_order.
     public var latency: [(stage: String, histogram: StatsBoard.HistogramSnapshot)] = []
 
-    /// Everything that was lost: ring drops plus the server's frames dropped for us and
-    /// clients it closed as slow consumers.
-    public var drops: UInt64 { ringDrops.values.reduce(0, +) + serverFramesDropped + serverSlowConsumers }
+    /// Everything that was lost: records dropped by drop-newest rings, records the journal
+    /// rings refused (their producers do not retry them: they never reach the writer), the
+    /// server's frames dropped for us and clients it closed as slow consumers. Refusals of
+    /// the signals, orders and fills rings are retried, so they are not losses.
+    public var drops: UInt64 {
+        ringDrops.values.reduce(0, +) + ringRefusals.filter { $0.key.hasPrefix("journal.") }.values.reduce(0, +)
+            + serverFramesDropped + serverSlowConsumers
+    }
 
     public var tickToOrder: StatsBoard.HistogramSnapshot {
         if let h = latency.first(where: { $0.stage == "tick_to_order" })?.histogram { return h }
@@ -560,6 +567,7 @@ public enum EndToEndBench {
         result.eventsTotal = published("market")
         pipeline.stop()
         stopped = true
+        result.loadAverage = loadAverage()
 
         // Agents are stopped: their counters are safe to read here.
         let f = pipeline.feed.counters
@@ -580,7 +588,18 @@ public enum EndToEndBench {
         result.feedServerCpuSeconds = server.cpuSeconds
         result.peakRssMB = peakResidentMB()
         result.latency = pipeline.stageHistograms
+        // Hand the freed pipeline memory back to the kernel, so the next scenario's RSS is its own.
+        // (glibc's malloc_trim, which the Glibc module does not export: looked up once.)
+        if let trim = dlsym(nil, "malloc_trim") {
+            _ = unsafeBitCast(trim, to: (@convention(c) (Int) -> Int32).self)(0)
+        }
         return result
+    }
+
+    /// The 1-minute load average (how busy the shared host was).
+    public static func loadAverage() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return 0 }
+        return Double(text.split(separator: " ").first ?? "") ?? 0
     }
 
     /// User + system CPU seconds of this process so far.

@@ -189,7 +189,7 @@ enum E2EReport {
             + String(format: "\"rss_mb\":%.1f,\"peak_rss_mb\":%.1f,\"events_per_second\":%.0f,\"achieved_rate\":%.0f,", r.rssMB, r.peakRssMB, eps, r.achievedRate)
             + String(format: "\"cpu_seconds\":%.3f,\"cpu_percent\":%.1f,\"feed_server_cpu_seconds\":%.3f,",
                      r.cpuSeconds, r.windowSeconds > 0 ? 100 * r.cpuSeconds / r.windowSeconds : 0, r.feedServerCpuSeconds)
-            + String(format: "\"window_s\":%.3f,", r.windowSeconds)
+            + String(format: "\"window_s\":%.3f,\"load_average\":%.2f,", r.windowSeconds, r.loadAverage)
             + "\"samples\":\(r.tickToOrder.count),\"every\":\(r.scenario.every),\"connections\":\(r.connections),"
             + "\"produced\":\(r.produced),\"events_total\":\(r.eventsTotal),\"feed_messages\":\(r.feedMessages),"
             + "\"signals\":\(r.signals),\"orders\":\(r.orders),\"denials\":\(r.denials),\"venue_orders\":\(r.venueOrders),"
