@@ -501,6 +501,11 @@ public enum EndToEndBench {
     /// Runs one scenario; `log` gets progress lines. Throws when something could not start;
     /// stops early (with what it has) when SIGINT/SIGTERM arrives.
     public static func run(_ s: EndToEndScenario, log: (String) -> Void) throws(EngineError) -> EndToEndResult {
+        // Hand memory freed by earlier scenarios back to the kernel, so this one's RSS is its
+        // own (glibc's malloc_trim, which the Glibc module does not export).
+        if let trim = dlsym(nil, "malloc_trim") {
+            _ = unsafeBitCast(trim, to: (@convention(c) (Int) -> Int32).self)(0)
+        }
         let connections = (s.symbols + BenchPipeline.symbolsPerConnection - 1) / BenchPipeline.symbolsPerConnection
         let server = try FeedServerChild(binary: s.feedBinary, arguments: [
             "--synthetic", "\(s.symbols)", "--rate", "\(Int(s.rate))", "--listen", "127.0.0.1:0",
@@ -588,11 +593,6 @@ public enum EndToEndBench {
         result.feedServerCpuSeconds = server.cpuSeconds
         result.peakRssMB = peakResidentMB()
         result.latency = pipeline.stageHistograms
-        // Hand the freed pipeline memory back to the kernel, so the next scenario's RSS is its own.
-        // (glibc's malloc_trim, which the Glibc module does not export: looked up once.)
-        if let trim = dlsym(nil, "malloc_trim") {
-            _ = unsafeBitCast(trim, to: (@convention(c) (Int) -> Int32).self)(0)
-        }
         return result
     }
 
