@@ -237,7 +237,8 @@ enum E2EReport {
         }
         for k in 0...Int(yMax) {
             let py = top + plotH * (1 - Double(k) / yMax)
-            let label = ["1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s", "10 s"][min(k, 7)]
+            let labels = ["1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s", "1000 s"]
+            let label = k < labels.count ? labels[k] : "1e\(k) µs"
             svg += "<line x1='\(left)' y1='\(py)' x2='\(left + plotW)' y2='\(py)' stroke='#ddd'/><text x='\(left - 6)' y='\(py + 4)' text-anchor='end'>\(label)</text>"
         }
         svg += "<text x='\(left + plotW / 2)' y='\(height - 4)' text-anchor='middle'>percentile</text>"
