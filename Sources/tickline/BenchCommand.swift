@@ -7,7 +7,7 @@ import TicklineMarketData
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput and latency benchmarks (figures in Benchmarks/RESULTS.md).",
-        subcommands: [Ring.self, RingConsumer.self, Decode.self])
+        subcommands: [Ring.self, RingConsumer.self, Decode.self, BenchE2E.self])
 
     struct RingOptions: ParsableArguments {
         @Option(help: "Messages in the throughput phase.") var messages = 20_000_000
