@@ -107,6 +107,13 @@ import TicklineTestSupport
         }
         #expect(traded, "no order within 60 s; engine log:\n\(engine.errors)")
         #expect(httpRequest(port: controlPort, path: "/metrics").0 == 401, "a request without the token is refused")
+        // What the risk stage traded, through its view: signals, orders and trades in the API.
+        var snapshot: [String: Any] = [:]
+        #expect(waitUntil(20) {
+            let body = httpRequest(port: controlPort, path: "/api/snapshot", token: Self.token).1
+            snapshot = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+            return ((snapshot["recentSignals"] as? [Any])?.isEmpty == false) && ((snapshot["orders"] as? Int) ?? 0) > 0
+        }, "the snapshot shows no signal or order: \(snapshot)")
 
         // Kill the writer: the engine's supervisor restarts it, and it resumes at its cursors.
         let firstWriter = Self.writerPid(instance: instance)
