@@ -85,7 +85,8 @@ public final class LiveEngine {
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)
             }
-            let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view, control: controlRing,
+            let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view,
+                                           feedCounters: feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing,
                                            writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
             // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
             do {
@@ -177,6 +178,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let symbols: [String]
     let writerMetricsPath: String
     let view: EngineView
+    /// Each feed's counters as its thread publishes them, by feed name.
+    let feedCounters: [(name: String, counters: Seqlock<FeedCounters>)]
     /// Market events and the time at the previous refresh (events/s); main thread only.
     var previousEvents: (count: UInt64, ns: Nanos) = (0, 0)
     let latest: Mutex<(EngineSnapshot, String)>
@@ -192,10 +195,12 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         init(_ p: consuming RingProducer<ControlCommand>) { producer = p }
     }
 
-    init(instance: String, symbols: [String], view: EngineView, control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
+    init(instance: String, symbols: [String], view: EngineView, feedCounters: [(name: String, counters: Seqlock<FeedCounters>)] = [],
+         control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
         self.instance = instance
         self.symbols = symbols
         self.view = view
+        self.feedCounters = feedCounters
         self.writerMetricsPath = writerMetricsPath
         latest = Mutex((EngineSnapshot(instance: instance), ""))
         ring = Mutex(RingBox(control))
@@ -229,10 +234,31 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         stats.prometheus(into: &p)
         if let v { EngineSnapshotBuilder.prometheus(v, into: &p) }
         ProcessUsage.prometheus(into: &p)
+        feedMetrics(into: &p)
         p.single("tickline_writer_restarts_total", .counter, "Times the supervisor restarted the writer.", [], Double(writerRestarts))
         p.single("tickline_writer_running", .gauge, "1 while the supervised writer runs.", [], writerRunning ? 1 : 0)
         if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }
         latest.withLock { $0 = (s, p.text) }
+    }
+
+    /// Decode errors, reconnects, gaps and the rest of each feed's counters.
+    func feedMetrics(into p: inout PrometheusText) {
+        let families: [(String, String, (FeedCounters) -> UInt64)] = [
+            ("tickline_feed_messages_total", "WebSocket messages received.", { $0.messages }),
+            ("tickline_feed_decode_errors_total", "Messages the decoder refused (counted, skipped).", { $0.decodeErrors }),
+            ("tickline_feed_reconnects_total", "Reconnects after a connection ended.", { $0.reconnects }),
+            ("tickline_feed_protocol_violations_total", "Connections closed for an RFC 6455 violation by the server.", { $0.protocolViolations }),
+            ("tickline_feed_silent_disconnects_total", "Connections dropped for silence (no byte, no pong).", { $0.silentDisconnects }),
+            ("tickline_feed_depth_gaps_total", "Depth diffs that broke continuity (each starts a resync).", { $0.gaps }),
+            ("tickline_feed_resyncs_total", "Books resynced from a REST snapshot.", { $0.resyncs }),
+            ("tickline_feed_stale_events_total", "Symbols marked stale by the watchdog.", { $0.staleEvents }),
+            ("tickline_feed_market_dropped_total", "Market events the market ring dropped (full).", { $0.marketDropped }),
+        ]
+        let copies = feedCounters.map { ($0.name, $0.counters.read()) }
+        for (name, help, value) in families {
+            p.family(name, .counter, help)
+            for (feed, c) in copies { if let c { p.sample(name, [("feed", feed)], Double(value(c))) } }
+        }
     }
 
     func forwardRequests() {

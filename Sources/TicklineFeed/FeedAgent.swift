@@ -68,6 +68,9 @@ public final class FeedAgent: Agent {
     public let fetcher: SnapshotFetcher
     public let backend: NetBackend
     public private(set) var counters = FeedCounters()
+    /// `counters` as other threads may read them (the control plane's metrics): published
+    /// with the stale watchdog, at most every 100 ms.
+    public let publishedCounters = Seqlock(FeedCounters())
     public let connections: [FeedConnection]
 
     private var market: RingProducer<MarketEvent>
@@ -270,6 +273,7 @@ public final class FeedAgent: Agent {
         if nowNs >= nextWatchdogNs {
             nextWatchdogNs = nowNs &+ watchdogIntervalNs
             work += watchStaleness()
+            publishedCounters.publish { $0 = counters }
         }
         return work
     }

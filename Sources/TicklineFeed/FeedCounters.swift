@@ -1,9 +1,9 @@
 import TicklineWebSocket
 
 /// What the feed agent counted. Owned by the agent's thread; read it there (or after the
-/// agent stopped). Decode errors by reason are in `FeedAgent.processor.decoder.counters`,
+/// agent stopped); other threads read the copy it publishes (`FeedAgent.publishedCounters`). Decode errors by reason are in `FeedAgent.processor.decoder.counters`,
 /// book counters in each `OrderBook.counters`.
-public struct FeedCounters: Sendable {
+public struct FeedCounters: Sendable, BitwiseCopyable {
     // Messages and publishing.
     /// WebSocket messages received (text or binary).
     public var messages: UInt64 = 0

@@ -61,7 +61,7 @@ public enum MoneyScale {
 /// filters, max order quantity, position limit) are in `InstrumentRiskSpec`, because they are
 /// in that instrument's quantity units. Plain values: set from the config (cold path) and
 /// replaced at run time through the control ring.
-public struct RiskLimits: Sendable, Equatable {
+public struct RiskLimits: Sendable, Equatable, BitwiseCopyable {
     /// Starting capital, money units (default 50,000).
     public var startingCapitalMoney: Int64 = MoneyScale.money(50_000)
     /// Price collar: |entry − last| ≤ last × collar / 10,000 (default 2 %).

@@ -10,6 +10,7 @@ import TicklineCore
 import TicklineRing
 import TicklineRisk
 import TicklineRuntime
+import TicklineTestSupport
 
 /// The risk stage's seqlock-protected view, its translation into the control plane's
 /// snapshot, and `tickline run`'s control source built on it.
@@ -191,19 +192,6 @@ import TicklineRuntime
                      "tickline_unrealised_pnl ", "process_cpu_seconds_total ", "process_resident_memory_bytes "] {
             #expect(text.contains(name), "\(name) missing")
         }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")
-            || ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" else { return }
-        let file = NSTemporaryDirectory() + "tickline-run-metrics-\(getpid()).prom"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        defer { unlink(file) }
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/bin/sh")
-        check.arguments = ["-c", "promtool check metrics < \(file) 2>&1"]
-        let out = Pipe()
-        check.standardOutput = out
-        try check.run()
-        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "promtool: \(said)")
+        if let check = promtoolCheck(text) { #expect(check.passed, "promtool: \(check.output)") }
     }
 }

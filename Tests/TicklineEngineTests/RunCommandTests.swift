@@ -107,6 +107,12 @@ import TicklineTestSupport
         }
         #expect(traded, "no order within 60 s; engine log:\n\(engine.errors)")
         #expect(httpRequest(port: controlPort, path: "/metrics").0 == 401, "a request without the token is refused")
+        #expect(waitUntil(5) {
+            metrics = httpRequest(port: controlPort, path: "/metrics", token: Self.token).1
+            return (Self.metric(metrics, "tickline_feed_messages_total", label: "feed=\"synthetic\"") ?? 0) > 0
+        }, "no feed counters in /metrics")
+        #expect(Self.metric(metrics, "tickline_feed_decode_errors_total", label: "feed=\"synthetic\"") == 0)
+        if let check = promtoolCheck(metrics) { #expect(check.passed, "promtool on tickline run's /metrics: \(check.output)") }
         // What the risk stage traded, through its view: signals, orders and trades in the API.
         var snapshot: [String: Any] = [:]
         #expect(waitUntil(20) {

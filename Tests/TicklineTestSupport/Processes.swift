@@ -113,3 +113,18 @@ public final class ChildProcess {
         return wait(seconds: 5)
     }
 }
+
+/// `promtool check metrics` (Debian's `prometheus` package) over an exposition text: nil when
+/// promtool is absent and references are not required (TICKLINE_REQUIRE_REFERENCES=1),
+/// else whether it passed and what it said.
+public func promtoolCheck(_ exposition: String) -> (passed: Bool, output: String)? {
+    let promtool = "/usr/bin/promtool"
+    guard FileManager.default.isExecutableFile(atPath: promtool)
+        || ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" else { return nil }
+    let file = NSTemporaryDirectory() + "tickline-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).prom"
+    guard (try? exposition.write(toFile: file, atomically: true, encoding: .utf8)) != nil else { return (false, "cannot write \(file)") }
+    defer { unlink(file) }
+    let check = ChildProcess(executable: "/bin/sh", arguments: ["-c", "\(promtool) check metrics < \(file)"])
+    guard check.start(), let status = check.wait(seconds: 30) else { return (false, "promtool did not run") }
+    return (status == 0, check.output + check.errors)
+}
