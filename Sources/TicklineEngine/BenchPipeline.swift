@@ -67,20 +67,6 @@ public struct EveryNthStrategy: SymbolStrategy {
     }
 }
 
-/// Runs an agent with a clock read at the start of its own `doWork` instead of the runner's
-/// once-per-cycle clock. On a fused runner the cycle clock is read before the feed reads the
-/// socket, so a later stage stamped with it would appear to act before the event arrived;
-/// with its own read each stage's stamp includes the wait behind the stages before it in the
-/// cycle (real latency). Costs one clock read per agent per cycle.
-final class OwnClockAgent: Agent {
-    let inner: any Agent
-    var roleName: String { inner.roleName }
-    init(_ inner: any Agent) { self.inner = inner }
-    func onStart() { inner.onStart() }
-    func doWork(nowNs: Nanos) -> Int { inner.doWork(nowNs: Clock.monotonicNs()) }
-    func onClose() { inner.onClose() }
-}
-
 /// The half-open window of socket-read times whose orders are measured (set by the
 /// controlling thread, read by the sink).
 final class MeasureWindow: Sendable {
@@ -239,8 +225,8 @@ public final class BenchPipeline {
             venue.inFlightCapacity = 16_384
             venue.reportCapacity = 16_384
             execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbolCount, region: region)
-            let agents: [String: any Agent] = ["feed": feed, "strategy": OwnClockAgent(strategy), "risk": OwnClockAgent(risk),
-                                                "execution": OwnClockAgent(execution)]
+            let agents: [String: any Agent] = ["feed": feed, "strategy": strategy, "risk": risk,
+                                                "execution": execution]
             do { runners = try threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
             let sink: BenchJournalSink
             do { sink = try BenchJournalSink(region: region, stats: stats, window: window) } catch {

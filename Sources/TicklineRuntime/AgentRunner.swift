@@ -81,9 +81,11 @@ public final class AgentRunner: @unchecked Sendable {
         let agents = self.agents
         var cycles: UInt64 = 0
         while running.load(ordering: .acquiring) {  // pairs with stop()'s releasing store
-            let now = Clock.monotonicNs()
             var work = 0
-            for a in agents { work &+= a.doWork(nowNs: now) }
+            // One clock read per agent per cycle (not per event): on a runner with several
+            // agents, a later stage stamped with a time read before the earlier stages ran
+            // would appear to act before the event it handles arrived.
+            for a in agents { work &+= a.doWork(nowNs: Clock.monotonicNs()) }
             cycles &+= 1
             if cycles & 1023 == 0 { dutyCycles.store(cycles, ordering: .relaxed) }
             idle.idle(workCount: work)
