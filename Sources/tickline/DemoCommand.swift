@@ -106,7 +106,7 @@ struct Demo: ParsableCommand {
                 writer?.supervisor.poll()
                 for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
                 shown = Self.snapshot(engine, names: names, start: start, now: now)
-                source.publish(shown)
+                source.publish(shown, metrics: Self.metrics(engine, events: shown.events))
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
@@ -169,12 +169,23 @@ struct Demo: ParsableCommand {
     static func snapshot(_ engine: ReplayEngine, names: [String], start: Int64, now: Int64) -> EngineSnapshot {
         let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
         let wall = Clock.wallNs()
-        var s = engine.view.read().map {
+        let view = engine.view.read()
+        var s = view.map {
             EngineSnapshotBuilder.snapshot(instance: "demo", view: $0, symbols: names, stats: engine.stats, wallNs: wall)
         } ?? EngineSnapshot(instance: "demo", wallNs: wall)
         s.events = r.events
         s.eventsPerSecond = r.eventsPerSecond
         return s
+    }
+
+    /// The demo's /metrics: the same families as `tickline run` for the stages it runs.
+    static func metrics(_ engine: ReplayEngine, events: UInt64) -> String {
+        var p = PrometheusText()
+        p.single("tickline_events_total", .counter, "Market events decoded.", [], Double(events))
+        engine.stats.prometheus(into: &p)
+        if let v = engine.view.read() { EngineSnapshotBuilder.prometheus(v, into: &p) }
+        ProcessUsage.prometheus(into: &p)
+        return p.text
     }
 
     /// A request from the API as control-ring commands.
@@ -198,6 +209,7 @@ struct Demo: ParsableCommand {
 final class DemoSource: ControlPlaneSource {
     let instance: String
     let latest: Mutex<EngineSnapshot>
+    let metricsText = Mutex("")
     let requests = Mutex<[ControlRequest]>([])
     let replies = Mutex<[ControlReply]>([])
 
@@ -206,7 +218,10 @@ final class DemoSource: ControlPlaneSource {
         latest = Mutex(EngineSnapshot(instance: instance))
     }
 
-    func publish(_ s: EngineSnapshot) { latest.withLock { $0 = s } }
+    func publish(_ s: EngineSnapshot, metrics: String) {
+        latest.withLock { $0 = s }
+        metricsText.withLock { $0 = metrics }
+    }
     func takeRequests() -> [ControlRequest] { requests.withLock { let r = $0; $0.removeAll(); return r } }
     func reply(_ r: ControlReply) { replies.withLock { $0.append(r) } }
 
@@ -219,24 +234,7 @@ final class DemoSource: ControlPlaneSource {
                 ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) events")]
     }
 
-    func prometheusMetrics() -> String {
-        let s = snapshot()
-        var p = PrometheusText()
-        p.single("tickline_events_total", .counter, "Market events decoded.", [("instance", instance)], Double(s.events))
-        p.single("tickline_signals_total", .counter, "Signals from the strategies.", [("instance", instance)], Double(s.signals))
-        p.single("tickline_orders_total", .counter, "Orders sent to the venue.", [("instance", instance)], Double(s.orders))
-        p.single("tickline_fills_total", .counter, "Venue reports applied.", [("instance", instance)], Double(s.fills))
-        p.single("tickline_denials_total", .counter, "Signals denied by pre-trade risk.", [("instance", instance)], Double(s.denials))
-        p.single("tickline_equity", .gauge, "Account equity, marked to market.", [("instance", instance)], s.equity)
-        p.single("tickline_realised_pnl", .gauge, "Realised PnL.", [("instance", instance)], s.realisedPnl)
-        p.family("tickline_latency_seconds", .gauge, "Latency percentiles per stage.")
-        for l in s.latency {
-            for (q, v) in [("0.5", l.p50), ("0.99", l.p99), ("0.999", l.p999)] {
-                p.sample("tickline_latency_seconds", [("instance", instance), ("stage", l.stage), ("quantile", q)], Double(v) / 1e9)
-            }
-        }
-        return p.text
-    }
+    func prometheusMetrics() -> String { metricsText.withLock { $0 } }
 
     func submit(_ request: ControlRequest) -> ControlReply {
         requests.withLock { $0.append(request) }
