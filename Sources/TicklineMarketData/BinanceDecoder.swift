@@ -801,8 +801,36 @@ public final class BinanceDecoder {
         s.entryIndex = Int32(index)
         s.priceDecimals = Int(entry.priceDecimals)
         s.quantityDecimals = Int(entry.quantityDecimals)
-        s.priceScale = DecimalScale.multiplier(entry.priceDecimals)
-        s.quantityScale = DecimalScale.multiplier(entry.quantityDecimals)
+        s.priceScale = Self.powerOfTen(entry.priceDecimals)
+        s.quantityScale = Self.powerOfTen(entry.quantityDecimals)
+    }
+
+    /// 10^decimals for the table's scales (≤ 18, checked when the table is built), as a
+    /// switch the optimiser turns into a table load: this runs for every message, where
+    /// `DecimalScale.multiplier`'s loop cost a dozen multiplies and a mispredicted exit.
+    @inline(__always)
+    private static func powerOfTen(_ decimals: UInt8) -> Int64 {
+        switch decimals {
+        case 0: 1
+        case 1: 10
+        case 2: 100
+        case 3: 1_000
+        case 4: 10_000
+        case 5: 100_000
+        case 6: 1_000_000
+        case 7: 10_000_000
+        case 8: 100_000_000
+        case 9: 1_000_000_000
+        case 10: 10_000_000_000
+        case 11: 100_000_000_000
+        case 12: 1_000_000_000_000
+        case 13: 10_000_000_000_000
+        case 14: 100_000_000_000_000
+        case 15: 1_000_000_000_000_000
+        case 16: 10_000_000_000_000_000
+        case 17: 100_000_000_000_000_000
+        default: 1_000_000_000_000_000_000
+        }
     }
 
     /// A known key with a value of the wrong type: counted as such (the value is not skipped).
@@ -1077,7 +1105,9 @@ public final class BinanceDecoder {
     ///
     /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
     /// scale is at most 8, the extra digits checked to be zeros in the same word.
-    @inline(__always)
+    /// Out of line: the known layouts try `tryFastDecimal` first, and inlining this general
+    /// code into every caller only made the hot loops bigger.
+    @inline(never)
     private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
         let start = s.pos + 1
         var p = start
@@ -1223,8 +1253,9 @@ public final class BinanceDecoder {
         return negative ? -value : value
     }
 
-    /// A non-negative integer id or time at the cursor.
-    @inline(__always)
+    /// A non-negative integer id or time at the cursor (out of line: `tryFastId` comes first
+    /// in the known layouts).
+    @inline(never)
     private func readId(_ s: inout Scan, _ c: UInt8) -> UInt64? {
         guard (c &- Ascii.zero) < 10 else {
             _ = s.fail(c == Ascii.minus ? .badNumber : (s.pos >= s.end ? .truncated : .wrongType))

@@ -126,7 +126,7 @@ public final class PriceLadder {
     }
 
     /// Directory position of the chunk that holds (or would hold) `k`: the last whose first
-    /// key is <= k, or 0 (halving, branch-free).
+    /// key is <= k, or 0 (halving).
     @inline(__always)
     private func chunkIndex(for k: Int64) -> Int {
         // A diff lists its levels in price order, often close together: try the chunk of the
@@ -137,7 +137,7 @@ public final class PriceLadder {
         }
         var base = 0
         var length = directoryCount
-        let above = k &+ 1  // firstKey <= k as firstKey < k + 1 (the form that stays branch-free)
+        let above = k &+ 1  // firstKey <= k as firstKey < k + 1 (LLVM may still emit a branch here)
         while length > 1 {
             let half = length &>> 1
             base &+= unsafe Self.ifLess(firstKeys[base &+ half], above, half)
