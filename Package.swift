@@ -25,6 +25,12 @@ let package = Package(
         .library(name: "TicklineWebSocket", targets: ["TicklineWebSocket"]),
         .library(name: "TicklineConfig", targets: ["TicklineConfig"]),
     ],
+    traits: [
+        // Off by default: the product never links an allocation counter.
+        .trait(
+            name: "AllocationCounter",
+            description: "Links a counting malloc into `tickline` so `tickline bench decode` reports allocations per message (benchmark builds only)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,6 +46,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Small C helpers Swift cannot express (CPU_SET, signal handlers, shm atomics).
         .target(name: "CTicklineLinux"),
+        // Counting malloc/calloc/realloc/memalign family (benchmark builds only: see the AllocationCounter trait).
+        .target(name: "CTicklineAllocationCounter"),
 
         // Plain data: clocks, fixed point, event layouts. No I/O.
         .target(name: "TicklineCore", swiftSettings: pureModuleSettings),
@@ -135,6 +143,7 @@ let package = Package(
                 "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData", "TicklineEngine", "TicklineRisk",
                 "TicklineControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "CTicklineAllocationCounter", condition: .when(traits: ["AllocationCounter"])),
             ]),
 
         // Helpers shared by the test targets (seeded random numbers).
@@ -146,7 +155,9 @@ let package = Package(
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
         .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore", "TicklineRuntime"]),
-        .testTarget(name: "TicklineMarketDataTests", dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(
+            name: "TicklineMarketDataTests",
+            dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport", "CTicklineAllocationCounter"]),
         .testTarget(
             name: "TicklineFeedTests",
             dependencies: ["TicklineFeed", "TicklineMarketData", "TicklineRing", "TicklineCore", "TicklineTestSupport", "tickline-feed"],

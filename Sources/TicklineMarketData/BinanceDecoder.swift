@@ -327,36 +327,116 @@ public final class BinanceDecoder {
     @inline(__always)
     private func literal(_ s: inout Scan, _ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
-        guard s.pos + n <= s.end else { return false }
+        guard s.pos &+ n <= s.end else { return false }
+        // The literal's words are built byte by byte from constant text, which the optimiser
+        // folds to constants: a literal of up to 8 bytes is one masked compare when 8 bytes
+        // are readable, up to 16 two compares (the second overlapping the first).
+        if n <= 8 && s.pos &+ 8 <= s.end {
+            let mask: UInt64 = n == 8 ? ~0 : (1 &<< UInt64(truncatingIfNeeded: n &<< 3)) &- 1
+            return compareWord(&s, text, from: 0, count: n, mask: mask, advance: n)
+        }
+        if n > 8 && n <= 16 {
+            let word = unsafe s.base.loadUnaligned(fromByteOffset: s.pos, as: UInt64.self)
+            guard word == Self.literalWord(text, from: 0, count: 8) else { return false }
+            let tail = unsafe s.base.loadUnaligned(fromByteOffset: s.pos &+ n &- 8, as: UInt64.self)
+            guard tail == Self.literalWord(text, from: n &- 8, count: 8) else { return false }
+            s.pos &+= n
+            return true
+        }
         let bytes = unsafe UnsafeRawPointer(text.utf8Start)
-        // Eight bytes per compare, then the tail byte by byte.
         var i = 0
-        while i + 8 <= n {
-            guard unsafe s.base.loadUnaligned(fromByteOffset: s.pos + i, as: UInt64.self)
-                == bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) else { return false }
-            i += 8
-        }
         while i < n {
-            guard unsafe s.load(s.pos + i) == bytes.load(fromByteOffset: i, as: UInt8.self) else { return false }
-            i += 1
+            guard unsafe s.load(s.pos &+ i) == bytes.load(fromByteOffset: i, as: UInt8.self) else { return false }
+            i &+= 1
         }
-        s.pos += n
+        s.pos &+= n
         return true
     }
 
     @inline(__always)
+    private func compareWord(_ s: inout Scan, _ text: StaticString, from: Int, count: Int, mask: UInt64,
+                             advance: Int) -> Bool {
+        let word = unsafe s.base.loadUnaligned(fromByteOffset: s.pos, as: UInt64.self)
+        guard word & mask == Self.literalWord(text, from: from, count: count) else { return false }
+        s.pos &+= advance
+        return true
+    }
+
+    /// Bytes from..<from+count (count ≤ 8) of a literal as a little-endian word.
+    @inline(__always)
+    private static func literalWord(_ text: StaticString, from: Int, count: Int) -> UInt64 {
+        let bytes = unsafe UnsafeRawPointer(text.utf8Start)
+        var word: UInt64 = 0
+        var i = count
+        while i > 0 {
+            i &-= 1
+            word = word &<< 8 | UInt64(unsafe bytes.load(fromByteOffset: from &+ i, as: UInt8.self))
+        }
+        return word
+    }
+
+    @inline(__always)
     private func id(_ s: inout Scan, _ target: inout UInt64) -> Bool {
+        if let v = tryFastId(&s) {
+            target = v
+            return true
+        }
         guard s.pos < s.end, let v = readId(&s, s.load(s.pos)) else { return false }
         target = v
         return true
     }
 
+    /// 1–15 digits followed by `,` or `}` (Binance's ids and millisecond times), as at most
+    /// two words. nil (nothing consumed, no error recorded) for any other shape, which
+    /// `readId` then handles with its checks.
+    @inline(__always)
+    private func tryFastId(_ s: inout Scan) -> UInt64? {
+        let start = s.pos
+        guard start &+ 16 <= s.end else { return nil }
+        let first = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+        let firstDigits = Self.leadingDigitCount(first)
+        if firstDigits < 8 {
+            let bits = UInt64(truncatingIfNeeded: firstDigits &<< 3)
+            guard firstDigits > 0, Self.endsNumber(UInt8(truncatingIfNeeded: first &>> bits)) else { return nil }
+            s.pos = start &+ firstDigits
+            return Self.eightDigitsValue((first &<< (64 &- bits)) | (0x3030_3030_3030_3030 &>> bits))
+        }
+        let second = unsafe s.base.loadUnaligned(fromByteOffset: start &+ 8, as: UInt64.self)
+        let secondDigits = Self.leadingDigitCount(second)
+        guard secondDigits < 8 else { return nil }
+        let bits = UInt64(truncatingIfNeeded: secondDigits &<< 3)
+        guard Self.endsNumber(UInt8(truncatingIfNeeded: second &>> bits)) else { return nil }
+        s.pos = start &+ 8 &+ secondDigits
+        let high = Self.eightDigitsValue(first)
+        guard secondDigits > 0 else { return high }
+        let low = Self.eightDigitsValue((second &<< (64 &- bits)) | (0x3030_3030_3030_3030 &>> bits))
+        var multiplier: UInt64 = 10
+        for _ in 1..<secondDigits { multiplier &*= 10 }
+        return high &* multiplier &+ low
+    }
+
+    /// Digits before the first non-digit byte of a little-endian word (8: all digits).
+    @inline(__always)
+    private static func leadingDigitCount(_ w: UInt64) -> Int {
+        let flipped = w ^ 0x3030_3030_3030_3030
+        let nonDigit = (((flipped & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676) | flipped) & 0x8080_8080_8080_8080
+        return nonDigit.trailingZeroBitCount &>> 3
+    }
+
+    /// A byte that may follow a number in the known layouts.
+    @inline(__always)
+    private static func endsNumber(_ b: UInt8) -> Bool { b == Ascii.comma || b == Ascii.closeBrace }
+
     @inline(__always)
     private func decimal(_ s: inout Scan, _ target: inout Int64, price: Bool) -> Bool {
         guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
-        let v = price ? parseDecimal(&s, decimals: s.priceDecimals, scale: s.priceScale)
-            : parseDecimal(&s, decimals: s.quantityDecimals, scale: s.quantityScale)
-        guard let v else { return false }
+        let decimals = price ? s.priceDecimals : s.quantityDecimals
+        let scale = price ? s.priceScale : s.quantityScale
+        if let v = tryFastDecimal(&s, decimals: decimals, scale: scale) {
+            target = v
+            return true
+        }
+        guard let v = parseDecimal(&s, decimals: decimals, scale: scale) else { return false }
         target = v
         return true
     }
@@ -380,6 +460,15 @@ public final class BinanceDecoder {
         guard s.pos < s.end, s.load(s.pos) == Ascii.quote else { return false }
         let start = s.pos + 1
         var p = start
+        if start &+ 8 <= s.end {
+            // Symbols of up to 7 bytes: the closing quote is in the first word.
+            let word = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+            let quotes = Self.zeroBytes(word ^ 0x2222_2222_2222_2222)
+            let slashes = Self.zeroBytes(word ^ 0x5C5C_5C5C_5C5C_5C5C)
+            let below = quotes == 0 ? UInt64.max : (quotes & (0 &- quotes)) &- 1  // bits before the first quote
+            if slashes & below != 0 { return false }
+            p = quotes == 0 ? start &+ 8 : start &+ quotes.trailingZeroBitCount &>> 3
+        }
         while p < s.end {
             let b = s.load(p)
             if b == Ascii.quote { break }
@@ -712,8 +801,36 @@ public final class BinanceDecoder {
         s.entryIndex = Int32(index)
         s.priceDecimals = Int(entry.priceDecimals)
         s.quantityDecimals = Int(entry.quantityDecimals)
-        s.priceScale = DecimalScale.multiplier(entry.priceDecimals)
-        s.quantityScale = DecimalScale.multiplier(entry.quantityDecimals)
+        s.priceScale = Self.powerOfTen(entry.priceDecimals)
+        s.quantityScale = Self.powerOfTen(entry.quantityDecimals)
+    }
+
+    /// 10^decimals for the table's scales (≤ 18, checked when the table is built), as a
+    /// switch the optimiser turns into a table load: this runs for every message, where
+    /// `DecimalScale.multiplier`'s loop cost a dozen multiplies and a mispredicted exit.
+    @inline(__always)
+    private static func powerOfTen(_ decimals: UInt8) -> Int64 {
+        switch decimals {
+        case 0: 1
+        case 1: 10
+        case 2: 100
+        case 3: 1_000
+        case 4: 10_000
+        case 5: 100_000
+        case 6: 1_000_000
+        case 7: 10_000_000
+        case 8: 100_000_000
+        case 9: 1_000_000_000
+        case 10: 10_000_000_000
+        case 11: 100_000_000_000
+        case 12: 1_000_000_000_000
+        case 13: 10_000_000_000_000
+        case 14: 100_000_000_000_000
+        case 15: 1_000_000_000_000_000
+        case 16: 10_000_000_000_000_000
+        case 17: 100_000_000_000_000_000
+        default: 1_000_000_000_000_000_000
+        }
     }
 
     /// A known key with a value of the wrong type: counted as such (the value is not skipped).
@@ -957,29 +1074,34 @@ public final class BinanceDecoder {
 
     /// Binance's shape, "<1–7 digits>.<8 digits>" with the closing quote, without a loop: both
     /// parts as words. nil (nothing consumed, no error recorded) for any other shape.
+    /// Wrapping arithmetic and masking shifts throughout: every offset is bounded by the
+    /// checks before it, and overflow traps would cost a branch each on the hottest path.
     @inline(__always)
     private func tryFastDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
-        let start = s.pos + 1
+        let start = s.pos &+ 1
         let end = s.end
-        if start + 8 <= end && decimals <= 8 {
-            let head = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
-            let flipped = head ^ 0x3030_3030_3030_3030
-            let nonDigit = (((flipped & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676) | flipped) & 0x8080_8080_8080_8080
-            let integerDigits = nonDigit.trailingZeroBitCount >> 3
-            let dot = start + integerDigits
-            if integerDigits >= 1 && integerDigits < 8 && dot + 9 < end && s.load(dot) == Ascii.dot
-                && s.load(dot + 9) == Ascii.quote {
-                let word = unsafe s.base.loadUnaligned(fromByteOffset: dot + 1, as: UInt64.self)
-                let beyond: UInt64 = ~0 << UInt64(8 * decimals)
-                if Self.isEightDigits(word) && word & beyond == 0x3030_3030_3030_3030 & beyond {
-                    let integer = (head << UInt64(8 * (8 - integerDigits))) | (0x3030_3030_3030_3030 >> UInt64(8 * integerDigits))
-                    let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
-                    s.pos = dot + 10
-                    return Int64(Self.eightDigitsValue(integer)) &* scale &+ Int64(Self.eightDigitsValue(kept))
-                }
-            }
-        }
-        return nil
+        guard start &+ 8 <= end, UInt(bitPattern: decimals &- 1) < 8 else { return nil }
+        let head = unsafe s.base.loadUnaligned(fromByteOffset: start, as: UInt64.self)
+        let flipped = head ^ 0x3030_3030_3030_3030
+        let nonDigit = (((flipped & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7676_7676_7676_7676) | flipped) & 0x8080_8080_8080_8080
+        let integerDigits = nonDigit.trailingZeroBitCount &>> 3  // 0...8
+        let dot = start &+ integerDigits
+        let integerBits = UInt64(truncatingIfNeeded: integerDigits &<< 3)
+        // 1...7 integer digits, then the point (still inside `head`), 8 digits and the quote.
+        guard UInt(bitPattern: integerDigits &- 1) < 7, (head &>> integerBits) & 0xFF == UInt64(Ascii.dot),
+              dot &+ 9 < end, s.load(dot &+ 9) == Ascii.quote else { return nil }
+        let word = unsafe s.base.loadUnaligned(fromByteOffset: dot &+ 1, as: UInt64.self)
+        // Digits beyond the scale (bytes decimals..<8) must be '0'; decimals is 1...8, so
+        // the shift is 8...64 and a masking shift of 64 (== 0) has to become "no bytes".
+        let fractionBits = UInt64(truncatingIfNeeded: decimals &<< 3)
+        let beyond: UInt64 = decimals == 8 ? 0 : ~0 &<< fractionBits
+        guard Self.isEightDigits(word), word & beyond == 0x3030_3030_3030_3030 & beyond else { return nil }
+        // Right-align the kept digits behind '0' padding (for decimals 8 the padding shift
+        // masks to 0 and ORs '0' into digits, which leaves them unchanged).
+        let integer = (head &<< (64 &- integerBits)) | (0x3030_3030_3030_3030 &>> integerBits)
+        let kept = (word &<< (64 &- fractionBits)) | (0x3030_3030_3030_3030 &>> fractionBits)
+        s.pos = dot &+ 10
+        return Int64(bitPattern: Self.eightDigitsValue(integer)) &* scale &+ Int64(bitPattern: Self.eightDigitsValue(kept))
     }
 
     /// A decimal string at the cursor (opening quote) straight to fixed point at `decimals`,
@@ -987,7 +1109,9 @@ public final class BinanceDecoder {
     ///
     /// Binance writes 8 fraction digits: those are converted 8 at a time (SWAR) when the
     /// scale is at most 8, the extra digits checked to be zeros in the same word.
-    @inline(__always)
+    /// Out of line: the known layouts try `tryFastDecimal` first, and inlining this general
+    /// code into every caller only made the hot loops bigger.
+    @inline(never)
     private func parseDecimal(_ s: inout Scan, decimals: Int, scale: Int64) -> Int64? {
         let start = s.pos + 1
         var p = start
@@ -1133,8 +1257,9 @@ public final class BinanceDecoder {
         return negative ? -value : value
     }
 
-    /// A non-negative integer id or time at the cursor.
-    @inline(__always)
+    /// A non-negative integer id or time at the cursor (out of line: `tryFastId` comes first
+    /// in the known layouts).
+    @inline(never)
     private func readId(_ s: inout Scan, _ c: UInt8) -> UInt64? {
         guard (c &- Ascii.zero) < 10 else {
             _ = s.fail(c == Ascii.minus ? .badNumber : (s.pos >= s.end ? .truncated : .wrongType))

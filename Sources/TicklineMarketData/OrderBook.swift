@@ -126,7 +126,7 @@ public final class PriceLadder {
     }
 
     /// Directory position of the chunk that holds (or would hold) `k`: the last whose first
-    /// key is <= k, or 0 (halving; the compiler may still branch per step).
+    /// key is <= k, or 0 (halving).
     @inline(__always)
     private func chunkIndex(for k: Int64) -> Int {
         // A diff lists its levels in price order, often close together: try the chunk of the
@@ -137,16 +137,26 @@ public final class PriceLadder {
         }
         var base = 0
         var length = directoryCount
+        let above = k &+ 1  // firstKey <= k as firstKey < k + 1 (LLVM may still emit a branch here)
         while length > 1 {
-            let half = length >> 1
-            base = unsafe firstKeys[base &+ half] <= k ? base &+ half : base
+            let half = length &>> 1
+            base &+= unsafe Self.ifLess(firstKeys[base &+ half], above, half)
             length = length &- half
         }
         lastChunkIndex = base
         return base
     }
 
-    /// First position in `chunk` whose key >= k (halving).
+    /// `value` when `a < b`, else 0, without a branch: the searches go where the data says,
+    /// so a predicted branch per step would miss about half the time. The sign of the
+    /// wrapping difference is used instead of a compare, which LLVM would turn back into a
+    /// branch; keys are prices (|key| < 2^62), so the difference cannot wrap.
+    @inline(__always)
+    private static func ifLess(_ a: Int64, _ b: Int64, _ value: Int) -> Int {
+        value & Int(truncatingIfNeeded: (a &- b) &>> 63)
+    }
+
+    /// First position in `chunk` whose key >= k (halving, branch-free).
     @inline(__always)
     private func position(of k: Int64, in chunk: Int) -> Int {
         let start = unsafe keys + chunk * chunkSize
@@ -154,11 +164,11 @@ public final class PriceLadder {
         if length == 0 { return 0 }
         var base = 0
         while length > 1 {
-            let half = length >> 1
-            base = unsafe start[base &+ half] < k ? base &+ half : base
+            let half = length &>> 1
+            base &+= unsafe Self.ifLess(start[base &+ half], k, half)
             length = length &- half
         }
-        return unsafe start[base] < k ? base &+ 1 : base
+        return unsafe base &+ Self.ifLess(start[base], k, 1)
     }
 
     /// Sets a level to an absolute quantity (0 removes it). Hot path, no allocation.

@@ -4,6 +4,10 @@ import TicklineBench
 import TicklineCore
 import TicklineMarketData
 
+#if AllocationCounter
+import CTicklineAllocationCounter
+#endif
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput and latency benchmarks (figures in Benchmarks/RESULTS.md).",
@@ -81,8 +85,11 @@ struct Bench: ParsableCommand {
                 the feed's per-message work (decode, book update, top-of-book and depth snapshot, events) \
                 over all of them, several timed passes from fresh books, and prints the median pass. A \
                 file without a REST snapshot line leaves the books buffering (book_updates 0). \
-                allocations_per_message is null here: the product links no allocation counter; the \
-                allocation gate (Benchmarks/DecodeBenchmarks, mallocCountTotal = 0) measures it.
+                allocations_per_message counts every allocation made during the timed passes, divided \
+                by messages × passes, in a build with the counter \
+                (`swift build -c release --traits AllocationCounter --product tickline`); the product \
+                build links no counter and prints null (the allocation gate, Benchmarks/DecodeBenchmarks, \
+                measures it there).
 
                 """)
 
@@ -106,6 +113,9 @@ struct Bench: ParsableCommand {
             let failed = workload.processor.decoder.counters.totalErrors
             var durations: [Int64] = []
             var cpuDurations: [Int64] = []
+            durations.reserveCapacity(passes)
+            cpuDurations.reserveCapacity(passes)
+            let allocationsBefore = Bench.allocationCount()
             for _ in 0..<passes {
                 let cpuStart = Bench.threadCpuNs()
                 let start = Clock.monotonicNs()
@@ -113,6 +123,7 @@ struct Bench: ParsableCommand {
                 durations.append(Clock.monotonicNs() - start)
                 cpuDurations.append(Bench.threadCpuNs() - cpuStart)
             }
+            let allocationsAfter = Bench.allocationCount()
             durations.sort()
             cpuDurations.sort()
             // Diffs applied to a synced book per pass: 0 when the file has no REST snapshot
@@ -125,18 +136,34 @@ struct Bench: ParsableCommand {
             let perSecond = Double(messages) / (median / 1e9)
             let nsPerMessage = median / Double(messages)
             let mbPerSecond = Double(workload.payloadBytes) / (median / 1e9) / 1e6
+            // nil in a build without the counter.
+            let allocationsPerMessage = allocationsBefore.flatMap { before in
+                allocationsAfter.map { Double($0 &- before) / Double(messages * passes) }
+            }
             if json {
                 print("{\"messages\":\(messages),\"messages_per_second\":\(Int(perSecond.rounded())),"
-                      + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":null,"
+                      + "\"ns_per_message\":\((nsPerMessage * 10).rounded() / 10),\"allocations_per_message\":\(allocationsPerMessage.map { "\($0)" } ?? "null"),"
+                      + "\"allocation_counter\":\(allocationsPerMessage != nil),"
                       + "\"bytes\":\(workload.payloadBytes),\"mb_per_second\":\((mbPerSecond * 10).rounded() / 10),"
                       + "\"cpu_ns_per_message\":\((cpuNsPerMessage * 10).rounded() / 10),\"passes\":\(passes),\"work\":\"\(decodeOnly ? "decode" : "decode+book")\",\"book_updates\":\(bookUpdates),\"decode_errors\":\(failed),\"checksum\":\(sink & 0xFFFF)}")
             } else {
                 print("decode\(decodeOnly ? " (decoder only)" : " + book"): \(messages) messages (\(workload.payloadBytes) B), median of \(passes) passes: "
                       + "\(Int(perSecond.rounded())) messages/s, \((nsPerMessage * 10).rounded() / 10) ns/message, "
                       + "\((mbPerSecond * 10).rounded() / 10) MB/s, \(bookUpdates) book updates per pass (thread CPU \((cpuNsPerMessage * 10).rounded() / 10) ns/message); \(failed) decode errors; "
-                      + "allocations: see Benchmarks/DecodeBenchmarks (the allocation gate)")
+                      + (allocationsPerMessage.map { "\($0) allocations/message" }
+                          ?? "allocations: not counted in this build (see --help; Benchmarks/DecodeBenchmarks is the allocation gate)"))
             }
         }
+    }
+
+    /// Allocations the process has made so far, or nil when this build links no counter
+    /// (the `AllocationCounter` trait adds it).
+    static func allocationCount() -> UInt64? {
+        #if AllocationCounter
+        return tl_allocation_count()
+        #else
+        return nil
+        #endif
     }
 
     /// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): unlike the wall clock it
