@@ -159,6 +159,7 @@ public final class RedisClient {
         var errors = 0
         var firstError: String?
         var authError: String?
+        var transientError: String?
         let c = context!
         guard redisAppendFormattedCommand(c, commands.baseAddress?.assumingMemoryBound(to: CChar.self), commands.count) == REDIS_OK else {
             let why = String(cString: tl_redis_errstr(c))
@@ -176,6 +177,8 @@ public final class RedisClient {
             if reply.pointee.type == REDIS_REPLY_ERROR {
                 if Self.isDuplicateId(reply) {
                     duplicates += 1
+                } else if transientError == nil, let text = Self.transientError(reply) {
+                    transientError = text
                 } else {
                     errors += 1
                     if firstError == nil || authError == nil {
@@ -188,7 +191,20 @@ public final class RedisClient {
             freeReplyObject(raw)
         }
         if let authError { return .configError(reason: "\(address.display): \(authError)") }
+        // A server still loading its data after a restart (or busy in a script) refused the
+        // commands without storing them: send the whole batch again later (what it did store
+        // before or after comes back as duplicates), never count it as written.
+        if let transientError { return .retryLater(reason: "\(address.display): \(transientError)") }
         return .written(duplicates: duplicates, errors: errors, firstError: firstError)
+    }
+
+    /// Errors that say "not now" rather than "never": the command was not executed and will
+    /// succeed later (LOADING after a restart, BUSY script, TRYAGAIN, MASTERDOWN, CLUSTERDOWN).
+    static func transientError(_ reply: UnsafeMutablePointer<redisReply>) -> String? {
+        guard let s = reply.pointee.str else { return nil }
+        let text = String(cString: s)
+        for prefix in ["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"] where text.hasPrefix(prefix) { return text }
+        return nil
     }
 
     /// "ERR The ID specified in XADD is equal or smaller than the target stream top item"
