@@ -37,24 +37,8 @@ public final class LiveEngine {
     ///   - configPath: passed on to the writer (`--config`); nil = the writer's defaults.
     public init(config: EngineConfig, configPath: String?) throws(EngineError) {
         self.config = config
-        // One instrument table for every stage: the `risk.instruments` order is the id order.
         symbols = config.risk.instruments.map(\.symbol)
-        guard !symbols.isEmpty else {
-            throw EngineError(description: "risk.instruments lists no instrument: the engine needs each traded symbol's filters and limits")
-        }
-        guard !config.feeds.isEmpty else { throw EngineError(description: "feeds: no feed configured (nothing would arrive)") }
-        for f in config.feeds {
-            for s in f.symbols where !symbols.contains(s) {
-                throw EngineError(description: "feed '\(f.name)' subscribes \(s), which risk.instruments does not list")
-            }
-        }
-        let table: InstrumentTable
-        do {
-            table = try InstrumentTable(config.risk.instruments.enumerated().map {
-                InstrumentSpec(symbol: $0.element.symbol, id: InstrumentId($0.offset), priceDecimals: $0.element.spec.priceDecimals,
-                               quantityDecimals: $0.element.spec.quantityDecimals)
-            })
-        } catch { throw EngineError(description: "instrument table: \(error)") }
+        let table = try Self.instrumentTable(config)
         do {
             (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
         } catch { throw EngineError(description: error.description) }
@@ -111,6 +95,27 @@ public final class LiveEngine {
         } else {
             control = nil
         }
+    }
+
+    /// The one instrument table every stage shares: `risk.instruments` in order (the index is
+    /// the instrument id); checks that each feed's symbols are among them.
+    public static func instrumentTable(_ config: EngineConfig) throws(EngineError) -> InstrumentTable {
+        let symbols = config.risk.instruments.map(\.symbol)
+        guard !symbols.isEmpty else {
+            throw EngineError(description: "risk.instruments lists no instrument: the engine needs each traded symbol's filters and limits")
+        }
+        guard !config.feeds.isEmpty else { throw EngineError(description: "feeds: no feed configured (nothing would arrive)") }
+        for f in config.feeds {
+            for s in f.symbols where !symbols.contains(s) {
+                throw EngineError(description: "feed '\(f.name)' subscribes \(s), which risk.instruments does not list")
+            }
+        }
+        do {
+            return try InstrumentTable(config.risk.instruments.enumerated().map {
+                InstrumentSpec(symbol: $0.element.symbol, id: InstrumentId($0.offset), priceDecimals: $0.element.spec.priceDecimals,
+                               quantityDecimals: $0.element.spec.quantityDecimals)
+            })
+        } catch { throw EngineError(description: "instrument table: \(error)") }
     }
 
     /// Runs until SIGINT/SIGTERM (or `ShutdownSignal.request`), then stops everything in

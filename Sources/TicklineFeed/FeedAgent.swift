@@ -15,6 +15,8 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
     case unknownSymbol(String)
     case net(NetError)
     case region(String)
+    /// `tickline record`'s output file.
+    case recording(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unknownSymbol(let symbol): "feed config: symbols: '\(symbol)' is not in the instrument table"
         case .net(let error): "feed network setup: \(error)"
         case .region(let text): "feed rings: \(text)"
+        case .recording(let text): "recording: \(text)"
         }
     }
 }
@@ -71,6 +74,9 @@ public final class FeedAgent: Agent {
     /// `counters` as other threads may read them (the control plane's metrics): published
     /// with the stale watchdog, at most every 100 ms.
     public let publishedCounters = Seqlock(FeedCounters())
+    /// `tickline record`: every text message and REST snapshot as received, in the
+    /// recording line format (set before the agent starts; nil in the live engine).
+    public var recorder: RecordingWriter?
     public let connections: [FeedConnection]
 
     private var market: RingProducer<MarketEvent>
@@ -501,6 +507,7 @@ public final class FeedAgent: Agent {
     /// One decoded-to-be message of connection `index` (internal for the unit tests).
     func messageArrived(_ bytes: UnsafeRawBufferPointer, stamp: ReadStamp, connection index: Int) {
         counters.messages &+= 1
+        recorder?.append(wallNs: stamp.wallNs, payload: bytes)
         let outcome = processor.process(bytes, receiveWallNs: stamp.wallNs,
                                         timestamps: TimestampChain(socketReadNs: stamp.monotonicNs))
         let decodedNs = Clock.monotonicNs()
@@ -681,6 +688,7 @@ public final class FeedAgent: Agent {
             retrySnapshot(symbol)
             return
         }
+        recorder?.appendSnapshot(wallNs: Clock.wallNs(), symbol: instruments.specs[symbol].symbol, body: done.body)
         let decoder = processor.decoder
         guard decoder.decode(done.body, into: &snapshotMessage, fallbackInstrumentIndex: Int32(symbol)) == nil,
               snapshotMessage.kind == .depthSnapshot

@@ -7,7 +7,7 @@ struct Tickline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tickline",
         abstract: "A low-latency live trading pipeline: shared-memory rings, pinned stages, zero allocation per event.",
-        subcommands: [Run.self, Demo.self, Replay.self, Bench.self, Doctor.self, Indicators.self, Verify.self])
+        subcommands: [Run.self, Demo.self, Replay.self, Record.self, Verify.self, Bench.self, Doctor.self, Indicators.self])
 }
 
 /// Fails a command with a message and exit status 1 (errors name what is wrong).
