@@ -139,7 +139,7 @@ public final class LiveEngine {
             if now >= nextSnapshot {
                 nextSnapshot = now + 500_000_000
                 source.refresh(region: region, stats: stats, writerRestarts: writer?.restarts ?? 0,
-                               writerRunning: writer?.pid != nil)
+                               writerRunning: writer.map { $0.pid != nil })
                 // Requests from the API go onto the control ring from this one thread.
                 source.forwardRequests()
             }
@@ -185,6 +185,10 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let view: EngineView
     /// Each feed's counters as its thread publishes them, by feed name.
     let feedCounters: [(name: String, counters: Seqlock<FeedCounters>)]
+    /// Readiness as of the last refresh (besides the refresh's own age).
+    let readinessChecks = Mutex<[ReadinessCheck]>([])
+    /// Per feed: messages at the last refresh and when that count last changed; main thread only.
+    var feedActivity: [String: (messages: UInt64, changedNs: Nanos)] = [:]
     /// Market events and the time at the previous refresh (events/s); main thread only.
     var previousEvents: (count: UInt64, ns: Nanos) = (0, 0)
     let latest: Mutex<(EngineSnapshot, String)>
@@ -212,8 +216,11 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     }
 
     /// Rebuilds the snapshot and the metrics text (main thread, every 500 ms).
-    func refresh(region: SharedRegion, stats: StatsBoard, writerRestarts: Int, writerRunning: Bool) {
+    /// - Parameter writerRunning: nil when this engine does not supervise the writer (systemd does).
+    func refresh(region: SharedRegion, stats: StatsBoard, writerRestarts: Int, writerRunning: Bool?) {
         var p = PrometheusText()
+        var checks: [ReadinessCheck] = []
+        var full: [String] = []
         let now = Clock.monotonicNs()
         let wall = Clock.wallNs()
         // The risk view: nil only if every copy overlapped a publish (then the last snapshot's
@@ -231,7 +238,25 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
             p.sample("tickline_ring_dropped_total", [("ring", name)], Double(st.dropped))
             p.sample("tickline_ring_depth", [("ring", name)], Double(st.depth))
             if name == "market" { s.events = st.published }
+            if st.depth * 10 >= UInt64(st.capacity) * 9 { full.append("\(name) \(st.depth)/\(st.capacity)") }
         }
+        checks.append(ReadinessCheck(name: "rings", ok: full.isEmpty,
+                                     detail: full.isEmpty ? "every ring below 90 % of its capacity" : "at or above 90 %: \(full.joined(separator: ", "))"))
+        for (name, seqlock) in feedCounters {
+            guard let c = seqlock.read() else { continue }
+            // Connected and fresh: a message arrived since the previous refresh (500 ms) or
+            // within the last 5 s.
+            let previous = feedActivity[name] ?? (0, 0)
+            let lastChange = c.messages != previous.messages ? now : previous.changedNs
+            feedActivity[name] = (c.messages, lastChange)
+            let quiet = Double(now - lastChange) / 1e9
+            checks.append(ReadinessCheck(name: "feed \(name)", ok: c.opened > 0 && c.messages > 0 && quiet < 5,
+                                         detail: String(format: "%llu messages, last %.1f s ago, %llu reconnects", c.messages, quiet, c.reconnects)))
+        }
+        if let writerRunning {
+            checks.append(ReadinessCheck(name: "writer", ok: writerRunning, detail: writerRunning ? "running" : "not running (restarts \(writerRestarts))"))
+        }
+        readinessChecks.withLock { $0 = checks }
         if previousEvents.ns > 0, now > previousEvents.ns, s.events >= previousEvents.count {
             s.eventsPerSecond = Double(s.events - previousEvents.count) / (Double(now - previousEvents.ns) / 1e9)
         }
@@ -241,7 +266,9 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         ProcessUsage.prometheus(into: &p)
         feedMetrics(into: &p)
         p.single("tickline_writer_restarts_total", .counter, "Times the supervisor restarted the writer.", [], Double(writerRestarts))
-        p.single("tickline_writer_running", .gauge, "1 while the supervised writer runs.", [], writerRunning ? 1 : 0)
+        if let writerRunning {
+            p.single("tickline_writer_running", .gauge, "1 while the supervised writer runs.", [], writerRunning ? 1 : 0)
+        }
         if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }
         latest.withLock { $0 = (s, p.text) }
     }
@@ -276,11 +303,13 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
 
     func snapshot() -> EngineSnapshot { latest.withLock { $0.0 } }
 
+    /// The engine's refresh is recent; each feed connected and fresh; the writer alive (when
+    /// supervised here); every ring below its high-water mark (90 %).
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
         let age = Double(Clock.wallNs() - s.wallNs) / 1e9
-        return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age)),
-                ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) market events")]
+        return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age))]
+            + readinessChecks.withLock { $0 }
     }
 
     func prometheusMetrics() -> String { latest.withLock { $0.1 } }

@@ -113,6 +113,13 @@ import TicklineTestSupport
         }, "no feed counters in /metrics")
         #expect(Self.metric(metrics, "tickline_feed_decode_errors_total", label: "feed=\"synthetic\"") == 0)
         if let check = promtoolCheck(metrics) { #expect(check.passed, "promtool on tickline run's /metrics: \(check.output)") }
+        // Ready: the feed connected and fresh, the writer alive, the rings below 90 %.
+        var ready = (0, "")
+        #expect(waitUntil(10) {
+            ready = httpRequest(port: controlPort, path: "/readiness", token: Self.token)
+            return ready.0 == 200
+        }, "\(ready)")
+        #expect(ready.1.contains("feed synthetic") && ready.1.contains("writer") && ready.1.contains("rings"), "\(ready.1)")
         // What the risk stage traded, through its view: signals, orders and trades in the API.
         var snapshot: [String: Any] = [:]
         #expect(waitUntil(20) {
