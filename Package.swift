@@ -188,12 +188,13 @@ let package = Package(
         .executableTarget(name: "tickline-ring-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineRingPeer"),
         .testTarget(name: "TicklineProcessTests", dependencies: ["TicklineRing", "TicklineCore", "tickline-ring-peer"]),
         // tickline-feed checked from outside: Python websockets clients and plain HTTP.
-        .testTarget(name: "TicklineFeedToolTests", dependencies: ["TicklineCore", "tickline-feed"], exclude: ["Clients"]),
+        .testTarget(name: "TicklineFeedToolTests", dependencies: ["TicklineCore", "TicklineTestSupport", "tickline-feed"], exclude: ["Clients"]),
         // Writer tests against real redis-server and influxd they start themselves, plus a producer peer.
         .executableTarget(name: "tickline-writer-peer", dependencies: ["TicklineRing", "TicklineCore"], path: "Tests/TicklineWriterPeer"),
         .testTarget(
             name: "TicklineWriterTests",
-            dependencies: ["TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore", "tickline-writer", "tickline-writer-peer"],
+            dependencies: ["TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore", "TicklineTestSupport", "tickline-writer",
+                           "tickline-writer-peer"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

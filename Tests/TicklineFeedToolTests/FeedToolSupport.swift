@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import TicklineTestSupport
 import Testing
 
 /// Finds the built tool, the venv Python with `websockets` and the recordings; starts
@@ -38,12 +39,7 @@ enum FeedTool {
 
     /// Polls `condition` every 20 ms for at most `seconds`.
     static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
+        TicklineTestSupport.waitUntil(seconds, pollUs: 20_000, condition)
     }
 
     /// Runs a Python client scenario (bounded) and returns its JSON answer.

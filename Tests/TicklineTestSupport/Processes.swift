@@ -17,12 +17,12 @@ public func freeLoopbackPort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// Polls `condition` every 100 ms for at most `seconds`; its last answer.
-public func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+/// Polls `condition` every `pollUs` (default 100 ms) for at most `seconds`; its last answer.
+public func waitUntil(_ seconds: Double, pollUs: UInt32 = 100_000, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return true }
-        usleep(100_000)
+        usleep(pollUs)
     }
     return condition()
 }

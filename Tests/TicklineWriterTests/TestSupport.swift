@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import TicklineTestSupport
 import Testing
 
 /// Shared helpers: child processes with bounded waits, free ports, temp folders, and the
@@ -40,18 +41,7 @@ enum TestSupport {
     }
 
     /// A loopback TCP port nobody listens on right now.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
+    static func freePort() -> Int { freeLoopbackPort() }
 
     static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -67,12 +57,7 @@ enum TestSupport {
 
     /// Polls `condition` every 50 ms for at most `seconds`; true as soon as it holds.
     static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
+        TicklineTestSupport.waitUntil(seconds, pollUs: 50_000, condition)
     }
 
     /// Runs a command to completion (bounded) and returns its stdout.
