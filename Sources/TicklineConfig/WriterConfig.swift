@@ -86,7 +86,8 @@ public struct WriterConfig: Sendable, Equatable {
     /// On SIGTERM/SIGINT, how long the writer keeps draining what the journal rings hold
     /// before it exits, ms.
     public var stopDrainMs: Int
-    /// How long to wait for the region to appear at start, ms (0 = forever).
+    /// How long to wait at start for the region to appear and for another writer of the
+    /// instance to exit (`WriterLock`), ms (0 = forever).
     public var attachTimeoutMs: Int
     /// CPUs to pin the writer thread to; empty = not pinned.
     public var cores: [Int]

@@ -41,7 +41,9 @@ public final class WriterSupervisor {
     public init(instance: String, configPath: String?, config: WriterConfig, executable: String? = nil) {
         self.instance = instance
         self.executable = executable ?? (config.binary.isEmpty ? Self.besideThisProgram("tickline-writer") : config.binary)
-        var args = ["--instance", instance]
+        // --parent-pid: a writer whose engine dies (SIGKILL, crash) writes what the rings hold
+        // and exits instead of lingering beside the next engine's writer.
+        var args = ["--instance", instance, "--parent-pid", "\(getpid())"]
         if let configPath { args += ["--config", configPath] }
         arguments = args
         initialDelayNs = Int64(config.restartDelayMs) * 1_000_000

@@ -13,6 +13,8 @@ public enum WriterError: Error, Equatable, CustomStringConvertible {
     /// The line-protocol file of a `file://` InfluxDB URL.
     case output(call: String, path: String, errno: Int32)
     case region(String)
+    /// The instance's writer lock (`WriterLock`).
+    case lock(call: String, path: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum WriterError: Error, Equatable, CustomStringConvertible {
         case .spill(let call, let path, let e): return "spill \(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .output(let call, let path, let e): return "line-protocol file \(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .region(let what): return what
+        case .lock(let call, let path, let e): return "writer lock \(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         }
     }
 }

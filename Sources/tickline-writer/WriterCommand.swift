@@ -6,10 +6,11 @@ import CTicklineLinux
 import TicklineConfig
 import TicklineWriter
 
-/// `tickline-writer --instance NAME [--config FILE]`: drains the engine's journal rings
-/// into InfluxDB and Redis. Exit status: 0 stopped by SIGTERM/SIGINT or the engine gone
-/// with `on_region_gone: exit`; 2 a region this build cannot read (wrong layout); 3 no
-/// region within `attach_timeout_ms`; 78 a configuration error.
+/// `tickline-writer --instance NAME [--config FILE] [--parent-pid PID]`: drains the
+/// engine's journal rings into InfluxDB and Redis. Exit status: 0 stopped by SIGTERM/SIGINT,
+/// its parent gone, or the engine gone with `on_region_gone: exit`; 2 a region this build
+/// cannot read (wrong layout); 3 no region, or another writer still holding the instance,
+/// within `attach_timeout_ms`; 78 a configuration error; 1 the writer lock cannot be made.
 @main
 struct WriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +27,12 @@ struct WriterCommand: ParsableCommand {
 
     @Option(help: "The engine's YAML config file (its writer: section); defaults apply without one.")
     var config: String?
+
+    @Option(help: """
+        Stop (writing what the rings hold first, as on SIGTERM) when this process is no longer \
+        the parent: a supervising engine passes its pid, so its writer does not outlive it.
+        """)
+    var parentPid: Int32?
 
     func run() throws {
         // First, so a supervisor's SIGTERM during start-up still means "stop cleanly" (it
@@ -52,6 +59,21 @@ struct WriterCommand: ParsableCommand {
             writerLog(rc == 0 ? "pinned to cores \(writerConfig.cores)" : "could not pin to cores \(writerConfig.cores) (continuing unpinned)")
         }
         _ = tl_name_current_thread("writer")
+        let shouldStop = stopCondition()
+        // Before the sinks are set up: a second writer must not touch the spill files either.
+        let lock: WriterLock?
+        do {
+            lock = try WriterLock.acquire(instance: instance, timeoutMs: writerConfig.attachTimeoutMs, shouldStop: shouldStop)
+        } catch {
+            writerLog(error.description)
+            throw ExitCode(1)
+        }
+        guard let lock else {
+            if shouldStop() { return }
+            writerLog("instance '\(instance)' still had another writer after \(writerConfig.attachTimeoutMs) ms (attach_timeout_ms)")
+            throw ExitCode(3)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let writer: JournalWriter
         do {
             writer = try JournalWriter(config: writerConfig, instance: instance)
@@ -60,7 +82,7 @@ struct WriterCommand: ParsableCommand {
             throw ExitCode(78)
         }
         do {
-            switch try writer.run(shouldStop: { tl_shutdown_signal() != 0 }) {
+            switch try writer.run(shouldStop: shouldStop) {
             case .stopped, .regionGone: return
             case .attachTimeout:
                 writerLog("no region for instance '\(instance)' appeared within \(writerConfig.attachTimeoutMs) ms")
@@ -69,6 +91,21 @@ struct WriterCommand: ParsableCommand {
         } catch let error as WriterError {
             writerLog("cannot drain: \(error.description)")
             throw ExitCode(2)
+        }
+    }
+
+    /// SIGTERM/SIGINT, or (with `--parent-pid`) the parent gone: the process was reparented.
+    func stopCondition() -> () -> Bool {
+        guard let parentPid else { return { tl_shutdown_signal() != 0 } }
+        var reported = false
+        return {
+            if tl_shutdown_signal() != 0 { return true }
+            guard getppid() != parentPid else { return false }
+            if !reported {
+                writerLog("parent pid \(parentPid) is gone: writing what the rings hold, then exiting")
+                reported = true
+            }
+            return true
         }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TicklineWriter
 
 /// tickline-writer against real servers (influxd 1.x, redis-server) started here on free
 /// loopback ports, with a peer process playing the engine. Every count is exact; every
@@ -83,16 +84,26 @@ struct WriterIntegrationTests {
             try #require(ready, "the peer did not create its region")
         }
 
-        func startWriter() throws {
+        /// Starts a writer (`writer`, its log `writerLogs.last`). With `underParent`, `writer`
+        /// is a shell that started the writer with `--parent-pid` of itself, as a supervising
+        /// engine does, and waits for it.
+        func startWriter(underParent: Bool = false) throws {
             var env = ProcessInfo.processInfo.environment
             env["TICKLINE_INFLUX_URL"] = "http://127.0.0.1:\(influx.httpPort)/write?db=\(database)"
             env["TICKLINE_REDIS_URL"] = "redis://127.0.0.1:\(redis.port)/0"
             writerRuns += 1
             let log = directory + "/writer-\(writerRuns).log"
             writerLogs.append(log)
-            writer = try ChildProcess(TestSupport.writerPath, ["--instance", instance, "--config", directory + "/tickline.yaml"],
-                                      environment: env, stderr: log)
+            let args = ["--instance", instance, "--config", directory + "/tickline.yaml"]
+            if underParent {
+                writer = try ChildProcess("/bin/sh", ["-c", "\"$0\" \"$@\" --parent-pid $$ & wait", TestSupport.writerPath] + args,
+                                          environment: env, stderr: log)
+            } else {
+                writer = try ChildProcess(TestSupport.writerPath, args, environment: env, stderr: log)
+            }
         }
+
+        func writerLog(_ run: Int) -> String { (try? String(contentsOfFile: writerLogs[run - 1], encoding: .utf8)) ?? "" }
 
         /// The peer's summary line (`produced=… refused=… dropped=…`), waiting at most `seconds`.
         func peerSummary(seconds: Double) -> [String: Int] {
@@ -203,6 +214,54 @@ struct WriterIntegrationTests {
         #expect(before < e.perRing)
         #expect(got == w.expectedCounts(e))
         #expect(summary["produced"] == e.perRing && summary["refused"] == 0 && summary["dropped"] == 0)
+        #expect(w.finish() == 0)
+    }
+
+    /// The journal rings have one consumer: a second writer of the instance waits (said in
+    /// its log, with the first one's pid) and drains nothing until the first exits, then
+    /// takes over; every record is written exactly once.
+    @Test func aSecondWriterOfTheInstanceWaitsForTheFirstThenTakesOver() throws {
+        let w = try World("twowriters")
+        let e = Expected(perRing: 10_000)
+        try w.startPeer(["--count", "\(e.perRing)", "--rate", "3000"])
+        try w.startWriter()
+        let first = w.writer!
+        #expect(TestSupport.waitUntil(seconds: 60) { ((try? w.redis.streamLength("tickline:\(w.instance):signals")) ?? 0) > 1_000 })
+        try w.startWriter()
+        #expect(TestSupport.waitUntil(seconds: 30) { w.writerLog(2).contains("has a writer already (pid \(first.pid),") }, "\(w.writerLog(2))")
+        usleep(500_000)
+        #expect(!w.writerLog(2).contains("draining region"), "the second writer drained while the first ran: \(w.writerLog(2))")
+        first.stop()
+        #expect(first.exitCode == 0)
+        let got = try w.waitForCounts(w.expectedCounts(e), seconds: 180)
+        let summary = w.peerSummary(seconds: 60)
+        #expect(got == w.expectedCounts(e))
+        #expect(summary["produced"] == e.perRing && summary["refused"] == 0 && summary["dropped"] == 0)
+        #expect(w.writerLog(2).contains("draining region"))
+        #expect(w.finish() == 0)
+        #expect(access(WriterLock.path(instance: w.instance), F_OK) != 0, "the lock file is removed when the last writer exits")
+    }
+
+    /// A supervised writer whose engine is SIGKILLed (`--parent-pid`) writes what the rings
+    /// hold and exits instead of lingering; the next writer writes the rest, nothing lost.
+    @Test func aWriterWhoseParentDiesWritesAndExits() throws {
+        let w = try World("orphan")
+        let e = Expected(perRing: 15_000)
+        try w.startPeer(["--count", "\(e.perRing)", "--rate", "3000"])
+        try w.startWriter(underParent: true)
+        let parent = w.writer!
+        #expect(TestSupport.waitUntil(seconds: 60) { ((try? w.redis.streamLength("tickline:\(w.instance):signals")) ?? 0) > 1_000 })
+        parent.signal(SIGKILL)
+        parent.wait(seconds: 30)
+        let exited = TestSupport.waitUntil(seconds: 60) {
+            w.writerLog(1).contains("stopping:") && access(WriterLock.path(instance: w.instance), F_OK) != 0
+        }
+        #expect(exited, "the orphaned writer did not exit: \(w.writerLog(1))")
+        #expect(w.writerLog(1).contains("parent pid \(parent.pid) is gone"), "\(w.writerLog(1))")
+        try w.startWriter()
+        let got = try w.waitForCounts(w.expectedCounts(e), seconds: 180)
+        #expect(got == w.expectedCounts(e))
+        #expect(w.writerLog(2).contains("draining region"))
         #expect(w.finish() == 0)
     }
 
