@@ -40,22 +40,43 @@ public func httpRequest(port: Int, path: String, method: String = "GET", token: 
 }
 
 /// A child process whose stdout and stderr go to files (never a pipe: a child that writes
-/// more than a pipe holds while nobody reads would block, and the test with it). Every
-/// wait is bounded; a child still running when this is released is killed.
+/// more than a pipe holds while nobody reads would block, and the test with it), started
+/// with every signal unblocked and at its default action (the test runner blocks some, and
+/// a child inheriting that mask could not be stopped with SIGTERM). Every wait is bounded;
+/// a child still running when this is released is killed.
 public final class ChildProcess {
     public let executable: String
     public let arguments: [String]
     public private(set) var pid: pid_t = 0
+    /// How it ended: its exit code, or 128 + the signal that killed it; nil while it runs.
     public private(set) var exitStatus: Int32?
+    let environment: [String: String]?
     let outputPath: String
     let errorPath: String
+    /// Files this object made up (removed with it); files the caller named are the caller's.
+    let ownsFiles: Bool
 
-    public init(executable: String, arguments: [String]) {
+    /// - Parameters:
+    ///   - environment: the child's whole environment (nil: this process's).
+    ///   - outputPath, errorPath: where stdout/stderr go, appended to (nil: temp files,
+    ///     truncated at start and removed with this object).
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil,
+                outputPath: String? = nil, errorPath: String? = nil) {
         self.executable = executable
         self.arguments = arguments
+        self.environment = environment
         let stem = NSTemporaryDirectory() + "tickline-child-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        outputPath = stem + ".out"
-        errorPath = stem + ".err"
+        ownsFiles = outputPath == nil && errorPath == nil
+        self.outputPath = outputPath ?? (errorPath == nil ? stem + ".out" : "/dev/null")
+        self.errorPath = errorPath ?? (outputPath == nil ? stem + ".err" : "/dev/null")
+    }
+
+    /// Starts it at once; throws when it cannot be spawned.
+    public convenience init(launching executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                            outputPath: String? = nil, errorPath: String? = nil) throws {
+        self.init(executable: executable, arguments: arguments, environment: environment, outputPath: outputPath, errorPath: errorPath)
+        let rc = spawn()
+        guard rc == 0 else { throw ChildProcessError(description: "cannot start \(executable): \(String(cString: strerror(rc)))") }
     }
 
     deinit {
@@ -64,21 +85,40 @@ public final class ChildProcess {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }
-        unlink(outputPath)
-        unlink(errorPath)
+        if ownsFiles {
+            unlink(outputPath)
+            unlink(errorPath)
+        }
     }
 
     /// Starts the child; false when it cannot be spawned.
     @discardableResult
-    public func start() -> Bool {
+    public func start() -> Bool { spawn() == 0 }
+
+    /// posix_spawn's result (0 or an errno).
+    func spawn() -> Int32 {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let mode = ownsFiles ? O_TRUNC : O_APPEND
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | mode, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | mode, 0o644)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        return posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0
+        guard let environment else { return posix_spawn(&pid, executable, &actions, &attributes, argv, environ) }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in envp { free(p) } }
+        return posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
     }
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -86,22 +126,22 @@ public final class ChildProcess {
 
     public func signal(_ signal: Int32) { if pid > 0 && exitStatus == nil { kill(pid, signal) } }
 
+    /// Reaps it if it ended (never blocks).
+    public var isRunning: Bool {
+        guard pid > 0, exitStatus == nil else { return false }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return true }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return false
+    }
+
     /// Waits at most `seconds` for the child to end: its exit status (128 + signal when
     /// killed by one), nil while it still runs.
     @discardableResult
     public func wait(seconds: Double) -> Int32? {
-        if let exitStatus { return exitStatus }
-        let deadline = Date().addingTimeInterval(seconds)
-        var status: Int32 = 0
-        repeat {
-            if waitpid(pid, &status, WNOHANG) == pid {
-                let signal = status & 0x7f
-                exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
-                return exitStatus
-            }
-            usleep(20_000)
-        } while Date() < deadline
-        return nil
+        _ = waitUntil(seconds, pollUs: 20_000) { !isRunning }
+        return exitStatus
     }
 
     /// SIGTERM, then SIGKILL if it has not ended within `seconds`.
@@ -112,6 +152,10 @@ public final class ChildProcess {
         signal(SIGKILL)
         return wait(seconds: 5)
     }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// `promtool check metrics` (Debian's `prometheus` package) over an exposition text: nil when

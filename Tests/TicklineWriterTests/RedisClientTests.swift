@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TicklineTestSupport
 import TicklineWriter
 
 /// The Redis client against a real `redis-server` in states a restart or a script puts it
@@ -23,8 +24,8 @@ import TicklineWriter
         try redis.start()
         defer { redis.stop() }
         _ = try redis.cli(["CONFIG", "SET", "lua-time-limit", "100"])
-        let script = try ChildProcess(TestSupport.which("redis-cli") ?? "/usr/bin/redis-cli",
-                                      ["-p", "\(redis.port)", "EVAL", "while true do end", "0"], stdout: directory + "/script.out")
+        let script = try ChildProcess(launching: TestSupport.which("redis-cli") ?? "/usr/bin/redis-cli",
+                                      ["-p", "\(redis.port)", "EVAL", "while true do end", "0"], outputPath: directory + "/script.out")
         defer { script.stop(seconds: 5) }
         #expect(TestSupport.waitUntil(seconds: 10) { ((try? redis.cli(["PING"])) ?? "").hasPrefix("BUSY") }, "the script did not make the server busy")
 

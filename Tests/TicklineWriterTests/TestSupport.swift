@@ -117,9 +117,9 @@ final class InfluxServer {
     }
 
     func start() throws {
-        process = try ChildProcess(TestSupport.which("influxd") ?? "/usr/bin/influxd",
+        process = try ChildProcess(launching: TestSupport.which("influxd") ?? "/usr/bin/influxd",
                                    ["run", "-config", "\(directory)/influxd.conf", "-pidfile", "\(directory)/influxd.pid"],
-                                   stderr: "\(directory)/influxd.log")
+                                   errorPath: "\(directory)/influxd.log")
         let ready = TestSupport.waitUntil(seconds: 30) { (try? self.ping()) == true }
         try #require(ready, "influxd did not answer /ping on port \(httpPort) within 30 s")
     }
@@ -130,7 +130,7 @@ final class InfluxServer {
     }
 
     func stop() {
-        process?.stop()
+        process?.stop(seconds: 30)
         process = nil
     }
 
@@ -166,16 +166,16 @@ final class RedisServer {
     }
 
     func start() throws {
-        process = try ChildProcess(TestSupport.which("redis-server") ?? "/usr/bin/redis-server",
+        process = try ChildProcess(launching: TestSupport.which("redis-server") ?? "/usr/bin/redis-server",
                                    ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
                                     "--appendfsync", "everysec", "--dir", directory, "--daemonize", "no"],
-                                   stdout: "\(directory)/redis.log")
+                                   outputPath: "\(directory)/redis.log")
         let ready = TestSupport.waitUntil(seconds: 30) { (try? self.cli(["PING"])) == "PONG" }
         try #require(ready, "redis-server did not answer PING on port \(port) within 30 s")
     }
 
     func stop() {
-        process?.stop()
+        process?.stop(seconds: 30)
         process = nil
     }
 
@@ -188,85 +188,6 @@ final class RedisServer {
     func streamLength(_ key: String) throws -> Int { Int(try cli(["XLEN", key])) ?? -1 }
 
     func hashField(_ key: String, _ field: String) throws -> String { try cli(["HGET", key, field]) }
-}
-
-/// A child process started with posix_spawn with every signal unblocked and at its default
-/// action. (Foundation's `Process` passes on the test runner's blocked-signal mask, so a
-/// child never sees SIGTERM and cannot be stopped gracefully.) Output goes to files.
-final class ChildProcess {
-    let pid: pid_t
-    private(set) var waitStatus: Int32?
-
-    init(_ path: String, _ args: [String], environment: [String: String]? = nil, stdout: String? = nil, stderr: String? = nil) throws {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let env = environment ?? ProcessInfo.processInfo.environment
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw WriterTestError("posix_spawn \(path) failed: \(String(cString: strerror(rc)))") }
-        pid = child
-    }
-
-    var isRunning: Bool {
-        if waitStatus != nil { return false }
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid { waitStatus = status; return false }
-        return true
-    }
-
-    /// The exit code when it exited normally.
-    var exitCode: Int32? {
-        guard let s = waitStatus, s & 0x7f == 0 else { return nil }
-        return (s >> 8) & 0xff
-    }
-
-    /// The signal that ended it, if one did.
-    var terminatingSignal: Int32? {
-        guard let s = waitStatus, s & 0x7f != 0, s & 0x7f != 0x7f else { return nil }
-        return s & 0x7f
-    }
-
-    func signal(_ s: Int32) { kill(pid, s) }
-
-    /// Waits for it to end, at most `seconds`. True when it ended.
-    @discardableResult
-    func wait(seconds: Double) -> Bool { TestSupport.waitUntil(seconds: seconds) { !self.isRunning } }
-
-    /// SIGTERM, then SIGKILL if it outlives `seconds`; reaps it.
-    func stop(seconds: Double = 30) {
-        guard isRunning else { return }
-        kill(pid, SIGTERM)
-        if !wait(seconds: seconds) {
-            kill(pid, SIGKILL)
-            wait(seconds: 30)
-        }
-    }
-
-    deinit {
-        if isRunning {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
-    }
 }
 
 struct WriterTestError: Error, CustomStringConvertible {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import TicklineWriter
+import TicklineTestSupport
 
 /// tickline-writer against real servers (influxd 1.x, redis-server) started here on free
 /// loopback ports, with a peer process playing the engine. Every count is exact; every
@@ -67,8 +68,8 @@ struct WriterIntegrationTests {
         }
 
         deinit {
-            writer?.stop()
-            peer?.stop()
+            writer?.stop(seconds: 30)
+            peer?.stop(seconds: 30)
             influx.stop()
             redis.stop()
             unlink("/dev/shm/tickline-\(instance)")
@@ -78,8 +79,8 @@ struct WriterIntegrationTests {
         }
 
         func startPeer(_ args: [String]) throws {
-            peer = try ChildProcess(TestSupport.peerPath, ["engine", "--instance", instance] + args,
-                                    stdout: directory + "/peer.out", stderr: directory + "/peer.err")
+            peer = try ChildProcess(launching: TestSupport.peerPath, ["engine", "--instance", instance] + args,
+                                    outputPath: directory + "/peer.out", errorPath: directory + "/peer.err")
             let ready = TestSupport.waitUntil(seconds: 30) { access("/dev/shm/tickline-\(self.instance)", F_OK) == 0 }
             try #require(ready, "the peer did not create its region")
         }
@@ -96,10 +97,10 @@ struct WriterIntegrationTests {
             writerLogs.append(log)
             let args = ["--instance", instance, "--config", directory + "/tickline.yaml"]
             if underParent {
-                writer = try ChildProcess("/bin/sh", ["-c", "\"$0\" \"$@\" --parent-pid $$ & wait", TestSupport.writerPath] + args,
-                                          environment: env, stderr: log)
+                writer = try ChildProcess(launching: "/bin/sh", ["-c", "\"$0\" \"$@\" --parent-pid $$ & wait", TestSupport.writerPath] + args,
+                                          environment: env, errorPath: log)
             } else {
-                writer = try ChildProcess(TestSupport.writerPath, args, environment: env, stderr: log)
+                writer = try ChildProcess(launching: TestSupport.writerPath, args, environment: env, errorPath: log)
             }
         }
 
@@ -154,13 +155,13 @@ struct WriterIntegrationTests {
         /// Stops the peer (the engine exits), then waits (bounded) for the writer to drain
         /// and exit by itself (`on_region_gone: exit`).
         func finish() -> Int32 {
-            peer?.stop()
+            peer?.stop(seconds: 30)
             guard let w = writer else { return -1 }
-            if !w.wait(seconds: 120) {
+            if w.wait(seconds: 120) == nil {
                 Issue.record("the writer did not exit after the engine left")
                 w.stop()
             }
-            return w.exitCode ?? -1
+            return w.exitStatus ?? -1
         }
 
         var writerLogText: String {
@@ -206,7 +207,7 @@ struct WriterIntegrationTests {
         let before = try w.redis.streamLength("tickline:\(w.instance):signals")
         w.writer!.signal(SIGKILL)
         w.writer!.wait(seconds: 30)
-        #expect(w.writer!.terminatingSignal == SIGKILL)
+        #expect(w.writer!.exitStatus == 128 + SIGKILL)
         usleep(500_000)
         try w.startWriter()
         let got = try w.waitForCounts(w.expectedCounts(e), seconds: 180)
@@ -231,8 +232,7 @@ struct WriterIntegrationTests {
         #expect(TestSupport.waitUntil(seconds: 30) { w.writerLog(2).contains("has a writer already (pid \(first.pid),") }, "\(w.writerLog(2))")
         usleep(500_000)
         #expect(!w.writerLog(2).contains("draining region"), "the second writer drained while the first ran: \(w.writerLog(2))")
-        first.stop()
-        #expect(first.exitCode == 0)
+        #expect(first.stop(seconds: 30) == 0)
         let got = try w.waitForCounts(w.expectedCounts(e), seconds: 180)
         let summary = w.peerSummary(seconds: 60)
         #expect(got == w.expectedCounts(e))
@@ -334,8 +334,7 @@ struct WriterIntegrationTests {
         let w = try World("version")
         try w.startPeer(["--wrong-version"])
         try w.startWriter()
-        #expect(w.writer!.wait(seconds: 60))
-        #expect(w.writer!.exitCode == 2)
+        #expect(w.writer!.wait(seconds: 60) == 2)
         #expect(w.writerLogText.contains("layout version 999"))
     }
 }
