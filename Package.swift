@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "TicklineConfigTests", dependencies: ["TicklineConfig"]),
         .testTarget(name: "TicklineIndicatorsTests", dependencies: ["TicklineIndicators", "TicklineTestSupport"], exclude: ["Reference"]),
         .testTarget(name: "TicklineDoctorTests", dependencies: ["TicklineDoctor"]),
-        .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore", "TicklineRuntime"]),
+        .testTarget(name: "TicklineControlTests", dependencies: ["TicklineControl", "TicklineConfig", "TicklineCore", "TicklineRuntime", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineMarketDataTests",
             dependencies: ["TicklineMarketData", "TicklineCore", "TicklineTestSupport", "CTicklineAllocationCounter"]),

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import TicklineTestSupport
 import TicklineConfig
 import TicklineControl
 import TicklineCore
@@ -51,32 +52,14 @@ final class ScriptedSource: ControlPlaneSource {
 
 struct HTTP {
     let port: Int
-    /// (status, body) of a request made with curl (bounded by --max-time).
+    /// (status, body) of a request made with curl (bounded by `maxTime`).
     func call(_ method: String, _ path: String, token: String?, body: String? = nil, maxTime: Double = 10) -> (Int, String) {
-        var args = ["-s", "-X", method, "--max-time", "\(maxTime)", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]
-        if let token { args += ["-H", "Authorization: Bearer \(token)"] }
-        if let body { args += ["-H", "Content-Type: application/json", "--data", body] }
-        let out = ControlServerTests.run("/usr/bin/curl", args).output
-        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        httpRequest(port: port, path: path, method: method, token: token, body: body, maxTime: maxTime)
     }
 }
 
 @Suite(.serialized) struct ControlServerTests {
     static let token = "test-token-0123456789abcdef"
-
-    static func run(_ path: String, _ args: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return (-1, "") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 
     static func which(_ name: String) -> String? {
         for dir in ["/usr/bin", "/usr/local/bin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
@@ -112,11 +95,7 @@ struct HTTP {
             #expect(status == 200)
             #expect(text.contains("tickline_tick_to_order_seconds_bucket{venue=\"paper\",le=\"+Inf\"} 10"))
             #expect(text.contains(#"label="a \"quoted\" \\ value""#))
-            guard Self.which("promtool") != nil || ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" else { return }
-            let file = NSTemporaryDirectory() + "tickline-metrics-\(getpid()).prom"
-            try text.write(toFile: file, atomically: true, encoding: .utf8)
-            let check = Self.run("/bin/sh", ["-c", "promtool check metrics < \(file) 2>&1"])
-            #expect(check.status == 0, "promtool: \(check.output)")
+            if let check = promtoolCheck(text) { #expect(check.passed, "promtool: \(check.output)") }
         }
     }
 
@@ -147,7 +126,7 @@ struct HTTP {
         try Self.withServer { http, _ in
             // `max=3`: the server ends the stream after three pushes (100 ms apart), so the
             // count does not depend on how fast a loaded machine runs; curl's limit only bounds it.
-            let out = Self.run("/usr/bin/curl", ["-s", "-N", "--max-time", "30", "-H", "Authorization: Bearer \(Self.token)",
+            let out = runCommand("/usr/bin/curl", ["-s", "-N", "--max-time", "30", "-H", "Authorization: Bearer \(Self.token)",
                                                  "http://127.0.0.1:\(http.port)/api/stream?max=3"]).output
             let events = out.components(separatedBy: "event: snapshot\ndata: ").count - 1
             #expect(events == 3, "\(out.prefix(300))")
@@ -186,7 +165,7 @@ struct HTTP {
             let profile = NSTemporaryDirectory() + "tickline-chromium-\(getpid())"
             let common = ["--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)",
                           "--virtual-time-budget=5000"]
-            let dom = ControlServerTests.run("/usr/bin/timeout", ["60", chromium] + common + ["--dump-dom", url]).output
+            let dom = runCommand("/usr/bin/timeout", ["60", chromium] + common + ["--dump-dom", url]).output
             let updates = dom.firstMatch(of: /data-updates="(\d+)"/).map { Int($0.1)! } ?? 0
             #expect(updates == 5, "the page drew \(updates) snapshots")
             #expect(dom.contains("50,123.50"))       // equity
@@ -195,11 +174,11 @@ struct HTTP {
             #expect(dom.contains("live · "))
             // A screenshot for people (TICKLINE_SCREENSHOT=path keeps it).
             if let shot = ProcessInfo.processInfo.environment["TICKLINE_SCREENSHOT"] {
-                _ = ControlServerTests.run("/usr/bin/timeout", ["60", chromium] + common +
-                                           ["--window-size=1400,1000", "--screenshot=\(shot)", url])
+                _ = runCommand("/usr/bin/timeout", ["60", chromium] + common +
+                               ["--window-size=1400,1000", "--screenshot=\(shot)", url])
                 #expect(access(shot, R_OK) == 0)
             }
-            _ = ControlServerTests.run("/bin/rm", ["-rf", profile])
+            _ = runCommand("/bin/rm", ["-rf", profile])
         }
     }
 }

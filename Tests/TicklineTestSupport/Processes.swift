@@ -28,15 +28,29 @@ public func waitUntil(_ seconds: Double, pollUs: UInt32 = 100_000, _ condition: 
 }
 
 /// `curl` to 127.0.0.1 (a separate HTTP implementation from the server under test), at most
-/// 5 s: (status, body); status 0 when nothing answered.
-public func httpRequest(port: Int, path: String, method: String = "GET", token: String? = nil, body: String? = nil) -> (Int, String) {
-    var args = ["-s", "--max-time", "5", "-X", method, "-w", "\n%{http_code}"]
+/// `maxTime` seconds: (status, body); status 0 when nothing answered.
+public func httpRequest(port: Int, path: String, method: String = "GET", token: String? = nil, body: String? = nil,
+                        maxTime: Double = 5) -> (Int, String) {
+    var args = ["-s", "--max-time", "\(maxTime)", "-X", method, "-w", "\n%{http_code}"]
     if let token { args += ["-H", "Authorization: Bearer \(token)"] }
     if let body { args += ["-H", "Content-Type: application/json", "--data", body] }
-    let p = ChildProcess(executable: "/usr/bin/curl", arguments: args + ["http://127.0.0.1:\(port)\(path)"])
-    guard p.start(), p.wait(seconds: 10) != nil else { return (0, "") }
-    let lines = p.output.split(separator: "\n", omittingEmptySubsequences: false)
+    let out = runCommand("/usr/bin/curl", args + ["http://127.0.0.1:\(port)\(path)"], seconds: maxTime + 5).output
+    let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
     return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+}
+
+/// Runs a command to completion, at most `seconds` (then it is killed): its exit status
+/// (128 + signal; -1 when it could not start or was killed for time) and its stdout.
+@discardableResult
+public func runCommand(_ path: String, _ args: [String], seconds: Double = 60) -> (status: Int32, output: String) {
+    let p = ChildProcess(executable: path, arguments: args)
+    guard p.start() else { return (-1, "") }
+    guard let status = p.wait(seconds: seconds) else {
+        p.signal(SIGKILL)
+        p.wait(seconds: 5)
+        return (-1, p.output)
+    }
+    return (status, p.output)
 }
 
 /// A child process whose stdout and stderr go to files (never a pipe: a child that writes
@@ -168,7 +182,6 @@ public func promtoolCheck(_ exposition: String) -> (passed: Bool, output: String
     let file = NSTemporaryDirectory() + "tickline-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).prom"
     guard (try? exposition.write(toFile: file, atomically: true, encoding: .utf8)) != nil else { return (false, "cannot write \(file)") }
     defer { unlink(file) }
-    let check = ChildProcess(executable: "/bin/sh", arguments: ["-c", "\(promtool) check metrics < \(file)"])
-    guard check.start(), let status = check.wait(seconds: 30) else { return (false, "promtool did not run") }
-    return (status == 0, check.output + check.errors)
+    let check = runCommand("/bin/sh", ["-c", "\(promtool) check metrics < \(file) 2>&1"], seconds: 30)
+    return check.status == -1 ? (false, "promtool did not run: \(check.output)") : (check.status == 0, check.output)
 }

@@ -60,31 +60,13 @@ enum TestSupport {
         TicklineTestSupport.waitUntil(seconds, pollUs: 50_000, condition)
     }
 
-    /// Runs a command to completion (bounded) and returns its stdout.
+    /// Runs a command to completion (bounded) and returns its stdout; a command that outlives
+    /// `seconds` is killed and recorded as an issue.
     @discardableResult
     static func run(_ path: String, _ args: [String], seconds: Double = 60) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        if !waitUntil(seconds: seconds, { !p.isRunning }) {
-            kill(p.processIdentifier, SIGKILL)
-            Issue.record("\(path) \(args) did not finish in \(seconds) s")
-        }
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// Stops a child: SIGTERM, then SIGKILL if it outlives `seconds`.
-    static func stop(_ p: Process, seconds: Double = 30) {
-        guard p.isRunning else { return }
-        kill(p.processIdentifier, SIGTERM)
-        if !waitUntil(seconds: seconds, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        let r = runCommand(path, args, seconds: seconds)
+        if r.status == -1 { Issue.record("\(path) \(args) did not start or finish in \(seconds) s") }
+        return r
     }
 }
 
