@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TicklineIndicators", targets: ["TicklineIndicators"]),
         .library(name: "TicklineStrategy", targets: ["TicklineStrategy"]),
         .library(name: "TicklineEngine", targets: ["TicklineEngine"]),
+        .library(name: "TicklineFeed", targets: ["TicklineFeed"]),
         .library(name: "TicklineRisk", targets: ["TicklineRisk"]),
         .library(name: "TicklineMarketData", targets: ["TicklineMarketData"]),
         .library(name: "TicklineExecution", targets: ["TicklineExecution"]),
@@ -140,8 +141,8 @@ let package = Package(
             name: "tickline",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineConfig",
-                "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData", "TicklineEngine", "TicklineRisk",
-                "TicklineControl",
+                "TicklineIndicators", "TicklineDoctor", "TicklineBench", "TicklineMarketData", "TicklineFeed", "TicklineEngine",
+                "TicklineRisk", "TicklineControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .target(name: "CTicklineAllocationCounter", condition: .when(traits: ["AllocationCounter"])),
             ]),
@@ -162,7 +163,7 @@ let package = Package(
             name: "TicklineFeedTests",
             dependencies: ["TicklineFeed", "TicklineMarketData", "TicklineRing", "TicklineCore", "TicklineTestSupport", "tickline-feed"],
             exclude: ["Servers"]),
-        .testTarget(name: "TicklineExecutionTests", dependencies: ["TicklineExecution", "TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
+        .testTarget(name: "TicklineExecutionTests", dependencies: ["TicklineExecution", "TicklineRisk", "TicklineCore", "TicklineFeed", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineWebSocketTests",
             dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"],
@@ -170,12 +171,12 @@ let package = Package(
         .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineStrategyTests",
-            dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore", "TicklineTestSupport"]),
+            dependencies: ["TicklineStrategy", "TicklineConfig", "TicklineIndicators", "TicklineCore", "TicklineFeed", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineEngineTests",
             dependencies: [
                 "TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore",
-                "TicklineExecution", "TicklineRisk", "TicklineControl", "TicklineTestSupport",
+                "TicklineExecution", "TicklineRisk", "TicklineControl", "TicklineFeed", "TicklineTestSupport",
                 "tickline-writer",  // built for the supervision tests, which start it
                 "tickline-engine-peer",  // the process the restart-recovery test kills
                 "tickline", "tickline-feed",  // `tickline run` against the replay server

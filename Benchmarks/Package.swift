@@ -42,7 +42,8 @@ let package = Package(
         .executableTarget(
             name: "DecodeBenchmarks",
             dependencies: benchmarkDependencies + [
-                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineCore", package: root),
+                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineFeed", package: root),
+                .product(name: "TicklineCore", package: root),
             ],
             path: "Benchmarks/DecodeBenchmarks",
             plugins: benchmarkPlugins),
@@ -58,8 +59,8 @@ let package = Package(
             name: "EngineBenchmarks",
             dependencies: benchmarkDependencies + [
                 .product(name: "TicklineEngine", package: root), .product(name: "TicklineConfig", package: root),
-                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineRisk", package: root),
-                .product(name: "TicklineCore", package: root),
+                .product(name: "TicklineMarketData", package: root), .product(name: "TicklineFeed", package: root),
+                .product(name: "TicklineRisk", package: root), .product(name: "TicklineCore", package: root),
             ],
             path: "Benchmarks/EngineBenchmarks",
             plugins: benchmarkPlugins),

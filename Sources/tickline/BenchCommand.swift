@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TicklineBench
 import TicklineCore
+import TicklineFeed
 import TicklineMarketData
 
 #if AllocationCounter

@@ -5,6 +5,7 @@ import TicklineConfig
 import TicklineControl
 import TicklineCore
 import TicklineEngine
+import TicklineFeed
 import TicklineMarketData
 import TicklineRisk
 import TicklineRuntime

@@ -3,6 +3,7 @@ import Foundation
 import TicklineConfig
 import TicklineCore
 import TicklineEngine
+import TicklineFeed
 import TicklineMarketData
 import TicklineRisk
 

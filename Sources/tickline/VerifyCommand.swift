@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TicklineCore
+import TicklineFeed
 import TicklineMarketData
 
 struct Verify: ParsableCommand {
@@ -41,30 +42,9 @@ struct Verify: ParsableCommand {
     }
 }
 
-/// Recorded files for `verify` and `bench decode` (cold path).
-enum RecordingFile {
-    /// The bytes of a recording; gzip files (by their magic bytes) are decompressed through
-    /// `gzip -dc`, which keeps zlib out of the product binary.
-    static func load(_ path: String) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure("\(path): cannot open (missing or unreadable)") }
-        let magic = handle.readData(ofLength: 2)
-        try? handle.close()
-        guard magic.count == 2, magic[magic.startIndex] == 0x1F, magic[magic.startIndex + 1] == 0x8B else {
-            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read") }
-            return Array(data)
-        }
-        let gzip = Process()
-        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        gzip.arguments = ["gzip", "-dc", "--", path]
-        let pipe = Pipe()
-        gzip.standardOutput = pipe
-        do { try gzip.run() } catch { throw CommandFailure("\(path): cannot run gzip -dc (\(error))") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        gzip.waitUntilExit()
-        guard gzip.terminationStatus == 0 else { throw CommandFailure("\(path): gzip -dc failed with status \(gzip.terminationStatus)") }
-        return Array(data)
-    }
-
+/// Recorded files for `verify`, `replay` and `bench decode` (cold path); `load` is
+/// TicklineMarketData's.
+extension RecordingFile {
     /// An instrument table for the symbols given, or found in the recordings.
     static func table(for contents: [[UInt8]], symbols given: [String], priceDecimals: UInt8,
                       quantityDecimals: UInt8) throws -> InstrumentTable {

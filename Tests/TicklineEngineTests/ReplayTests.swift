@@ -3,6 +3,7 @@ import Testing
 import TicklineConfig
 import TicklineCore
 import TicklineEngine
+import TicklineFeed
 import TicklineRisk
 
 /// `tickline replay`'s engine over the recorded BTCUSDT data: the live stages, one thread.
@@ -12,18 +13,7 @@ import TicklineRisk
     static var available: Bool { FileManager.default.fileExists(atPath: data.appendingPathComponent("btcusdt_20240808.gz").path) }
 
     static func recording() throws -> [UInt8] {
-        var all: [UInt8] = []
-        for name in ["btcusdt_20240808.gz", "btcusdt_20240809.gz"] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["gzip", "-dc", data.appendingPathComponent(name).path]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            all += pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-        }
-        return all
+        try ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].flatMap { try RecordingFile.load(data.appendingPathComponent($0).path) }
     }
 
     @Test(.enabled(if: ReplayEngineTests.available, "skipped: ../shared/data/binance_spot_btcusdt is absent"))

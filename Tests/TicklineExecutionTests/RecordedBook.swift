@@ -1,5 +1,6 @@
 import Foundation
 import TicklineCore
+import TicklineFeed
 
 /// A minimal reader of the recorded Binance BTCUSDT capture (`<recv ns> <json>` lines,
 /// gzip): the REST depth snapshot as a `DepthSnapshot` (prices at 2 decimals, quantities at
@@ -29,16 +30,8 @@ enum RecordedBook {
     /// The first `lines` lines of the first file.
     static func lines(_ count: Int) throws -> [Substring] {
         guard let file = firstFile else { throw Failure(description: "no recorded data") }
-        // `head` stops gzip (SIGPIPE) after the lines needed.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "gzip -dc \"$0\" | head -n \(count)", file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").prefix(count).map { $0 }
+        let bytes = try RecordingFile.load(file.path)
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").prefix(count).map { $0 }
     }
 
     static func json(_ line: Substring) throws -> (Int64, [String: Any]) {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TicklineCore
 import TicklineIndicators
+import TicklineFeed
 import TicklineStrategy
 import TicklineTestSupport
 
@@ -84,16 +85,7 @@ enum RecordedData {
     static func trades() throws -> [MarketEvent] {
         var events: [MarketEvent] = []
         for file in files {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/bin/gzip") ? "/bin/gzip" : "/usr/bin/gzip")
-            process.arguments = ["-dc", file.path]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw Failure(description: "gzip -dc \(file.path) exited \(process.terminationStatus)") }
-            let text = String(decoding: data, as: UTF8.self)
+            let text = String(decoding: try RecordingFile.load(file.path), as: UTF8.self)
             for line in text.split(separator: "\n") where line.contains("@trade") {
                 guard let space = line.firstIndex(of: " "), let receive = Int64(line[..<space]) else { continue }
                 let json = Data(line[line.index(after: space)...].utf8)

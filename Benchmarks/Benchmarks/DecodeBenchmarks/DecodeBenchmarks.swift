@@ -14,6 +14,7 @@
 import Benchmark
 import Foundation
 import TicklineCore
+import TicklineFeed
 import TicklineMarketData
 
 let recordedFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -25,15 +26,7 @@ let recordedFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 func recordedLines() -> [UInt8]? {
     guard ProcessInfo.processInfo.environment["TICKLINE_DECODE_SYNTHETIC"] != "1",
           FileManager.default.fileExists(atPath: recordedFile) else { return nil }
-    let gzip = Process()
-    gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    gzip.arguments = ["gzip", "-dc", "--", recordedFile]
-    let pipe = Pipe()
-    gzip.standardOutput = pipe
-    guard (try? gzip.run()) != nil else { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    gzip.waitUntilExit()
-    return gzip.terminationStatus == 0 ? Array(data) : nil
+    return try? RecordingFile.load(recordedFile)
 }
 
 /// A synthetic stream in the recording's shapes: a snapshot, then chained diffs, trades and tickers.

@@ -19,6 +19,7 @@ import Foundation
 import TicklineConfig
 import TicklineCore
 import TicklineEngine
+import TicklineFeed
 import TicklineMarketData
 import TicklineRisk
 
@@ -29,15 +30,8 @@ let dataFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 func recording() -> (symbols: [String], lines: [UInt8])? {
     let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map { "\(dataFolder)/\($0)" }
     guard files.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return nil }
-    let gzip = Process()
-    gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    gzip.arguments = ["gzip", "-dc", "--"] + files
-    let pipe = Pipe()
-    gzip.standardOutput = pipe
-    guard (try? gzip.run()) != nil else { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    gzip.waitUntilExit()
-    return gzip.terminationStatus == 0 ? (["BTCUSDT"], Array(data)) : nil
+    guard let lines = try? files.flatMap({ try RecordingFile.load($0) }) else { return nil }
+    return (["BTCUSDT"], lines)
 }
 
 /// A synthetic recording: `<receive ns> <json>` lines, 2 ms apart.
