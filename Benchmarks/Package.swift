@@ -8,7 +8,7 @@ import PackageDescription
 // The root package's identity is its folder name, which differs between clones.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-let benchmarkDependencies: [Target.Dependency] = [.product(name: "Benchmark", package: "benchmark")]
+let benchmarkDependencies: [Target.Dependency] = [.product(name: "Benchmark", package: "benchmark"), "BenchmarkGate"]
 let benchmarkPlugins: [Target.PluginUsage] = [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
 
 let package = Package(
@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The one configuration of the gated benchmarks.
+        .target(name: "BenchmarkGate", dependencies: [.product(name: "Benchmark", package: "benchmark")], path: "BenchmarkGate"),
         .executableTarget(
             name: "RingBenchmarks",
             dependencies: benchmarkDependencies + [

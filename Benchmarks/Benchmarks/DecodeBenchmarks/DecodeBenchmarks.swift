@@ -12,6 +12,7 @@
 // With `scalingFactor: .kilo`, the wall clock is ns per message.
 
 import Benchmark
+import BenchmarkGate
 import Foundation
 import TicklineCore
 import TicklineFeed
@@ -64,12 +65,7 @@ nonisolated(unsafe) let workload: DecodeWorkload = {
     return DecodeWorkload(messages: syntheticMessages(), instruments: table)
 }()
 
-nonisolated(unsafe) let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(1),
-    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+nonisolated(unsafe) let configuration = gatedConfiguration()
 
 let benchmarks: @Sendable () -> Void = {
     let messages = workload.count

@@ -15,6 +15,7 @@
 // With `scalingFactor: .kilo`, the wall clock is ns per message.
 
 import Benchmark
+import BenchmarkGate
 import Foundation
 import TicklineConfig
 import TicklineCore
@@ -93,12 +94,7 @@ final class Replay {
     }
 }
 
-nonisolated(unsafe) let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(1),
-    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+nonisolated(unsafe) let configuration = gatedConfiguration()
 
 let benchmarks: @Sendable () -> Void = {
     nonisolated(unsafe) let replay = Replay()

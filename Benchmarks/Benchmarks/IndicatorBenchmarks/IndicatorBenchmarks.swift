@@ -8,6 +8,7 @@
 // With `scalingFactor: .kilo`, the reported wall clock is ns per update.
 
 import Benchmark
+import BenchmarkGate
 import TicklineIndicators
 
 /// A deterministic random walk of 4096 one-minute bars (a power of two: indexed with a mask).
@@ -54,13 +55,7 @@ func measureUpdates<Indicator>(
 }
 
 let benchmarks: @Sendable () -> Void = {
-    let configuration = Benchmark.Configuration(
-        metrics: [.wallClock, .mallocCountTotal],
-        timeUnits: .nanoseconds,
-        scalingFactor: .kilo,
-        maxDuration: .seconds(1),
-        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])]
-    )
+    let configuration = gatedConfiguration()
 
     Benchmark("Indicators.fullSetPerBar", configuration: configuration) { benchmark in
         measureUpdates(benchmark, IndicatorSet()) { set, bar in

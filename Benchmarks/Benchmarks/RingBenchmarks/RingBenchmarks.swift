@@ -2,6 +2,7 @@
 // (Thresholds/RingBenchmarks.*.p90.json). Single thread: the cost of the operations
 // themselves; cross-core figures come from `tickline bench ring`.
 import Benchmark
+import BenchmarkGate
 import Glibc
 import TicklineCore
 import TicklineRing
@@ -35,11 +36,7 @@ let allocateOnce = selfTest == "once"
 /// Runs of RingPushPop so far: the `once` self-test allocates in the 5th (the first runs may be warm-up).
 nonisolated(unsafe) var pushPopRuns = 0
 
-nonisolated(unsafe) let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal],
-    scalingFactor: .kilo,
-    maxDuration: .seconds(2),
-    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+nonisolated(unsafe) let configuration = gatedConfiguration(maxDuration: .seconds(2))
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark("RingPushPop", configuration: configuration) { benchmark in

@@ -17,16 +17,12 @@
 //   so every update scans all of them (O(k)).
 
 import Benchmark
+import BenchmarkGate
 import TicklineCore
 import TicklineExecution
 import TicklineRisk
 
-nonisolated(unsafe) let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(1),
-    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+nonisolated(unsafe) let configuration = gatedConfiguration()
 
 let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 1_000_000, positionLimitUnits: 10_000_000)
 

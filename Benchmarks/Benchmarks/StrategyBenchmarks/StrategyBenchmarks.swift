@@ -13,6 +13,7 @@
 // 10,000 symbols is printed once.
 
 import Benchmark
+import BenchmarkGate
 import Glibc
 import TicklineCore
 import TicklineEngine
@@ -59,12 +60,7 @@ func benchmarkSettings(symbols: Int) -> StrategySettings {
 
 let startWallNs: Nanos = 1_704_067_200_000_000_000
 
-nonisolated(unsafe) let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal],
-    timeUnits: .nanoseconds,
-    scalingFactor: .kilo,
-    maxDuration: .seconds(1),
-    thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+nonisolated(unsafe) let configuration = gatedConfiguration()
 
 let benchmarks: @Sendable () -> Void = {
     do {
