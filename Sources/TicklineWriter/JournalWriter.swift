@@ -120,9 +120,8 @@ public final class JournalWriter {
     /// Most batches one ring takes per duty cycle (then the next ring has its turn). Four
     /// hides three of four encodings behind requests without starving the other rings.
     let pipelineBatches = 4
+    /// The InfluxDB server (nil when InfluxDB is off or the URL is a `file://` line-protocol file).
     let influxClient: InfluxClient?
-    /// Set instead of `influxClient` for a `file://` URL.
-    let influxFile: LineProtocolFile?
     let redisClient: RedisClient?
     let influx: SinkChannel
     let redis: SinkChannel
@@ -135,8 +134,9 @@ public final class JournalWriter {
     var nextMetricsNs: Int64 = 0
     let metricsBuffer = ByteBuffer(capacity: 64 * 1_024)
 
-    /// Lines per InfluxDB request: the config's, lowered after a 413.
-    var influxLineLimit: Int { influxClient?.batchLines ?? (influxFile != nil ? config.influx.batchLines : Int.max) }
+    /// Lines per InfluxDB request: the config's (also per write to a `file://` sink), lowered
+    /// after a 413.
+    var influxLineLimit: Int { influxClient?.batchLines ?? (config.influx.enabled ? config.influx.batchLines : Int.max) }
 
     /// Sets up the sinks and spills (cold path). Nothing connects yet.
     public init(config: WriterConfig, instance: String) throws(WriterError) {
@@ -153,28 +153,27 @@ public final class JournalWriter {
             throw .spill(call: "mkdir", path: config.spillDirectory, errno: errno)
         }
         let maxChunk = max(influxBytes, redisBytes)
-        if config.influx.enabled && config.influx.url.hasPrefix(LineProtocolFile.scheme) {
-            let file = try LineProtocolFile(url: config.influx.url)
-            influxClient = nil
-            influxFile = file
-            // A local file is not "down" in the ways a server is; the spill still catches a full disk.
+        if config.influx.enabled {
+            let transport: SinkTransport, destination: String
+            if config.influx.url.hasPrefix(LineProtocolFile.scheme) {
+                // A local file is not "down" in the ways a server is; the spill still catches a full disk.
+                let file = try LineProtocolFile(url: config.influx.url)
+                influxClient = nil
+                transport = file
+                destination = "line protocol appended to \(file.path)"
+            } else {
+                let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBytes)
+                influxClient = client
+                transport = client
+                destination = "\(client.displayURL) (API \(client.api.rawValue)\(client.gzip ? ", gzip" : ""))"
+            }
             let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
-            influx = SinkChannel(name: "influx", transport: file, spill: spill, directory: config.spillDirectory,
+            influx = SinkChannel(name: "influx", transport: transport, spill: spill, directory: config.spillDirectory,
                                  backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
                                  configRetryMs: config.configErrorRetryMs, serverErrorRetries: config.influx.serverErrorRetries)
-            writerLog("influx: line protocol appended to \(file.path)")
-        } else if config.influx.enabled {
-            influxFile = nil
-            let client = try InfluxClient(config: config.influx, maxBodyBytes: influxBytes)
-            influxClient = client
-            let spill = try SpillFile(path: "\(config.spillDirectory)/\(instance).influx.spill", maxBytes: config.spillMaxBytes, maxChunkBytes: maxChunk)
-            influx = SinkChannel(name: "influx", transport: client, spill: spill, directory: config.spillDirectory,
-                                 backoffInitialMs: config.backoffInitialMs, backoffMaxMs: config.backoffMaxMs,
-                                 configRetryMs: config.configErrorRetryMs, serverErrorRetries: config.influx.serverErrorRetries)
-            writerLog("influx: \(client.displayURL) (API \(client.api.rawValue)\(client.gzip ? ", gzip" : ""))")
+            writerLog("influx: \(destination)")
         } else {
             influxClient = nil
-            influxFile = nil
             influx = SinkChannel(name: "influx", transport: nil, spill: nil, directory: config.spillDirectory, backoffInitialMs: 1,
                                  backoffMaxMs: 1, configRetryMs: 100, serverErrorRetries: 0)
         }
