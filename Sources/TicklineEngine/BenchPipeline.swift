@@ -105,12 +105,11 @@ final class BenchJournalSink: Agent {
         telemetry = try region.consumer(of: TelemetryRecord.self, ring: "journal.telemetry")
         self.stats = stats
         self.window = window
-        let help = "Latency of each stage, from its input's stamp to its output."
-        feed = stats.histogram("tickline_stage_latency_seconds", help, labels: [("stage", "feed")])
-        strategy = stats.histogram("tickline_stage_latency_seconds", help, labels: [("stage", "strategy")])
-        riskStage = stats.histogram("tickline_stage_latency_seconds", help, labels: [("stage", "risk")])
-        send = stats.histogram("tickline_stage_latency_seconds", help, labels: [("stage", "send")])
-        tickToOrder = stats.histogram("tickline_tick_to_order_seconds", "Socket read to order in the venue ring.")
+        feed = stats.stageLatency("feed")
+        strategy = stats.stageLatency("strategy")
+        riskStage = stats.stageLatency("risk")
+        send = stats.stageLatency("send")
+        tickToOrder = stats.tickToOrder()
     }
 
     func doWork(nowNs: Nanos) -> Int {
