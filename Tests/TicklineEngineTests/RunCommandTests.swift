@@ -23,6 +23,21 @@ import TicklineTestSupport
         return nil
     }
 
+    /// `tickline-feed` with two synthetic symbols on a free loopback port, and the
+    /// `HOST:PORT` it printed ("" when it did not start: recorded as an issue).
+    static func startFeed(rate: Int, seed: Int) -> (ChildProcess, String) {
+        let feed = ChildProcess(executable: bin.appendingPathComponent("tickline-feed").path,
+                                arguments: ["--synthetic", "2", "--rate", "\(rate)", "--listen", "127.0.0.1:0", "--seed", "\(seed)"])
+        #expect(feed.start())
+        var address = ""
+        #expect(waitUntil(20) {
+            guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
+            address = String(line.dropFirst("listening ".count))
+            return true
+        }, "tickline-feed did not start: \(feed.errors)")
+        return (feed, address)
+    }
+
     static func metric(_ text: String, _ name: String, label: String? = nil) -> Double? {
         for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
             if let label, !line.contains(label) { continue }
@@ -53,16 +68,8 @@ import TicklineTestSupport
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let feed = ChildProcess(executable: Self.bin.appendingPathComponent("tickline-feed").path,
-                                arguments: ["--synthetic", "2", "--rate", "2000", "--listen", "127.0.0.1:0", "--seed", "7"])
-        #expect(feed.start())
+        let (feed, feedAddress) = Self.startFeed(rate: 2_000, seed: 7)
         defer { feed.stop() }
-        var feedAddress = ""
-        #expect(waitUntil(20) {
-            guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
-            feedAddress = String(line.dropFirst("listening ".count))
-            return true
-        }, "tickline-feed did not start: \(feed.errors)")
         let controlPort = freeLoopbackPort()
         let lineFile = "\(dir)/journal.lp"
         let config = """
@@ -199,16 +206,8 @@ import TicklineTestSupport
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let feed = ChildProcess(executable: Self.bin.appendingPathComponent("tickline-feed").path,
-                                arguments: ["--synthetic", "2", "--rate", "1000", "--listen", "127.0.0.1:0", "--seed", "11"])
-        #expect(feed.start())
+        let (feed, address) = Self.startFeed(rate: 1_000, seed: 11)
         defer { feed.stop() }
-        var address = ""
-        #expect(waitUntil(20) {
-            guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
-            address = String(line.dropFirst("listening ".count))
-            return true
-        })
         let instrument = #"{ price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001", min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }"#
         let config = """
             feeds:
