@@ -24,8 +24,9 @@ public final class EnginePeerPipeline {
     public static let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 10_000,
                                                 positionLimitUnits: 20_000)
 
-    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true) throws {
-        var settings = RiskStageSettings(instruments: [Self.spec], strategyCapacity: 2)
+    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true,
+                spec: InstrumentRiskSpec = EnginePeerPipeline.spec) throws {
+        var settings = RiskStageSettings(instruments: [spec], strategyCapacity: 2)
         settings.journalPath = journal
         settings.entryTimeInForce = .goodTillCancel
         risk = try RiskAgent(settings: settings, region: region)
@@ -50,10 +51,10 @@ public final class EnginePeerPipeline {
         _ = venueDepth.tryPush(b)
     }
 
-    /// Buy 0.100 at the ask, stop 100.00 below, take-profit 300.00 above.
-    public func sendSignal() {
+    /// Buy `quantityUnits` (default 0.100) at the ask, stop 100.00 below, take-profit 300.00 above.
+    public func sendSignal(quantityUnits: Int64 = 100) {
         _ = signals.tryPush(SignalEvent(sequence: 1, instrument: 0, strategy: 1, side: .buy, sizing: .quantity,
-                                        quantity: Quantity(units: 100), entryPrice: Price(units: 6_100_010),
+                                        quantity: Quantity(units: quantityUnits), entryPrice: Price(units: 6_100_010),
                                         takeProfit: Price(units: 6_130_010), stopLoss: Price(units: 6_090_010),
                                         horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
     }

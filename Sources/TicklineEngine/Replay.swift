@@ -78,6 +78,14 @@ public final class ReplayEngine {
     public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
     let startingCapital: Double
+    /// The paper venue's fee per side the run charges, parts per million (the higher of
+    /// maker and taker; the built-in fee with the built-in strategies).
+    public let feePartsPerMillion: Int64
+
+    /// The paper venue's fee per side with the built-in strategies, parts per million
+    /// (0.002 %). Their 1-second targets are a few ticks: at a retail 0.1 % a side no target
+    /// clears a round trip's fees, and risk (which counts them) would deny every signal.
+    public static let builtInFeePartsPerMillion: Int64 = 20
 
     /// The built-in strategies at their defaults on 1-second bars (what `demo` and a
     /// `replay` without a config run).
@@ -126,10 +134,14 @@ public final class ReplayEngine {
         (region, _) = try SharedRegion.create(instance: instance, rings: rings)
         if sharedInstance == nil { region.unlink() }  // private: gone with the process
         var strategySettings = config.strategies.settings
+        var venue = config.risk.venue
         if strategySettings.smaCrossover.isEmpty && strategySettings.emaADXTrend.isEmpty && strategySettings.zScoreMeanReversion.isEmpty
             && strategySettings.rsiBollingerReversal.isEmpty && strategySettings.vote.isEmpty && strategySettings.pairs.isEmpty {
             strategySettings = Self.defaultStrategies(symbols: symbols.count)
+            venue.makerFeePartsPerMillion = Self.builtInFeePartsPerMillion
+            venue.takerFeePartsPerMillion = Self.builtInFeePartsPerMillion
         }
+        feePartsPerMillion = max(venue.makerFeePartsPerMillion, venue.takerFeePartsPerMillion)
         strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
         strategy = StrategyAgent(settings: strategySettings,
                                  market: try region.consumer(of: MarketEvent.self, ring: "market"),
@@ -137,11 +149,12 @@ public final class ReplayEngine {
                                  barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"),
                                  wallClockOffsetNs: startWallNs - startNowNs)
         var riskSettings = RiskStageSettings(config: config.risk, instance: instance)
+        riskSettings.feePartsPerMillion = feePartsPerMillion
         riskSettings.instruments = specs
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: startNowNs, wallNs: startWallNs)
-        execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region,
+        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region,
                                        wallOffsetNs: startWallNs - startNowNs)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")

@@ -23,6 +23,8 @@ public struct RiskStageSettings: Sendable {
     public var entryTimeInForce: TimeInForce = .immediateOrCancel
     /// The kill switch (`killSwitch` command) also flattens every position.
     public var flattenOnKill = true
+    /// The venue's fee per side, parts per million of notional: reward:risk is checked net of it.
+    public var feePartsPerMillion: Int64 = 0
     /// The append-only journal file (nil: none, for tests and benchmarks).
     public var journalPath: String?
     public var journalFsync = false
@@ -49,6 +51,7 @@ public struct RiskStageSettings: Sendable {
         exits = config.exits
         entryTimeInForce = config.entryTimeInForce
         flattenOnKill = config.flattenOnKill
+        feePartsPerMillion = max(config.venue.makerFeePartsPerMillion, config.venue.takerFeePartsPerMillion)
         journalPath = config.journal.isEmpty ? nil : config.journal.replacingOccurrences(of: "{instance}", with: instance)
         journalFsync = config.journalFsync
     }
@@ -141,6 +144,7 @@ public final class RiskAgent: Agent {
         }
         let instruments = settings.instruments.count
         risk = PreTradeRisk(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, limits: settings.limits)
+        risk.feePartsPerMillion = settings.feePartsPerMillion
         exits = ExitMonitor(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, config: settings.exits)
         for (i, spec) in settings.instruments.enumerated() {
             risk.register(instrument: InstrumentId(i), spec: spec)
@@ -284,12 +288,27 @@ public final class RiskAgent: Agent {
 
     // MARK: Decisions
 
+    /// Most orders one exit is split into (the venue's or our max quantity per order).
+    static let maxExitOrders = 64
+
+    /// An exit goes out as one market order, or as several when the max quantity per order
+    /// requires, until its quantity (the whole position when it names none) is covered.
     func handle(exit signal: SignalEvent, nowNs: Nanos) {
         counters.exits &+= 1
-        decide(signal, nowNs: nowNs, exit: true)
+        var rest = signal
+        for _ in 0..<Self.maxExitOrders {
+            guard let sent = decide(rest, nowNs: nowNs, exit: true), let side = signal.side else { return }
+            if signal.quantity.units > 0 {
+                rest.quantity = Quantity(units: rest.quantity.units - sent)
+                guard rest.quantity.units > 0 else { return }
+            }
+            guard risk.reducibleQuantity(strategy: signal.strategy, instrument: signal.instrument, side: side) > 0 else { return }
+        }
     }
 
-    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: Bool) {
+    /// Decides one signal; returns the quantity of the order it became (nil when denied).
+    @discardableResult
+    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: Bool) -> Int64? {
         switch risk.decide(signal: signal, nowNs: nowNs) {
         case .denied(let d):
             counters.denials &+= 1
@@ -298,10 +317,19 @@ public final class RiskAgent: Agent {
             let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
             if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
             // Denials are journaled to the file only as counts; the ring keeps each one.
+            return nil
         case .order(var o):
             if exit {
                 o.typeRaw = OrderType.market.rawValue
                 o.timeInForceRaw = TimeInForce.immediateOrCancel.rawValue
+                let age = risk.referenceAgeNs(instrument: o.instrument, nowNs: nowNs)
+                if age > risk.limits.maxReferencePriceAgeNs {
+                    // Sent all the same (an exit must go out), but on a book this old: say so.
+                    emitRisk(RiskEvent(kind: .stale, scope: .symbol, reason: DenialReason.staleReferencePrice.rawValue,
+                                       instrument: o.instrument, strategy: o.strategy, referenceSequence: signal.sequence,
+                                       observed: age, limit: risk.limits.maxReferencePriceAgeNs, clientOrderId: o.clientOrderId,
+                                       receiveWallNs: nowNs &+ wallOffsetNs))
+                }
             } else {
                 o.timeInForceRaw = settings.entryTimeInForce.rawValue
             }
@@ -311,11 +339,12 @@ public final class RiskAgent: Agent {
                 counters.denials &+= 1
                 counters.tableFullDenials &+= 1
                 view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: 0))
-                return
+                return nil
             }
             encoder.append(order: o, to: &journalBytes)
             outbox.append(o)
             counters.orders &+= 1
+            return o.quantity.units
         }
     }
 

@@ -104,9 +104,14 @@ public struct PreTradeRisk: Sendable {
     public private(set) var openIntradayPositions: Int = 0
     public private(set) var openSwingPositions: Int = 0
 
-    /// Token bucket in thousandths of a token.
-    @usableFromInline var tokensMilli: Int64
-    @usableFromInline var lastRefillNs: Nanos = 0
+    /// Entries' submit-rate bucket (`submitBurst`, `submitPerSecond`).
+    @usableFromInline var entryBucket: TokenBucket
+    /// Reduce-only orders' own bucket (`exitSubmitBurst`, `exitSubmitPerSecond`): a burst of
+    /// entries never leaves the exits waiting, and exits never use up the entries' budget.
+    @usableFromInline var exitBucket: TokenBucket
+    /// The venue's fee per side, parts per million of notional (the higher of maker and
+    /// taker): reward:risk is checked net of a round trip's fees (0 = no fees).
+    public var feePartsPerMillion: Int64 = 0
 
     public private(set) var nextClientOrderId: UInt64 = 1
     public private(set) var approved: UInt64 = 0
@@ -143,7 +148,8 @@ public struct PreTradeRisk: Sendable {
         netIfSellContribution = Array(repeating: 0, count: instrumentCapacity)
         pairBudgetContribution = Array(repeating: 0, count: pairs)
         strategyBudgetUsed = Array(repeating: 0, count: strategyCapacity)
-        tokensMilli = limits.submitBurst * 1000
+        entryBucket = TokenBucket(burst: limits.submitBurst)
+        exitBucket = TokenBucket(burst: limits.exitSubmitBurst)
         deniedByReason = Array(repeating: 0, count: 64)
     }
 
@@ -285,8 +291,13 @@ public struct PreTradeRisk: Sendable {
     /// 9. max open positions by horizon; 10. submit-rate token bucket (a token is taken only
     /// when the order is approved); 11. per-strategy budget; 12. risk per trade for
     /// fixed-quantity signals; 13. min reward:risk; 14. self-trade prevention.
-    /// Reduce-only exits skip 7–9 and 11–13 (they can only shrink positions and exposure) and
-    /// are capped, not denied, by the max quantities of 3 and 5.
+    /// Reduce-only exits always go through when there is something to reduce: they skip the
+    /// reference age of 2 (an exit on a stale book is still sent; `referenceAgeNs` tells the
+    /// caller so it can say it), the collar (4), the max order notional (6) and 7–9, 11–13
+    /// (they can only shrink positions and exposure); an off-tick price is rounded to the tick
+    /// on the marketable side; they are capped, not denied, by the max quantities of 3 and 5
+    /// (the caller sends the rest as further orders) and take their tokens from their own
+    /// bucket (10).
     /// An approved signal becomes a GTC limit order at the entry price, recorded as open.
     ///
     /// Not marked `@_noAllocation`: the state lives in `Array`s allocated in `init`, and the
@@ -334,14 +345,15 @@ public struct PreTradeRisk: Sendable {
         let reference = lastPriceUnits[i]
         guard reference > 0 else { return Self.deny(.noReferencePrice, 0, 0) }
         let age = nowNs &- lastPriceNs[i]
-        guard age <= limits.maxReferencePriceAgeNs else { return Self.deny(.staleReferencePrice, age, limits.maxReferencePriceAgeNs) }
+        guard age <= limits.maxReferencePriceAgeNs || reduceOnly else {
+            return Self.deny(.staleReferencePrice, age, limits.maxReferencePriceAgeNs)
+        }
         let p = s * instrumentCapacity + i
         let held = positions.pairQuantity[p]
         var reducible: Int64 = 0
         if reduceOnly {
-            if held > 0 && side == .sell { reducible = held - pairOpenSell[p] }
-            if held < 0 && side == .buy { reducible = -held - pairOpenBuy[p] }
-            guard reducible > 0 else { return Self.deny(.nothingToReduce, max(reducible, 0), 0) }
+            reducible = reducibleQuantity(strategy: signal.strategy, instrument: signal.instrument, side: side)
+            guard reducible > 0 else { return Self.deny(.nothingToReduce, 0, 0) }
         }
 
         // 3. Precision, sizing, venue filters.
@@ -350,7 +362,13 @@ public struct PreTradeRisk: Sendable {
             return Self.deny(.precisionMismatch, Int64(signal.priceDecimals) << 8 | Int64(signal.quantityDecimals),
                         Int64(spec.priceDecimals) << 8 | Int64(spec.quantityDecimals))
         }
-        let entry = signal.entryPrice.units
+        var entry = signal.entryPrice.units
+        if reduceOnly && entry > 0 && entry % spec.tickSizeUnits != 0 {
+            // An exit's price is where it triggered (often a mid between two ticks): round it to
+            // the tick on the side that still crosses, rather than keep the position open.
+            entry -= entry % spec.tickSizeUnits
+            if side == .buy { entry += spec.tickSizeUnits }
+        }
         guard entry > 0, entry % spec.tickSizeUnits == 0 else { return Self.deny(.priceOffTick, entry, spec.tickSizeUnits) }
         let equity = positions.equityMoney
         let riskPpm = signal.riskPartsPerMillion > 0 ? Int64(signal.riskPartsPerMillion) : limits.riskPartsPerMillion
@@ -390,13 +408,15 @@ public struct PreTradeRisk: Sendable {
         // 4. Collar: |entry − reference| × 10,000 ≤ reference × bps.
         let deviation = Int128(abs(entry - reference)) * 10_000
         let allowed = Int128(reference) * Int128(limits.priceCollarBasisPoints)
-        if deviation > allowed {
+        if deviation > allowed && !reduceOnly {
             let bps = (deviation + Int128(reference) - 1) / Int128(reference)
             return Self.deny(.priceOutsideCollar, MoneyScale.saturate(bps), limits.priceCollarBasisPoints)
         }
-        // 5. Max order quantity. 6. Max order notional.
+        // 5. Max order quantity. 6. Max order notional (an exit only lowers exposure).
         guard quantity <= spec.maxOrderQuantityUnits else { return Self.deny(.orderQuantityAboveMaximum, quantity, spec.maxOrderQuantityUnits) }
-        guard notional <= limits.maxOrderNotionalMoney else { return Self.deny(.orderNotionalAboveMaximum, notional, limits.maxOrderNotionalMoney) }
+        guard notional <= limits.maxOrderNotionalMoney || reduceOnly else {
+            return Self.deny(.orderNotionalAboveMaximum, notional, limits.maxOrderNotionalMoney)
+        }
 
         let openBuy = pairOpenBuy[p] + (side == .buy ? quantity : 0)
         let openSell = pairOpenSell[p] + (side == .sell ? quantity : 0)
@@ -424,9 +444,14 @@ public struct PreTradeRisk: Sendable {
                 guard open < maxOpen else { return Self.deny(.maxOpenPositions, Int64(open), Int64(maxOpen)) }
             }
         }
-        // 10. Token bucket (refill now; the token is taken on approval).
-        refill(nowNs)
-        guard tokensMilli >= 1000 else { return Self.deny(.submitRate, tokensMilli, 1000) }
+        // 10. Token bucket (refill now; the token is taken on approval). Exits have their own.
+        if reduceOnly {
+            exitBucket.refill(nowNs: nowNs, burst: limits.exitSubmitBurst, perSecond: limits.exitSubmitPerSecond)
+            guard exitBucket.hasToken else { return Self.deny(.exitSubmitRate, exitBucket.tokensMilli, 1000) }
+        } else {
+            entryBucket.refill(nowNs: nowNs, burst: limits.submitBurst, perSecond: limits.submitPerSecond)
+            guard entryBucket.hasToken else { return Self.deny(.submitRate, entryBucket.tokensMilli, 1000) }
+        }
         if !reduceOnly {
             // 11. Strategy budget: Σ worst-case |position| × reference over its symbols.
             let used = strategyBudgetUsed[s] - Int128(pairBudgetContribution[p]) + Int128(notionalAtReference(i, worstAfter))
@@ -438,11 +463,19 @@ public struct PreTradeRisk: Sendable {
             let atRisk = MoneyScale.notional(priceUnits: distance, quantityUnits: quantity,
                                              priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
             guard atRisk <= riskLimit else { return Self.deny(.riskPerTrade, atRisk, riskLimit) }
-            // 13. Reward:risk: |tp − entry| × 1000 ≥ |entry − stop| × min (take-profit on the right side).
+            // 13. Reward:risk net of a round trip's fees: (|tp − entry| − fee(entry) − fee(tp)) × 1000
+            // ≥ (|entry − stop| + fee(entry) + fee(stop)) × min, per unit of quantity, where
+            // fee(p) = p × ppm / 10^6; exact, in millionths of a price unit (take-profit on the
+            // right side; no take-profit: no reward).
             let tp = signal.takeProfit.units
-            let reward: Int64 = tp > 0 && (side == .buy ? tp > entry : tp < entry) ? abs(tp - entry) : 0
-            if Int128(reward) * 1000 < Int128(distance) * Int128(limits.minRewardRiskMilli) {
-                return Self.deny(.rewardRisk, MoneyScale.saturate(Int128(reward) * 1000 / Int128(distance)), limits.minRewardRiskMilli)
+            let ppm = Int128(feePartsPerMillion)
+            var reward: Int128 = 0
+            if tp > 0 && (side == .buy ? tp > entry : tp < entry) {
+                reward = Int128(abs(tp - entry)) * 1_000_000 - (Int128(entry) + Int128(tp)) * ppm
+            }
+            let risk = Int128(distance) * 1_000_000 + (Int128(entry) + Int128(max(stop, 0))) * ppm
+            if reward * 1000 < risk * Int128(limits.minRewardRiskMilli) {
+                return Self.deny(.rewardRisk, MoneyScale.saturate(max(reward, 0) * 1000 / max(risk, 1)), limits.minRewardRiskMilli)
             }
         }
         // 14. Self-trade prevention: one of our orders rests on the other side.
@@ -450,7 +483,7 @@ public struct PreTradeRisk: Sendable {
         guard opposite == 0 else { return Self.deny(.selfTrade, opposite, 0) }
 
         // Approved: take a token, record the open order.
-        tokensMilli -= 1000
+        if reduceOnly { exitBucket.take() } else { entryBucket.take() }
         let wasOccupied = pairOccupied[p]
         if side == .buy {
             pairOpenBuy[p] += quantity
@@ -466,13 +499,34 @@ public struct PreTradeRisk: Sendable {
         chain.riskDecidedNs = nowNs
         return .order(OrderEvent(
             clientOrderId: id, instrument: signal.instrument, strategy: signal.strategy, side: side, type: .limit,
-            price: signal.entryPrice, quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
+            price: Price(units: entry), quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
             stopLoss: signal.stopLoss, signalSequence: signal.sequence, timeInForce: .goodTillCancel,
             flags: reduceOnly ? OrderEvent.flagReduceOnly : 0, priceDecimals: spec.priceDecimals,
             quantityDecimals: spec.quantityDecimals, action: .new, receiveWallNs: signal.receiveWallNs, timestamps: chain))
     }
 
     // MARK: Helpers
+
+    /// How old the instrument's reference price is at `nowNs` (Int64.max without one): an exit
+    /// approved past `maxReferencePriceAgeNs` went out on a stale book, which the caller reports.
+    public func referenceAgeNs(instrument: InstrumentId, nowNs: Nanos) -> Nanos {
+        let i = Int(instrument)
+        guard i < instrumentCapacity, known[i], lastPriceUnits[i] > 0 else { return Int64.max }
+        return nowNs &- lastPriceNs[i]
+    }
+
+    /// What a reduce-only order could still take off the strategy's position on the symbol
+    /// (its size on the `side` that reduces it, less the reduce orders already open; 0 when
+    /// nothing is left or the ids are out of range).
+    public func reducibleQuantity(strategy: StrategyId, instrument: InstrumentId, side: Side) -> Int64 {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return 0 }
+        let p = s * instrumentCapacity + i
+        let held = positions.pairQuantity[p]
+        if held > 0 && side == .sell { return max(held - pairOpenSell[p], 0) }
+        if held < 0 && side == .buy { return max(-held - pairOpenBuy[p], 0) }
+        return 0
+    }
 
     /// equity × ppm / 1,000,000, money units (0 for non-positive equity).
     @inlinable
@@ -579,25 +633,5 @@ public struct PreTradeRisk: Sendable {
     /// The running exposure and budget sums `decide` checks against.
     public var exposureSums: (gross: Int128, netIfBuy: Int128, netIfSell: Int128, budgetUsed: [Int128]) {
         (grossTotal, netIfBuyTotal, netIfSellTotal, strategyBudgetUsed)
-    }
-
-    private mutating func refill(_ nowNs: Nanos) {
-        let capacity = limits.submitBurst * 1000
-        let rate = limits.submitPerSecond
-        guard nowNs > lastRefillNs, rate > 0, tokensMilli < capacity else {
-            if tokensMilli >= capacity || rate <= 0 { lastRefillNs = max(lastRefillNs, nowNs) }
-            tokensMilli = min(tokensMilli, capacity)
-            return
-        }
-        // elapsed ns × tokens/s × 1000 milli / 1e9 ns; time is consumed only for whole
-        // milli-tokens added, so frequent calls do not lose the fractions.
-        let added = Int128(nowNs - lastRefillNs) * Int128(rate) / 1_000_000
-        if Int128(tokensMilli) + added >= Int128(capacity) {
-            tokensMilli = capacity
-            lastRefillNs = nowNs
-        } else {
-            tokensMilli += Int64(added)
-            lastRefillNs += Int64(added * 1_000_000 / Int128(rate))
-        }
     }
 }

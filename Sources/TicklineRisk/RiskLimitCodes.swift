@@ -41,6 +41,8 @@ public enum RiskLimitCode {
         .init(code: 14, key: "daily_loss_pct", unit: .percentPpm),
         .init(code: 15, key: "weekly_loss_pct", unit: .percentPpm),
         .init(code: 16, key: "drawdown_pct", unit: .percentPpm),
+        .init(code: 17, key: "exit_submit_burst", unit: .count),
+        .init(code: 18, key: "exit_submit_per_second", unit: .count),
     ]
 
     /// The limit `code` in internal units (nil for an unknown code).
@@ -62,6 +64,8 @@ public enum RiskLimitCode {
         case 14: l.dailyLossPartsPerMillion
         case 15: l.weeklyLossPartsPerMillion
         case 16: l.drawdownPartsPerMillion
+        case 17: l.exitSubmitBurst
+        case 18: l.exitSubmitPerSecond
         default: nil
         }
     }
@@ -116,6 +120,8 @@ public enum RiskLimitCode {
         case 14: l.dailyLossPartsPerMillion = v
         case 15: l.weeklyLossPartsPerMillion = v
         case 16: l.drawdownPartsPerMillion = v
+        case 17: l.exitSubmitBurst = v
+        case 18: l.exitSubmitPerSecond = v
         default: return false
         }
         return true

@@ -82,6 +82,9 @@ public struct RiskLimits: Sendable, Equatable, BitwiseCopyable {
     public var submitBurst: Int64 = 10
     /// Token bucket: orders per second refilled (default 5).
     public var submitPerSecond: Int64 = 5
+    /// Reduce-only orders' own token bucket: burst (default 20) and orders per second (default 10).
+    public var exitSubmitBurst: Int64 = 20
+    public var exitSubmitPerSecond: Int64 = 10
     /// Default per-strategy budget (Σ |worst-case position| × last price of its positions), money units (default 25,000).
     public var strategyBudgetMoney: Int64 = MoneyScale.money(25_000)
     /// Capital at risk between entry and stop per trade, parts per million of equity (default 1 % = 10,000).
@@ -197,6 +200,8 @@ public enum DenialReason: UInt16, Sendable, CaseIterable {
     case rewardRisk = 40
     /// An opposite-side order of ours rests on the symbol. observed = its open quantity units.
     case selfTrade = 41
+    /// The reduce-only orders' token bucket is empty. observed = available tokens ×1000, limit = 1000.
+    case exitSubmitRate = 50
 }
 
 /// Reasons carried by breaker and kill-switch `RiskEvent`s (`reason`), disjoint from `DenialReason`.
@@ -210,4 +215,39 @@ public enum BreakerReason: UInt16, Sendable, CaseIterable {
     /// A new UTC day lifted a daily-loss reduction.
     case newTradingDay = 104
     case manualResume = 105
+}
+
+/// A submit-rate token bucket in thousandths of a token, refilled from the time passed.
+/// Plain value, owned by the risk stage.
+public struct TokenBucket: Sendable, Equatable, BitwiseCopyable {
+    public private(set) var tokensMilli: Int64
+    public private(set) var lastRefillNs: Nanos = 0
+
+    /// Full at start.
+    public init(burst: Int64) { tokensMilli = burst * 1000 }
+
+    @inlinable public var hasToken: Bool { tokensMilli >= 1000 }
+
+    /// Takes one token (the caller checked `hasToken`).
+    public mutating func take() { tokensMilli -= 1000 }
+
+    /// Adds the tokens earned since the last refill, up to `burst`.
+    public mutating func refill(nowNs: Nanos, burst: Int64, perSecond rate: Int64) {
+        let capacity = burst * 1000
+        guard nowNs > lastRefillNs, rate > 0, tokensMilli < capacity else {
+            if tokensMilli >= capacity || rate <= 0 { lastRefillNs = max(lastRefillNs, nowNs) }
+            tokensMilli = min(tokensMilli, capacity)
+            return
+        }
+        // elapsed ns × tokens/s × 1000 milli / 1e9 ns; time is consumed only for whole
+        // milli-tokens added, so frequent calls do not lose the fractions.
+        let added = Int128(nowNs - lastRefillNs) * Int128(rate) / 1_000_000
+        if Int128(tokensMilli) + added >= Int128(capacity) {
+            tokensMilli = capacity
+            lastRefillNs = nowNs
+        } else {
+            tokensMilli += Int64(added)
+            lastRefillNs += Int64(added * 1_000_000 / Int128(rate))
+        }
+    }
 }

@@ -72,7 +72,7 @@ struct Demo: ParsableCommand {
         } catch { FileHandle.standardError.write(Data("demo: \(error.description); continuing without it\n".utf8)) }
         defer { server.stop() }
         let say = { (text: String) in FileHandle.standardError.write(Data((text + "\n").utf8)) }
-        say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue")
+        say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue (fees \(Double(engine.feePartsPerMillion) / 10_000) % a side)")
         say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
         say(writerLine)
 

@@ -69,6 +69,30 @@ import TicklineRisk
         #expect(p.risk.risk.positions.realisedMoney < 0)  // sold at 60,850.00 after buying at 61,000.10
     }
 
+    @Test func flattenClosesPositionsPastLoweredLimitsInAsManyOrdersAsTheMaximumQuantityNeeds() throws {
+        let name = Self.instance("f")
+        let (region, _) = try SharedRegion.create(instance: name, rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        var spec = EnginePeerPipeline.spec
+        spec.maxOrderQuantityUnits = 40
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000, spec: spec)
+        var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        p.publishBook(nowNs: Clock.monotonicNs())
+        for _ in 0..<3 { p.sendSignal(quantityUnits: 40) }
+        #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 120 })
+        // Every limit an exit could trip, lowered below the position: 0.040 × 61,000.00 is 2,440
+        // a part; the entries' token bucket emptied.
+        for (key, value) in [("max_order_notional", 1_000.0), ("submit_burst", 0), ("price_collar_pct", 0)] {
+            let code = RiskLimitCode.entry(key: key)!.code
+            _ = control.tryPush(ControlCommand(kind: .setLimit, limitId: code, value: RiskLimitCode.internalValue(value, unit: RiskLimitCode.entry(key: key)!.unit)!))
+        }
+        _ = control.tryPush(ControlCommand(kind: .flatten))
+        #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 })
+        #expect(p.risk.counters.exits == 1 && p.risk.counters.orders == 6 && p.risk.counters.denials == 0)
+        p.sendSignal(quantityUnits: 40)
+        #expect(Self.run(p) { p.risk.counters.denials == 1 })  // entries are still held to the limits
+    }
+
     @Test func controlCommandsHaltResumeAndChangeLimits() throws {
         let name = Self.instance("c")
         let (region, _) = try SharedRegion.create(instance: name, rings: EnginePeerPipeline.smallRings)

@@ -66,6 +66,69 @@ import TicklineRisk
         #expect(risk.check(exit(.sell)).denial?.reason == .nothingToReduce)
     }
 
+    @Test func letsExitsThroughTheNotionalCapTheCollarAndAStaleBook() throws {
+        // The position was opened under a generous notional cap; then the cap is lowered below
+        // it, the price moves outside the collar and the book goes stale.
+        var risk = makeRisk()
+        try #require(risk.enterAndFill(entry(quantity: 100_000)) != nil)  // 100.000 × 100.00 = 10,000
+        risk.limits.maxOrderNotionalMoney = MoneyScale.money(2_500)
+        #expect(risk.check(entry(quantity: 100_000, strategy: 1)).denial?.reason == .orderNotionalAboveMaximum)
+        var far = exit(.sell)
+        far.entryPrice = Price(units: referenceUnits * 9 / 10)  // 10 % below the reference: outside the 2 % collar
+        let stale = startNs + risk.limits.maxReferencePriceAgeNs + 1
+        #expect(risk.check(entry(quantity: 10, strategy: 1), nowNs: stale).denial?.reason == .staleReferencePrice)
+        let o = try #require(risk.check(far, nowNs: stale).order)
+        #expect(o.quantity.units == 100_000 && o.flags == OrderEvent.flagReduceOnly)
+        #expect(risk.referenceAgeNs(instrument: 0, nowNs: stale) > risk.limits.maxReferencePriceAgeNs)
+        #expect(risk.referenceAgeNs(instrument: 1, nowNs: startNs) == 0)
+    }
+
+    @Test func roundsAnExitPriceBetweenTicksToTheTickThatStillCrosses() throws {
+        var risk = makeRisk(spec: fixtureSpec(tick: 5))
+        try #require(risk.enterAndFill(entry(quantity: 1_000)) != nil)
+        try #require(risk.enterAndFill(entry(.sell, quantity: 1_000, strategy: 1, instrument: 1)) != nil)
+        var sell = exit(.sell)
+        sell.entryPrice = Price(units: 10_003)
+        #expect(risk.check(sell).order?.price.units == 10_000)
+        var buy = exit(.buy, strategy: 1, instrument: 1)
+        buy.entryPrice = Price(units: 10_003)
+        #expect(risk.check(buy).order?.price.units == 10_005)
+        #expect(risk.check(entry(.sell, price: 10_003, strategy: 2)).denial?.reason == .priceOffTick)  // entries are not rounded
+    }
+
+    @Test func givesExitsTheirOwnSubmitBudget() throws {
+        var risk = makeRisk {
+            $0.submitBurst = 2; $0.submitPerSecond = 1
+            $0.exitSubmitBurst = 2; $0.exitSubmitPerSecond = 1
+        }
+        let t = startNs + 1
+        try #require(risk.enterAndFill(entry(quantity: 1_000), nowNs: t) != nil)
+        try #require(risk.enterAndFill(entry(quantity: 1_000, strategy: 1), nowNs: t) != nil)
+        #expect(risk.check(entry(strategy: 2), nowNs: t).denial?.reason == .submitRate)
+        // The entries' bucket is empty; exits still go, from their own bucket.
+        #expect(risk.check(exit(.sell, quantity: 500), nowNs: t).order != nil)
+        #expect(risk.check(exit(.sell, quantity: 500, strategy: 1), nowNs: t).order != nil)
+        let d = try #require(risk.check(exit(.sell, quantity: 500), nowNs: t).denial)
+        #expect(d.reason == .exitSubmitRate && d.limit == 1_000)
+        #expect(risk.check(exit(.sell, quantity: 500), nowNs: t + 1_000_000_000).order != nil)
+        // Exits took none of the entries' tokens (instrument 1: our exit sells rest on 0).
+        #expect(risk.check(entry(strategy: 2, instrument: 1), nowNs: t + 1_000_000_000).order != nil)
+    }
+
+    @Test func tellsWhatAnExitCanStillReduce() throws {
+        var risk = makeRisk(spec: fixtureSpec(maxOrder: 400))
+        #expect(risk.reducibleQuantity(strategy: 0, instrument: 0, side: .sell) == 0)
+        for _ in 0..<3 { try #require(risk.enterAndFill(entry(quantity: 400)) != nil) }
+        #expect(risk.reducibleQuantity(strategy: 0, instrument: 0, side: .sell) == 1_200)
+        #expect(risk.reducibleQuantity(strategy: 0, instrument: 0, side: .buy) == 0)
+        var sent: [Int64] = []
+        while risk.reducibleQuantity(strategy: 0, instrument: 0, side: .sell) > 0, let o = risk.check(exit(.sell)).order {
+            sent.append(o.quantity.units)
+        }
+        #expect(sent == [400, 400, 400])
+        #expect(risk.reducibleQuantity(strategy: 0, instrument: 0, side: .sell) == 0)
+    }
+
     @Test func failsClosedOnUnknownIdsAndMissingOrStalePrices() throws {
         var risk = makeRisk(strategies: 2, instruments: 3)
         #expect(risk.check(entry(strategy: 2)).denial?.reason == .unknownStrategy)
@@ -222,6 +285,19 @@ import TicklineRisk
         let d = try #require(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 149)).denial)
         #expect(d.reason == .rewardRisk && d.observed == 1_490 && d.limit == 1_500)
         #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits - 300)).denial?.reason == .rewardRisk)
+    }
+
+    @Test func countsARoundTripsFeesInRewardRisk() throws {
+        // 0.1 % per side at 100.00: 0.10 a side. Target 3.00 above, stop 1.00 below, min 1.5:
+        // without fees 3.0; with them (3.00 − 0.100 − 0.103) / (1.00 + 0.100 + 0.099) = 2.33.
+        var risk = makeRisk()
+        risk.feePartsPerMillion = 1_000
+        #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 300)).order != nil)
+        // 1.60 above passes without fees (1.6) but not with them: (1.60 − 0.2016) / 1.199 = 1.166.
+        let d = try #require(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 160, strategy: 1)).denial)
+        #expect(d.reason == .rewardRisk && d.observed == 1_166 && d.limit == 1_500)
+        risk.feePartsPerMillion = 0
+        #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 160, strategy: 1)).order != nil)
     }
 
     @Test func preventsSelfTradeAgainstARestingOppositeOrder() throws {

@@ -70,8 +70,8 @@ extension PreTradeRisk {
 
     /// Decides and fills the whole order at its price; returns the order.
     @discardableResult
-    mutating func enterAndFill(_ signal: SignalEvent) -> OrderEvent? {
-        guard let o = check(signal).order else { return nil }
+    mutating func enterAndFill(_ signal: SignalEvent, nowNs: Nanos = startNs) -> OrderEvent? {
+        guard let o = check(signal, nowNs: nowNs).order else { return nil }
         apply(fill: fill(o))
         return o
     }
