@@ -528,6 +528,11 @@ public enum ReplayInput {
         public var name: String
         public var firstNs: Int64
         public var lastNs: Int64
+        public init(name: String, firstNs: Int64, lastNs: Int64) {
+            self.name = name
+            self.firstNs = firstNs
+            self.lastNs = lastNs
+        }
     }
 
     /// The first and last receive times of a recording (nil: no line starts with one).

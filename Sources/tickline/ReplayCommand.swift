@@ -150,7 +150,7 @@ enum ReplayHTML {
 
     /// A line chart of (wall ns, value) points with a UTC time axis and a value axis.
     static func chart(id: String, _ points: [[Double]], valueLabel: String, format: (Double) -> String) -> String {
-        let w = 900.0, h = 300.0, left = 80.0, right = 20.0, top = 15.0, bottom = 45.0
+        let w = 900.0, h = 300.0, left = 80.0, right = 45.0, top = 15.0, bottom = 45.0
         var svg = "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-size=\"11\" font-family=\"sans-serif\">"
         guard let first = points.first, let last = points.last else { return svg + "<text x=\"10\" y=\"20\">no samples</text></svg>" }
         let x0 = first[0], x1 = max(last[0], first[0] + 1)

@@ -179,7 +179,7 @@ import TicklineTestSupport
                                 arguments: ["demo", "--duration", "4", "--json", "--rate", "3000"])
         #expect(demo.start())
         #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
-        let json = try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Double] ?? [:]
+        let json = (try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any] ?? [:]).compactMapValues { $0 as? Double }
         #expect((json["orders"] ?? 0) > 0 && (json["fills"] ?? 0) > 0, "\(demo.output)")
         #expect(json["writer_restarts"] == 0)
         guard let line = demo.errors.split(separator: "\n").first(where: { $0.hasPrefix("writer: tickline-writer pid") }) else {
