@@ -164,4 +164,53 @@ import TicklineTestSupport
             #expect(!p.errors.contains("nonexistent-recording"))
         }
     }
+
+    /// `tickline demo --json --html`: today's counts plus the round trips, which add up with
+    /// what is still open to the change of equity; `GET /api/trades` serves the same records
+    /// while it runs; the HTML report has a row per round trip.
+    @Test func demoReportsTheSameRoundTripsInItsJSONItsHTMLAndItsAPI() throws {
+        let html = NSTemporaryDirectory() + "tickline-demo-report-\(getpid()).html"
+        defer { try? FileManager.default.removeItem(atPath: html) }
+        let demo = ChildProcess(executable: Self.tickline,
+                                arguments: ["demo", "--duration", "8", "--json", "--rate", "3000", "--html", html])
+        #expect(demo.start())
+        defer { try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)") }
+        // The dashboard line names the port and the token; then the API is asked until the
+        // demo has closed a round trip (or has ended).
+        var served: [[String: Any]] = []
+        if waitUntil(30, { demo.errors.contains("dashboard: http://127.0.0.1:") }),
+           let m = demo.errors.firstMatch(of: /dashboard: http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]+)/) {
+            _ = waitUntil(30) {
+                let (status, body) = httpRequest(port: Int(m.1)!, path: "/api/trades", token: String(m.2))
+                if status == 200 { served = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String: Any]] ?? [] }
+                return !served.isEmpty || demo.exitStatus != nil
+            }
+        } else {
+            Issue.record("the demo did not print its dashboard address:\n\(demo.errors)")
+        }
+        #expect(demo.wait(seconds: 90) == 0, "\(demo.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any], "\(demo.output)")
+        for key in ["events", "signals", "orders", "fills", "risk_events", "denials", "writer_restarts", "final_equity", "seconds"] {
+            #expect(json[key] as? Double != nil, "today's key \(key)")
+        }
+        let trips = json["round_trips"] as? [[String: Any]] ?? []
+        #expect(!trips.isEmpty, "the demo closed no round trip")
+        func number(_ d: [String: Any], _ k: String) -> Double { d[k] as? Double ?? .nan }
+        let net = trips.reduce(0) { $0 + number($1, "net_pnl") }
+        #expect(abs(net + number(json, "unrealised_pnl") - number(json, "open_fees") - number(json, "net_pnl")) < 0.005)
+        #expect(abs(number(json, "net_pnl") - (number(json, "final_equity") - number(json, "starting_equity"))) < 0.005)
+        let byStrategy = json["by_strategy"] as? [String: [String: Any]] ?? [:]
+        #expect(byStrategy.values.reduce(0) { $0 + (($1["trades"] as? Int) ?? 0) } == trips.count)
+        #expect(abs(byStrategy.values.reduce(0) { $0 + number($1, "net_pnl") } - net) < 1e-6)
+        for s in byStrategy.values { #expect(s["win_rate_net"] != nil && s["fees"] != nil) }
+        // What the API served is the start of the final list, record for record.
+        #expect(!served.isEmpty, "GET /api/trades served no round trip while the demo ran")
+        for t in served {
+            let sequence = t["sequence"] as? Int ?? 0
+            let same = trips.first { $0["sequence"] as? Int == sequence }
+            #expect(same.map { NSDictionary(dictionary: $0).isEqual(to: t) } == true, "round trip \(sequence) differs")
+        }
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.components(separatedBy: "<tr class=\"trip\">").count - 1 == trips.count)
+    }
 }
