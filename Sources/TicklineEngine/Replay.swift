@@ -276,8 +276,13 @@ public final class ReplayEngine {
                 // "<receive ns> <json>"
                 var recv: Int64 = 0
                 var j = i
-                while j < end, raw[j] >= 48, raw[j] <= 57 { recv = recv * 10 + Int64(raw[j] - 48); j += 1 }
-                guard j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
+                var valid = true
+                while j < end, raw[j] >= 48, raw[j] <= 57 {
+                    guard let next = ReplayInput.appendDigit(recv, raw[j]) else { valid = false; break }
+                    recv = next
+                    j += 1
+                }
+                guard valid, j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
@@ -538,13 +543,13 @@ public enum ReplayInput {
     /// The first and last receive times of a recording (nil: no line starts with one).
     public static func span(name: String, _ bytes: [UInt8]) -> Span? {
         func stamp(at start: Int) -> Int64? {
-            var v: Int64 = 0, j = start, digits = 0
-            while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57, digits < 19 {
-                v = v * 10 + Int64(bytes[j] - 48)
+            var v: Int64 = 0, j = start
+            while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+                guard let next = ReplayInput.appendDigit(v, bytes[j]) else { return nil }
+                v = next
                 j += 1
-                digits += 1
             }
-            return digits > 0 && j < bytes.count && bytes[j] == 32 ? v : nil
+            return j > start && j < bytes.count && bytes[j] == 32 ? v : nil
         }
         var first: Int64?
         var i = 0
@@ -563,6 +568,14 @@ public enum ReplayInput {
             end = start
         }
         return Span(name: name, firstNs: first, lastNs: last)
+    }
+
+    /// `value` × 10 + the ASCII digit, or nil past `Int64.max` (a malformed receive time).
+    @inline(__always)
+    static func appendDigit(_ value: Int64, _ digit: UInt8) -> Int64? {
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times10.addingReportingOverflow(Int64(digit &- 48))
+        return o1 || o2 ? nil : sum
     }
 
     /// The indices of `spans` by first receive time; throws naming two files whose spans

@@ -97,6 +97,8 @@ import TicklineTestSupport
             #expect(error.description.contains("a (100...300 ns)") && error.description.contains("c (250...600 ns)"))
         }
         #expect(ReplayInput.span(name: "x", Array("no stamp\n".utf8)) == nil)
+        #expect(ReplayInput.span(name: "x", Array("99999999999999999999 {}\n".utf8)) == nil)  // past Int64: refused, no trap
+        #expect(ReplayInput.span(name: "x", Array("1723161253937085768 {}\n".utf8))?.firstNs == 1_723_161_253_937_085_768)
     }
 
     /// The files given in reverse order are replayed in time order; the HTML report drawn by
@@ -136,6 +138,13 @@ import TicklineTestSupport
         #expect(points("equity-chart") == equity.count)
         #expect(points("drawdown-chart") == drawdown.count)
         #expect(dom.contains("time (UTC)") && dom.contains("id=\"strategies\"") && dom.contains("id=\"denials\""))
+    }
+
+    @Test func countsALineWithAReceiveTimePastInt64AsADecodeError() throws {
+        let engine = try ReplayEngine(symbols: ["BTCUSDT"], config: EngineConfig(), fallbackSpec: Self.spec)
+        let trade = #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"60000.00","q":"0.001","T":1,"m":true}"#
+        let r = engine.run(Array("99999999999999999999 \(trade)\n1000 \(trade)\n".utf8))
+        #expect(r.messages == 1 && r.decodeErrors >= 1)
     }
 
     @Test func refusesOverlappingFilesNamingThem() throws {
