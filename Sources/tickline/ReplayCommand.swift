@@ -139,12 +139,13 @@ enum ReplayHTML {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// UTC time of wall ns: HH:MM:SS, with the date when the span covers more than a day.
-    static func time(_ ns: Double, withDate: Bool) -> String {
-        var t = time_t(ns / 1e9)
+    /// UTC time of wall ns: HH:MM:SS (.mmm), with the date when the span covers more than a day.
+    static func time(_ ns: Double, withDate: Bool, milliseconds: Bool = false) -> String {
+        var t = time_t((ns / 1e9).rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        let clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+        var clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+        if milliseconds { clock += String(format: ".%03d", Int((ns - Double(t) * 1e9) / 1e6)) }
         return withDate ? String(format: "%04d-%02d-%02d ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday) + clock : clock
     }
 
@@ -204,7 +205,8 @@ enum ReplayHTML {
              f(s.unrealisedPnl), f(s.openFees), f(s.maxDrawdownMoney), ReplayText.sharpe(s.sharpe, samples: s.sharpeSamples)]
         }
         let trips = r.roundTrips.map { t in
-            [String(t.sequence), t.strategy, t.symbol, t.side, time(Double(t.entryNs), withDate: withDate), time(Double(t.exitNs), withDate: withDate),
+            [String(t.sequence), t.strategy, t.symbol, t.side, time(Double(t.entryNs), withDate: withDate, milliseconds: true),
+             time(Double(t.exitNs), withDate: withDate, milliseconds: true),
              f(Double(t.holdingNs) / 1e9, 1), String(format: "%.8g", t.qty), f(t.entryPrice, 4), f(t.exitPrice, 4), f(t.openingFee, 4),
              f(t.closingFee, 4), f(t.grossPnl, 4), f(t.netPnl, 4)]
         }
