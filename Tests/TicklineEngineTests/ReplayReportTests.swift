@@ -140,6 +140,37 @@ import TicklineTestSupport
         #expect(dom.contains("time (UTC)") && dom.contains("id=\"strategies\"") && dom.contains("id=\"denials\""))
     }
 
+    /// The control plane's log of round trips: each read of the view adds only what is new,
+    /// and counts what closed faster than it read.
+    @Test func roundTripLogAddsNewTripsOnceAndCountsTheOnesItMissed() {
+        func view(_ sequences: ClosedRange<UInt64>) -> EngineViewData {
+            var v = EngineViewData()
+            for (k, s) in sequences.enumerated() {
+                var t = RoundTrip()
+                t.sequence = s
+                t.strategy = 2
+                t.quantityUnits = 100
+                t.quantityDecimals = 2
+                t.entryNotional = 100 * 5_000
+                t.exitNotional = 100 * 5_100
+                t.grossMoney = MoneyScale.money(1)
+                v.roundTrips[k] = t
+            }
+            v.roundTripCount = sequences.count
+            v.roundTripsClosed = sequences.upperBound
+            return v
+        }
+        var log = RoundTripLog(limit: 5)
+        log.add(from: view(1...3), symbols: ["BTCUSDT"])
+        log.add(from: view(2...4), symbols: ["BTCUSDT"])
+        #expect(log.records.map(\.sequence) == [1, 2, 3, 4] && log.missed == 0)
+        log.add(from: view(7...8), symbols: ["BTCUSDT"])
+        #expect(log.missed == 2 && log.lastSequence == 8)
+        #expect(log.records.map(\.sequence) == [2, 3, 4, 7, 8])  // at most `limit`, the oldest dropped
+        let r = log.records[0]
+        #expect(r.strategy == "2" && r.symbol == "BTCUSDT" && r.qty == 1 && r.entryPrice == 5_000 && r.exitPrice == 5_100)
+    }
+
     @Test func countsALineWithAReceiveTimePastInt64AsADecodeError() throws {
         let engine = try ReplayEngine(symbols: ["BTCUSDT"], config: EngineConfig(), fallbackSpec: Self.spec)
         let trade = #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"60000.00","q":"0.001","T":1,"m":true}"#
