@@ -100,6 +100,26 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
         }
     }
 
+    /// One strategy's money: realised and unrealised PnL, every fee it paid, and its
+    /// round trips closed so far.
+    public struct StrategyPnl: Codable, Sendable, Equatable {
+        public var strategy: String
+        public var trades: UInt64
+        public var realisedPnl: Double
+        public var unrealisedPnl: Double
+        public var fees: Double
+        /// realised + unrealised − fees.
+        public var netPnl: Double
+        public init(strategy: String, trades: UInt64, realisedPnl: Double, unrealisedPnl: Double, fees: Double, netPnl: Double) {
+            self.strategy = strategy
+            self.trades = trades
+            self.realisedPnl = realisedPnl
+            self.unrealisedPnl = unrealisedPnl
+            self.fees = fees
+            self.netPnl = netPnl
+        }
+    }
+
     public var instance: String
     public var wallNs: Int64
     /// active, reducing or halted.
@@ -126,6 +146,13 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
     public var utilisation: [Utilisation]
     /// The risk limits in force, by config key (e.g. `max_order_notional`).
     public var limits: [String: Double]
+    /// Fees paid on positions still open (their part of `fees` not yet in a round trip).
+    public var openFees: Double
+    /// Per strategy that traded, by id.
+    public var strategies: [StrategyPnl]
+    /// Round trips closed so far, and the most recent of them, oldest first.
+    public var roundTripsClosed: UInt64
+    public var recentRoundTrips: [RoundTripRecord]
 
     public init(instance: String, wallNs: Int64 = 0, tradingState: String = "active") {
         self.instance = instance
@@ -151,6 +178,62 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
         recentDenials = []
         utilisation = []
         limits = [:]
+        openFees = 0
+        strategies = []
+        roundTripsClosed = 0
+        recentRoundTrips = []
+    }
+}
+
+/// One closed round trip as reports and `GET /api/trades` show it (the same fields in
+/// `tickline replay --json`, `tickline demo --json` and the API). Money in the account
+/// currency; `fees` = `opening_fee` + `closing_fee`; `net_pnl` = `gross_pnl` − `fees`.
+public struct RoundTripRecord: Codable, Sendable, Equatable {
+    /// 1 for the first round trip closed, then 2, 3, ...
+    public var sequence: UInt64
+    /// The strategy id of the order that opened the position.
+    public var strategy: String
+    public var symbol: String
+    /// Wall ns of the fill that opened the position and of the fill that closed this quantity.
+    public var entryNs: Int64
+    public var exitNs: Int64
+    public var holdingNs: Int64
+    /// long or short.
+    public var side: String
+    public var qty: Double
+    /// Average entry cost and exit fill price.
+    public var entryPrice: Double
+    public var exitPrice: Double
+    public var openingFee: Double
+    public var closingFee: Double
+    public var fees: Double
+    public var grossPnl: Double
+    public var netPnl: Double
+
+    public init(sequence: UInt64, strategy: String, symbol: String, entryNs: Int64, exitNs: Int64, side: String, qty: Double,
+                entryPrice: Double, exitPrice: Double, openingFee: Double, closingFee: Double, grossPnl: Double, netPnl: Double) {
+        self.sequence = sequence
+        self.strategy = strategy
+        self.symbol = symbol
+        self.entryNs = entryNs
+        self.exitNs = exitNs
+        holdingNs = exitNs - entryNs
+        self.side = side
+        self.qty = qty
+        self.entryPrice = entryPrice
+        self.exitPrice = exitPrice
+        self.openingFee = openingFee
+        self.closingFee = closingFee
+        fees = openingFee + closingFee
+        self.grossPnl = grossPnl
+        self.netPnl = netPnl
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, strategy, symbol, side, qty, fees
+        case entryNs = "entry_ns", exitNs = "exit_ns", holdingNs = "holding_ns", entryPrice = "entry_price"
+        case exitPrice = "exit_price", openingFee = "opening_fee", closingFee = "closing_fee", grossPnl = "gross_pnl"
+        case netPnl = "net_pnl"
     }
 }
 
@@ -199,4 +282,11 @@ public protocol ControlPlaneSource: Sendable {
     /// The Prometheus text exposition of every metric (see `PrometheusText`).
     func prometheusMetrics() -> String
     func submit(_ request: ControlRequest) -> ControlReply
+    /// The closed round trips, oldest first (`GET /api/trades`).
+    func roundTrips() -> [RoundTripRecord]
+}
+
+extension ControlPlaneSource {
+    /// The snapshot's recent round trips (a source that keeps them all overrides this).
+    public func roundTrips() -> [RoundTripRecord] { snapshot().recentRoundTrips }
 }

@@ -15,7 +15,7 @@ public struct ControlError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The HTTP control plane: `GET /healthz` (open), and with the bearer token
-/// `GET /readiness`, `/metrics` (Prometheus text), `/api/snapshot|positions|orders|signals|limits`,
+/// `GET /readiness`, `/metrics` (Prometheus text), `/api/snapshot|positions|orders|signals|limits|trades`,
 /// `POST /api/subscribe|unsubscribe` (`{"symbols": [...]}`), `POST /api/halt|reduce|resume|flatten`,
 /// `PUT /api/limits` (`{"key": value}`), the dashboard at `/` and its live feed
 /// `/api/stream` (server-sent events). Runs on SwiftNIO's threads, never a pinned core.
@@ -112,6 +112,7 @@ public final class ControlServer: Sendable {
         router.get("/api/orders") { _, _ in try Self.json(source.snapshot().openOrders) }
         router.get("/api/signals") { _, _ in try Self.json(source.snapshot().recentSignals) }
         router.get("/api/limits") { _, _ in try Self.json(source.snapshot().limits) }
+        router.get("/api/trades") { _, _ in try Self.json(source.roundTrips()) }
         struct Symbols: Decodable { let symbols: [String] }
         router.post("/api/subscribe") { request, context -> Response in
             let body = try await request.decode(as: Symbols.self, context: context)

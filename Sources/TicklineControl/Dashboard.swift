@@ -1,7 +1,8 @@
 /// The dashboard page served at `/`: no external scripts or fonts (servers often have no
 /// internet). It reads `?token=` from its own URL, subscribes to `/api/stream` (server-sent
 /// events) and redraws on every snapshot: equity curve, PnL, positions, recent signals,
-/// trades and denials, risk utilisation against limits, latency percentiles.
+/// trades and denials, PnL and fees per strategy, the last round trips, risk utilisation
+/// against limits, latency percentiles.
 /// `body[data-updates]` counts the snapshots drawn (the browser test waits on it).
 enum Dashboard {
     static let html = #"""
@@ -44,6 +45,8 @@ enum Dashboard {
   <div class="card"><h2>Equity</h2><canvas id="equityChart" width="800" height="220"></canvas></div>
   <div class="card"><h2>Latency (µs)</h2><table id="latency"></table>
     <h2>Risk utilisation</h2><div id="utilisation"></div></div>
+  <div class="card"><h2>Strategies (PnL net = realised + unrealised − fees)</h2><table id="strategies"></table></div>
+  <div class="card"><h2>Last round trips <span id="tripCount"></span></h2><table id="roundTrips"></table></div>
   <div class="card"><h2>Positions</h2><table id="positions"></table></div>
   <div class="card"><h2>Open orders</h2><table id="orders"></table></div>
   <div class="card"><h2>Recent signals</h2><table id="signals"></table></div>
@@ -95,6 +98,12 @@ function render(s) {
     return "<div>" + esc(u.name) + " " + fmt(u.used) + " / " + fmt(u.limit) +
       '<div class="bar"><div class="' + (pct > 80 ? "hot" : "") + '" style="width:' + pct + '%"></div></div></div>';
   }).join("");
+  table("strategies", ["strategy", "round trips", "realised", "unrealised", "fees", "net"],
+        s.strategies.map(t => [esc(t.strategy), t.trades, fmt(t.realisedPnl), fmt(t.unrealisedPnl), fmt(t.fees), fmt(t.netPnl)]));
+  document.getElementById("tripCount").textContent = "(" + s.roundTripsClosed + " closed)";
+  table("roundTrips", ["exit", "symbol", "strategy", "side", "qty", "entry", "exit price", "fees", "net"],
+        s.recentRoundTrips.slice(-10).reverse().map(t => [time(t.exit_ns), esc(t.symbol), esc(t.strategy), esc(t.side), fmt(t.qty, 4),
+                                                          fmt(t.entry_price), fmt(t.exit_price), fmt(t.fees, 4), fmt(t.net_pnl, 4)]));
   table("positions", ["symbol", "strategy", "qty", "avg", "mark", "realised", "unrealised", "at risk"],
         s.positions.map(p => [esc(p.symbol), esc(p.strategy), fmt(p.quantity, 4), fmt(p.averagePrice), fmt(p.markPrice),
                               fmt(p.realisedPnl), fmt(p.unrealisedPnl), fmt(p.moneyAtRisk)]));

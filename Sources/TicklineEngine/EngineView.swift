@@ -21,6 +21,20 @@ public enum EngineViewCapacity {
     public static let equitySamples = 512
     /// Denial counters by `DenialReason.rawValue & 63` (as `PreTradeRisk.deniedByReason`).
     public static let denialReasons = 64
+    /// Most recent closed round trips kept; `roundTripsClosed` counts all of them.
+    public static let roundTrips = 64
+    /// Strategies shown (ids 0..<32).
+    public static let strategies = 32
+}
+
+/// One strategy's money (units of `MoneyScale`) and its closed round trips.
+public struct ViewStrategy: Sendable, BitwiseCopyable {
+    public var strategy: StrategyId = 0
+    public var trades: UInt64 = 0
+    public var realisedMoney: Int64 = 0
+    public var unrealisedMoney: Int64 = 0
+    public var feesMoney: Int64 = 0
+    public init() {}
 }
 
 /// One strategy's position on one instrument, in the instrument's units (money: `MoneyScale`).
@@ -130,6 +144,8 @@ public struct ViewAccount: Sendable, BitwiseCopyable {
     /// The largest drawdown seen at a publish.
     public var maxDrawdownPartsPerMillion: Int64 = 0
     public var moneyAtRiskMoney: Int64 = 0
+    /// Fees paid on positions still open (`RoundTrips.openFeesMoney`).
+    public var openFeesMoney: Int64 = 0
     public init() {}
 }
 
@@ -163,6 +179,14 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
     public var recentSignals = ViewActivityRing()
     public var recentTrades = ViewActivityRing()
     public var recentDenials = ViewActivityRing()
+
+    /// Strategies that traded (fees paid), by id; `strategyCount` of them.
+    public var strategyCount = 0
+    public var strategies = InlineArray<32, ViewStrategy>(repeating: ViewStrategy())
+    /// The last `roundTripCount` closed round trips, oldest first; `roundTripsClosed` ever.
+    public var roundTripsClosed: UInt64 = 0
+    public var roundTripCount = 0
+    public var roundTrips = InlineArray<64, RoundTrip>(repeating: RoundTrip())
 
     /// (wall ns, equity money) samples; `equitySamples` ever taken, newest at `(equitySamples - 1) % 512`.
     public var equityWallNs = InlineArray<512, Int64>(repeating: 0)
@@ -205,7 +229,7 @@ public enum EngineSnapshotBuilder {
     public static func snapshot(instance: String, view v: EngineViewData, symbols: [String], stats: StatsBoard?,
                                 wallNs: Nanos, strategyNames: [String] = []) -> EngineSnapshot {
         func name(_ i: InstrumentId) -> String { Int(i) < symbols.count ? symbols[Int(i)] : "#\(i)" }
-        func strategy(_ s: StrategyId) -> String { Int(s) < strategyNames.count ? strategyNames[Int(s)] : "\(s)" }
+        func strategy(_ s: StrategyId) -> String { strategyName(s, names: strategyNames) }
         func scaled(_ units: Int64, _ decimals: UInt8) -> Double { Double(units) / pow(10, Double(decimals)) }
         func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         func side(_ raw: UInt8) -> String { Side(rawValue: raw).map { $0 == .buy ? "buy" : "sell" } ?? "" }
@@ -256,12 +280,44 @@ public enum EngineSnapshotBuilder {
         v.recentTrades.forEach { s.recentTrades.append(activity($0, detail: Liquidity(rawValue: UInt8(truncatingIfNeeded: $0.detail)).map { "\($0)" } ?? "")) }
         v.recentDenials.forEach { s.recentDenials.append(activity($0, detail: denialName($0.detail))) }
         s.limits = RiskLimitCode.describe(v.limits)
+        s.openFees = money(v.account.openFeesMoney)
+        for k in 0..<min(v.strategyCount, EngineViewCapacity.strategies) {
+            let st = v.strategies[k]
+            s.strategies.append(.init(strategy: strategy(st.strategy), trades: st.trades, realisedPnl: money(st.realisedMoney),
+                                      unrealisedPnl: money(st.unrealisedMoney), fees: money(st.feesMoney),
+                                      netPnl: money(st.realisedMoney &+ st.unrealisedMoney &- st.feesMoney)))
+        }
+        s.roundTripsClosed = v.roundTripsClosed
+        for k in 0..<min(v.roundTripCount, EngineViewCapacity.roundTrips) {
+            s.recentRoundTrips.append(record(v.roundTrips[k], symbols: symbols, strategyNames: strategyNames))
+        }
         s.utilisation = [
             .init(name: "drawdown %", used: s.drawdown * 100, limit: Double(v.limits.drawdownPartsPerMillion) / 10_000),
             .init(name: "open positions", used: Double(v.positionsTotal),
                   limit: Double(v.limits.maxOpenSwingPositions + v.limits.maxOpenIntradayPositions)),
         ]
         return s
+    }
+
+    /// A strategy's name: its entry in `names`, else its id.
+    public static func strategyName(_ s: StrategyId, names: [String] = []) -> String {
+        Int(s) < names.count ? names[Int(s)] : "\(s)"
+    }
+
+    /// The one translation of a closed round trip into what reports and the API show.
+    public static func record(_ t: RoundTrip, symbols: [String], strategyNames: [String] = []) -> RoundTripRecord {
+        let q = Double(t.quantityUnits)
+        let priceScale = pow(10, Double(t.priceDecimals))
+        func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
+        return RoundTripRecord(
+            sequence: t.sequence, strategy: strategyName(t.strategy, names: strategyNames),
+            symbol: Int(t.instrument) < symbols.count ? symbols[Int(t.instrument)] : "#\(t.instrument)",
+            entryNs: t.entryWallNs, exitNs: t.exitWallNs, side: t.side == .sell ? "short" : "long",
+            qty: q / pow(10, Double(t.quantityDecimals)),
+            entryPrice: q > 0 ? Double(t.entryNotional) / q / priceScale : 0,
+            exitPrice: q > 0 ? Double(t.exitNotional) / q / priceScale : 0,
+            openingFee: money(t.openingFeesMoney), closingFee: money(t.closingFeesMoney),
+            grossPnl: money(t.grossMoney), netPnl: money(t.netMoney))
     }
 
     /// A denial reason's name ("orderTableFull" for 0, the RiskAgent's own denial).
@@ -295,6 +351,30 @@ public enum EngineSnapshotBuilder {
         p.single("tickline_open_positions", .gauge, "Non-flat (strategy, symbol) positions.", [], Double(v.positionsTotal))
         p.single("tickline_open_orders", .gauge, "Orders not in a terminal state.", [], Double(v.openOrdersTotal))
         p.single("tickline_trading_state", .gauge, "1 active, 2 reducing, 3 halted.", [], Double(v.globalStateRaw))
+    }
+}
+
+/// Every round trip the risk view has shown, kept on the control plane's side (cold path):
+/// each read of the view adds the ones closed since the last read. The view holds the last
+/// `EngineViewCapacity.roundTrips`; more closing between two reads are counted in `missed`.
+/// Keeps at most `limit` (the oldest go first). Not thread-safe: one reader thread.
+public struct RoundTripLog: Sendable {
+    public private(set) var records: [RoundTripRecord] = []
+    public private(set) var lastSequence: UInt64 = 0
+    public private(set) var missed: UInt64 = 0
+    public let limit: Int
+
+    public init(limit: Int = 100_000) { self.limit = limit }
+
+    public mutating func add(from v: EngineViewData, symbols: [String], strategyNames: [String] = []) {
+        for k in 0..<min(v.roundTripCount, EngineViewCapacity.roundTrips) {
+            let t = v.roundTrips[k]
+            guard t.sequence > lastSequence else { continue }
+            missed += t.sequence - lastSequence - 1
+            lastSequence = t.sequence
+            records.append(EngineSnapshotBuilder.record(t, symbols: symbols, strategyNames: strategyNames))
+        }
+        if records.count > limit { records.removeFirst(records.count - limit) }
     }
 }
 

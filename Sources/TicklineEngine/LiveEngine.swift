@@ -192,6 +192,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     /// Market events and the time at the previous refresh (events/s); main thread only.
     var previousEvents: (count: UInt64, ns: Nanos) = (0, 0)
     let latest: Mutex<(EngineSnapshot, String)>
+    /// Every round trip the view has shown (added at each refresh).
+    let trips = Mutex(RoundTripLog())
     let pending = Mutex<[ControlRequest]>([])
     /// The `control.feed` producer and the subscription view; set once by `LiveEngine.init`
     /// before the control server starts, read-only after.
@@ -228,6 +230,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         let v = view.read()
         var s = v.map { EngineSnapshotBuilder.snapshot(instance: instance, view: $0, symbols: symbols, stats: stats, wallNs: wall) }
             ?? latest.withLock { $0.0 }
+        if let v { trips.withLock { $0.add(from: v, symbols: symbols) } }
         s.wallNs = wall
         p.family("tickline_ring_published_total", .counter, "Records pushed into each ring.")
         p.family("tickline_ring_dropped_total", .counter, "Records dropped (market-data rings only).")
@@ -313,6 +316,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     }
 
     func prometheusMetrics() -> String { latest.withLock { $0.1 } }
+
+    func roundTrips() -> [RoundTripRecord] { trips.withLock { $0.records } }
 
     func submit(_ request: ControlRequest) -> ControlReply {
         // Subscriptions go straight onto `control.feed` (the desk holds its own lock), so the

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import TicklineConfig
+import TicklineControl
 import TicklineCore
 import TicklineExecution
 import TicklineMarketData
@@ -11,7 +12,8 @@ import TicklineRisk
 import TicklineRuntime
 import TicklineStrategy
 
-/// What a replay (backtest) did: `tickline replay --json` prints it as one line.
+/// What a replay (backtest) did: `tickline replay --json` prints it as one line. Money in
+/// the account currency; every figure is net of all fees unless its name says gross.
 public struct ReplayReport: Codable, Sendable {
     public var messages: UInt64 = 0
     public var events: UInt64 = 0
@@ -23,34 +25,116 @@ public struct ReplayReport: Codable, Sendable {
     public var exits: UInt64 = 0
     public var denials: UInt64 = 0
     public var denialsByReason: [String: UInt64] = [:]
-    /// Round trips closed (a (strategy, symbol) position back to flat) and the fraction that
-    /// made money after fees.
+    /// Exits decided, by what triggered them (take-profit, stop-loss, ...).
+    public var exitsByTrigger: [String: UInt64] = [:]
+    /// Round trips closed (`roundTrips.count` plus any the report could not copy,
+    /// `roundTripsMissed`), and the fraction with net (`winRate`) and gross PnL > 0.
     public var trades: UInt64 = 0
     public var winRate: Double = 0
+    public var winRateGross: Double = 0
     public var realisedPnl: Double = 0
     public var unrealisedPnl: Double = 0
+    /// Every fee paid; `openFees` of them on positions still open.
     public var fees: Double = 0
+    public var openFees: Double = 0
     public var startingEquity: Double = 0
     public var finalEquity: Double = 0
-    /// Largest fall from a peak of equity, as a fraction of that peak.
+    /// finalEquity − startingEquity = Σ round trips' net PnL + unrealisedPnl − openFees.
+    public var netPnl: Double = 0
+    /// Largest fall from a peak of equity (checked at every event), as a fraction of that peak.
     public var maxDrawdown: Double = 0
-    /// Mean over standard deviation of per-minute equity returns, × √(minutes per year).
-    public var sharpe: Double = 0
+    /// Mean over standard deviation of the equity's returns between curve samples,
+    /// annualised (× √(samples per year)); nil below `ReplayStatistics.minimumSharpeSamples`
+    /// returns. `sharpeSamples` is how many returns it used.
+    public var sharpe: Double?
+    public var sharpeSamples: Int = 0
     /// Largest |net position| seen per symbol, and its limit, in the symbol's quantity.
     public var maxAbsPosition: [String: Double] = [:]
     public var positionLimit: [String: Double] = [:]
     public var decodeErrors: UInt64 = 0
     public var depthGaps: UInt64 = 0
-    /// (wall ns, equity) once a minute of replayed time: the equity curve.
+    /// The equity curve's sampling: one point at the first event of each interval of
+    /// replayed time, then the final equity as the last point.
+    public var curveIntervalSeconds: Double = 0
+    /// (wall ns, equity) and (wall ns, drawdown from the peak as a fraction), the same times.
     public var equityCurve: [[Double]] = []
+    public var drawdownCurve: [[Double]] = []
+    /// Every closed round trip, oldest first.
+    public var roundTrips: [RoundTripRecord] = []
+    /// Round trips closed faster than the report copied them (0 unless the risk stage's
+    /// round-trip ring overflowed between two messages).
+    public var roundTripsMissed: UInt64 = 0
+    /// Per strategy id that traded.
+    public var byStrategy: [String: StrategyResult] = [:]
 
     enum CodingKeys: String, CodingKey {
         case messages, events, seconds, signals, orders, fills, exits, denials, trades, fees, sharpe
         case eventsPerSecond = "events_per_second", denialsByReason = "denials_by_reason", winRate = "win_rate"
+        case exitsByTrigger = "exits_by_trigger", winRateGross = "win_rate_gross", openFees = "open_fees", netPnl = "net_pnl"
         case realisedPnl = "realised_pnl", unrealisedPnl = "unrealised_pnl", startingEquity = "starting_equity"
         case finalEquity = "final_equity", maxDrawdown = "max_drawdown", maxAbsPosition = "max_abs_position"
         case positionLimit = "position_limit", decodeErrors = "decode_errors", depthGaps = "depth_gaps"
-        case equityCurve = "equity_curve"
+        case sharpeSamples = "sharpe_samples", curveIntervalSeconds = "curve_interval_s"
+        case equityCurve = "equity_curve", drawdownCurve = "drawdown_curve", roundTrips = "round_trips"
+        case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy"
+    }
+
+    public init() {}
+}
+
+/// One strategy's results: its closed round trips (trades, gross and net PnL, fees, win
+/// rates), what it still holds (unrealised PnL, open fees), and its PnL curve's maximum
+/// drawdown and Sharpe (on the account curve's sample times).
+public struct StrategyResult: Codable, Sendable, Equatable {
+    public var trades: Int = 0
+    public var grossPnl: Double = 0
+    public var netPnl: Double = 0
+    /// Fees of the closed round trips (opening and closing).
+    public var fees: Double = 0
+    public var winRateGross: Double = 0
+    public var winRateNet: Double = 0
+    public var unrealisedPnl: Double = 0
+    public var openFees: Double = 0
+    /// Largest fall of the strategy's PnL (realised + unrealised − fees) from its peak, money.
+    public var maxDrawdownMoney: Double = 0
+    /// Returns = change of the strategy's PnL over the account's equity at the previous
+    /// sample (so the strategies' returns add up to the account's); nil below the minimum.
+    public var sharpe: Double?
+    public var sharpeSamples: Int = 0
+
+    enum CodingKeys: String, CodingKey {
+        case trades, fees, sharpe
+        case grossPnl = "gross_pnl", netPnl = "net_pnl", winRateGross = "win_rate_gross", winRateNet = "win_rate_net"
+        case unrealisedPnl = "unrealised_pnl", openFees = "open_fees", maxDrawdownMoney = "max_drawdown_money"
+        case sharpeSamples = "sharpe_samples"
+    }
+
+    public init() {}
+}
+
+/// The statistics of a report, in one place.
+public enum ReplayStatistics {
+    /// A Sharpe ratio from fewer returns than this is not shown.
+    public static let minimumSharpeSamples = 30
+
+    /// Mean over sample standard deviation of `returns`, × √`periodsPerYear`; nil below
+    /// `minimumSharpeSamples` returns or with no variation.
+    public static func sharpe(_ returns: [Double], periodsPerYear: Double) -> Double? {
+        guard returns.count >= minimumSharpeSamples else { return nil }
+        let mean = returns.reduce(0, +) / Double(returns.count)
+        let variance = returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count - 1)
+        guard variance > 0 else { return nil }
+        return mean / variance.squareRoot() * periodsPerYear.squareRoot()
+    }
+
+    /// Largest fall from a running peak (the peak starts at the first value).
+    public static func maxDrawdown(_ values: [Double]) -> Double {
+        var peak = values.first ?? 0, worst = 0.0
+        for v in values {
+            peak = max(peak, v)
+            worst = max(worst, peak - v)
+        }
+        return worst
     }
 }
 
@@ -78,6 +162,8 @@ public final class ReplayEngine {
     public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
     let startingCapital: Double
+    /// The equity curve's sampling interval, replayed ns.
+    public let curveIntervalNs: Int64
     /// The paper venue's fee per side the run charges, parts per million (the higher of
     /// maker and taker; the built-in fee with the built-in strategies).
     public let feePartsPerMillion: Int64
@@ -114,8 +200,10 @@ public final class ReplayEngine {
     ///   - drainsJournals: false when a writer process drains the journal rings.
     public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
                 startNowNs: Nanos = 0, startWallNs: Nanos = 0, sharedInstance: String? = nil,
-                drainsJournals: Bool = true) throws {
+                drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000) throws {
+        precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
         self.symbols = symbols
+        self.curveIntervalNs = curveIntervalNs
         var specs: [InstrumentRiskSpec] = []
         var tableSpecs: [InstrumentSpec] = []
         for (i, s) in symbols.enumerated() {
@@ -164,19 +252,23 @@ public final class ReplayEngine {
         journals = drainsJournals ? try JournalConsumers(region: region) : nil
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)
         report.startingEquity = startingCapital
+        report.curveIntervalSeconds = Double(curveIntervalNs) / 1e9
         maxAbs = [Int64](repeating: 0, count: symbols.count)
-        wasFlat = [Bool](repeating: true, count: symbols.count * 64)
-        realisedAtOpen = [Int64](repeating: 0, count: symbols.count * 64)
+        strategyPnl = Array(repeating: [], count: risk.risk.strategyCapacity)
     }
 
     // Accumulated while stepping.
     var report = ReplayReport()
     var peak = 0.0
     var maxAbs: [Int64] = []
-    var lastMinute: Int64 = -1
-    var minuteEquity: [Double] = []
-    var wasFlat: [Bool] = []
-    var realisedAtOpen: [Int64] = []
+    var lastInterval: Int64 = .min
+    /// Curve samples: (wall ns, equity, drawdown fraction), and each strategy's PnL (money) then.
+    var samples: [(wallNs: Int64, equity: Double, drawdown: Double)] = []
+    var strategyPnl: [[Int64]] = []
+    /// Closed round trips copied from the risk stage, and the last sequence copied.
+    var trips: [RoundTrip] = []
+    var lastTrip: UInt64 = 0
+    var lastRecv: Int64 = 0
     var lastNowNs: Int64 = 0
     var startedNs: Int64 = 0
 
@@ -197,8 +289,13 @@ public final class ReplayEngine {
                 // "<receive ns> <json>"
                 var recv: Int64 = 0
                 var j = i
-                while j < end, raw[j] >= 48, raw[j] <= 57 { recv = recv * 10 + Int64(raw[j] - 48); j += 1 }
-                guard j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
+                var valid = true
+                while j < end, raw[j] >= 48, raw[j] <= 57 {
+                    guard let next = ReplayInput.appendDigit(recv, raw[j]) else { valid = false; break }
+                    recv = next
+                    j += 1
+                }
+                guard valid, j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
@@ -318,33 +415,25 @@ public final class ReplayEngine {
         for s in 0..<symbols.count {
             maxAbs[s] = max(maxAbs[s], abs(positions.quantity(instrument: InstrumentId(s))))
         }
-        // Round trips: a (strategy, symbol) position that goes back to flat.
-        if risk.counters.fills != report.fills {
-            report.fills = risk.counters.fills
-            for st in 0..<min(64, risk.settings.strategyCapacity) {
-                for s in 0..<symbols.count {
-                    let view = positions.position(strategy: StrategyId(st), instrument: InstrumentId(s))
-                    let k = st * symbols.count + s
-                    let flat = view.quantityUnits == 0
-                    if wasFlat[k] && !flat { realisedAtOpen[k] = view.realisedMoney - view.feesMoney }
-                    if !wasFlat[k] && flat {
-                        report.trades += 1
-                        if view.realisedMoney - view.feesMoney > realisedAtOpen[k] { report.winRate += 1 }
-                    }
-                    wasFlat[k] = flat
-                }
-            }
+        if positions.roundTrips.closed != lastTrip {
+            report.roundTripsMissed += positions.roundTrips.forEach(after: lastTrip) { trips.append($0) }
+            lastTrip = positions.roundTrips.closed
         }
         let equity = Double(positions.equityMoney) / Double(MoneyScale.one)
         peak = max(peak, equity)
-        if peak > 0 { report.maxDrawdown = max(report.maxDrawdown, (peak - equity) / peak) }
-        let minute = recv / 60_000_000_000
-        if minute != lastMinute {
-            lastMinute = minute
-            minuteEquity.append(equity)
-            report.equityCurve.append([Double(recv), equity])
+        let drawdown = peak > 0 ? (peak - equity) / peak : 0
+        report.maxDrawdown = max(report.maxDrawdown, drawdown)
+        lastRecv = recv
+        let interval = recv / curveIntervalNs
+        if interval != lastInterval {
+            lastInterval = interval
+            samples.append((recv, equity, drawdown))
+            for s in 0..<strategyPnl.count { strategyPnl[s].append(pnl(positions.strategy(StrategyId(s)))) }
         }
     }
+
+    /// A strategy's (or the account's) PnL net of fees, money units.
+    func pnl(_ p: PositionView) -> Int64 { p.realisedMoney &+ p.unrealisedMoney &- p.feesMoney }
 
     /// Lets the venue's last reports arrive (its latency past the last message) and builds
     /// the report.
@@ -354,13 +443,16 @@ public final class ReplayEngine {
             _ = strategy.doWork(nowNs: now) + risk.doWork(nowNs: now) + execution.doWork(nowNs: now)
         }
         risk.publishView(nowNs: lastNowNs + 100 * 10_000_000)
+        account(lastRecv)
         return current(elapsedSeconds: elapsedSeconds)
     }
 
-    /// The report so far.
+    /// The report so far: counts, the round trips, per-strategy results, and the curves with
+    /// the equity now as their last point.
     public func current(elapsedSeconds: Double) -> ReplayReport {
         var report = self.report
         let positions = risk.risk.positions
+        func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         report.seconds = elapsedSeconds
         report.eventsPerSecond = elapsedSeconds > 0 ? Double(report.events) / elapsedSeconds : 0
         report.signals = risk.counters.signals
@@ -372,17 +464,64 @@ public final class ReplayEngine {
             let count = risk.risk.deniedByReason[Int(r.rawValue) & 63]
             if count > 0 { report.denialsByReason["\(r)"] = count }
         }
-        report.winRate = report.trades > 0 ? report.winRate / Double(report.trades) : 0
-        report.realisedPnl = Double(positions.realisedMoney) / Double(MoneyScale.one)
-        report.unrealisedPnl = Double(positions.unrealisedMoney) / Double(MoneyScale.one)
-        report.fees = Double(positions.feesMoney) / Double(MoneyScale.one)
-        report.finalEquity = Double(positions.equityMoney) / Double(MoneyScale.one)
+        for r in ExitReason.allCases {
+            let count = risk.exits.exitsByReason[Int(r.rawValue)]
+            if count > 0 { report.exitsByTrigger["\(r)"] = count }
+        }
+        report.realisedPnl = money(positions.realisedMoney)
+        report.unrealisedPnl = money(positions.unrealisedMoney)
+        report.fees = money(positions.feesMoney)
+        report.openFees = money(positions.roundTrips.openFeesMoney)
+        report.finalEquity = money(positions.equityMoney)
+        report.netPnl = money(positions.equityMoney - positions.startingCapitalMoney)
+
+        report.roundTrips = trips.map { EngineSnapshotBuilder.record($0, symbols: symbols) }
+        report.trades = positions.roundTrips.closed
+        if !trips.isEmpty {
+            report.winRate = Double(trips.count { $0.netMoney > 0 }) / Double(trips.count)
+            report.winRateGross = Double(trips.count { $0.grossMoney > 0 }) / Double(trips.count)
+        }
+
+        // The curves: the samples, then the equity now (the last point is the final equity).
+        let endNs = max(lastRecv, trips.last?.exitWallNs ?? 0)
+        let equity = report.finalEquity
+        let drawdown = peak > 0 ? max(0, (max(peak, equity) - equity) / max(peak, equity)) : 0
+        let points = samples + [(endNs, equity, drawdown)]
+        report.equityCurve = points.map { [Double($0.wallNs), $0.equity] }
+        report.drawdownCurve = points.map { [Double($0.wallNs), $0.drawdown] }
+        let perYear = 365 * 86_400 * 1e9 / Double(curveIntervalNs)
         var returns: [Double] = []
-        for k in 1..<max(minuteEquity.count, 1) where minuteEquity[k - 1] > 0 { returns.append(minuteEquity[k] / minuteEquity[k - 1] - 1) }
-        if returns.count > 1 {
-            let mean = returns.reduce(0, +) / Double(returns.count)
-            let sd = (returns.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(returns.count - 1)).squareRoot()
-            report.sharpe = sd > 0 ? mean / sd * (525_600.0).squareRoot() : 0
+        for k in samples.indices.dropFirst() where samples[k - 1].equity > 0 {
+            returns.append(samples[k].equity / samples[k - 1].equity - 1)
+        }
+        report.sharpe = ReplayStatistics.sharpe(returns, periodsPerYear: perYear)
+        report.sharpeSamples = returns.count
+
+        for s in 0..<strategyPnl.count {
+            let id = StrategyId(s)
+            let own = trips.filter { $0.strategy == id }
+            let view = positions.strategy(id)
+            guard !own.isEmpty || view.feesMoney != 0 else { continue }
+            var r = StrategyResult()
+            r.trades = own.count
+            r.grossPnl = money(own.reduce(0) { $0 &+ $1.grossMoney })
+            r.netPnl = money(own.reduce(0) { $0 &+ $1.netMoney })
+            r.fees = money(own.reduce(0) { $0 &+ $1.feesMoney })
+            if !own.isEmpty {
+                r.winRateNet = Double(own.count { $0.netMoney > 0 }) / Double(own.count)
+                r.winRateGross = Double(own.count { $0.grossMoney > 0 }) / Double(own.count)
+            }
+            r.unrealisedPnl = money(view.unrealisedMoney)
+            r.openFees = money(positions.openFeesMoney(strategy: id))
+            let curve = strategyPnl[s].map(money) + [money(pnl(view))]
+            r.maxDrawdownMoney = ReplayStatistics.maxDrawdown([0] + curve)
+            var strategyReturns: [Double] = []
+            for k in samples.indices.dropFirst() where samples[k - 1].equity > 0 {
+                strategyReturns.append(money(strategyPnl[s][k] - strategyPnl[s][k - 1]) / samples[k - 1].equity)
+            }
+            r.sharpe = ReplayStatistics.sharpe(strategyReturns, periodsPerYear: perYear)
+            r.sharpeSamples = strategyReturns.count
+            report.byStrategy[EngineSnapshotBuilder.strategyName(id)] = r
         }
         for (s, name) in symbols.enumerated() {
             let scale = pow(10, Double(specs[s].quantityDecimals))
@@ -397,6 +536,77 @@ public final class ReplayEngine {
         _ = market.tryPush(e)
         if e.kind == .trade { _ = venueMarket.tryPush(e) }
     }
+}
+
+/// Recorded files in the order a replay reads them: by their first receive time, each
+/// ending before the next begins.
+public enum ReplayInput {
+    /// One file's span of receive times (the first and last line's `<receive ns>`).
+    public struct Span: Sendable, Equatable {
+        public var name: String
+        public var firstNs: Int64
+        public var lastNs: Int64
+        public init(name: String, firstNs: Int64, lastNs: Int64) {
+            self.name = name
+            self.firstNs = firstNs
+            self.lastNs = lastNs
+        }
+    }
+
+    /// The first and last receive times of a recording (nil: no line starts with one).
+    public static func span(name: String, _ bytes: [UInt8]) -> Span? {
+        func stamp(at start: Int) -> Int64? {
+            var v: Int64 = 0, j = start
+            while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+                guard let next = ReplayInput.appendDigit(v, bytes[j]) else { return nil }
+                v = next
+                j += 1
+            }
+            return j > start && j < bytes.count && bytes[j] == 32 ? v : nil
+        }
+        var first: Int64?
+        var i = 0
+        while i < bytes.count, first == nil {
+            first = stamp(at: i)
+            while i < bytes.count, bytes[i] != 10 { i += 1 }
+            i += 1
+        }
+        guard let first else { return nil }
+        var last = first
+        var end = bytes.count
+        while end > 0 {
+            var start = end - 1
+            while start > 0, bytes[start - 1] != 10 { start -= 1 }
+            if let t = stamp(at: start) { last = t; break }
+            end = start
+        }
+        return Span(name: name, firstNs: first, lastNs: last)
+    }
+
+    /// `value` × 10 + the ASCII digit, or nil past `Int64.max` (a malformed receive time).
+    @inline(__always)
+    static func appendDigit(_ value: Int64, _ digit: UInt8) -> Int64? {
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times10.addingReportingOverflow(Int64(digit &- 48))
+        return o1 || o2 ? nil : sum
+    }
+
+    /// The indices of `spans` by first receive time; throws naming two files whose spans
+    /// overlap (their lines would interleave, which a replay cannot do).
+    public static func order(_ spans: [Span]) throws(ReplayInputError) -> [Int] {
+        let order = spans.indices.sorted { spans[$0].firstNs < spans[$1].firstNs }
+        for (a, b) in zip(order, order.dropFirst()) where spans[b].firstNs <= spans[a].lastNs {
+            throw ReplayInputError(description: "\(spans[a].name) (\(spans[a].firstNs)...\(spans[a].lastNs) ns) and "
+                                   + "\(spans[b].name) (\(spans[b].firstNs)...\(spans[b].lastNs) ns) overlap in time: "
+                                   + "give recordings that follow one another")
+        }
+        return order
+    }
+}
+
+/// Why recorded files cannot be replayed together.
+public struct ReplayInputError: Error, CustomStringConvertible, Equatable {
+    public let description: String
 }
 
 /// The consumer ends of the journal rings, for a process that drains them itself.

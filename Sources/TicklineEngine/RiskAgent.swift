@@ -552,7 +552,9 @@ extension RiskAgent {
         a.drawdownPartsPerMillion = positions.drawdownPartsPerMillion
         a.maxDrawdownPartsPerMillion = max(v.pointee.account.maxDrawdownPartsPerMillion, a.drawdownPartsPerMillion)
         a.moneyAtRiskMoney = exits.moneyAtRiskMoney
+        a.openFeesMoney = positions.roundTrips.openFeesMoney
         v.pointee.account = a
+        copyRoundTrips(positions, into: v)
         if nowNs >= nextEquitySampleNs {
             nextEquitySampleNs = nowNs + settings.viewEquitySampleNs
             v.pointee.sampleEquity(wallNs: wall, money: a.equityMoney)
@@ -568,6 +570,38 @@ extension RiskAgent {
         v.pointee.wallNs = wall
         v.pointee.publishes &+= 1
         view.publish()
+    }
+}
+
+extension RiskAgent {
+    /// The strategies that paid fees (so traded) and the last closed round trips, into the
+    /// view's fixed-size storage. O(strategies + `EngineViewCapacity.roundTrips`).
+    func copyRoundTrips(_ positions: Positions, into v: UnsafeMutablePointer<EngineViewData>) {
+        let trips = positions.roundTrips
+        var n = 0
+        for s in 0..<min(positions.strategyCapacity, EngineViewCapacity.strategies) {
+            let p = positions.strategy(StrategyId(truncatingIfNeeded: s))
+            guard p.feesMoney != 0 || p.realisedMoney != 0 || p.unrealisedMoney != 0 else { continue }
+            var out = ViewStrategy()
+            out.strategy = StrategyId(truncatingIfNeeded: s)
+            out.trades = trips.closedByStrategy[s]
+            out.realisedMoney = p.realisedMoney
+            out.unrealisedMoney = p.unrealisedMoney
+            out.feesMoney = p.feesMoney
+            v.pointee.strategies[n] = out
+            n += 1
+        }
+        v.pointee.strategyCount = n
+        let kept = UInt64(EngineViewCapacity.roundTrips)
+        let after = trips.closed > kept ? trips.closed - kept : 0
+        var k = 0
+        trips.forEach(after: after) { t in
+            guard k < EngineViewCapacity.roundTrips else { return }
+            v.pointee.roundTrips[k] = t
+            k += 1
+        }
+        v.pointee.roundTripCount = k
+        v.pointee.roundTripsClosed = trips.closed
     }
 }
 

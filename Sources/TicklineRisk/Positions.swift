@@ -23,7 +23,8 @@ public struct PositionView: Sendable, Equatable {
 /// Positions and PnL per strategy and symbol, per symbol, per strategy and for the account:
 /// quantity, average price (exact: the cost basis is kept as Σ price×quantity in `Int128`),
 /// realised PnL (on reductions), unrealised PnL marked on every price update, fees, equity,
-/// peak equity and drawdown. Storage is allocated in `init` (strategies × instruments slots);
+/// peak equity and drawdown, and the round trips every fill closes (`roundTrips`). Storage is
+/// allocated in `init` (strategies × instruments slots, `roundTripCapacity` closed round trips);
 /// `apply(fill:)` and `mark` do not allocate. Owned by one agent thread; not thread-safe.
 public struct Positions: Sendable {
     public let strategyCapacity: Int
@@ -58,9 +59,13 @@ public struct Positions: Sendable {
     public private(set) var peakEquityMoney: Int64
     /// Fills refused (unknown ids, side or decimals, non-positive quantity or price).
     public private(set) var rejectedFills: UInt64 = 0
+    /// The round trips the fills closed (the last `roundTripCapacity`) and the opening fees
+    /// of what is still open.
+    public private(set) var roundTrips: RoundTrips
 
-    /// Traps if a capacity is < 1.
-    public init(strategyCapacity: Int, instrumentCapacity: Int, startingCapitalMoney: Int64) {
+    /// Traps if a capacity is < 1. `roundTripCapacity`: closed round trips kept for readers
+    /// (the risk view, a replay's report) between two reads.
+    public init(strategyCapacity: Int, instrumentCapacity: Int, startingCapitalMoney: Int64, roundTripCapacity: Int = 1_024) {
         precondition(strategyCapacity >= 1 && instrumentCapacity >= 1,
                      "capacities strategies \(strategyCapacity) instruments \(instrumentCapacity) must be ≥ 1")
         self.strategyCapacity = strategyCapacity
@@ -84,6 +89,7 @@ public struct Positions: Sendable {
         strategyUnrealised = Array(repeating: 0, count: strategyCapacity)
         strategyFees = Array(repeating: 0, count: strategyCapacity)
         peakEquityMoney = startingCapitalMoney
+        roundTrips = RoundTrips(strategies: strategyCapacity, pairs: pairs, capacity: roundTripCapacity)
     }
 
     /// Declares an instrument's decimals (cold path). Traps if the id is out of range.
@@ -140,6 +146,13 @@ public struct Positions: Sendable {
         return PositionView(realisedMoney: strategyRealised[s], unrealisedMoney: strategyUnrealised[s], feesMoney: strategyFees[s])
     }
 
+    /// Fees one strategy paid on its positions still open (cold path: O(instruments)).
+    public func openFeesMoney(strategy: StrategyId) -> Int64 {
+        let s = Int(strategy)
+        precondition(s < strategyCapacity, "strategy \(strategy) ≥ capacity \(strategyCapacity)")
+        return roundTrips.openFeesMoney(pairs: (s * instrumentCapacity)..<((s + 1) * instrumentCapacity))
+    }
+
     @inlinable
     func pairIndex(_ strategy: StrategyId, _ instrument: InstrumentId) -> Int {
         precondition(Int(strategy) < strategyCapacity && Int(instrument) < instrumentCapacity,
@@ -173,9 +186,11 @@ public struct Positions: Sendable {
         let pd = priceDecimals[i], qd = quantityDecimals[i]
         let q = pairQuantity[p]
         let d = side.sign * f
+        let fee = MoneyScale.fromQuote(fill.fee, priceDecimals: pd)
         if q == 0 || (q > 0) == (d > 0) {
             pairQuantity[p] = q + d
             pairCost[p] += Int128(d) * price
+            roundTrips.recordOpen(pair: p, fromFlat: q == 0, wallNs: fill.receiveWallNs, feeMoney: fee)
         } else {
             let closed = min(f, abs(q))
             let closedCost = pairCost[p] * Int128(closed) / Int128(abs(q))
@@ -188,16 +203,31 @@ public struct Positions: Sendable {
             realisedMoney &+= realised
             pairCost[p] -= closedCost
             let rest = f - closed
+            // A fill through zero pays the closing part of its fee here, the rest opens.
+            let closingFee = rest == 0 ? fee : MoneyScale.saturate(Int128(fee) * Int128(closed) / Int128(f))
+            var trip = RoundTrip()
+            trip.strategy = fill.strategy
+            trip.instrument = fill.instrument
+            trip.sideRaw = q > 0 ? Side.buy.rawValue : Side.sell.rawValue
+            trip.priceDecimals = pd
+            trip.quantityDecimals = qd
+            trip.exitWallNs = fill.receiveWallNs
+            trip.quantityUnits = closed
+            trip.entryNotional = qSign * closedCost
+            trip.exitNotional = price * Int128(closed)
+            trip.closingFeesMoney = closingFee
+            trip.grossMoney = realised
+            roundTrips.recordClose(pair: p, heldUnits: abs(q), trip)
             if rest == 0 {
                 pairQuantity[p] = q + side.sign * closed
                 if pairQuantity[p] == 0 { pairCost[p] = 0 }
             } else {
                 pairQuantity[p] = side.sign * rest
                 pairCost[p] = Int128(side.sign * rest) * price
+                roundTrips.recordOpen(pair: p, fromFlat: true, wallNs: fill.receiveWallNs, feeMoney: fee &- closingFee)
             }
         }
         symbolQuantity[i] &+= d
-        let fee = MoneyScale.fromQuote(fill.fee, priceDecimals: pd)
         pairFees[p] &+= fee
         symbolFees[i] &+= fee
         strategyFees[s] &+= fee

@@ -28,8 +28,11 @@ struct Demo: ParsableCommand {
     @Option(help: "Control plane address (HOST:PORT; port 0 = any free one).") var listen = "127.0.0.1:0"
     @Option(help: "Market time per wall second: 1-second bars close this many times a second, so a short demo trades.")
     var speed: Double = 20
+    @Option(help: "At exit, write the HTML report (round trips, per-strategy results, equity and drawdown charts) to this file.")
+    var html: String?
 
     func run() throws {
+        if let html { try ReportFile.checkWritable(html) }
         ShutdownSignal.install()
         // The feed: recorded lines (looped) or synthetic messages.
         var recorded: [[UInt8]] = []
@@ -106,8 +109,9 @@ struct Demo: ParsableCommand {
                 nextSnapshot = now + 250_000_000
                 writer?.supervisor.poll()
                 for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
-                shown = Self.snapshot(engine, names: names, start: start, now: now)
-                source.publish(shown, metrics: Self.metrics(engine, events: shown.events))
+                let report = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+                shown = Self.snapshot(engine, report: report, names: names)
+                source.publish(shown, metrics: Self.metrics(engine, events: shown.events), roundTrips: report.roundTrips)
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
@@ -121,6 +125,7 @@ struct Demo: ParsableCommand {
         let r = engine.finish(elapsedSeconds: Double(Clock.monotonicNs() - start) / 1e9)
         // The writer drains what the journal rings still hold, then exits.
         if let writer { say("writer: \(writer.supervisor.stop(timeoutMs: 10_000)) (\(writer.destination))") }
+        if let html { try ReportFile.write(ReplayHTML.render(r, title: "Tickline demo", sources: data.isEmpty ? ["synthetic feed"] : data), to: html) }
         if json {
             let out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
                                          "fills": Double(r.fills), "risk_events": Double(engine.riskEvents),
@@ -128,7 +133,7 @@ struct Demo: ParsableCommand {
                                          "seconds": r.seconds]
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+            print(String(decoding: try encoder.encode(DemoSummary(counts: out, report: r)), as: UTF8.self))
         } else {
             print(ReplayText.render(r, symbols: names))
         }
@@ -167,8 +172,7 @@ struct Demo: ParsableCommand {
 
     /// The control plane's snapshot: the risk stage's published view (the one translation
     /// `tickline run` uses too) plus the demo's event counts.
-    static func snapshot(_ engine: ReplayEngine, names: [String], start: Int64, now: Int64) -> EngineSnapshot {
-        let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+    static func snapshot(_ engine: ReplayEngine, report r: ReplayReport, names: [String]) -> EngineSnapshot {
         let wall = Clock.wallNs()
         let view = engine.view.read()
         var s = view.map {
@@ -211,6 +215,7 @@ final class DemoSource: ControlPlaneSource {
     let instance: String
     let latest: Mutex<EngineSnapshot>
     let metricsText = Mutex("")
+    let trips = Mutex<[RoundTripRecord]>([])
     let requests = Mutex<[ControlRequest]>([])
     let replies = Mutex<[ControlReply]>([])
 
@@ -219,14 +224,18 @@ final class DemoSource: ControlPlaneSource {
         latest = Mutex(EngineSnapshot(instance: instance))
     }
 
-    func publish(_ s: EngineSnapshot, metrics: String) {
+    func publish(_ s: EngineSnapshot, metrics: String, roundTrips: [RoundTripRecord]) {
         latest.withLock { $0 = s }
+        trips.withLock { $0 = roundTrips }
         metricsText.withLock { $0 = metrics }
     }
     func takeRequests() -> [ControlRequest] { requests.withLock { let r = $0; $0.removeAll(); return r } }
     func reply(_ r: ControlReply) { replies.withLock { $0.append(r) } }
 
     func snapshot() -> EngineSnapshot { latest.withLock { $0 } }
+
+    /// Every round trip of the run (the replay engine's report keeps them all).
+    func roundTrips() -> [RoundTripRecord] { trips.withLock { $0 } }
 
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
@@ -241,6 +250,32 @@ final class DemoSource: ControlPlaneSource {
         requests.withLock { $0.append(request) }
         // The demo's thread applies it within 250 ms; the reply says it was queued.
         return ControlReply(accepted: true, message: "queued for the engine")
+    }
+}
+
+/// `demo --json`: the demo's counts, then the report's money (`ReplayReport`'s keys).
+struct DemoSummary: Encodable {
+    let counts: [String: Double]
+    let report: ReplayReport
+
+    struct Key: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for (k, v) in counts { try c.encode(v, forKey: Key(stringValue: k)) }
+        try c.encode(report.netPnl, forKey: Key(stringValue: "net_pnl"))
+        try c.encode(report.openFees, forKey: Key(stringValue: "open_fees"))
+        try c.encode(report.roundTrips, forKey: Key(stringValue: "round_trips"))
+        try c.encode(report.byStrategy, forKey: Key(stringValue: "by_strategy"))
+        try c.encode(report.unrealisedPnl, forKey: Key(stringValue: "unrealised_pnl"))
+        try c.encode(report.startingEquity, forKey: Key(stringValue: "starting_equity"))
+        try c.encode(report.equityCurve, forKey: Key(stringValue: "equity_curve"))
+        try c.encode(report.drawdownCurve, forKey: Key(stringValue: "drawdown_curve"))
     }
 }
 

@@ -25,6 +25,11 @@ final class ScriptedSource: ControlPlaneSource {
                              realisedPnl: 0, unrealisedPnl: 50, moneyAtRisk: 300)]
         s.limits = ["max_order_notional": 10_000]
         s.latency = [.init(stage: "tick_to_order", count: 10, p50: 2_000, p99: 9_000, p999: 12_000, max: 15_000)]
+        s.strategies = [.init(strategy: "sma", trades: 3, realisedPnl: 12.5, unrealisedPnl: 50, fees: 4.25, netPnl: 58.25)]
+        s.roundTripsClosed = 3
+        s.recentRoundTrips = [RoundTripRecord(sequence: 3, strategy: "sma", symbol: "BTCUSDT", entryNs: 1_000, exitNs: 61_000,
+                                              side: "long", qty: 0.5, entryPrice: 61_000, exitPrice: 61_010, openingFee: 1.5,
+                                              closingFee: 1.25, grossPnl: 5, netPnl: 2.25)]
         return s
     }
 
@@ -86,6 +91,21 @@ struct HTTP {
             let (status, body) = http.call("GET", "/api/snapshot", token: Self.token)
             #expect(status == 200)
             #expect(body.contains("\"equity\":50123.5"))
+        }
+    }
+
+    @Test func servesTheClosedRoundTripsWithTheReportsFieldNames() throws {
+        try Self.withServer { http, _ in
+            let (status, body) = http.call("GET", "/api/trades", token: Self.token)
+            #expect(status == 200)
+            let trips = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] ?? []
+            #expect(trips.count == 1, "\(body)")
+            let t = try #require(trips.first)
+            for key in ["strategy", "symbol", "entry_ns", "exit_ns", "side", "qty", "entry_price", "exit_price", "fees", "gross_pnl", "net_pnl"] {
+                #expect(t[key] != nil, "\(key) missing from \(body)")
+            }
+            #expect(t["fees"] as? Double == 2.75 && t["holding_ns"] as? Int == 60_000)
+            #expect(http.call("GET", "/api/trades", token: nil).0 == 401)
         }
     }
 
@@ -171,6 +191,8 @@ struct HTTP {
             #expect(dom.contains("50,123.50"))       // equity
             #expect(dom.contains("BTCUSDT"))         // a position row
             #expect(dom.contains("tick_to_order"))   // a latency row
+            #expect(dom.contains("58.25") && dom.contains("4.25"))  // a strategy's net PnL and fees
+            #expect(dom.contains("(3 closed)"))      // the round trips
             #expect(dom.contains("live · "))
             // A screenshot for people (TICKLINE_SCREENSHOT=path keeps it).
             if let shot = ProcessInfo.processInfo.environment["TICKLINE_SCREENSHOT"] {

@@ -135,6 +135,12 @@ import TicklineTestSupport
             snapshot = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
             return ((snapshot["recentSignals"] as? [Any])?.isEmpty == false) && ((snapshot["orders"] as? Int) ?? 0) > 0
         }, "the snapshot shows no signal or order: \(snapshot)")
+        // The closed round trips, every one since the start in order (the control plane
+        // collects them from the view at each refresh).
+        let trades = httpRequest(port: controlPort, path: "/api/trades", token: Self.token)
+        let trips = (try? JSONSerialization.jsonObject(with: Data(trades.1.utf8))) as? [[String: Any]]
+        #expect(trades.0 == 200 && trips != nil, "\(trades)")
+        #expect(trips?.enumerated().allSatisfy { $0.element["sequence"] as? Int == $0.offset + 1 } == true, "\(trades.1)")
 
         // Kill the writer: the engine's supervisor restarts it, and it resumes at its cursors.
         let firstWriter = Self.writerPid(instance: instance)
@@ -180,7 +186,7 @@ import TicklineTestSupport
                                 arguments: ["demo", "--duration", "4", "--json", "--rate", "3000"])
         #expect(demo.start())
         #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
-        let json = try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Double] ?? [:]
+        let json = (try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any] ?? [:]).compactMapValues { $0 as? Double }
         #expect((json["orders"] ?? 0) > 0 && (json["fills"] ?? 0) > 0, "\(demo.output)")
         #expect(json["writer_restarts"] == 0)
         guard let line = demo.errors.split(separator: "\n").first(where: { $0.hasPrefix("writer: tickline-writer pid") }) else {
