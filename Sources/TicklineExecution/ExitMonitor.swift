@@ -29,8 +29,23 @@ public enum ExitReason: UInt8, Sendable, CaseIterable {
     case trailingStop = 3
     case timeStop = 4
     case sessionEnd = 5
-    /// The kill switch (or a flatten command).
+    /// A flatten command.
     case flatten = 6
+    /// The kill switch flattening every position.
+    case killSwitch = 7
+
+    /// The name counts and metrics use.
+    public var label: StaticString {
+        switch self {
+        case .takeProfit: return "take_profit"
+        case .stopLoss: return "stop_loss"
+        case .trailingStop: return "trailing_stop"
+        case .timeStop: return "time_stop"
+        case .sessionEnd: return "session_end"
+        case .flatten: return "flatten"
+        case .killSwitch: return "kill_switch"
+        }
+    }
 }
 
 public struct ExitMonitorConfig: Sendable, Equatable {
