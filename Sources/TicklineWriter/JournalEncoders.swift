@@ -26,7 +26,7 @@ public enum MalformedReason: Int, Sendable, CaseIterable {
 /// Keys and constants the Redis encoders write, built once from the instance name.
 /// Safe to share; `producerEpoch` is set by the writer when it attaches to a region.
 public struct RedisKeys: Sendable {
-    /// One stream: its key and its short name (the producer fields of `delivered` use it).
+    /// One stream: its key and its short name (the `delivered` keys use it).
     public struct Stream: Sendable {
         public let key: [UInt8]
         public let name: [UInt8]
@@ -46,8 +46,8 @@ public struct RedisKeys: Sendable {
     /// Order state changes: accepted, cancelled, expired, rejected.
     public let reports: Stream
     public let risk: Stream
-    /// Hash: per producer (`<stream>/<stage>/<venue>/<epoch>`), the sequence of the last
-    /// record written to the stream: a record at or below it is a redelivery.
+    /// Prefix of the per-producer sets of delivered sequences,
+    /// `tickline:<i>:delivered:<stream>/<stage>/<venue>/<epoch>` (see `StreamScript`).
     public let delivered: [UInt8]
     /// Hash prefixes, completed with the instrument id (and `:<timeframe>` for bars,
     /// `:<strategy>` for a strategy's position).
@@ -73,7 +73,7 @@ public struct RedisKeys: Sendable {
         fills = Stream(prefix: p, "fills")
         reports = Stream(prefix: p, "reports")
         risk = Stream(prefix: p, "risk")
-        delivered = Array((p + "delivered").utf8)
+        delivered = Array((p + "delivered:").utf8)
         quote = Array((p + "quote:").utf8)
         trade = Array((p + "trade:").utf8)
         bar = Array((p + "bar:").utf8)
@@ -139,27 +139,39 @@ func appendInt(_ v: Int64, _ out: ByteBuffer) {
 func appendSeq(_ v: UInt64, _ out: ByteBuffer) { appendInt(Int64(bitPattern: v), out) }
 
 /// Adds one entry to a stream, in a Lua script so that, atomically on the server:
-/// - a record whose producer (stage, venue, run) already delivered this sequence or a later
-///   one is refused with `DUPLICATE` (a redelivery: after a writer restart, or a spilled
-///   batch the server had in fact taken); every other record is written;
+/// - a record already written is refused with `DUPLICATE` (a redelivery: after a writer
+///   restart, or a spilled batch the server had in fact taken). Its identity is its
+///   producer (stage, venue, run) and its sequence: a sorted set per producer and stream
+///   keeps the last `window` sequences written, so a record is a repeat when its sequence is
+///   in the set, or below all of them once the set is full (older than any batch a writer
+///   can send again). A producer's records arriving out of order are still all written;
 /// - the entry id is `<ms>-<n>` with ms = max(the record's receive ms, the stream's last ms)
 ///   and n chosen by the server, so ids increase per stream whatever the clocks do and
 ///   however many producers feed it;
 /// - for an execution (4 keys), the instrument's net position and the strategy's position
 ///   on it move by the signed quantity, once.
-/// KEYS[1] stream, KEYS[2] the `delivered` hash, [KEYS[3] net position, KEYS[4] strategy
-/// position]; ARGV[1] maxlen, ARGV[2] producer, ARGV[3] sequence, ARGV[4] record ms,
-/// [ARGV[5] signed quantity units, ARGV[6] quantity decimals, ARGV[7] price]; then the
-/// entry's field/value pairs.
+/// KEYS[1] stream, KEYS[2] the producer's delivered set, [KEYS[3] net position, KEYS[4]
+/// strategy position]; ARGV[1] maxlen, ARGV[2] sequence, ARGV[3] record ms, [ARGV[4] signed
+/// quantity units, ARGV[5] quantity decimals, ARGV[6] price]; then the entry's field/value
+/// pairs. The set keeps 16,384 sequences, more than a killed writer can have sent without
+/// releasing (the batch on the wire and the one encoded behind it, 2 × `batch_records` with
+/// the default 5,000), and expires a week after its last write.
 public enum StreamScript {
     public static let text: StaticString = """
-        local first = 5
-        if #KEYS == 4 then first = 8 end
-        local last = redis.call('HGET', KEYS[2], ARGV[2])
-        if last and tonumber(last) >= tonumber(ARGV[3]) then
-          return redis.error_reply('DUPLICATE ' .. ARGV[2] .. ' sequence ' .. ARGV[3] .. ' already written')
+        local first = 4
+        if #KEYS == 4 then first = 7 end
+        local seq = tonumber(ARGV[2])
+        if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+          return redis.error_reply('DUPLICATE ' .. KEYS[2] .. ' sequence ' .. ARGV[2] .. ' already written')
         end
-        local ms = tonumber(ARGV[4])
+        local held = redis.call('ZCARD', KEYS[2])
+        if held >= 16384 then
+          local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+          if seq < tonumber(oldest[2]) then
+            return redis.error_reply('DUPLICATE ' .. KEYS[2] .. ' sequence ' .. ARGV[2] .. ' older than every one kept')
+          end
+        end
+        local ms = tonumber(ARGV[3])
         if redis.call('EXISTS', KEYS[1]) == 1 then
           local info = redis.call('XINFO', 'STREAM', KEYS[1])
           for i = 1, #info, 2 do
@@ -171,11 +183,13 @@ public enum StreamScript {
           end
         end
         local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-*', ms), unpack(ARGV, first))
-        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('ZADD', KEYS[2], seq, ARGV[2])
+        if held + 1 > 16384 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, held - 16384) end
+        redis.call('EXPIRE', KEYS[2], 604800)
         if #KEYS == 4 then
           for k = 3, 4 do
-            redis.call('HINCRBY', KEYS[k], 'qty_units', ARGV[5])
-            redis.call('HSET', KEYS[k], 'qty_decimals', ARGV[6], 'last_price', ARGV[7], 'last_fill_id', id)
+            redis.call('HINCRBY', KEYS[k], 'qty_units', ARGV[4])
+            redis.call('HSET', KEYS[k], 'qty_decimals', ARGV[5], 'last_price', ARGV[6], 'last_fill_id', id)
           end
         end
         return id
@@ -196,12 +210,25 @@ public enum StreamScript {
     static func begin(_ stream: RedisKeys.Stream, stage: UInt8, venue: VenueId, sequence: UInt64, wallNs: Int64,
                       fieldPairs: Int, position: Position? = nil, keys: RedisKeys, _ out: ByteBuffer) {
         let keyCount = position == nil ? 2 : 4
-        RESP.beginCommand(argumentCount: 3 + keyCount + (position == nil ? 4 : 7) + fieldPairs * 2, out)
+        RESP.beginCommand(argumentCount: 3 + keyCount + (position == nil ? 3 : 6) + fieldPairs * 2, out)
         RESP.argument("EVAL", out)
         RESP.argument(text, out)
         RESP.argument(unsigned: UInt64(keyCount), out)
         RESP.argument(stream.key, out)
-        RESP.argument(keys.delivered, out)
+        // tickline:<i>:delivered:<stream>/<stage>/<venue>/<epoch>
+        out.append(UInt8(ascii: "$"))
+        out.append(unsigned: UInt64(keys.delivered.count + stream.name.count + 3 + ByteBuffer.digitCount(UInt64(stage))
+                                    + ByteBuffer.digitCount(UInt64(venue)) + ByteBuffer.digitCount(keys.producerEpoch)))
+        out.append("\r\n")
+        out.append(keys.delivered)
+        out.append(stream.name)
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: UInt64(stage))
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: UInt64(venue))
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: keys.producerEpoch)
+        out.append("\r\n")
         if let p = position {
             RESP.argument(prefix: keys.position, id: UInt64(p.instrument), out)
             // tickline:<i>:position:<instrument>:<strategy>
@@ -216,19 +243,6 @@ public enum StreamScript {
             out.append("\r\n")
         }
         RESP.argument(unsigned: keys.streamMaxLength, out)
-        // <stream>/<stage>/<venue>/<epoch>
-        out.append(UInt8(ascii: "$"))
-        out.append(unsigned: UInt64(stream.name.count + 3 + ByteBuffer.digitCount(UInt64(stage))
-                                    + ByteBuffer.digitCount(UInt64(venue)) + ByteBuffer.digitCount(keys.producerEpoch)))
-        out.append("\r\n")
-        out.append(stream.name)
-        out.append(UInt8(ascii: "/"))
-        out.append(unsigned: UInt64(stage))
-        out.append(UInt8(ascii: "/"))
-        out.append(unsigned: UInt64(venue))
-        out.append(UInt8(ascii: "/"))
-        out.append(unsigned: keys.producerEpoch)
-        out.append("\r\n")
         RESP.argument(unsigned: sequence, out)
         RESP.argument(unsigned: UInt64(max(0, wallNs / 1_000_000)), out)
         if let p = position {

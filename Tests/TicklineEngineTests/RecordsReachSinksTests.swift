@@ -105,8 +105,9 @@ import TicklineTestSupport
         #expect(waitUntil(30) { RunCommandTests.writerPid(instance: instance).map { $0 != firstWriter } == true },
                 "writer not restarted: \(engine.errors)")
         #expect(waitUntil(60) { fills() > fillsAtKill }, "no fill after the writer restart")
-        // End with a position open, so the position hashes are checked against something:
-        // once the engine holds one, the feed stops (no new signals or price-triggered exits).
+        // Try to end with a position open: once the engine's view shows one, the feed stops
+        // (no new signals or price-triggered exits). An exit already under way may still
+        // close it; the hashes must then say flat, after the fills that moved them.
         #expect(waitUntil(90) {
             let body = httpRequest(port: controlPort, path: "/api/positions", token: RunCommandTests.token).1
             return ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [Any])?.isEmpty == false
@@ -142,8 +143,9 @@ import TicklineTestSupport
             Issue.record("no final positions in the log:\n\(log)")
             return
         }
-        print("sinks test: final positions \(final)")
-        #expect(!final.isEmpty, "the run ended flat: the position hashes were not checked against an open position")
+        print("sinks test: final positions \(final.isEmpty ? "flat" : "\(final)")")
+        let moved = try (0..<symbols.count).filter { try redis.cli(["EXISTS", "tickline:\(instance):position:\($0):3"]) == "1" }
+        #expect(!moved.isEmpty, "no position hash was written although the engine filled orders")
         for (i, symbol) in symbols.enumerated() {
             let mine = final["\(symbol)/3"] ?? 0
             let perStrategy = Int64(try redis.hashField("tickline:\(instance):position:\(i):3", "qty_units")) ?? 0

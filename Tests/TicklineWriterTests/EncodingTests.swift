@@ -109,9 +109,9 @@ import TicklineCore
         let n = withUnsafePointer(to: &s) { SignalEncoder.appendRedis($0, keys: k, to: out) }
         #expect(n == 1)
         let script = "\(StreamScript.text)"
-        // EVAL script 2 stream delivered maxlen producer sequence ms, then 10 field pairs.
-        #expect(out.text.hasPrefix("*29\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n2\r\n$19\r\ntickline:t1:signals\r\n"
-                                   + "$21\r\ntickline:t1:delivered\r\n$4\r\n1000\r\n$14\r\nsignals/2/0/77\r\n$2\r\n12\r\n$13\r\n1700000000123\r\n"),
+        // EVAL script 2 stream delivered-set maxlen sequence ms, then 10 field pairs.
+        #expect(out.text.hasPrefix("*28\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n2\r\n$19\r\ntickline:t1:signals\r\n"
+                                   + "$36\r\ntickline:t1:delivered:signals/2/0/77\r\n$4\r\n1000\r\n$2\r\n12\r\n$13\r\n1700000000123\r\n"),
                 "\(out.text.prefix(200))")
     }
 

@@ -75,6 +75,23 @@ import TicklineWriter
         #expect(try Self.ids(redis, "tickline:ids:orders").last == "\(top + 1)-0")
     }
 
+    /// A producer whose records reach the writer out of order (sequence 3 before 2) loses
+    /// none of them: only a sequence already written is a repeat.
+    @Test(.enabled(if: TestSupport.runIntegration, "needs redis-server and redis-cli on PATH"))
+    func recordsOfOneProducerOutOfOrderAreAllWritten() throws {
+        let (redis, client) = try Self.server("ids-out-of-order")
+        defer { redis.stop() }
+        #expect(Self.write([Self.order(1), Self.order(3), Self.order(2)], keys: Self.keys, client)
+                == .written(duplicates: 0, errors: 0, firstError: nil))
+        #expect(Self.write([Self.order(2), Self.order(3), Self.order(4)], keys: Self.keys, client)
+                == .written(duplicates: 2, errors: 0, firstError: nil))
+        #expect(try redis.streamLength("tickline:ids:orders") == 4)
+        let sequences = try redis.cli(["XRANGE", "tickline:ids:orders", "-", "+"]).split(separator: "\n")
+        var seqs: [String] = []
+        for (i, line) in sequences.enumerated() where line == "seq" && i + 1 < sequences.count { seqs.append(String(sequences[i + 1])) }
+        #expect(seqs == ["1", "3", "2", "4"])
+    }
+
     /// A writer killed after the server took a batch but before the cursor moved sends the
     /// batch again on restart: the repeats are refused by identity (counted as duplicates),
     /// the new records behind them written, positions moved once. A new engine run (a new
