@@ -178,9 +178,11 @@ public final class JournalWriter {
     let published: Mutex<WriterMetrics>
     var nextMetricsNs: Int64 = 0
     let metricsBuffer = ByteBuffer(capacity: 64 * 1_024)
-    /// Written to `tickline:<instance>:instruments` with the metrics (so a Redis that was
-    /// down or restarted gets them again).
+    /// Written to `tickline:<instance>:instruments` with the first metrics on each Redis
+    /// connection (so a Redis that was down or restarted gets them again).
     let instruments: [WriterInstrument]
+    /// The Redis connection (`RedisClient.connects`) the instruments were written on.
+    var instrumentsWrittenOnConnect: UInt64 = 0
 
     /// Lines per InfluxDB request: the config's (also per write to a `file://` sink), lowered
     /// after a 413.
@@ -381,13 +383,17 @@ public final class JournalWriter {
             for (k, v) in snapshot.fields { args.append(k); args.append(v) }
             RESP.command(args, metricsBuffer)
             var count = 1
-            if !instruments.isEmpty {
+            // connects is 0 before the first connection and counts up on each new one.
+            let instrumentsDue = !instruments.isEmpty && (client.connects == 0 || client.connects != instrumentsWrittenOnConnect)
+            if instrumentsDue {
                 var hash = ["HSET", String(decoding: keys.instruments, as: UTF8.self)]
                 for i in instruments { hash.append("\(i.id)"); hash.append(i.json) }
                 RESP.command(hash, metricsBuffer)
                 count += 1
             }
-            _ = client.write(metricsBuffer.bytes, count: count)
+            if case .written(_, 0, _) = client.write(metricsBuffer.bytes, count: count), instrumentsDue {
+                instrumentsWrittenOnConnect = client.connects
+            }
         }
     }
 
