@@ -105,15 +105,13 @@ import TicklineTestSupport
         #expect(waitUntil(30) { RunCommandTests.writerPid(instance: instance).map { $0 != firstWriter } == true },
                 "writer not restarted: \(engine.errors)")
         #expect(waitUntil(60) { fills() > fillsAtKill }, "no fill after the writer restart")
-        // Try to end with a position open: once the engine's view shows one, the feed stops
-        // (no new signals or price-triggered exits). An exit already under way may still
-        // close it; the hashes must then say flat, after the fills that moved them.
+        // Try to end with a position open: the engine stops as soon as its view shows one (an
+        // exit under way may still close it; the hashes must then say flat, after the fills
+        // that moved them).
         #expect(waitUntil(90) {
             let body = httpRequest(port: controlPort, path: "/api/positions", token: RunCommandTests.token).1
             return ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [Any])?.isEmpty == false
         }, "no open position within 90 s")
-        feed.stop()
-
         #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
         let log = engine.errors
         let produced = Self.totals(log)
