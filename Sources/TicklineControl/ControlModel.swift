@@ -127,9 +127,22 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
     public var eventsPerSecond: Double
     public var events: UInt64
     public var signals: UInt64
+    /// New orders sent to the venue: entries and exits.
     public var orders: UInt64
+    /// The exit orders among `orders`, and by trigger (`take_profit`, `stop_loss`,
+    /// `trailing_stop`, `time_stop`, `session_end`, `flatten`, `kill_switch`).
+    public var exits: UInt64
+    public var exitsByTrigger: [String: UInt64]
+    /// Cancel requests sent (not orders).
+    public var cancelRequests: UInt64
+    /// Executions: venue reports with quantity > 0.
     public var fills: UInt64
+    /// Venue reports that change an order's state without an execution, by kind
+    /// (`accepted`, `cancelled`, `expired`, `rejected`).
+    public var reports: [String: UInt64]
+    /// Signals and exits denied, and by reason.
     public var denials: UInt64
+    public var denialsByReason: [String: UInt64]
     public var equity: Double
     public var peakEquity: Double
     public var drawdown: Double
@@ -162,8 +175,13 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
         events = 0
         signals = 0
         orders = 0
+        exits = 0
+        exitsByTrigger = [:]
+        cancelRequests = 0
         fills = 0
+        reports = [:]
         denials = 0
+        denialsByReason = [:]
         equity = 0
         peakEquity = 0
         drawdown = 0

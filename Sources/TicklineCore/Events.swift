@@ -290,6 +290,19 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     @inlinable public var horizon: Horizon? { Horizon(rawValue: horizonRaw) }
 }
 
+/// The pipeline stage that produced a record. With the producer's venue and its own
+/// `sequence` (monotonic per producer, in the order the records are published), it is the
+/// record's identity: the writer recognises a record delivered twice by it.
+public enum StageId: UInt8, Sendable {
+    case feed = 1
+    case strategy = 2
+    case risk = 3
+    case execution = 4
+}
+
+/// A small integer id for a venue (0 = the paper venue, the only one so far).
+public typealias VenueId = UInt16
+
 public enum OrderType: UInt8, Sendable {
     case market = 1
     case limit = 2
@@ -308,6 +321,8 @@ public enum OrderAction: UInt8, Sendable {
 
 /// An order request or cancel (128 bytes). Producer: risk stage. Consumers: execution, journal.
 public struct OrderEvent: Sendable, BitwiseCopyable {
+    /// Assigned by the risk stage, monotonic in the order orders are sent (identity with
+    /// `stage` and `venue`).
     public var sequence: UInt64
     public var clientOrderId: UInt64
     public var instrument: InstrumentId
@@ -327,8 +342,10 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
     public var priceDecimals: UInt8
     public var quantityDecimals: UInt8
     public var actionRaw: UInt8
-    public var reserved0: UInt8
-    public var reserved1: UInt16
+    /// The producing stage (`StageId` raw; 0 in records written before it existed).
+    public var stageRaw: UInt8
+    /// The venue the order is for.
+    public var venue: VenueId
     public var reserved2: UInt64
     public var receiveWallNs: Nanos
     public var timestamps: TimestampChain
@@ -340,8 +357,8 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
                 side: Side = .buy, type: OrderType = .market, price: Price = .zero, quantity: Quantity = .zero,
                 takeProfit: Price = .zero, stopLoss: Price = .zero, signalSequence: UInt64 = 0,
                 timeInForce: TimeInForce = .goodTillCancel, flags: UInt8 = 0, priceDecimals: UInt8 = 0,
-                quantityDecimals: UInt8 = 0, action: OrderAction = .new, receiveWallNs: Nanos = 0,
-                timestamps: TimestampChain = .init()) {
+                quantityDecimals: UInt8 = 0, action: OrderAction = .new, stage: StageId = .risk, venue: VenueId = 0,
+                receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.clientOrderId = clientOrderId
         self.instrument = instrument
@@ -358,8 +375,8 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
         self.actionRaw = action.rawValue
-        self.reserved0 = 0
-        self.reserved1 = 0
+        self.stageRaw = stage.rawValue
+        self.venue = venue
         self.reserved2 = 0
         self.receiveWallNs = receiveWallNs
         self.timestamps = timestamps
@@ -369,6 +386,7 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
     @inlinable public var type: OrderType? { OrderType(rawValue: typeRaw) }
     @inlinable public var timeInForce: TimeInForce? { TimeInForce(rawValue: timeInForceRaw) }
     @inlinable public var action: OrderAction? { OrderAction(rawValue: actionRaw) }
+    @inlinable public var stage: StageId? { StageId(rawValue: stageRaw) }
 }
 
 public enum Liquidity: UInt8, Sendable {
@@ -376,13 +394,29 @@ public enum Liquidity: UInt8, Sendable {
     case taker = 2
 }
 
-public enum OrderStatus: UInt8, Sendable {
+public enum OrderStatus: UInt8, Sendable, CaseIterable {
     case new = 1, accepted, partiallyFilled, filled, cancelled, rejected, expired
+
+    /// The name records, counts and metrics use.
+    public var label: StaticString {
+        switch self {
+        case .new: return "new"
+        case .accepted: return "accepted"
+        case .partiallyFilled: return "partially_filled"
+        case .filled: return "filled"
+        case .cancelled: return "cancelled"
+        case .rejected: return "rejected"
+        case .expired: return "expired"
+        }
+    }
 }
 
-/// A fill or an order status change from the venue (128 bytes). Producer: execution.
+/// A venue report (128 bytes): an execution (`quantity` > 0, a fill) or an order status
+/// change (`quantity` 0: accepted, cancelled, expired, rejected). Producer: execution.
 /// Consumers: risk (positions), journal.
 public struct FillEvent: Sendable, BitwiseCopyable {
+    /// Assigned by the producing stage, monotonic in the order reports are published
+    /// (identity with `stage` and `venue`).
     public var sequence: UInt64
     public var clientOrderId: UInt64
     public var instrument: InstrumentId
@@ -400,7 +434,11 @@ public struct FillEvent: Sendable, BitwiseCopyable {
     public var flags: UInt8
     public var priceDecimals: UInt8
     public var quantityDecimals: UInt8
-    public var reserved0: UInt32
+    /// The producing stage (`StageId` raw; 0 in records written before it existed).
+    public var stageRaw: UInt8
+    public var reserved0: UInt8
+    /// The venue that reported it.
+    public var venue: VenueId
     public var venueTimeNs: Nanos
     public var receiveWallNs: Nanos
     public var timestamps: TimestampChain
@@ -409,8 +447,8 @@ public struct FillEvent: Sendable, BitwiseCopyable {
     public init(sequence: UInt64 = 0, clientOrderId: UInt64 = 0, instrument: InstrumentId = 0, strategy: StrategyId = 0,
                 side: Side = .buy, liquidity: Liquidity = .taker, price: Price = .zero, quantity: Quantity = .zero,
                 fee: Int64 = 0, leavesQuantity: Quantity = .zero, venueTradeId: UInt64 = 0, status: OrderStatus = .filled,
-                priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0,
-                timestamps: TimestampChain = .init()) {
+                priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, stage: StageId = .execution, venue: VenueId = 0,
+                venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.clientOrderId = clientOrderId
         self.instrument = instrument
@@ -426,12 +464,17 @@ public struct FillEvent: Sendable, BitwiseCopyable {
         self.flags = 0
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
+        self.stageRaw = stage.rawValue
         self.reserved0 = 0
+        self.venue = venue
         self.venueTimeNs = venueTimeNs
         self.receiveWallNs = receiveWallNs
         self.timestamps = timestamps
     }
 
+    /// An execution (a fill), not a status change.
+    @inlinable public var isExecution: Bool { quantity.units > 0 }
+    @inlinable public var stage: StageId? { StageId(rawValue: stageRaw) }
     @inlinable public var side: Side? { Side(rawValue: sideRaw) }
     @inlinable public var liquidity: Liquidity? { Liquidity(rawValue: liquidityRaw) }
     @inlinable public var status: OrderStatus? { OrderStatus(rawValue: statusRaw) }
@@ -454,7 +497,8 @@ public enum RiskScope: UInt8, Sendable {
 }
 
 /// A risk decision or state transition (128 bytes): denials with their reason, trading-state
-/// changes, breaker trips. Producer: risk stage. Consumer: journal. `reason` codes are
+/// changes, breaker trips. `fromState`/`toState` are the state before and after for events
+/// that change one (0 = none: denials, limit changes). Producer: risk stage. Consumer: journal. `reason` codes are
 /// defined by the risk module.
 public struct RiskEvent: Sendable, BitwiseCopyable {
     public var sequence: UInt64
@@ -480,8 +524,8 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
 
     @inlinable
     public init(sequence: UInt64 = 0, kind: RiskEventKind = .denial, scope: RiskScope = .global, reason: UInt16 = 0,
-                instrument: InstrumentId = 0, strategy: StrategyId = 0, fromState: TradingState = .active,
-                toState: TradingState = .active, referenceSequence: UInt64 = 0, observed: Int64 = 0, limit: Int64 = 0,
+                instrument: InstrumentId = 0, strategy: StrategyId = 0, fromState: TradingState? = nil,
+                toState: TradingState? = nil, referenceSequence: UInt64 = 0, observed: Int64 = 0, limit: Int64 = 0,
                 clientOrderId: UInt64 = 0, venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0,
                 timestamps: TimestampChain = .init()) {
         self.sequence = sequence
@@ -490,8 +534,8 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
         self.reason = reason
         self.instrument = instrument
         self.strategy = strategy
-        self.fromStateRaw = fromState.rawValue
-        self.toStateRaw = toState.rawValue
+        self.fromStateRaw = fromState?.rawValue ?? 0
+        self.toStateRaw = toState?.rawValue ?? 0
         self.reserved0 = 0
         self.referenceSequence = referenceSequence
         self.observed = observed

@@ -2,7 +2,7 @@
 /// header stores both; a process built with other layouts refuses to attach.
 public enum LayoutManifest {
     /// Bump on any change to an event or region layout.
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
 
     /// One type's size and field offsets, as this binary lays them out.
     public struct Entry: Sendable, Equatable {
@@ -57,15 +57,15 @@ public enum LayoutManifest {
             ("quantity", \.quantity), ("takeProfit", \.takeProfit), ("stopLoss", \.stopLoss),
             ("signalSequence", \.signalSequence), ("timeInForceRaw", \.timeInForceRaw), ("flags", \.flags),
             ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("actionRaw", \.actionRaw),
-            ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
+            ("stageRaw", \.stageRaw), ("venue", \.venue), ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
         ]),
         entry(FillEvent.self, [
             ("sequence", \.sequence), ("clientOrderId", \.clientOrderId), ("instrument", \.instrument),
             ("strategy", \.strategy), ("sideRaw", \.sideRaw), ("liquidityRaw", \.liquidityRaw), ("price", \.price),
             ("quantity", \.quantity), ("fee", \.fee), ("leavesQuantity", \.leavesQuantity),
             ("venueTradeId", \.venueTradeId), ("statusRaw", \.statusRaw), ("flags", \.flags),
-            ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals),
-            ("venueTimeNs", \.venueTimeNs), ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
+            ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("stageRaw", \.stageRaw),
+            ("venue", \.venue), ("venueTimeNs", \.venueTimeNs), ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
         ]),
         entry(RiskEvent.self, [
             ("sequence", \.sequence), ("kindRaw", \.kindRaw), ("scopeRaw", \.scopeRaw), ("reason", \.reason),

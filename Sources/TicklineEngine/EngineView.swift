@@ -240,10 +240,16 @@ public enum EngineSnapshotBuilder {
 
         var s = EngineSnapshot(instance: instance, wallNs: wallNs,
                                tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
-        s.signals = v.counters.signals
-        s.orders = v.counters.orders
-        s.fills = v.counters.fills
-        s.denials = v.counters.denials
+        let c = v.counters
+        s.signals = c.signals
+        s.orders = c.orders
+        s.exits = c.exits
+        for trigger in ExitReason.allCases { s.exitsByTrigger["\(trigger.label)"] = c.exitsByTrigger[trigger] }
+        s.cancelRequests = c.cancelRequests
+        s.fills = c.fills
+        for kind in ReportCounts.kinds { s.reports["\(kind.label)"] = c.reports[kind: kind] }
+        s.denials = c.denials
+        forEachDenialReason(v) { name, n in s.denialsByReason[name] = n }
         s.equity = money(v.account.equityMoney)
         s.peakEquity = money(v.account.peakEquityMoney)
         s.drawdown = Double(v.account.drawdownPartsPerMillion) / 1_000_000
@@ -325,23 +331,28 @@ public enum EngineSnapshotBuilder {
         raw == 0 ? "orderTableFull" : DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
     }
 
-    /// The view's counters as Prometheus families (orders, fills, denials by reason, PnL, equity).
+    /// Denials by reason name (every reason, 0 included), the order-table-full ones too.
+    public static func forEachDenialReason(_ v: EngineViewData, _ body: (String, UInt64) -> Void) {
+        for reason in DenialReason.allCases { body("\(reason)", v.deniedByReason[Int(reason.rawValue) & 63]) }
+        body(denialName(0), v.counters.tableFullDenials)
+    }
+
+    /// The view's counters as Prometheus families (orders, fills, reports, exits and denials
+    /// by kind, PnL, equity). Each count means what `RiskStageCounters` says.
     public static func prometheus(_ v: EngineViewData, into p: inout PrometheusText) {
         let c = v.counters
         p.single("tickline_signals_total", .counter, "Signals the risk stage took.", [], Double(c.signals))
-        p.single("tickline_orders_total", .counter, "Orders risk approved (entries and exits).", [], Double(c.orders))
-        p.single("tickline_fills_total", .counter, "Venue reports applied to the order table.", [], Double(c.fills))
-        p.single("tickline_exits_total", .counter, "Exit signals (take-profit, stop, trailing, time, flatten).", [], Double(c.exits))
-        p.family("tickline_denials_total", .counter, "Signals denied, by reason.")
-        var any = false
-        for reason in DenialReason.allCases {
-            let n = v.deniedByReason[Int(reason.rawValue) & 63]
-            guard n > 0 else { continue }
-            any = true
-            p.sample("tickline_denials_total", [("reason", "\(reason)")], Double(n))
-        }
-        let tableFull = c.denials &- v.deniedByReason.sum
-        if tableFull > 0 || !any { p.sample("tickline_denials_total", [("reason", denialName(0))], Double(tableFull)) }
+        p.family("tickline_orders_total", .counter, "New orders sent to the venue, by kind (entry, exit).")
+        p.sample("tickline_orders_total", [("kind", "entry")], Double(c.orders &- c.exits))
+        p.sample("tickline_orders_total", [("kind", "exit")], Double(c.exits))
+        p.single("tickline_cancel_requests_total", .counter, "Cancel requests sent to the venue.", [], Double(c.cancelRequests))
+        p.single("tickline_fills_total", .counter, "Executions: venue reports with quantity > 0.", [], Double(c.fills))
+        p.family("tickline_reports_total", .counter, "Venue reports that change an order's state without an execution, by kind.")
+        for kind in ReportCounts.kinds { p.sample("tickline_reports_total", [("kind", "\(kind.label)")], Double(c.reports[kind: kind])) }
+        p.family("tickline_exits_total", .counter, "Exit orders sent, by trigger.")
+        for trigger in ExitReason.allCases { p.sample("tickline_exits_total", [("trigger", "\(trigger.label)")], Double(c.exitsByTrigger[trigger])) }
+        p.family("tickline_denials_total", .counter, "Signals and exits denied, by reason.")
+        forEachDenialReason(v) { name, n in p.sample("tickline_denials_total", [("reason", name)], Double(n)) }
         p.single("tickline_risk_events_total", .counter, "Risk events emitted (denials, state changes, breakers).", [], Double(v.riskEvents))
         p.single("tickline_realised_pnl", .gauge, "Realised PnL, account currency.", [], Double(v.account.realisedMoney) / Double(MoneyScale.one))
         p.single("tickline_unrealised_pnl", .gauge, "Unrealised PnL, marked to the last mid.", [], Double(v.account.unrealisedMoney) / Double(MoneyScale.one))

@@ -148,11 +148,36 @@ public final class LiveEngine {
         for r in runners { r.stop() }
         if let writer { log("writer: \(writer.stop(timeoutMs: 30_000))") }
         control?.stop()
-        // What was produced, for the log (and checked against the journal by the tests).
-        let totals = [("events", "market"), ("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk_events", "journal.risk")]
-            .map { "\($0.0) \((try? region.stats(ring: $0.1).published) ?? 0)" }
+        // What was produced, for the log (and checked against the journal by the tests). The
+        // runners are stopped: this thread reads the risk stage's counters.
+        let c = risk.counters
+        var totals = [("events", (try? region.stats(ring: "market").published) ?? 0), ("signals", c.signals), ("orders", c.orders),
+                      ("entries", c.orders &- c.exits), ("exits", c.exits), ("cancel_requests", c.cancelRequests), ("fills", c.fills)]
+        for kind in ReportCounts.kinds { totals.append(("reports_\(kind.label)", c.reports[kind: kind])) }
+        totals += [("denials", c.denials), ("risk_events", risk.riskEvents)]
+        var held: [String] = []
+        let positions = risk.risk.positions
+        for strategy in 0..<risk.risk.strategyCapacity {
+            for (i, symbol) in symbols.enumerated() {
+                let units = positions.quantity(strategy: StrategyId(strategy), instrument: InstrumentId(i))
+                guard units != 0 else { continue }
+                held.append("\(symbol)/\(strategy) \(Self.decimalText(units, decimals: config.risk.instruments[i].spec.quantityDecimals))")
+            }
+        }
         region.unlink()
-        log("stopped: \(totals.joined(separator: ", "))")
+        log("stopped: \(totals.map { "\($0.0) \($0.1)" }.joined(separator: ", "))")
+        log("final positions (symbol/strategy quantity): \(held.isEmpty ? "none" : held.joined(separator: ", "))")
+    }
+}
+
+extension LiveEngine {
+    /// Fixed-point units as exact decimal text (`-123` at 2 decimals: "-1.23").
+    static func decimalText(_ units: Int64, decimals: UInt8) -> String {
+        let digits = String(units.magnitude)
+        let d = Int(decimals)
+        guard d > 0 else { return units < 0 ? "-" + digits : digits }
+        let padded = String(repeating: "0", count: max(0, d + 1 - digits.count)) + digits
+        return (units < 0 ? "-" : "") + padded.dropLast(d) + "." + padded.suffix(d)
     }
 }
 

@@ -23,6 +23,10 @@ public struct ReplayReport: Codable, Sendable {
     public var orders: UInt64 = 0
     public var fills: UInt64 = 0
     public var exits: UInt64 = 0
+    /// Exit orders by trigger, reports by kind, cancel requests (meanings: `RiskStageCounters`).
+    public var exitsByTrigger: [String: UInt64] = [:]
+    public var reports: [String: UInt64] = [:]
+    public var cancelRequests: UInt64 = 0
     public var denials: UInt64 = 0
     public var denialsByReason: [String: UInt64] = [:]
     /// Exits decided, by what triggered them (take-profit, stop-loss, ...).
@@ -459,6 +463,9 @@ public final class ReplayEngine {
         report.orders = risk.counters.orders
         report.fills = risk.counters.fills
         report.exits = risk.counters.exits
+        for trigger in ExitReason.allCases { report.exitsByTrigger["\(trigger.label)"] = risk.counters.exitsByTrigger[trigger] }
+        for kind in ReportCounts.kinds { report.reports["\(kind.label)"] = risk.counters.reports[kind: kind] }
+        report.cancelRequests = risk.counters.cancelRequests
         report.denials = risk.counters.denials
         for r in DenialReason.allCases {
             let count = risk.risk.deniedByReason[Int(r.rawValue) & 63]

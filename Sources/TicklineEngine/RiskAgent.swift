@@ -58,12 +58,23 @@ public struct RiskStageSettings: Sendable {
 }
 
 /// Counters of the risk stage (read by its owner; the engine copies them to its StatsBoard).
+/// Each count means one thing wherever it is shown (live view, `--json`, `/api/snapshot`,
+/// `/metrics`) and equals what the journal holds of it.
 public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
     public var signals: UInt64 = 0
+    /// New orders sent to the venue: entries and exits (`exits` of them are exits).
     public var orders: UInt64 = 0
-    public var denials: UInt64 = 0
+    /// Exit orders sent (reduce-only), a part of `orders`; by trigger in `exitsByTrigger`.
     public var exits: UInt64 = 0
+    public var exitsByTrigger = ExitTriggerCounts()
+    /// Cancel requests sent (the kill switch): order requests that are not orders.
+    public var cancelRequests: UInt64 = 0
+    /// Signals and exits denied (by reason: `PreTradeRisk.deniedByReason` and `tableFullDenials`).
+    public var denials: UInt64 = 0
+    /// Executions: venue reports with quantity > 0.
     public var fills: UInt64 = 0
+    /// Venue reports that change an order's state without an execution, by kind.
+    public var reports = ReportCounts()
     public var refusedReports: UInt64 = 0
     public var overfills: UInt64 = 0
     public var ordersRingFull: UInt64 = 0
@@ -74,6 +85,75 @@ public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
     /// `PreTradeRisk.deniedByReason`: risk had approved them).
     public var tableFullDenials: UInt64 = 0
     public init() {}
+}
+
+/// Exit orders sent, by what triggered them.
+public struct ExitTriggerCounts: Sendable, Equatable, BitwiseCopyable {
+    var counts: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    public init() {}
+
+    public subscript(_ trigger: ExitReason) -> UInt64 {
+        get {
+            switch trigger {
+            case .takeProfit: return counts.0
+            case .stopLoss: return counts.1
+            case .trailingStop: return counts.2
+            case .timeStop: return counts.3
+            case .sessionEnd: return counts.4
+            case .flatten: return counts.5
+            case .killSwitch: return counts.6
+            }
+        }
+        set {
+            switch trigger {
+            case .takeProfit: counts.0 = newValue
+            case .stopLoss: counts.1 = newValue
+            case .trailingStop: counts.2 = newValue
+            case .timeStop: counts.3 = newValue
+            case .sessionEnd: counts.4 = newValue
+            case .flatten: counts.5 = newValue
+            case .killSwitch: counts.6 = newValue
+            }
+        }
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { ExitReason.allCases.allSatisfy { a[$0] == b[$0] } }
+}
+
+/// Venue reports that change an order's state without an execution, by kind.
+public struct ReportCounts: Sendable, Equatable, BitwiseCopyable {
+    public var accepted: UInt64 = 0
+    public var cancelled: UInt64 = 0
+    public var expired: UInt64 = 0
+    public var rejected: UInt64 = 0
+    public init() {}
+
+    /// The kinds, in the order shown (names: `OrderStatus.label`).
+    public static let kinds: [OrderStatus] = [.accepted, .cancelled, .expired, .rejected]
+
+    /// The count of one kind (0 for a status that is not one).
+    public subscript(kind kind: OrderStatus) -> UInt64 {
+        switch kind {
+        case .accepted: return accepted
+        case .cancelled: return cancelled
+        case .expired: return expired
+        case .rejected: return rejected
+        default: return 0
+        }
+    }
+
+    public var total: UInt64 { accepted &+ cancelled &+ expired &+ rejected }
+
+    /// Counts one report by its status (statuses that are not state changes are not counted).
+    mutating func count(_ status: OrderStatus?) {
+        switch status {
+        case .accepted?: accepted &+= 1
+        case .cancelled?: cancelled &+= 1
+        case .expired?: expired &+= 1
+        case .rejected?: rejected &+= 1
+        default: break
+        }
+    }
 }
 
 /// The risk stage (issue 5): every signal becomes an order or a denial (journaled with its
@@ -198,7 +278,7 @@ public final class RiskAgent: Agent {
         work += drainReports(nowNs: nowNs)
         work += drainDepth(nowNs: nowNs)
         work += drainSignals(nowNs: nowNs)
-        work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, _ in self.handle(exit: signal, nowNs: nowNs) }
+        work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         work += flush(nowNs: nowNs)
         publishViewWork(nowNs: nowNs)
         return work
@@ -213,7 +293,7 @@ public final class RiskAgent: Agent {
             view.staging.pointee.recentSignals.append(ViewActivity(signal: signal))
             if !journalSignals.tryPush(signal) { counters.journalRingsFull &+= 1 }
             signal.timestamps.riskDecidedNs = 0
-            decide(signal, nowNs: nowNs, exit: false)
+            decide(signal, nowNs: nowNs, exit: nil)
         }
     }
 
@@ -235,9 +315,10 @@ public final class RiskAgent: Agent {
                 counters.overfills &+= 1
                 onFill(fill, nowNs: nowNs)
                 // Stop trading the symbol until positions are reconciled with the venue.
+                let from = risk.state(instrument: fill.instrument)
                 if risk.setState(.halted, instrument: fill.instrument) {
                     emitRisk(RiskEvent(kind: .overfill, scope: .symbol, reason: 0, instrument: fill.instrument,
-                                       strategy: fill.strategy, observed: excess, limit: 0,
+                                       strategy: fill.strategy, fromState: from, toState: .halted, observed: excess, limit: 0,
                                        clientOrderId: fill.clientOrderId, receiveWallNs: nowNs &+ wallOffsetNs))
                 }
             case .refused:
@@ -247,8 +328,12 @@ public final class RiskAgent: Agent {
     }
 
     func onFill(_ fill: FillEvent, nowNs: Nanos) {
-        counters.fills &+= 1
-        if fill.quantity.units > 0 { view.staging.pointee.recentTrades.append(ViewActivity(fill: fill)) }
+        if fill.isExecution {
+            counters.fills &+= 1
+            view.staging.pointee.recentTrades.append(ViewActivity(fill: fill))
+        } else {
+            counters.reports.count(fill.status)
+        }
         encoder.append(report: fill, to: &journalBytes)
         if !journalFills.tryPush(fill) { counters.journalRingsFull &+= 1 }
         risk.apply(fill: fill)
@@ -272,8 +357,8 @@ public final class RiskAgent: Agent {
             guard mid > 0 else { return }
             let price = Price(units: mid)
             risk.updatePrice(instrument: book.instrument, price: price, nowNs: nowNs)
-            exits.onPrice(instrument: book.instrument, price: price, nowNs: nowNs &+ wallOffsetNs) { signal, _ in
-                self.handle(exit: signal, nowNs: nowNs)
+            exits.onPrice(instrument: book.instrument, price: price, nowNs: nowNs &+ wallOffsetNs) { signal, trigger in
+                self.handle(exit: signal, trigger: trigger, nowNs: nowNs)
             }
             observeEquity(nowNs: nowNs)
         }
@@ -293,11 +378,10 @@ public final class RiskAgent: Agent {
 
     /// An exit goes out as one market order, or as several when the max quantity per order
     /// requires, until its quantity (the whole position when it names none) is covered.
-    func handle(exit signal: SignalEvent, nowNs: Nanos) {
-        counters.exits &+= 1
+    func handle(exit signal: SignalEvent, trigger: ExitReason, nowNs: Nanos) {
         var rest = signal
         for _ in 0..<Self.maxExitOrders {
-            guard let sent = decide(rest, nowNs: nowNs, exit: true), let side = signal.side else { return }
+            guard let sent = decide(rest, nowNs: nowNs, exit: trigger), let side = signal.side else { return }
             if signal.quantity.units > 0 {
                 rest.quantity = Quantity(units: rest.quantity.units - sent)
                 guard rest.quantity.units > 0 else { return }
@@ -306,9 +390,10 @@ public final class RiskAgent: Agent {
         }
     }
 
-    /// Decides one signal; returns the quantity of the order it became (nil when denied).
+    /// Turns a signal into an order or a denial; `exit`: what triggered an exit (nil for a
+    /// strategy's signal). Returns the quantity of the order it became (nil when denied).
     @discardableResult
-    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: Bool) -> Int64? {
+    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: ExitReason?) -> Int64? {
         switch risk.decide(signal: signal, nowNs: nowNs) {
         case .denied(let d):
             counters.denials &+= 1
@@ -319,7 +404,7 @@ public final class RiskAgent: Agent {
             // Denials are journaled to the file only as counts; the ring keeps each one.
             return nil
         case .order(var o):
-            if exit {
+            if exit != nil {
                 o.typeRaw = OrderType.market.rawValue
                 o.timeInForceRaw = TimeInForce.immediateOrCancel.rawValue
                 let age = risk.referenceAgeNs(instrument: o.instrument, nowNs: nowNs)
@@ -344,6 +429,10 @@ public final class RiskAgent: Agent {
             encoder.append(order: o, to: &journalBytes)
             outbox.append(o)
             counters.orders &+= 1
+            if let exit {
+                counters.exits &+= 1
+                counters.exitsByTrigger[exit] &+= 1
+            }
             return o.quantity.units
         }
     }
@@ -355,22 +444,28 @@ public final class RiskAgent: Agent {
         case .halt?: setState(.halted, scope: c, wallNs: wall)
         case .reduce?: setState(.reducing, scope: c, wallNs: wall)
         case .resume?:
-            if let e = breakers.resume(equityMoney: equity, wallNs: wall) { emitRisk(e) }
+            if var e = breakers.resume(equityMoney: equity, wallNs: wall) {
+                e.fromStateRaw = risk.globalState.rawValue
+                emitRisk(e)
+            }
             setState(.active, scope: c, wallNs: wall)
         case .flatten?:
-            exits.flattenAll(nowNs: wall) { signal, _ in self.handle(exit: signal, nowNs: nowNs) }
+            exits.flattenAll(nowNs: wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         case .killSwitch?:
-            let event = KillSwitch.engage(
+            let from = risk.globalState
+            var event = KillSwitch.engage(
                 breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
                 wallNs: wall, nowNs: nowNs,
                 sendCancel: { cancel in
                     self.encoder.append(order: cancel, to: &self.journalBytes)
                     self.outbox.append(cancel)
+                    self.counters.cancelRequests &+= 1
                 },
                 cancelled: { report in self.encoder.append(report: report, to: &self.journalBytes) },
                 exit: { signal, _ in self.pendingExits.append(signal) })
+            event.fromStateRaw = from.rawValue
             emitRisk(event)
-            for s in pendingExits { handle(exit: s, nowNs: nowNs) }
+            for s in pendingExits { handle(exit: s, trigger: .killSwitch, nowNs: nowNs) }
             pendingExits.removeAll(keepingCapacity: true)
         case .setLimit?:
             if !RiskLimitCode.apply(c.limitId, value: c.value, to: &risk.limits) {
@@ -387,17 +482,26 @@ public final class RiskAgent: Agent {
     var pendingExits: [SignalEvent] = []
 
     func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) {
+        let from: TradingState?
         switch c.scope {
-        case .strategy?: if !risk.setState(state, strategy: c.strategy) { counters.badCommands &+= 1; return }
-        case .symbol?: if !risk.setState(state, instrument: c.instrument) { counters.badCommands &+= 1; return }
-        default: risk.setGlobalState(state)
+        case .strategy?:
+            from = risk.state(strategy: c.strategy)
+            if !risk.setState(state, strategy: c.strategy) { counters.badCommands &+= 1; return }
+        case .symbol?:
+            from = risk.state(instrument: c.instrument)
+            if !risk.setState(state, instrument: c.instrument) { counters.badCommands &+= 1; return }
+        default:
+            from = risk.globalState
+            risk.setGlobalState(state)
         }
         emitRisk(RiskEvent(kind: .stateChange, scope: c.scope ?? .global, reason: 0, instrument: c.instrument,
-                           strategy: c.strategy, toState: state, receiveWallNs: wallNs))
+                           strategy: c.strategy, fromState: from, toState: state, receiveWallNs: wallNs))
     }
 
     func observeEquity(nowNs: Nanos) {
-        if let e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
+        if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
+            // The engine's state before (a halt command may have set it), not the breakers' own.
+            e.fromStateRaw = risk.globalState.rawValue
             if let to = e.toState { risk.setGlobalState(to) }
             emitRisk(e)
         }
@@ -421,8 +525,10 @@ public final class RiskAgent: Agent {
                 let ok = journalBytes.withUnsafeBytes { journal.append($0) }
                 if !ok && risk.globalState != .halted {
                     // No durable journal, no trading: halt (exits still pass) and say why.
+                    let from = risk.globalState
                     risk.setGlobalState(.halted)
-                    emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: 0, toState: .halted, receiveWallNs: nowNs &+ wallOffsetNs))
+                    emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: 0, fromState: from, toState: .halted,
+                                       receiveWallNs: nowNs &+ wallOffsetNs))
                 }
             }
             journalBytes.removeAll(keepingCapacity: true)

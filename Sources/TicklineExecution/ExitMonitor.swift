@@ -29,8 +29,23 @@ public enum ExitReason: UInt8, Sendable, CaseIterable {
     case trailingStop = 3
     case timeStop = 4
     case sessionEnd = 5
-    /// The kill switch (or a flatten command).
+    /// A flatten command.
     case flatten = 6
+    /// The kill switch flattening every position.
+    case killSwitch = 7
+
+    /// The name counts and metrics use.
+    public var label: StaticString {
+        switch self {
+        case .takeProfit: return "take_profit"
+        case .stopLoss: return "stop_loss"
+        case .trailingStop: return "trailing_stop"
+        case .timeStop: return "time_stop"
+        case .sessionEnd: return "session_end"
+        case .flatten: return "flatten"
+        case .killSwitch: return "kill_switch"
+        }
+    }
 }
 
 public struct ExitMonitorConfig: Sendable, Equatable {
@@ -94,7 +109,6 @@ public struct ExitMonitor: Sendable {
     private var globalEarliest: Nanos = .max
 
     public private(set) var openPositions = 0
-    public private(set) var exitsByReason: [UInt64]
     /// Instrument scans (updates outside the band).
     public private(set) var scans: UInt64 = 0
 
@@ -124,7 +138,6 @@ public struct ExitMonitor: Sendable {
         longBestFloor = Array(repeating: .max, count: instrumentCapacity)
         shortBestCeiling = Array(repeating: .min, count: instrumentCapacity)
         earliest = Array(repeating: .max, count: instrumentCapacity)
-        exitsByReason = Array(repeating: 0, count: 8)
     }
 
     /// Declares an instrument's decimals (cold path; exits carry them). Traps out of range.
@@ -309,7 +322,6 @@ public struct ExitMonitor: Sendable {
                                    _ emit: (SignalEvent, ExitReason) -> Void) {
         let q = quantity[k]
         pendingUntil[k] = nowNs &+ config.retryNs
-        exitsByReason[Int(reason.rawValue)] &+= 1
         emit(SignalEvent(instrument: InstrumentId(i), strategy: StrategyId(k / instrumentCapacity), side: q > 0 ? .sell : .buy,
                          sizing: .quantity, quantity: Quantity(units: q > 0 ? q : -q), entryPrice: Price(units: px),
                          horizon: plan[k].horizon, priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i],

@@ -10,7 +10,7 @@ public enum KillSwitch {
     ///   - sendCancel: each cancel request to journal and send to the venue.
     ///   - cancelled: orders that were never sent end at once; their canonical reports are
     ///     already applied to `risk` (open quantity released) and are passed on to journal.
-    ///   - exit: with `flatten`, one reduce-only exit per open position, to pass through
+    ///   - exit: with `flatten`, one reduce-only exit per open position (reason `killSwitch`), to pass through
     ///     `PreTradeRisk.decide` like any exit (halted lets reduce-only through). An exit
     ///     refused because our own cancel is still in flight on the other side (self-trade)
     ///     is retried by `ExitMonitor` after its retry time.
@@ -20,11 +20,15 @@ public enum KillSwitch {
                               exit: (SignalEvent, ExitReason) -> Void) -> RiskEvent {
         let event = breakers.engageKillSwitch(equityMoney: risk.positions.equityMoney, wallNs: wallNs)
         risk.setGlobalState(.halted)
-        orders.cancelAll(nowNs: nowNs, send: sendCancel) { report in
+        orders.cancelAll(nowNs: nowNs, send: { request in
+            var cancel = request
+            risk.stamp(request: &cancel)  // a request of its own, after every order sent before it
+            sendCancel(cancel)
+        }) { report in
             risk.apply(fill: report)
             cancelled(report)
         }
-        if flatten { exits.flattenAll(nowNs: nowNs, emit: exit) }
+        if flatten { exits.flattenAll(nowNs: nowNs) { signal, _ in exit(signal, .killSwitch) } }
         return event
     }
 }

@@ -28,6 +28,8 @@ public struct PaperVenueConfig: Sendable, Equatable {
     public var inFlightCapacity = 1024
     public var restingCapacity = 4096
     public var reportCapacity = 4096
+    /// The venue id its reports carry.
+    public var venueId: VenueId = 0
 
     public init() {}
 }
@@ -98,6 +100,9 @@ public struct PaperVenue: Sendable {
 
     private var rng: UInt64
     private var nextTradeId: UInt64 = 1
+    /// The sequence of the last report queued: reports are numbered 1, 2, 3, … in the order
+    /// `nextReport()` hands them out.
+    public private(set) var reportSequence: UInt64 = 0
 
     /// Cash in money units: starting capital − buys − fees + sells.
     public private(set) var cashMoney: Int64
@@ -419,7 +424,12 @@ public struct PaperVenue: Sendable {
     private mutating func push(_ report: FillEvent) {
         // Callers leave room (advance checks before each arrival; book events stop at a full queue).
         precondition(reportCount < reports.count, "paper venue report queue full (\(reports.count)): read nextReport()")
-        reports[(reportHead + reportCount) % reports.count] = report
+        reportSequence &+= 1
+        var r = report
+        r.sequence = reportSequence
+        r.stageRaw = StageId.execution.rawValue
+        r.venue = config.venueId
+        reports[(reportHead + reportCount) % reports.count] = r
         reportCount += 1
     }
 

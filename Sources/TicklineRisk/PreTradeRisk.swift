@@ -114,6 +114,9 @@ public struct PreTradeRisk: Sendable {
     public var feePartsPerMillion: Int64 = 0
 
     public private(set) var nextClientOrderId: UInt64 = 1
+    /// The sequence the last order (or cancel) built by this stage carries: orders are
+    /// numbered 1, 2, 3, … in the order they are built, which is the order they are sent.
+    public private(set) var orderSequence: UInt64 = 0
     public private(set) var approved: UInt64 = 0
     /// Denials per `DenialReason.rawValue` (0..<64).
     public private(set) var deniedByReason: [UInt64]
@@ -172,6 +175,16 @@ public struct PreTradeRisk: Sendable {
     }
 
     public mutating func setGlobalState(_ state: TradingState) { globalState = state }
+
+    /// One strategy's own state (nil for an out-of-range id).
+    public func state(strategy: StrategyId) -> TradingState? {
+        Int(strategy) < strategyCapacity ? TradingState(rawValue: strategyStateRaw[Int(strategy)]) : nil
+    }
+
+    /// One symbol's own state (nil for an out-of-range id).
+    public func state(instrument: InstrumentId) -> TradingState? {
+        Int(instrument) < instrumentCapacity ? TradingState(rawValue: symbolStateRaw[Int(instrument)]) : nil
+    }
 
     /// Returns false for an out-of-range id.
     @discardableResult
@@ -266,6 +279,14 @@ public struct PreTradeRisk: Sendable {
     /// Client order ids continue above `id` (recovery: ids stay unique across restarts).
     public mutating func continueClientOrderIds(after id: UInt64) {
         if id >= nextClientOrderId { nextClientOrderId = id &+ 1 }
+    }
+
+    /// Numbers an order request this stage sends that `decide` did not build (a cancel):
+    /// sets its `sequence` (the next in `orderSequence`) and its producing stage.
+    public mutating func stamp(request order: inout OrderEvent) {
+        orderSequence &+= 1
+        order.sequence = orderSequence
+        order.stageRaw = StageId.risk.rawValue
     }
 
     /// Open (sent, not yet filled or released) quantity of one strategy on one symbol.
@@ -495,14 +516,16 @@ public struct PreTradeRisk: Sendable {
         settle(p, i, before: worstBefore, wasOccupied: wasOccupied, horizonIfNew: horizon.rawValue)
         let id = nextClientOrderId
         nextClientOrderId &+= 1
+        orderSequence &+= 1
         var chain = signal.timestamps
         chain.riskDecidedNs = nowNs
         return .order(OrderEvent(
-            clientOrderId: id, instrument: signal.instrument, strategy: signal.strategy, side: side, type: .limit,
+            sequence: orderSequence, clientOrderId: id, instrument: signal.instrument, strategy: signal.strategy, side: side, type: .limit,
             price: Price(units: entry), quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
             stopLoss: signal.stopLoss, signalSequence: signal.sequence, timeInForce: .goodTillCancel,
             flags: reduceOnly ? OrderEvent.flagReduceOnly : 0, priceDecimals: spec.priceDecimals,
-            quantityDecimals: spec.quantityDecimals, action: .new, receiveWallNs: signal.receiveWallNs, timestamps: chain))
+            quantityDecimals: spec.quantityDecimals, action: .new, stage: .risk, receiveWallNs: signal.receiveWallNs,
+            timestamps: chain))
     }
 
     // MARK: Helpers

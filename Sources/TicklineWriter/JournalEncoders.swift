@@ -24,39 +24,61 @@ public enum MalformedReason: Int, Sendable, CaseIterable {
 }
 
 /// Keys and constants the Redis encoders write, built once from the instance name.
-/// Immutable; safe to share.
+/// Safe to share; `producerEpoch` is set by the writer when it attaches to a region.
 public struct RedisKeys: Sendable {
+    /// One stream: its key and its short name (the `delivered` keys use it).
+    public struct Stream: Sendable {
+        public let key: [UInt8]
+        public let name: [UInt8]
+        init(prefix: String, _ name: String) {
+            key = Array((prefix + name).utf8)
+            self.name = Array(name.utf8)
+        }
+    }
+
     public let instance: String
     /// `tickline:<instance>:`
     public let prefix: [UInt8]
-    public let signals: [UInt8]
-    public let orders: [UInt8]
-    public let fills: [UInt8]
-    public let risk: [UInt8]
-    /// Hash prefixes, completed with the instrument id (and `:<timeframe>` for bars).
+    public let signals: Stream
+    public let orders: Stream
+    /// Executions (reports with quantity > 0) only.
+    public let fills: Stream
+    /// Order state changes: accepted, cancelled, expired, rejected.
+    public let reports: Stream
+    public let risk: Stream
+    /// Prefix of the per-producer sets of delivered sequences,
+    /// `tickline:<i>:delivered:<stream>/<stage>/<venue>/<epoch>` (see `StreamScript`).
+    public let delivered: [UInt8]
+    /// Hash prefixes, completed with the instrument id (and `:<timeframe>` for bars,
+    /// `:<strategy>` for a strategy's position).
     public let quote: [UInt8]
     public let trade: [UInt8]
     public let bar: [UInt8]
     public let position: [UInt8]
-    /// Hash of the latest telemetry counter/gauge values, field `<stage>.<metric>`.
-    public let counters: [UInt8]
+    /// Hash: instrument id → venue, symbol and decimals.
+    public let instruments: [UInt8]
     /// Hash of the writer's own metrics.
     public let writer: [UInt8]
     public let streamMaxLength: UInt64
+    /// Which run of the producers the records come from (the region's start time, ns):
+    /// sequences start again at 1 when the engine restarts, in a new region.
+    public var producerEpoch: UInt64 = 0
 
     public init(instance: String, streamMaxLength: Int) {
         self.instance = instance
         let p = "tickline:\(instance):"
         prefix = Array(p.utf8)
-        signals = Array((p + "signals").utf8)
-        orders = Array((p + "orders").utf8)
-        fills = Array((p + "fills").utf8)
-        risk = Array((p + "risk").utf8)
+        signals = Stream(prefix: p, "signals")
+        orders = Stream(prefix: p, "orders")
+        fills = Stream(prefix: p, "fills")
+        reports = Stream(prefix: p, "reports")
+        risk = Stream(prefix: p, "risk")
+        delivered = Array((p + "delivered:").utf8)
         quote = Array((p + "quote:").utf8)
         trade = Array((p + "trade:").utf8)
         bar = Array((p + "bar:").utf8)
         position = Array((p + "position:").utf8)
-        counters = Array((p + "counters").utf8)
+        instruments = Array((p + "instruments").utf8)
         writer = Array((p + "writer").utf8)
         self.streamMaxLength = UInt64(streamMaxLength)
     }
@@ -116,15 +138,119 @@ func appendInt(_ v: Int64, _ out: ByteBuffer) {
 @inline(__always)
 func appendSeq(_ v: UInt64, _ out: ByteBuffer) { appendInt(Int64(bitPattern: v), out) }
 
-@inline(__always)
-func streamXAddHeader(stream: [UInt8], fieldPairs: Int, wallNs: Int64, sequence: UInt64, keys: RedisKeys, _ out: ByteBuffer) {
-    RESP.beginCommand(argumentCount: 6 + fieldPairs * 2, out)
-    RESP.argument("XADD", out)
-    RESP.argument(stream, out)
-    RESP.argument("MAXLEN", out)
-    RESP.argument("~", out)
-    RESP.argument(unsigned: keys.streamMaxLength, out)
-    RESP.argument(streamIdMs: UInt64(wallNs / 1_000_000), sequence: sequence, out)
+/// Adds one entry to a stream, in a Lua script so that, atomically on the server:
+/// - a record already written is refused with `DUPLICATE` (a redelivery: after a writer
+///   restart, or a spilled batch the server had in fact taken). Its identity is its
+///   producer (stage, venue, run) and its sequence: a sorted set per producer and stream
+///   keeps the last `window` sequences written, so a record is a repeat when its sequence is
+///   in the set, or below all of them once the set is full (older than any batch a writer
+///   can send again). A producer's records arriving out of order are still all written;
+/// - the entry id is `<ms>-<n>` with ms = max(the record's receive ms, the stream's last ms)
+///   and n chosen by the server, so ids increase per stream whatever the clocks do and
+///   however many producers feed it;
+/// - for an execution (4 keys), the instrument's net position and the strategy's position
+///   on it move by the signed quantity, once.
+/// KEYS[1] stream, KEYS[2] the producer's delivered set, [KEYS[3] net position, KEYS[4]
+/// strategy position]; ARGV[1] maxlen, ARGV[2] sequence, ARGV[3] record ms, [ARGV[4] signed
+/// quantity units, ARGV[5] quantity decimals, ARGV[6] price]; then the entry's field/value
+/// pairs. The set keeps 16,384 sequences, more than a killed writer can have sent without
+/// releasing (the batch on the wire and the one encoded behind it, 2 × `batch_records` with
+/// the default 5,000), and expires a week after its last write.
+public enum StreamScript {
+    public static let text: StaticString = """
+        local first = 4
+        if #KEYS == 4 then first = 7 end
+        local seq = tonumber(ARGV[2])
+        if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+          return redis.error_reply('DUPLICATE ' .. KEYS[2] .. ' sequence ' .. ARGV[2] .. ' already written')
+        end
+        local held = redis.call('ZCARD', KEYS[2])
+        if held >= 16384 then
+          local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+          if seq < tonumber(oldest[2]) then
+            return redis.error_reply('DUPLICATE ' .. KEYS[2] .. ' sequence ' .. ARGV[2] .. ' older than every one kept')
+          end
+        end
+        local ms = tonumber(ARGV[3])
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          local info = redis.call('XINFO', 'STREAM', KEYS[1])
+          for i = 1, #info, 2 do
+            if info[i] == 'last-generated-id' then
+              local top = tonumber(string.match(info[i + 1], '^(%d+)'))
+              if top > ms then ms = top end
+              break
+            end
+          end
+        end
+        local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-*', ms), unpack(ARGV, first))
+        redis.call('ZADD', KEYS[2], seq, ARGV[2])
+        if held + 1 > 16384 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, held - 16384) end
+        redis.call('EXPIRE', KEYS[2], 604800)
+        if #KEYS == 4 then
+          for k = 3, 4 do
+            redis.call('HINCRBY', KEYS[k], 'qty_units', ARGV[4])
+            redis.call('HSET', KEYS[k], 'qty_decimals', ARGV[5], 'last_price', ARGV[6], 'last_fill_id', id)
+          end
+        end
+        return id
+        """
+
+    /// A position change an execution carries into the script.
+    struct Position {
+        var instrument: InstrumentId
+        var strategy: StrategyId
+        var signedUnits: Int64
+        var quantityDecimals: UInt8
+        var price: Int64
+        var priceDecimals: UInt8
+    }
+
+    /// Writes the script call up to the entry's field/value pairs (`fieldPairs` of them follow).
+    @inline(__always)
+    static func begin(_ stream: RedisKeys.Stream, stage: UInt8, venue: VenueId, sequence: UInt64, wallNs: Int64,
+                      fieldPairs: Int, position: Position? = nil, keys: RedisKeys, _ out: ByteBuffer) {
+        let keyCount = position == nil ? 2 : 4
+        RESP.beginCommand(argumentCount: 3 + keyCount + (position == nil ? 3 : 6) + fieldPairs * 2, out)
+        RESP.argument("EVAL", out)
+        RESP.argument(text, out)
+        RESP.argument(unsigned: UInt64(keyCount), out)
+        RESP.argument(stream.key, out)
+        // tickline:<i>:delivered:<stream>/<stage>/<venue>/<epoch>
+        out.append(UInt8(ascii: "$"))
+        out.append(unsigned: UInt64(keys.delivered.count + stream.name.count + 3 + ByteBuffer.digitCount(UInt64(stage))
+                                    + ByteBuffer.digitCount(UInt64(venue)) + ByteBuffer.digitCount(keys.producerEpoch)))
+        out.append("\r\n")
+        out.append(keys.delivered)
+        out.append(stream.name)
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: UInt64(stage))
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: UInt64(venue))
+        out.append(UInt8(ascii: "/"))
+        out.append(unsigned: keys.producerEpoch)
+        out.append("\r\n")
+        if let p = position {
+            RESP.argument(prefix: keys.position, id: UInt64(p.instrument), out)
+            // tickline:<i>:position:<instrument>:<strategy>
+            out.append(UInt8(ascii: "$"))
+            out.append(unsigned: UInt64(keys.position.count + ByteBuffer.digitCount(UInt64(p.instrument)) + 1
+                                        + ByteBuffer.digitCount(UInt64(p.strategy))))
+            out.append("\r\n")
+            out.append(keys.position)
+            out.append(unsigned: UInt64(p.instrument))
+            out.append(UInt8(ascii: ":"))
+            out.append(unsigned: UInt64(p.strategy))
+            out.append("\r\n")
+        }
+        RESP.argument(unsigned: keys.streamMaxLength, out)
+        RESP.argument(unsigned: sequence, out)
+        RESP.argument(unsigned: UInt64(max(0, wallNs / 1_000_000)), out)
+        if let p = position {
+            RESP.argument(signed: p.signedUnits, out)
+            RESP.argument(unsigned: UInt64(p.quantityDecimals), out)
+            RESP.argument(fixed: p.price, decimals: p.priceDecimals, out)
+        }
+    }
 }
 
 enum Names {
@@ -158,17 +284,7 @@ enum Names {
         case nil: return "none"
         }
     }
-    static func status(_ s: OrderStatus) -> StaticString {
-        switch s {
-        case .new: return "new"
-        case .accepted: return "accepted"
-        case .partiallyFilled: return "partially_filled"
-        case .filled: return "filled"
-        case .cancelled: return "cancelled"
-        case .rejected: return "rejected"
-        case .expired: return "expired"
-        }
-    }
+    static func status(_ s: OrderStatus) -> StaticString { s.label }
     static func riskKind(_ k: RiskEventKind) -> StaticString {
         switch k {
         case .denial: return "denial"
@@ -373,13 +489,13 @@ public enum BarEncoder: JournalEncoder {
 // MARK: - Trading events (streams)
 
 /// `journal.signals` → measurement `signals`, tags `instrument`, `strategy`; stream
-/// `tickline:<i>:signals`, entry id `<receive ms>-<sequence>`.
+/// `tickline:<i>:signals` (producer: the strategy stage).
 public enum SignalEncoder: JournalEncoder {
     public typealias Event = SignalEvent
     public static let ringName = "journal.signals"
     public static var measurement: StaticString { "signals" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 768
+    public static let maxRespBytes = 2_048
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<SignalEvent>) -> Int64 { e.pointee.receiveWallNs }
@@ -433,7 +549,8 @@ public enum SignalEncoder: JournalEncoder {
     public static func appendRedis(_ e: UnsafePointer<SignalEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let s = e.pointee
         let p = s.priceDecimals
-        streamXAddHeader(stream: keys.signals, fieldPairs: 10, wallNs: s.receiveWallNs, sequence: s.sequence, keys: keys, out)
+        StreamScript.begin(keys.signals, stage: StageId.strategy.rawValue, venue: 0, sequence: s.sequence, wallNs: s.receiveWallNs,
+                           fieldPairs: 10, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: s.sequence, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(s.instrument), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(s.strategy), out)
@@ -449,13 +566,13 @@ public enum SignalEncoder: JournalEncoder {
 }
 
 /// `journal.orders` → measurement `orders`, tags `instrument`, `strategy`; stream
-/// `tickline:<i>:orders`.
+/// `tickline:<i>:orders`: every order request sent (entries, exits, cancels).
 public enum OrderEncoder: JournalEncoder {
     public typealias Event = OrderEvent
     public static let ringName = "journal.orders"
     public static var measurement: StaticString { "orders" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 768
+    public static let maxRespBytes = 2_048
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<OrderEvent>) -> Int64 { e.pointee.receiveWallNs }
@@ -518,8 +635,10 @@ public enum OrderEncoder: JournalEncoder {
     public static func appendRedis(_ e: UnsafePointer<OrderEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let o = e.pointee
         let p = o.priceDecimals
-        streamXAddHeader(stream: keys.orders, fieldPairs: 11, wallNs: o.receiveWallNs, sequence: o.sequence, keys: keys, out)
+        StreamScript.begin(keys.orders, stage: o.stageRaw, venue: o.venue, sequence: o.sequence, wallNs: o.receiveWallNs,
+                           fieldPairs: 12, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: o.sequence, out)
+        RESP.argument("reduce_only", out); RESP.argument(o.flags & OrderEvent.flagReduceOnly != 0 ? "1" : "0", out)
         RESP.argument("client_order_id", out); RESP.argument(unsigned: o.clientOrderId, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(o.instrument), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(o.strategy), out)
@@ -534,27 +653,19 @@ public enum OrderEncoder: JournalEncoder {
     }
 }
 
-/// `journal.fills` → measurement `fills`, tags `instrument`, `strategy`; stream
-/// `tickline:<i>:fills` and the position hash `tickline:<i>:position:<id>`, updated in one
-/// Lua script with the XADD so a replayed fill (its XADD refused as a repeat) never moves
-/// the position twice.
+/// `journal.fills` → executions (quantity > 0) to measurement `fills` and stream
+/// `tickline:<i>:fills`, moving the position hashes `tickline:<i>:position:<id>` (net) and
+/// `…:position:<id>:<strategy>` in the same script as their entry, so a redelivered fill
+/// never moves a position twice; order state changes (accepted, cancelled, expired,
+/// rejected) to measurement `reports` and stream `tickline:<i>:reports`. Tags `instrument`,
+/// `strategy`.
 public enum FillEncoder: JournalEncoder {
     public typealias Event = FillEvent
     public static let ringName = "journal.fills"
     public static var measurement: StaticString { "fills" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 1_536
+    public static let maxRespBytes = 2_048
     public static let mayShed = false
-
-    /// KEYS[1] stream, KEYS[2] position hash; ARGV[1] maxlen, ARGV[2] id, ARGV[3] signed
-    /// quantity units, ARGV[4] quantity decimals, ARGV[5] price, ARGV[6…] field/value pairs.
-    public static let script: StaticString = """
-        local ok = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[2], unpack(ARGV, 6))
-        if type(ok) == 'table' and ok.err then return ok end
-        redis.call('HINCRBY', KEYS[2], 'qty_units', ARGV[3])
-        redis.call('HSET', KEYS[2], 'qty_decimals', ARGV[4], 'last_price', ARGV[5], 'last_fill_id', ARGV[2])
-        return ok
-        """
 
     public static func wallNs(_ e: UnsafePointer<FillEvent>) -> Int64 { e.pointee.receiveWallNs }
 
@@ -565,14 +676,13 @@ public enum FillEncoder: JournalEncoder {
     }
 
     public static func seriesKey(_ e: UnsafePointer<FillEvent>) -> UInt64 {
-        (1 << 63) | UInt64(e.pointee.strategy) << 32 | UInt64(e.pointee.instrument)
+        (1 << 63) | (e.pointee.isExecution ? 0 : 1 << 62) | UInt64(e.pointee.strategy) << 32 | UInt64(e.pointee.instrument)
     }
-
 
     public static func appendLine(_ e: UnsafePointer<FillEvent>, timestampNs: Int64, to out: ByteBuffer) {
         let f = e.pointee
         let p = f.priceDecimals, q = f.quantityDecimals
-        out.append("fills,instrument=")
+        out.append(f.isExecution ? "fills,instrument=" : "reports,instrument=")
         out.append(unsigned: UInt64(f.instrument))
         out.append(",strategy=")
         out.append(unsigned: UInt64(f.strategy))
@@ -601,24 +711,19 @@ public enum FillEncoder: JournalEncoder {
         appendTimestamp(timestampNs, out)
     }
 
-
     public static func appendRedis(_ e: UnsafePointer<FillEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let f = e.pointee
         let p = f.priceDecimals, q = f.quantityDecimals
-        let moves = f.status == .filled || f.status == .partiallyFilled
-        let signed: Int64 = moves ? (f.side == .sell ? -f.quantity.units : f.quantity.units) : 0
-        let pairs = 10
-        RESP.beginCommand(argumentCount: 3 + 2 + 5 + pairs * 2, out)
-        RESP.argument("EVAL", out)
-        RESP.argument(script, out)
-        RESP.argument("2", out)
-        RESP.argument(keys.fills, out)
-        RESP.argument(prefix: keys.position, id: UInt64(f.instrument), out)
-        RESP.argument(unsigned: keys.streamMaxLength, out)
-        RESP.argument(streamIdMs: UInt64(f.receiveWallNs / 1_000_000), sequence: f.sequence, out)
-        RESP.argument(signed: signed, out)
-        RESP.argument(unsigned: UInt64(q), out)
-        RESP.argument(fixed: f.price.units, decimals: p, out)
+        if f.isExecution {
+            let position = StreamScript.Position(
+                instrument: f.instrument, strategy: f.strategy, signedUnits: f.side == .sell ? -f.quantity.units : f.quantity.units,
+                quantityDecimals: q, price: f.price.units, priceDecimals: p)
+            StreamScript.begin(keys.fills, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs,
+                               fieldPairs: 12, position: position, keys: keys, out)
+        } else {
+            StreamScript.begin(keys.reports, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs,
+                               fieldPairs: 12, keys: keys, out)
+        }
         RESP.argument("seq", out); RESP.argument(unsigned: f.sequence, out)
         RESP.argument("client_order_id", out); RESP.argument(unsigned: f.clientOrderId, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(f.instrument), out)
@@ -627,6 +732,8 @@ public enum FillEncoder: JournalEncoder {
         RESP.argument("status", out); RESP.argument(Names.status(f.status ?? .filled), out)
         RESP.argument("price", out); RESP.argument(fixed: f.price.units, decimals: p, out)
         RESP.argument("qty", out); RESP.argument(fixed: f.quantity.units, decimals: q, out)
+        RESP.argument("fee", out); RESP.argument(fixed: f.fee, decimals: p, out)
+        RESP.argument("leaves_qty", out); RESP.argument(fixed: f.leavesQuantity.units, decimals: q, out)
         RESP.argument("trade_id", out); RESP.argument(unsigned: f.venueTradeId, out)
         RESP.argument("ts_ns", out); RESP.argument(signed: f.receiveWallNs, out)
         return 1
@@ -639,7 +746,7 @@ public enum RiskEncoder: JournalEncoder {
     public static let ringName = "journal.risk"
     public static var measurement: StaticString { "risk" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 768
+    public static let maxRespBytes = 2_048
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<RiskEvent>) -> Int64 { e.pointee.receiveWallNs }
@@ -687,13 +794,15 @@ public enum RiskEncoder: JournalEncoder {
 
     public static func appendRedis(_ e: UnsafePointer<RiskEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let r = e.pointee
-        streamXAddHeader(stream: keys.risk, fieldPairs: 10, wallNs: r.receiveWallNs, sequence: r.sequence, keys: keys, out)
+        StreamScript.begin(keys.risk, stage: StageId.risk.rawValue, venue: 0, sequence: r.sequence, wallNs: r.receiveWallNs,
+                           fieldPairs: 11, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: r.sequence, out)
         RESP.argument("kind", out); RESP.argument(Names.riskKind(r.kind ?? .denial), out)
         RESP.argument("scope", out); RESP.argument(Names.riskScope(r.scope ?? .global), out)
         RESP.argument("reason", out); RESP.argument(unsigned: UInt64(r.reason), out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(r.instrument), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(r.strategy), out)
+        RESP.argument("from_state", out); RESP.argument(Names.state(r.fromStateRaw), out)
         RESP.argument("to_state", out); RESP.argument(Names.state(r.toStateRaw), out)
         RESP.argument("observed", out); RESP.argument(signed: r.observed, out)
         RESP.argument("limit", out); RESP.argument(signed: r.limit, out)
@@ -703,8 +812,7 @@ public enum RiskEncoder: JournalEncoder {
 }
 
 /// `journal.telemetry` → measurement `telemetry`, tags `kind`, `stage`, `metric` (stamped
-/// with `wallNs`); counters and gauges also in the hash `tickline:<i>:counters`, field
-/// `<stage>.<metric>`.
+/// with `wallNs`). Nothing in Redis: counters will be read from the region's counters area.
 public enum TelemetryEncoder: JournalEncoder {
     public typealias Event = TelemetryRecord
     public static let ringName = "journal.telemetry"
@@ -745,20 +853,5 @@ public enum TelemetryEncoder: JournalEncoder {
     }
 
 
-    public static func appendRedis(_ e: UnsafePointer<TelemetryRecord>, keys: RedisKeys, to out: ByteBuffer) -> Int {
-        let t = e.pointee
-        guard t.kind != .latency else { return 0 }
-        RESP.beginCommand(argumentCount: 4, out)
-        RESP.argument("HSET", out)
-        RESP.argument(keys.counters, out)
-        out.append(UInt8(ascii: "$"))
-        out.append(unsigned: UInt64(ByteBuffer.digitCount(UInt64(t.stage)) + 1 + ByteBuffer.digitCount(UInt64(t.metric))))
-        out.append("\r\n")
-        out.append(unsigned: UInt64(t.stage))
-        out.append(UInt8(ascii: "."))
-        out.append(unsigned: UInt64(t.metric))
-        out.append("\r\n")
-        RESP.argument(signed: t.value, out)
-        return 1
-    }
+    public static func appendRedis(_ e: UnsafePointer<TelemetryRecord>, keys: RedisKeys, to out: ByteBuffer) -> Int { 0 }
 }

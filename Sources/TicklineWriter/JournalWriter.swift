@@ -105,13 +105,58 @@ public struct WriterMetrics: Sendable, Equatable {
     }
 }
 
+/// One instrument as the `tickline:<instance>:instruments` hash describes it: the field is
+/// the instrument id, the value a JSON object with its venue, symbol and decimals.
+public struct WriterInstrument: Sendable, Equatable {
+    public var id: InstrumentId
+    public var venue: String
+    public var symbol: String
+    public var priceDecimals: UInt8
+    public var quantityDecimals: UInt8
+
+    public init(id: InstrumentId, venue: String, symbol: String, priceDecimals: UInt8, quantityDecimals: UInt8) {
+        self.id = id
+        self.venue = venue
+        self.symbol = symbol
+        self.priceDecimals = priceDecimals
+        self.quantityDecimals = quantityDecimals
+    }
+
+    /// The engine's instruments: ids in the order of `risk.instruments` (as the engine
+    /// numbers them), the venue = the feed that lists the symbol ("" when none does).
+    public static func all(in config: EngineConfig) -> [WriterInstrument] {
+        config.risk.instruments.enumerated().map { i, instrument in
+            WriterInstrument(id: InstrumentId(i), venue: config.feeds.first { $0.symbols.contains(instrument.symbol) }?.name ?? "",
+                             symbol: instrument.symbol, priceDecimals: instrument.spec.priceDecimals,
+                             quantityDecimals: instrument.spec.quantityDecimals)
+        }
+    }
+
+    /// The hash value (cold path).
+    public var json: String {
+        func quoted(_ s: String) -> String {
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where c.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out + "\""
+        }
+        return "{\"venue\":\(quoted(venue)),\"symbol\":\(quoted(symbol)),\"price_decimals\":\(priceDecimals),\"quantity_decimals\":\(quantityDecimals)}"
+    }
+}
+
 /// Drains an engine's journal rings into InfluxDB and Redis (see README.md in this
 /// folder). Single-threaded: `run` (or `runOnce`) is called by one thread, the writer's;
 /// only `metrics` may be read from other threads (a snapshot behind a mutex).
 public final class JournalWriter {
     public let config: WriterConfig
     public let instance: String
-    let keys: RedisKeys
+    var keys: RedisKeys
     let batchRecords: Int
     /// Two sets of batch buffers: the sinks write one while the next batch is encoded
     /// into the other.
@@ -133,20 +178,28 @@ public final class JournalWriter {
     let published: Mutex<WriterMetrics>
     var nextMetricsNs: Int64 = 0
     let metricsBuffer = ByteBuffer(capacity: 64 * 1_024)
+    /// Written to `tickline:<instance>:instruments` with the first metrics on each Redis
+    /// connection (so a Redis that was down or restarted gets them again).
+    let instruments: [WriterInstrument]
+    /// The Redis connection (`RedisClient.connects`) the instruments were written on.
+    var instrumentsWrittenOnConnect: UInt64 = 0
 
     /// Lines per InfluxDB request: the config's (also per write to a `file://` sink), lowered
     /// after a 413.
     var influxLineLimit: Int { influxClient?.batchLines ?? (config.influx.enabled ? config.influx.batchLines : Int.max) }
 
     /// Sets up the sinks and spills (cold path). Nothing connects yet.
-    public init(config: WriterConfig, instance: String) throws(WriterError) {
+    /// - Parameter instruments: the engine's instruments, for the Redis `instruments` hash.
+    public init(config: WriterConfig, instance: String, instruments: [WriterInstrument] = []) throws(WriterError) {
         self.config = config
         self.instance = instance
+        self.instruments = instruments
         keys = RedisKeys(instance: instance, streamMaxLength: config.redis.streamMaxLength)
         batchRecords = config.batchRecords
-        // Worst case per record is < 1.6 KiB (fills over Redis); a batch stops early when full.
+        // Worst case per record is < 2 KiB (a stream entry with its script over Redis); a
+        // batch stops early when full.
         let influxBytes = max(64 * 1_024, min(config.batchRecords, config.influx.batchLines) * 512 + 4_096)
-        let redisBytes = max(64 * 1_024, config.batchRecords * 640 + 4_096)
+        let redisBytes = max(64 * 1_024, config.batchRecords * 1_024 + 4_096)
         influxBuffers = (0..<2).map { _ in ByteBuffer(capacity: influxBytes) }
         redisBuffers = (0..<2).map { _ in ByteBuffer(capacity: redisBytes) }
         if mkdir(config.spillDirectory, 0o700) != 0 && errno != EEXIST {
@@ -209,6 +262,7 @@ public final class JournalWriter {
     public func attach(_ region: SharedRegion) {
         detach()
         self.region = region
+        keys.producerEpoch = UInt64(max(0, region.startWallNs))
         for name in Self.journalRings {
             guard region.ringNames.contains(name) else {
                 writerLog("region \(region.instance): no ring '\(name)': not drained")
@@ -328,7 +382,18 @@ public final class JournalWriter {
             var args = ["HSET", String(decoding: keys.writer, as: UTF8.self)]
             for (k, v) in snapshot.fields { args.append(k); args.append(v) }
             RESP.command(args, metricsBuffer)
-            _ = client.write(metricsBuffer.bytes, count: 1)
+            var count = 1
+            // connects is 0 before the first connection and counts up on each new one.
+            let instrumentsDue = !instruments.isEmpty && (client.connects == 0 || client.connects != instrumentsWrittenOnConnect)
+            if instrumentsDue {
+                var hash = ["HSET", String(decoding: keys.instruments, as: UTF8.self)]
+                for i in instruments { hash.append("\(i.id)"); hash.append(i.json) }
+                RESP.command(hash, metricsBuffer)
+                count += 1
+            }
+            if case .written(_, 0, _) = client.write(metricsBuffer.bytes, count: count), instrumentsDue {
+                instrumentsWrittenOnConnect = client.connects
+            }
         }
     }
 

@@ -125,18 +125,6 @@ public enum RESP {
         out.append("\r\n")
     }
 
-    /// A stream entry id `<ms>-<seq>` as one argument.
-    @inlinable
-    public static func argument(streamIdMs ms: UInt64, sequence: UInt64, _ out: ByteBuffer) {
-        out.append(UInt8(ascii: "$"))
-        out.append(unsigned: UInt64(ByteBuffer.digitCount(ms) + 1 + ByteBuffer.digitCount(sequence)))
-        out.append("\r\n")
-        out.append(unsigned: ms)
-        out.append(UInt8(ascii: "-"))
-        out.append(unsigned: sequence)
-        out.append("\r\n")
-    }
-
     /// Encodes a command given as strings (cold path: AUTH, SELECT, metrics).
     public static func command(_ args: [String], _ out: ByteBuffer) {
         beginCommand(argumentCount: args.count, out)

@@ -5,8 +5,8 @@ import CHiredis
 
 /// What became of one pipelined batch of commands.
 public enum RedisOutcome: Equatable, Sendable {
-    /// Every reply read. `duplicates`: XADDs refused because the id is not above the
-    /// stream's top (a repeat after a crash or a replay: already written). `errors`: other
+    /// Every reply read. `duplicates`: stream entries refused as a redelivery of a record
+    /// already written (`StreamScript`'s `DUPLICATE` reply). `errors`: other
     /// error replies (counted; `firstError` names one).
     case written(duplicates: Int, errors: Int, firstError: String?)
     /// Connection refused, lost, or timed out: resend the batch later (idempotent).
@@ -175,7 +175,7 @@ public final class RedisClient {
             }
             let reply = raw.assumingMemoryBound(to: redisReply.self)
             if reply.pointee.type == REDIS_REPLY_ERROR {
-                if Self.isDuplicateId(reply) {
+                if Self.isRedelivery(reply) {
                     duplicates += 1
                 } else if transientError == nil, let text = Self.transientError(reply) {
                     transientError = text
@@ -207,21 +207,10 @@ public final class RedisClient {
         return nil
     }
 
-    /// "ERR The ID specified in XADD is equal or smaller than the target stream top item"
-    static func isDuplicateId(_ reply: UnsafeMutablePointer<redisReply>) -> Bool {
-        guard let s = reply.pointee.str, reply.pointee.len > 20 else { return false }
-        let needle: [UInt8] = Array("equal or smaller".utf8)
-        let n = Int(reply.pointee.len)
-        let p = UnsafeRawPointer(s).assumingMemoryBound(to: UInt8.self)
-        if n < needle.count { return false }
-        var i = 0
-        while i + needle.count <= n {
-            var j = 0
-            while j < needle.count && p[i + j] == needle[j] { j += 1 }
-            if j == needle.count { return true }
-            i += 1
-        }
-        return false
+    /// The stream script's reply to a record it already holds (`DUPLICATE …`).
+    static func isRedelivery(_ reply: UnsafeMutablePointer<redisReply>) -> Bool {
+        guard let s = reply.pointee.str, reply.pointee.len >= 9 else { return false }
+        return memcmp(s, "DUPLICATE", 9) == 0
     }
 
     func pipeline(_ commands: UnsafeRawBufferPointer, count: Int, collect: Bool) -> Result<[Reply], WriterError> {

@@ -72,7 +72,7 @@ public struct SinkMetrics: Sendable, Equatable {
     public var retries: UInt64 = 0
     /// Items the server refused for good (partial writes, error replies).
     public var droppedByServer: UInt64 = 0
-    /// Repeats the sink already held (XADD ids at or below the stream top).
+    /// Repeats the sink already held (stream entries of a record delivered before).
     public var duplicates: UInt64 = 0
     /// Batches quarantined (never resent), and their items.
     public var quarantinedBatches: UInt64 = 0

@@ -39,9 +39,12 @@ struct WriterCommand: ParsableCommand {
         // also unblocks SIGTERM/SIGINT, which a parent may hand down blocked).
         _ = tl_install_shutdown_handlers()
         var writerConfig = WriterConfig()
+        var instruments: [WriterInstrument] = []
         if let path = config {
             do {
-                writerConfig = try EngineConfig.load(path: path).writer
+                let engine = try EngineConfig.load(path: path)
+                writerConfig = engine.writer
+                instruments = WriterInstrument.all(in: engine)
             } catch {
                 writerLog("\(error.description)")
                 throw ExitCode(78)
@@ -76,7 +79,7 @@ struct WriterCommand: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let writer: JournalWriter
         do {
-            writer = try JournalWriter(config: writerConfig, instance: instance)
+            writer = try JournalWriter(config: writerConfig, instance: instance, instruments: instruments)
         } catch {
             writerLog(error.description)
             throw ExitCode(78)

@@ -127,10 +127,13 @@ struct Demo: ParsableCommand {
         if let writer { say("writer: \(writer.supervisor.stop(timeoutMs: 10_000)) (\(writer.destination))") }
         if let html { try ReportFile.write(ReplayHTML.render(r, title: "Tickline demo", sources: data.isEmpty ? ["synthetic feed"] : data), to: html) }
         if json {
-            let out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
+            var out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
                                          "fills": Double(r.fills), "risk_events": Double(engine.riskEvents),
                                          "denials": Double(r.denials), "writer_restarts": Double(writer?.supervisor.restarts ?? 0), "final_equity": r.finalEquity,
-                                         "seconds": r.seconds]
+                                         "seconds": r.seconds, "exits": Double(r.exits), "cancel_requests": Double(r.cancelRequests)]
+            for (kind, n) in r.reports { out["reports_\(kind)"] = Double(n) }
+            for (trigger, n) in r.exitsByTrigger { out["exits_\(trigger)"] = Double(n) }
+            for (reason, n) in r.denialsByReason { out["denials_\(reason)"] = Double(n) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(DemoSummary(counts: out, report: r)), as: UTF8.self))
@@ -145,7 +148,7 @@ struct Demo: ParsableCommand {
         func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
         var out = "\u{1B}[H\u{1B}[2J"
         out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\(writer)\n\n"
-        out += "events/s \(eventsPerSecond)   events \(r.events)   signals \(r.signals)   orders \(r.orders)   fills \(r.fills)   denials \(r.denials)\n"
+        out += "events/s \(eventsPerSecond)   events \(r.events)   signals \(r.signals)   orders \(r.orders) (exits \(r.exits))   fills \(r.fills)   reports \(r.reports.values.reduce(0, +))   denials \(r.denials)\n"
         out += "equity \(f(r.finalEquity))   realised \(f(r.realisedPnl))   unrealised \(f(r.unrealisedPnl))   fees \(f(r.fees))   max drawdown \(f(r.maxDrawdown * 100, 3)) %\n\n"
         out += "latency (µs)            p50      p99    p99.9      max\n"
         for (name, h) in engine.stats.histograms.enumerated() {

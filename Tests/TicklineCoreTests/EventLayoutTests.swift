@@ -63,14 +63,16 @@ import TicklineCore
         #expect(try offsets("OrderEvent") == ["sequence": 0, "clientOrderId": 8, "instrument": 16, "strategy": 20, "sideRaw": 22,
                                               "typeRaw": 23, "price": 24, "quantity": 32, "takeProfit": 40, "stopLoss": 48,
                                               "signalSequence": 56, "timeInForceRaw": 64, "flags": 65, "priceDecimals": 66,
-                                              "quantityDecimals": 67, "actionRaw": 68, "receiveWallNs": 80, "timestamps": 88])
+                                              "quantityDecimals": 67, "actionRaw": 68, "stageRaw": 69, "venue": 70, "receiveWallNs": 80,
+                                              "timestamps": 88])
     }
 
     @Test func fillOffsetsArePinned() throws {
         #expect(try offsets("FillEvent") == ["sequence": 0, "clientOrderId": 8, "instrument": 16, "strategy": 20, "sideRaw": 22,
                                              "liquidityRaw": 23, "price": 24, "quantity": 32, "fee": 40, "leavesQuantity": 48,
                                              "venueTradeId": 56, "statusRaw": 64, "flags": 65, "priceDecimals": 66,
-                                             "quantityDecimals": 67, "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88])
+                                             "quantityDecimals": 67, "stageRaw": 68, "venue": 70, "venueTimeNs": 72, "receiveWallNs": 80,
+                                             "timestamps": 88])
     }
 
     @Test func riskEventOffsetsArePinned() throws {
@@ -94,6 +96,11 @@ import TicklineCore
         #expect(command.kind == .unsubscribe && command.feed == 3 && command.symbolText == "BTCUSDT" && command.requestId == 9)
         #expect(FeedCommand(kind: .subscribe, symbol: "", instrument: 0) == nil)
         #expect(FeedCommand(kind: .subscribe, symbol: String(repeating: "X", count: 65), instrument: 0) == nil)
+    }
+
+    @Test func layoutVersionIsPinned() {
+        // Orders and reports name their producing stage and venue (identity for the writer).
+        #expect(LayoutManifest.version == 3)
     }
 
     @Test func layoutHashChangesWithAnyInput() {

@@ -186,9 +186,11 @@ import TicklineTestSupport
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         let s = source.snapshot()
         #expect(s.positions.count == 1 && s.positions.first?.quantity == 0.1 && s.positions.first?.symbol == "BTCUSDT")
-        #expect(s.orders == 1 && s.fills >= 1 && s.recentTrades.count == 1 && s.recentSignals.count == 1)
+        #expect(s.orders == 1 && s.fills == 1 && s.reports["accepted"] == 1 && s.exits == 0 && s.exitsByTrigger["take_profit"] == 0)
+        #expect(s.recentTrades.count == 1 && s.recentSignals.count == 1)
         let text = source.prometheusMetrics()
-        for name in ["tickline_orders_total 1", "tickline_denials_total{reason=", "tickline_equity ", "tickline_realised_pnl ",
+        for name in ["tickline_orders_total{kind=\"entry\"} 1", "tickline_orders_total{kind=\"exit\"} 0", "tickline_fills_total 1",
+                     "tickline_reports_total{kind=\"accepted\"} 1", "tickline_exits_total{trigger=\"stop_loss\"} 0", "tickline_denials_total{reason=", "tickline_equity ", "tickline_realised_pnl ",
                      "tickline_unrealised_pnl ", "process_cpu_seconds_total ", "process_resident_memory_bytes "] {
             #expect(text.contains(name), "\(name) missing")
         }

@@ -41,9 +41,16 @@ import TicklineRisk
         #expect(p.risk.counters.signals == 1 && p.risk.counters.orders == 1 && p.risk.counters.denials == 0)
         #expect(p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100)  // 0.100 bought at the ask
         #expect(p.execution!.venue.fillCount == 1)
-        // The writer's copies: the signal, the order, every venue report.
-        let reports = p.risk.counters.fills
+        // The writer's copies: the signal, the order, every venue report (the fill and the
+        // acknowledgement), each numbered by the stage that produced it.
+        let reports = p.risk.counters.fills + p.risk.counters.reports.total
+        #expect(p.risk.counters.fills == 1 && p.risk.counters.reports.accepted == 1)
         #expect(writerSignals.available() == 1 && writerOrders.available() == 1 && writerFills.available() == Int(reports))
+        let order = writerOrders.peek(0).pointee
+        #expect(order.sequence == 1 && order.stage == .risk)
+        let journaled = (0..<writerFills.available()).map { writerFills.peek($0).pointee }
+        #expect(journaled.map(\.sequence) == Array(1...UInt64(journaled.count)) && journaled.allSatisfy { $0.stage == .execution })
+        #expect(journaled.filter(\.isExecution).count == 1 && journaled.first?.status == .accepted)
         // The journal file holds the order and the fill, and rebuilds the same position.
         let (fresh, _) = try SharedRegion.create(instance: name + "b", rings: EnginePeerPipeline.smallRings)
         defer { fresh.unlink() }
@@ -66,6 +73,7 @@ import TicklineRisk
         p.publishBook(nowNs: Clock.monotonicNs(), bid: 6_085_000, ask: 6_085_010)
         #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 })
         #expect(p.risk.counters.exits == 1 && p.risk.counters.orders == 2)
+        #expect(p.risk.counters.exitsByTrigger[.stopLoss] == 1 && p.risk.counters.exitsByTrigger[.takeProfit] == 0)
         #expect(p.risk.risk.positions.realisedMoney < 0)  // sold at 60,850.00 after buying at 61,000.10
     }
 
@@ -88,7 +96,8 @@ import TicklineRisk
         }
         _ = control.tryPush(ControlCommand(kind: .flatten))
         #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 })
-        #expect(p.risk.counters.exits == 1 && p.risk.counters.orders == 6 && p.risk.counters.denials == 0)
+        #expect(p.risk.counters.exits == 3 && p.risk.counters.exitsByTrigger[.flatten] == 3)
+        #expect(p.risk.counters.orders == 6 && p.risk.counters.denials == 0)
         p.sendSignal(quantityUnits: 40)
         #expect(Self.run(p) { p.risk.counters.denials == 1 })  // entries are still held to the limits
     }
@@ -99,6 +108,7 @@ import TicklineRisk
         defer { region.unlink() }
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000)
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        var riskEvents = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
         p.publishBook(nowNs: Clock.monotonicNs())
         _ = control.tryPush(ControlCommand(kind: .halt))
         p.sendSignal()
@@ -114,6 +124,13 @@ import TicklineRisk
         #expect(p.risk.counters.orders == 0 && p.risk.counters.badCommands == 0)
         _ = control.tryPush(ControlCommand(kind: .setLimit, limitId: 999, value: 1))
         #expect(Self.run(p) { p.risk.counters.badCommands == 1 })
+        // State changes name the real state before: active → halted, then halted → active.
+        var changes: [(TradingState?, TradingState?)] = []
+        while let e = riskEvents.tryPop() {
+            if e.kind == .stateChange || e.kind == .limitChanged { changes.append((e.fromState, e.toState)) }
+        }
+        let kinds = changes.map { "\($0.0.map { "\($0)" } ?? "none")->\($0.1.map { "\($0)" } ?? "none")" }
+        #expect(kinds.contains("active->halted") && kinds.contains("halted->active") && kinds.contains("none->none"), "\(kinds)")
     }
 
     /// Issue 5: kill the process between order and fill; the restarted stage rebuilds the

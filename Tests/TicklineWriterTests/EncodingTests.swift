@@ -80,11 +80,11 @@ import TicklineCore
     @Test func encodesRespArgumentsWithTheirByteLengths() {
         let b = ByteBuffer(capacity: 256)
         RESP.beginCommand(argumentCount: 4, b)
-        RESP.argument("XADD", b)
+        RESP.argument("HSET", b)
         RESP.argument(prefix: Array("k:".utf8), id: 42, b)
-        RESP.argument(streamIdMs: 1_700_000_000_123, sequence: 7, b)
+        RESP.argument(unsigned: 1_700_000_000_123, b)
         RESP.argument(fixed: -150, decimals: 2, b)
-        #expect(b.text == "*4\r\n$4\r\nXADD\r\n$4\r\nk:42\r\n$15\r\n1700000000123-7\r\n$5\r\n-1.50\r\n")
+        #expect(b.text == "*4\r\n$4\r\nHSET\r\n$4\r\nk:42\r\n$13\r\n1700000000123\r\n$5\r\n-1.50\r\n")
     }
 }
 
@@ -100,13 +100,36 @@ import TicklineCore
         #expect(out.text == "market,instrument=3,kind=trade price=61837.63,qty=1.500,aggressor_sold=true,trade_id=77i,venue_ns=1700000000000000000i,seq=9i 1700000000000000123\n")
     }
 
-    @Test func derivesTheStreamIdFromReceiveMillisecondsAndSequence() {
+    @Test func passesTheProducerIdentityAndReceiveMillisecondsToTheStreamScript() {
+        var k = keys
+        k.producerEpoch = 77
         var s = SignalEvent(sequence: 12, instrument: 1, strategy: 2, side: .sell, quantity: Quantity(units: 5),
                             priceDecimals: 1, quantityDecimals: 0, receiveWallNs: 1_700_000_000_123_456_789)
-        let out = ByteBuffer(capacity: 2_048)
-        let n = withUnsafePointer(to: &s) { SignalEncoder.appendRedis($0, keys: keys, to: out) }
+        let out = ByteBuffer(capacity: 4_096)
+        let n = withUnsafePointer(to: &s) { SignalEncoder.appendRedis($0, keys: k, to: out) }
         #expect(n == 1)
-        #expect(out.text.hasPrefix("*26\r\n$4\r\nXADD\r\n$19\r\ntickline:t1:signals\r\n$6\r\nMAXLEN\r\n$1\r\n~\r\n$4\r\n1000\r\n$16\r\n1700000000123-12\r\n"))
+        let script = "\(StreamScript.text)"
+        // EVAL script 2 stream delivered-set maxlen sequence ms, then 10 field pairs.
+        #expect(out.text.hasPrefix("*28\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n2\r\n$19\r\ntickline:t1:signals\r\n"
+                                   + "$36\r\ntickline:t1:delivered:signals/2/0/77\r\n$4\r\n1000\r\n$2\r\n12\r\n$13\r\n1700000000123\r\n"),
+                "\(out.text.prefix(200))")
+    }
+
+    @Test func sendsExecutionsToFillsAndStateChangesToReports() {
+        var fill = FillEvent(sequence: 3, instrument: 4, strategy: 5, side: .sell, price: Price(units: 100), quantity: Quantity(units: 7),
+                             venueTradeId: 1, status: .filled, receiveWallNs: 1_700_000_000_000_000_000)
+        var ack = FillEvent(sequence: 2, instrument: 4, strategy: 5, status: .accepted, receiveWallNs: 1_700_000_000_000_000_000)
+        let out = ByteBuffer(capacity: 8_192), lines = ByteBuffer(capacity: 2_048)
+        _ = withUnsafePointer(to: &fill) { FillEncoder.appendRedis($0, keys: keys, to: out) }
+        #expect(out.text.contains("tickline:t1:fills\r\n") && out.text.contains("tickline:t1:position:4\r\n")
+                && out.text.contains("tickline:t1:position:4:5\r\n") && out.text.contains("$2\r\n-7\r\n"))
+        out.removeAll()
+        _ = withUnsafePointer(to: &ack) { FillEncoder.appendRedis($0, keys: keys, to: out) }
+        #expect(out.text.contains("tickline:t1:reports\r\n") && !out.text.contains("position"))
+        withUnsafePointer(to: &fill) { FillEncoder.appendLine($0, timestampNs: 1, to: lines) }
+        withUnsafePointer(to: &ack) { FillEncoder.appendLine($0, timestampNs: 2, to: lines) }
+        #expect(lines.text.hasPrefix("fills,instrument=4,strategy=5 ") && lines.text.contains("\nreports,instrument=4,strategy=5 "))
+        #expect(withUnsafePointer(to: &fill) { FillEncoder.seriesKey($0) } != withUnsafePointer(to: &ack) { FillEncoder.seriesKey($0) })
     }
 
     @Test func rejectsMalformedRecordsWithAReason() {
