@@ -29,8 +29,6 @@ public struct ReplayReport: Codable, Sendable {
     public var cancelRequests: UInt64 = 0
     public var denials: UInt64 = 0
     public var denialsByReason: [String: UInt64] = [:]
-    /// Exits decided, by what triggered them (take-profit, stop-loss, ...).
-    public var exitsByTrigger: [String: UInt64] = [:]
     /// Round trips closed (`roundTrips.count` plus any the report could not copy,
     /// `roundTripsMissed`), and the fraction with net (`winRate`) and gross PnL > 0.
     public var trades: UInt64 = 0
@@ -72,8 +70,8 @@ public struct ReplayReport: Codable, Sendable {
     public var byStrategy: [String: StrategyResult] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case messages, events, seconds, signals, orders, fills, exits, denials, trades, fees, sharpe
-        case eventsPerSecond = "events_per_second", denialsByReason = "denials_by_reason", winRate = "win_rate"
+        case messages, events, seconds, signals, orders, fills, exits, denials, trades, fees, sharpe, reports
+        case cancelRequests = "cancel_requests", eventsPerSecond = "events_per_second", denialsByReason = "denials_by_reason", winRate = "win_rate"
         case exitsByTrigger = "exits_by_trigger", winRateGross = "win_rate_gross", openFees = "open_fees", netPnl = "net_pnl"
         case realisedPnl = "realised_pnl", unrealisedPnl = "unrealised_pnl", startingEquity = "starting_equity"
         case finalEquity = "final_equity", maxDrawdown = "max_drawdown", maxAbsPosition = "max_abs_position"
@@ -470,10 +468,6 @@ public final class ReplayEngine {
         for r in DenialReason.allCases {
             let count = risk.risk.deniedByReason[Int(r.rawValue) & 63]
             if count > 0 { report.denialsByReason["\(r)"] = count }
-        }
-        for r in ExitReason.allCases {
-            let count = risk.exits.exitsByReason[Int(r.rawValue)]
-            if count > 0 { report.exitsByTrigger["\(r)"] = count }
         }
         report.realisedPnl = money(positions.realisedMoney)
         report.unrealisedPnl = money(positions.unrealisedMoney)
