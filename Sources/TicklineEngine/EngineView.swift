@@ -9,7 +9,7 @@ import TicklineExecution
 import TicklineRisk
 import TicklineRuntime
 
-/// Fixed sizes of the engine view (what a reader copies in one go, ~24 KiB).
+/// Fixed sizes of the engine view (what a reader copies in one go, about 33 KiB).
 public enum EngineViewCapacity {
     /// Non-flat (strategy, instrument) positions shown; `positionsTotal` counts all of them.
     public static let positions = 64

@@ -449,9 +449,10 @@ public final class ReplayEngine {
         return current(elapsedSeconds: elapsedSeconds)
     }
 
-    /// The report so far: counts, the round trips, per-strategy results, and the curves with
-    /// the equity now as their last point.
-    public func current(elapsedSeconds: Double) -> ReplayReport {
+    /// The report so far: counts, the round trips, and with `statistics` the per-strategy
+    /// results and the curves with the equity now as their last point (a live view that
+    /// redraws often leaves them out: they grow with the run).
+    public func current(elapsedSeconds: Double, statistics: Bool = true) -> ReplayReport {
         var report = self.report
         let positions = risk.risk.positions
         func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
@@ -483,6 +484,18 @@ public final class ReplayEngine {
             report.winRateGross = Double(trips.count { $0.grossMoney > 0 }) / Double(trips.count)
         }
 
+        if statistics { addStatistics(to: &report, positions: positions) }
+        for (s, name) in symbols.enumerated() {
+            let scale = pow(10, Double(specs[s].quantityDecimals))
+            report.maxAbsPosition[name] = Double(maxAbs[s]) / scale
+            report.positionLimit[name] = Double(specs[s].positionLimitUnits) / scale
+        }
+        return report
+    }
+
+    /// The curves, the Sharpe ratios and the per-strategy results of `current`.
+    func addStatistics(to report: inout ReplayReport, positions: Positions) {
+        func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         // The curves: the samples, then the equity now (the last point is the final equity).
         let endNs = max(lastRecv, trips.last?.exitWallNs ?? 0)
         let equity = report.finalEquity
@@ -524,12 +537,6 @@ public final class ReplayEngine {
             r.sharpeSamples = strategyReturns.count
             report.byStrategy[EngineSnapshotBuilder.strategyName(id)] = r
         }
-        for (s, name) in symbols.enumerated() {
-            let scale = pow(10, Double(specs[s].quantityDecimals))
-            report.maxAbsPosition[name] = Double(maxAbs[s]) / scale
-            report.positionLimit[name] = Double(specs[s].positionLimitUnits) / scale
-        }
-        return report
     }
 
     @inline(__always)

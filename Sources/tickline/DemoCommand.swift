@@ -109,12 +109,12 @@ struct Demo: ParsableCommand {
                 nextSnapshot = now + 250_000_000
                 writer?.supervisor.poll()
                 for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
-                let report = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+                let report = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
                 shown = Self.snapshot(engine, report: report, names: names)
                 source.publish(shown, metrics: Self.metrics(engine, events: shown.events), roundTrips: report.roundTrips)
             }
             if now >= nextView {
-                let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
+                let r = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
                 if !json { print(Self.view(r, engine: engine, snapshot: shown, eventsPerSecond: r.events - lastEvents, url: url,
                                           writer: writerLine + (writer.map { " (restarts \($0.supervisor.restarts))" } ?? ""))) }
                 lastEvents = r.events
