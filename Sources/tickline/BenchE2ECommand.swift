@@ -42,7 +42,11 @@ struct BenchE2E: ParsableCommand {
         guard parse(symbols)!.allSatisfy({ $0 >= 1 && $0 <= 10_000 }), ratedSymbols >= 1, ratedSymbols <= 10_000 else {
             throw ValidationError("symbol counts must be 1…10000 (tickline-feed --synthetic's range)")
         }
-        guard duration > 0, every >= 1, (warmup ?? 0) >= 0 else { throw ValidationError("--duration > 0, --every ≥ 1, --warmup ≥ 0") }
+        try checkRange("--duration", duration, above: 0, upTo: 3_600)
+        if let warmup, !(warmup >= 0 && warmup <= 3_600) {
+            throw ValidationError("--warmup must be from 0 to 3600 (got \(warmup.formatted()))")
+        }
+        try checkRange("--every", every, in: 1...1_000_000)
     }
 
     func parse(_ list: String) -> [Int]? {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import TicklineEngine
 import TicklineTestSupport
 import Testing
 
@@ -70,7 +71,8 @@ enum TestSupport {
     }
 }
 
-/// A real `influxd` (1.x) on free loopback ports with its data in a temp folder.
+/// A real `influxd` (1.x) on free loopback ports with its data in a temp folder, configured
+/// as the demo's private one (`PrivateServer.influxConfig`); its data survives a restart.
 final class InfluxServer {
     let directory: String
     let httpPort: Int
@@ -81,20 +83,7 @@ final class InfluxServer {
         self.directory = directory
         httpPort = TestSupport.freePort()
         rpcPort = TestSupport.freePort()
-        let config = """
-            reporting-enabled = false
-            bind-address = "127.0.0.1:\(rpcPort)"
-            [meta]
-              dir = "\(directory)/meta"
-            [data]
-              dir = "\(directory)/data"
-              wal-dir = "\(directory)/wal"
-            [http]
-              bind-address = "127.0.0.1:\(httpPort)"
-              log-enabled = false
-            [monitor]
-              store-enabled = false
-            """
+        let config = PrivateServer.influxConfig(directory: directory, httpPort: httpPort, rpcPort: rpcPort)
         try? config.write(toFile: "\(directory)/influxd.conf", atomically: true, encoding: .utf8)
     }
 
