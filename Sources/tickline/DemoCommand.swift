@@ -25,13 +25,13 @@ struct Demo: ParsableCommand {
             listens on loopback; its address and token are printed. Ctrl-C stops.
             """)
 
-    @Option(help: "Stop after this many seconds, 0 < S <= 604800 (default: run until Ctrl-C).") var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds, 0 < S <= 604800 (default: run until Ctrl-C).") var duration: Double?
     @Flag(help: "No live view; print one JSON line at exit.") var json = false
-    @Option(help: "Synthetic symbols, 1-1000.") var symbols = 4
-    @Option(help: "Messages per second from the feed, 0 < R <= 1000000.") var rate: Double = 2_000
+    @Option(parsing: .unconditional, help: "Synthetic symbols, 1-1000.") var symbols = 4
+    @Option(parsing: .unconditional, help: "Messages per second from the feed, 0 < R <= 1000000.") var rate: Double = 2_000
     @Option(help: "Recorded Binance files to replay in a loop instead of the synthetic feed.") var data: [String] = []
     @Option(help: "Control plane address (HOST:PORT; port 0 = any free one).") var listen = "127.0.0.1:0"
-    @Option(help: "Market time per wall second, 0 < X <= 1000: 1-second bars close this many times a second, so a short demo trades.")
+    @Option(parsing: .unconditional, help: "Market time per wall second, 0 < X <= 1000: 1-second bars close this many times a second, so a short demo trades.")
     var speed: Double = 20
     @Option(help: "InfluxDB write URL to journal into instead of a private influxd (http://HOST:PORT/write?db=NAME or file:///PATH).")
     var influx: String?

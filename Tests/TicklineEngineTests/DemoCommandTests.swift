@@ -168,6 +168,7 @@ import TicklineTestSupport
         (["demo", "--speed", "nan"], "--speed must be greater than 0"),
         (["record", "--config", "x.yaml", "--out", "x.rec", "--duration", "0"], "--duration must be greater than 0"),
         (["bench", "e2e", "--every", "0"], "--every must be from 1 to 1000000 (got 0)"),
+        (["bench", "e2e", "--warmup", "-1"], "--warmup must be from 0 to 3600 (got -1)"),
     ])
     func refusesOutOfRangeNumbersNamingTheFlagAndTheRange(arguments: [String], message: String) {
         let p = ChildProcess(executable: Self.tickline, arguments: arguments)
