@@ -106,6 +106,9 @@ int tl_spawn_tied_to_caller(const char *path, char *const argv[], const char *lo
         } else if (getppid() != parent) {
             _exit(127);  // the parent died before the death signal was armed
         }
+        // Its own process group: Ctrl-C at the terminal reaches the parent, which then stops
+        // the child in order, instead of killing it mid-write.
+        if (err == 0 && setpgid(0, 0) != 0) err = errno;
         if (err == 0) {
             struct sigaction dfl;
             memset(&dfl, 0, sizeof(dfl));

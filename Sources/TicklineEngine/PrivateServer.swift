@@ -147,9 +147,9 @@ public final class PrivateServer {
         """
     }
 
-    /// `name` in a folder of `PATH` (then /usr/bin, /usr/sbin), nil when none has it.
+    /// `name` in a folder of `PATH` (unset: /usr/local/bin:/usr/bin:/bin), nil when none has it.
     public static func onPath(_ name: String) -> String? {
-        let path = (getenv("PATH").map { String(cString: $0) } ?? "") + ":/usr/bin:/usr/sbin"
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in path.split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
         return nil
     }

@@ -127,7 +127,7 @@ struct Demo: ParsableCommand {
                 writer.supervisor?.poll()
                 source.commands.forward { engine.send($0) }
                 shown = Self.snapshot(engine, names: names, start: start, now: now)
-                source.publish(shown, metrics: Self.metrics(engine, events: shown.events))
+                source.publish(shown, metrics: Self.metrics(engine, events: shown.events, writerMetricsPath: writer.metricsPath))
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9)
@@ -204,13 +204,16 @@ struct Demo: ParsableCommand {
         return s
     }
 
-    /// The demo's /metrics: the same families as `tickline run` for the stages it runs.
-    static func metrics(_ engine: ReplayEngine, events: UInt64) -> String {
+    /// The demo's /metrics: the same families as `tickline run` for the stages it runs, and
+    /// like it the writer's own metrics file (so the counts the screen shows per sink are
+    /// `tickline_writer_sink_written_total` there too).
+    static func metrics(_ engine: ReplayEngine, events: UInt64, writerMetricsPath: String) -> String {
         var p = PrometheusText()
         p.single("tickline_events_total", .counter, "Market events decoded.", [], Double(events))
         engine.stats.prometheus(into: &p)
         if let v = engine.view.read() { EngineSnapshotBuilder.prometheus(v, into: &p) }
         ProcessUsage.prometheus(into: &p)
+        if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }
         return p.text
     }
 }

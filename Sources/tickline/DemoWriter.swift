@@ -169,14 +169,23 @@ final class DemoWriter {
         return out
     }
 
-    /// Removes the servers' data left by demos that were killed (SIGKILL leaves no time to
-    /// clean up; their servers died with them): `/tmp/tickline-demo-<pid>/{redis,influxdb}`
-    /// of every pid that no longer runs.
+    /// Removes what demos that were killed left behind (SIGKILL leaves no time to clean up;
+    /// their servers and writer died with them): the servers' data,
+    /// `/tmp/tickline-demo-<pid>/{redis,influxdb}`, and the shared-memory region
+    /// `/dev/shm/tickline-demo-<pid>`, of every pid that no longer runs. The demo's journal
+    /// is a show, not a record to recover.
     static func removeDataOfDeadDemos() {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/tmp") else { return }
-        for e in entries where e.hasPrefix("tickline-demo-") {
-            guard let pid = Int32(e.dropFirst("tickline-demo-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+        func deadDemo(_ name: String) -> Bool {
+            guard name.hasPrefix("tickline-demo-") else { return false }
+            let digits = name.dropFirst("tickline-demo-".count).prefix { $0.isNumber }
+            guard let pid = Int32(digits), pid != getpid() else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where deadDemo(e) {
             for server in ["redis", "influxdb"] { try? FileManager.default.removeItem(atPath: "/tmp/\(e)/\(server)") }
+        }
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [] where deadDemo(e) {
+            unlink("/dev/shm/\(e)")
         }
     }
 

@@ -104,7 +104,10 @@ import TicklineTestSupport
         let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--json", "--rate", "1000"])
         #expect(demo.start())
         let folder = "/tmp/tickline-demo-\(demo.pid)"
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            unlink("/dev/shm/tickline-demo-\(demo.pid)")  // a killed demo cannot remove its region
+        }
         var started: [pid_t] = []
         #expect(waitUntil(60) {
             started = Self.processes(under: folder)
@@ -121,15 +124,42 @@ import TicklineTestSupport
         }, "still running after kill -9 of the demo: \(left)")
     }
 
-    /// The demo's control plane answers as `tickline run`'s: a bad limit is refused (422)
-    /// with the reason; a good one is queued (202) and reaches the risk stage.
-    @Test func demoRefusesABadLimitWith422AndTheReason() throws {
-        let demo = ChildProcess(executable: Self.tickline,
-                                arguments: ["demo", "--json", "--influx", "file:///dev/null", "--redis", "redis://127.0.0.1:1/0"])
+    /// Without redis-server and influxd (none on PATH) the demo journals into a
+    /// line-protocol file in its folder and says why, on the screen and in `sinks`.
+    @Test func demoWithoutServersFallsBackToAFileAndSaysSo() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = "/nonexistent"
+        environment["TICKLINE_INFLUX_URL"] = nil
+        environment["TICKLINE_REDIS_URL"] = nil
+        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--duration", "3", "--json", "--rate", "3000"],
+                                environment: environment)
         #expect(demo.start())
+        #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
+        let folder = "/tmp/tickline-demo-\(demo.pid)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any], "\(demo.output)")
+        let sinks = try #require(json["sinks"] as? [String: [String: Any]], "\(demo.output)")
+        let file = "\(folder)/demo-\(demo.pid).lp"
+        #expect(sinks["influx"]?["kind"] as? String == "line_protocol_file" && sinks["influx"]?["where"] as? String == "file://\(file)")
+        #expect((sinks["influx"]?["origin"] as? String)?.contains("influxd is not installed") == true, "\(sinks)")
+        #expect(sinks["redis"]?["kind"] as? String == "off")
+        #expect((sinks["redis"]?["origin"] as? String)?.contains("redis-server is not installed") == true, "\(sinks)")
+        let lines = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").count
+        #expect(lines > 0 && Double(lines) == Self.number(sinks["influx"]?["written"]), "\(lines) lines in \(file); \(sinks)")
+        #expect(demo.errors.contains("line protocol to \(file)") && demo.errors.contains("Redis     off (no Redis: redis-server is not installed"),
+                "\(demo.errors)")
+    }
+
+    /// The demo's control plane answers as `tickline run`'s: a bad limit is refused (422)
+    /// with the reason; a good one is queued (202) and reaches the risk stage. Ctrl-C
+    /// (SIGINT) then stops the demo and whatever servers it started.
+    @Test func demoRefusesABadLimitWith422AndTheReason() throws {
+        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--json"])
+        #expect(demo.start())
+        let folder = "/tmp/tickline-demo-\(demo.pid)"
         defer {
             demo.stop(seconds: 30)
-            try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)")
+            try? FileManager.default.removeItem(atPath: folder)
         }
         var port = 0
         var token = ""
@@ -157,8 +187,17 @@ import TicklineTestSupport
             let values = (try? JSONSerialization.jsonObject(with: Data(limits.utf8))) as? [String: Any]
             return Self.number(values?["max_order_notional"]) == 2500
         }, "the new limit did not reach the risk stage: \(limits)")
+        // /metrics carries the writer's counts, as `tickline run`'s does.
+        var metrics = ""
+        #expect(waitUntil(20) {
+            metrics = httpRequest(port: port, path: "/metrics", token: token).1
+            return metrics.contains("tickline_writer_sink_written_total{")
+        }, "no writer metrics in the demo's /metrics")
+        if let check = promtoolCheck(metrics) { #expect(check.passed, "promtool on the demo's /metrics: \(check.output)") }
         demo.signal(SIGINT)
         #expect(demo.wait(seconds: 60) == 0, "Ctrl-C stops the demo cleanly: \(demo.errors)")
+        #expect(Self.processes(under: folder).isEmpty, "left running after Ctrl-C: \(Self.processes(under: folder))")
+        #expect(access("\(folder)/redis", F_OK) != 0 && access("\(folder)/influxdb", F_OK) != 0, "the servers' data is removed")
     }
 
     @Test(arguments: [

@@ -35,7 +35,8 @@ uint64_t tl_process_start_ticks(pid_t pid);
 
 /// Starts `path` with `argv` (NULL-terminated, argv[0] included) and this process's
 /// environment: stdin from /dev/null, stdout and stderr appended to `log_path`, every signal
-/// unblocked and at its default action, no descriptor but 0-2 inherited, and SIGKILL as its
+/// unblocked and at its default action, no descriptor but 0-2 inherited, a process group of
+/// its own (the terminal's Ctrl-C goes to the caller alone), and SIGKILL as its
 /// parent-death signal, so the child cannot outlive the thread that started it however this
 /// process ends (exit, crash, SIGKILL). posix_spawn cannot set a parent-death signal, hence
 /// fork + prctl + exec here, with only async-signal-safe calls in the child.
