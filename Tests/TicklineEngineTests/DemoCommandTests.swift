@@ -99,6 +99,45 @@ import TicklineTestSupport
         #expect(access("\(folder)/redis", F_OK) != 0 && access("\(folder)/influxdb", F_OK) != 0, "the servers' data is removed")
     }
 
+    /// `TICKLINE_REDIS_URL` / `TICKLINE_INFLUX_URL` name servers that already run (here on
+    /// ports nobody else uses): the demo starts none, journals there, and the servers hold
+    /// what the demo produced once it ends.
+    @Test(.enabled(if: serversInstalled || requireReferences, "redis-server, redis-cli and influxd are not installed (Tools/setup)"))
+    func demoJournalsIntoTheServersTheEnvironmentNames() throws {
+        let folder = NSTemporaryDirectory() + "tickline-demo-env-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let redis = try PrivateServer(kind: .redis, directory: "\(folder)/redis")
+        let influx = try PrivateServer(kind: .influxdb, directory: "\(folder)/influxdb")
+        defer {
+            redis.stop()
+            influx.stop()
+        }
+        try redis.waitUntilReady()
+        try influx.waitUntilReady()
+        var environment = ProcessInfo.processInfo.environment
+        environment["TICKLINE_REDIS_URL"] = redis.url
+        environment["TICKLINE_INFLUX_URL"] = influx.url
+        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--duration", "5", "--json", "--rate", "3000"],
+                                environment: environment)
+        #expect(demo.start())
+        #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
+        defer { try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)") }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any], "\(demo.output)")
+        let sinks = try #require(json["sinks"] as? [String: [String: Any]], "\(demo.output)")
+        #expect(sinks["redis"]?["where"] as? String == redis.url && sinks["redis"]?["origin"] as? String == "TICKLINE_REDIS_URL")
+        #expect(sinks["influx"]?["where"] as? String == influx.url && sinks["influx"]?["origin"] as? String == "TICKLINE_INFLUX_URL")
+        #expect(!demo.errors.contains("private"), "no private server when both are named: \(demo.errors)")
+        #expect(Self.number(json["signals"]) > 0 && Self.number(json["orders"]) > 0, "\(demo.output)")
+        let instance = "demo-\(demo.pid)"
+        for (stream, key) in [("signals", "signals")] {
+            #expect(Double(Self.redisCLI(redis.port, ["XLEN", "tickline:\(instance):\(stream)"])) == Self.number(json[key]), "Redis \(stream) vs \(key): \(demo.output)")
+        }
+        for (measurement, key) in [("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk", "risk_events")] {
+            #expect(Double(Self.influxCount(influx.port, measurement)) == Self.number(json[key]), "InfluxDB \(measurement) vs \(key): \(demo.output)")
+        }
+    }
+
     @Test(.enabled(if: serversInstalled || requireReferences, "redis-server, redis-cli and influxd are not installed (Tools/setup)"))
     func demoServersDieWhenTheDemoIsKilled() throws {
         let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--json", "--rate", "1000"])
