@@ -130,9 +130,7 @@ import TicklineTestSupport
         #expect(!demo.errors.contains("private"), "no private server when both are named: \(demo.errors)")
         #expect(Self.number(json["signals"]) > 0 && Self.number(json["orders"]) > 0, "\(demo.output)")
         let instance = "demo-\(demo.pid)"
-        for (stream, key) in [("signals", "signals")] {
-            #expect(Double(Self.redisCLI(redis.port, ["XLEN", "tickline:\(instance):\(stream)"])) == Self.number(json[key]), "Redis \(stream) vs \(key): \(demo.output)")
-        }
+        #expect(Double(Self.redisCLI(redis.port, ["XLEN", "tickline:\(instance):signals"])) == Self.number(json["signals"]), "\(demo.output)")
         for (measurement, key) in [("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk", "risk_events")] {
             #expect(Double(Self.influxCount(influx.port, measurement)) == Self.number(json[key]), "InfluxDB \(measurement) vs \(key): \(demo.output)")
         }
@@ -247,6 +245,8 @@ import TicklineTestSupport
         (["record", "--config", "x.yaml", "--out", "x.rec", "--duration", "0"], "--duration must be greater than 0"),
         (["bench", "e2e", "--every", "0"], "--every must be from 1 to 1000000 (got 0)"),
         (["bench", "e2e", "--warmup", "-1"], "--warmup must be from 0 to 3600 (got -1)"),
+        (["verify", "x.rec", "--price-decimals", "40"], "--price-decimals must be from 0 to 18 (got 40)"),
+        (["replay", "x.rec", "--pace", "-1"], "--pace must be from 0 to 1000 (got -1)"),
     ])
     func refusesOutOfRangeNumbersNamingTheFlagAndTheRange(arguments: [String], message: String) {
         let p = ChildProcess(executable: Self.tickline, arguments: arguments)
