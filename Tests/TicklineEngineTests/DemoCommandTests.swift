@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TicklineConfig
 import TicklineEngine
 import TicklineTestSupport
 
@@ -253,6 +254,31 @@ import TicklineTestSupport
         #expect(p.start())
         #expect(p.wait(seconds: 30) == 64, "\(arguments): \(p.errors)")
         #expect(p.errors.contains(message), "\(arguments): \(p.errors)")
+    }
+
+    /// `run` creates every folder it writes into, owner-only, and names the config key when
+    /// it cannot.
+    @Test func createsTheFoldersRunWritesOwnerOnlyOrNamesTheKey() throws {
+        let root = NSTemporaryDirectory() + "tickline-folders-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var config = EngineConfig()
+        config.instance = "folders"
+        config.risk.journal = "\(root)/state/journal/{instance}.journal"
+        config.writer.spillDirectory = "\(root)/state/spill"
+        config.control.tokenFile = "\(root)/run/{instance}.token"
+        try LiveEngine.createFolders(config)
+        for folder in ["\(root)/state", "\(root)/state/journal", "\(root)/state/spill", "\(root)/run"] {
+            var st = stat()
+            #expect(stat(folder, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && (st.st_mode & 0o777) == 0o700, "\(folder)")
+        }
+        try "".write(toFile: "\(root)/file", atomically: true, encoding: .utf8)
+        config.risk.journal = "\(root)/file/journal/{instance}.journal"
+        #expect {
+            try LiveEngine.createFolders(config)
+        } throws: { error in
+            let text = (error as? EngineError)?.description ?? ""
+            return text.contains("cannot create \(root)/file/journal") && text.contains("risk.journal")
+        }
     }
 
     /// The README's way on a fresh machine: tickline-feed serves BTCUSDT on the address
