@@ -171,9 +171,9 @@ public final class PrivateServer {
         return ok ? Int(UInt16(bigEndian: address.sin_port)) : 0
     }
 
-    /// True when a server on `host`:`port` (numeric IPv4) answers `request` with a reply
-    /// containing `expect` within 300 ms.
-    public static func probe(host: String = "127.0.0.1", port: UInt16, request: String, expect: String) -> Bool {
+    /// True when a server on 127.0.0.1:`port` answers `request` with a reply containing
+    /// `expect` within 300 ms.
+    static func probe(port: UInt16, request: String, expect: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -183,7 +183,7 @@ public final class PrivateServer {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
