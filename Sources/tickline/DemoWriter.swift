@@ -36,8 +36,9 @@ final class DemoWriter {
     let instance: String
 
     /// Chooses the sinks, starts private servers where none is named, then the writer.
-    /// Never throws: what cannot start is said in `notes` (the journal is then drained in
-    /// process, or a sink falls back).
+    /// Never throws: a server that cannot start leaves its sink to the fallback, with the
+    /// reason in the sink's `origin`; a writer that cannot start leaves the journal to be
+    /// drained in process, with the reason in `problem`.
     init(instance: String, directory: String, influxURL: String?, redisURL: String?) {
         self.instance = instance
         logPath = "\(directory)/writer.log"
