@@ -298,13 +298,20 @@ import TicklineTestSupport
                      "Config/laptop.yaml writes under /var/lib/tickline: run as root or make it writable")
         let journalFolder = "/var/lib/tickline/journal"
         let journal = "\(journalFolder)/main.journal"
-        let hadJournal = access(journal, F_OK) == 0
-        // The writer spills there while no Redis or InfluxDB answers on the default ports.
-        let spillFiles: [String] = ["/var/lib/tickline/spill/main.influx.spill", "/var/lib/tickline/spill/main.redis.spill"]
-        let spills = spillFiles.filter { access($0, F_OK) != 0 }
+        // What this run adds under /var/lib/tickline (the journal, the writer's spill and
+        // checkpoints while no Redis or InfluxDB answers on the default ports) goes after it;
+        // what was there stays.
+        let state = "/var/lib/tickline"
+        let before = Set(FileManager.default.subpaths(atPath: state) ?? [])
+        let hadState = access(state, F_OK) == 0
         defer {
-            if !hadJournal { unlink(journal) }
-            for f in spills { unlink(f) }
+            if !hadState {
+                try? FileManager.default.removeItem(atPath: state)
+            } else {
+                for path in (FileManager.default.subpaths(atPath: state) ?? []).reversed() where !before.contains(path) {
+                    try? FileManager.default.removeItem(atPath: "\(state)/\(path)")
+                }
+            }
         }
 
         let feed = ChildProcess(executable: RunCommandTests.bin.appendingPathComponent("tickline-feed").path,
@@ -327,7 +334,8 @@ import TicklineTestSupport
         #expect(engine.isRunning, "\(engine.errors)")
         #expect(RunCommandTests.metric(metrics, "tickline_feed_decode_errors_total", label: "feed=\"binance\"") == 0)
         var st = stat()
-        #expect(stat(journalFolder, &st) == 0 && (st.st_mode & 0o777) == 0o700 || hadJournal, "the journal folder is created owner-only")
+        #expect(stat(journalFolder, &st) == 0 && ((st.st_mode & 0o777) == 0o700 || before.contains("journal")),
+                "the journal folder is created owner-only")
         #expect(access(journal, F_OK) == 0, "the journal is open at \(journal)")
         #expect(engine.stop(seconds: 60) == 0, "SIGTERM stops it cleanly:\n\(engine.errors)")
         #expect(engine.errors.contains("stopped: events "), "\(engine.errors)")
