@@ -98,7 +98,7 @@ let package = Package(
             name: "TicklineEngine",
             dependencies: [
                 "TicklineCore", "TicklineRing", "TicklineRuntime", "TicklineStrategy", "TicklineConfig", "TicklineRisk",
-                "TicklineExecution", "TicklineMarketData", "TicklineFeed", "TicklineControl",
+                "TicklineExecution", "TicklineMarketData", "TicklineFeed", "TicklineControl", "CTicklineLinux",
             ]),
         // HTTP control plane: API, Prometheus metrics, dashboard. Ordinary threads (SwiftNIO via
         // Hummingbird), never the pinned ones; reaches the hot path only through the control ring.
@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "TicklineWriterTests",
             dependencies: ["TicklineWriter", "TicklineConfig", "TicklineRing", "TicklineCore", "TicklineTestSupport", "tickline-writer",
-                           "tickline-writer-peer"],
+                           "tickline-writer-peer", "TicklineEngine"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

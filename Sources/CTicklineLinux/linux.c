@@ -2,12 +2,16 @@
 #include "CTicklineLinux.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int tl_pin_current_thread(int cpu) {
@@ -80,4 +84,70 @@ uint64_t tl_process_start_ticks(pid_t pid) {
     unsigned long long ticks = 0;
     if (sscanf(p, "%llu", &ticks) != 1) return 0;
     return (uint64_t)ticks;
+}
+
+int tl_spawn_tied_to_caller(const char *path, char *const argv[], const char *log_path, pid_t *pid) {
+    // The child reports a failure before or at exec through this pipe; a successful exec
+    // closes it (O_CLOEXEC) and the parent reads end-of-file.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close(report[0]);
+        close(report[1]);
+        return e;
+    }
+    if (child == 0) {
+        int err = 0;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+            err = errno;
+        } else if (getppid() != parent) {
+            _exit(127);  // the parent died before the death signal was armed
+        }
+        // Its own process group: Ctrl-C at the terminal reaches the parent, which then stops
+        // the child in order, instead of killing it mid-write.
+        if (err == 0 && setpgid(0, 0) != 0) err = errno;
+        if (err == 0) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof(dfl));
+            dfl.sa_handler = SIG_DFL;
+            for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);  // SIGKILL/SIGSTOP refuse: fine
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            int in = open("/dev/null", O_RDONLY);
+            int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (in < 0 || log < 0) {
+                err = errno;
+            } else if (dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
+                err = errno;
+            }
+        }
+        if (err == 0) {
+            // Sockets and files of this process (the control plane's listener, the region)
+            // are not the child's; an old kernel without close_range leaves them open, harmlessly.
+            syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+            execv(path, argv);
+            err = errno;
+        }
+        ssize_t w = write(report[1], &err, sizeof(err));
+        (void)w;
+        _exit(127);
+    }
+    close(report[1]);
+    int err = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return err ? err : ECHILD;
+    }
+    *pid = child;
+    return 0;
 }

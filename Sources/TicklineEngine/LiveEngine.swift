@@ -39,6 +39,7 @@ public final class LiveEngine {
         self.config = config
         symbols = config.risk.instruments.map(\.symbol)
         let table = try Self.instrumentTable(config)
+        try Self.createFolders(config)
         do {
             (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
         } catch { throw EngineError(description: error.description) }
@@ -94,6 +95,34 @@ public final class LiveEngine {
             }
         } else {
             control = nil
+        }
+    }
+
+    /// Creates the folders `run` writes into (the journal's, the supervised writer's spill
+    /// folder, the generated token's) where missing, owner-only (0700: the journal holds
+    /// every order), so a fresh machine needs no set-up. An error names the folder, the
+    /// config key and the reason.
+    public static func createFolders(_ config: EngineConfig) throws(EngineError) {
+        var folders: [(path: String, key: String)] = []
+        if let journal = RiskStageSettings(config: config.risk, instance: config.instance).journalPath {
+            folders.append((String(journal[..<(journal.lastIndex(of: "/") ?? journal.startIndex)]), "risk.journal"))
+        }
+        if config.writer.supervise { folders.append((config.writer.spillDirectory, "writer.spill_dir")) }
+        if config.control.enabled && config.control.token.isEmpty {
+            let file = config.control.tokenFile
+            folders.append((String(file[..<(file.lastIndex(of: "/") ?? file.startIndex)]), "control.token_file"))
+        }
+        for (path, key) in folders where !path.isEmpty {
+            var prefix = ""
+            for part in path.split(separator: "/") {
+                prefix += "/" + part
+                if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                    throw EngineError(description: "cannot create \(prefix), the folder of \(key) (\(path)): \(String(cString: strerror(errno))); create it or set \(key) elsewhere")
+                }
+            }
+            guard access(path, W_OK | X_OK) == 0 else {
+                throw EngineError(description: "cannot write in \(path), the folder of \(key): \(String(cString: strerror(errno))); fix its owner or mode, or set \(key) elsewhere")
+            }
         }
     }
 
@@ -219,7 +248,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let latest: Mutex<(EngineSnapshot, String)>
     /// Every round trip the view has shown (added at each refresh).
     let trips = Mutex(RoundTripLog())
-    let pending = Mutex<[ControlRequest]>([])
+    let commands = RiskCommandQueue(subscriptionRefusal: "no feed takes run-time subscriptions in this engine")
     /// The `control.feed` producer and the subscription view; set once by `LiveEngine.init`
     /// before the control server starts, read-only after.
     var subscriptions: FeedSubscriptionDesk?
@@ -322,11 +351,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     }
 
     func forwardRequests() {
-        let requests = pending.withLock { let r = $0; $0.removeAll(); return r }
-        for r in requests {
-            guard case .success(let commands)? = r.riskCommands else { continue }  // refused in submit
-            for c in commands { _ = ring.withLock { $0.producer.tryPush(c) } }
-        }
+        commands.forward { c in ring.withLock { $0.producer.tryPush(c) } }
     }
 
     func snapshot() -> EngineSnapshot { latest.withLock { $0.0 } }
@@ -359,15 +384,6 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         case .failure(let refusal)?: return ControlReply(accepted: false, message: refusal.message)
         case nil: break
         }
-        switch request.riskCommands {
-        case nil:
-            return ControlReply(accepted: false, message: "no feed takes run-time subscriptions in this engine")
-        case .failure(let refusal)?:
-            return ControlReply(accepted: false, message: refusal.message)
-        case .success?:
-            break
-        }
-        pending.withLock { $0.append(request) }
-        return ControlReply(accepted: true, message: "queued for the control ring")
+        return commands.submit(request)
     }
 }

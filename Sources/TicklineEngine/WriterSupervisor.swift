@@ -21,6 +21,8 @@ public final class WriterSupervisor {
     public let instance: String
     public let executable: String
     public let arguments: [String]
+    /// Where the writer's output and this supervisor's lines go (nil: this process's stderr).
+    public let logPath: String?
     let initialDelayNs: Int64
     let maxDelayNs: Int64
     /// The running writer, nil while waiting to restart or stopped.
@@ -38,8 +40,11 @@ public final class WriterSupervisor {
     ///   - configPath: the engine's config file, passed on as `--config` (nil: writer defaults).
     ///   - config: the `writer:` section (binary and restart delays).
     ///   - executable: overrides `config.binary` and the default location (tests).
-    public init(instance: String, configPath: String?, config: WriterConfig, executable: String? = nil) {
+    ///   - logPath: a file for the writer's stdout/stderr and the supervisor's own lines,
+    ///     appended to (nil: this process's stderr). The demo's live view owns its terminal.
+    public init(instance: String, configPath: String?, config: WriterConfig, executable: String? = nil, logPath: String? = nil) {
         self.instance = instance
+        self.logPath = logPath
         self.executable = executable ?? (config.binary.isEmpty ? Self.besideThisProgram("tickline-writer") : config.binary)
         // --parent-pid: a writer whose engine dies (SIGKILL, crash) writes what the rings hold
         // and exits instead of lingering beside the next engine's writer.
@@ -73,15 +78,29 @@ public final class WriterSupervisor {
     func spawn(nowNs: Int64) throws(SupervisorError) {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let logPath {
+            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        // A process group of its own: Ctrl-C at the terminal reaches the engine alone, which
+        // stops its stages first and then the writer, so the writer drains everything.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, nil, nil, argv, environ)
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw SupervisorError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
         }
         pid = child
         startedNs = nowNs
         restartAtNs = nil
-        writerSupervisorLog("writer started: pid \(child) (\(executable) \(arguments.joined(separator: " ")))")
+        log("writer started: pid \(child) (\(executable) \(arguments.joined(separator: " ")))")
     }
 
     /// Reaps a writer that exited and restarts it when its delay has passed. Returns true
@@ -98,7 +117,7 @@ public final class WriterSupervisor {
             // A writer that ran a minute is healthy: start over at the initial delay.
             delayNs = nowNs - startedNs > 60_000_000_000 ? initialDelayNs : delayNs
             restartAtNs = nowNs + delayNs
-            writerSupervisorLog("writer pid \(p) ended (\(lastExit)); restarting in \(delayNs / 1_000_000) ms")
+            log("writer pid \(p) ended (\(lastExit)); restarting in \(delayNs / 1_000_000) ms")
             delayNs = min(delayNs * 2, maxDelayNs)
             return false
         }
@@ -127,7 +146,7 @@ public final class WriterSupervisor {
         let deadline = Clock.monotonicNs() + Int64(timeoutMs) * 1_000_000
         while waitpid(p, &status, WNOHANG) == 0 {
             if Clock.monotonicNs() > deadline {
-                writerSupervisorLog("writer pid \(p) did not stop in \(timeoutMs) ms: SIGKILL (it resumes at the cursors)")
+                log("writer pid \(p) did not stop in \(timeoutMs) ms: SIGKILL (it resumes at the cursors)")
                 kill(p, SIGKILL)
                 waitpid(p, &status, 0)
                 break
@@ -146,7 +165,11 @@ public final class WriterSupervisor {
     }
 }
 
-func writerSupervisorLog(_ message: String) {
-    var line = "tickline: " + message + "\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+extension WriterSupervisor {
+    func log(_ message: String) {
+        var line = "tickline: " + message + "\n"
+        let fd = logPath.map { open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) } ?? 2
+        line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+        if fd != 2 && fd >= 0 { close(fd) }
+    }
 }

@@ -23,9 +23,9 @@ struct BenchE2E: ParsableCommand {
 
     @Option(help: "Offered rates, messages/s, comma-separated.") var rates = "10000,100000,1000000"
     @Option(help: "Symbol counts, comma-separated (1…10000).") var symbols = "1,100,10000"
-    @Option(help: "Measurement window per scenario, seconds.") var duration = 5.0
-    @Option(help: "Seconds of sending before the window (default: 1 + symbols/5000).") var warmup: Double?
-    @Option(help: "One signal (and order) per this many market events.") var every = 20
+    @Option(parsing: .unconditional, help: "Measurement window per scenario, seconds.") var duration = 5.0
+    @Option(parsing: .unconditional, help: "Seconds of sending before the window (default: 1 + symbols/5000).") var warmup: Double?
+    @Option(parsing: .unconditional, help: "One signal (and order) per this many market events.") var every = 20
     @Option(help: "Output directory for .hgrm files and the plot.") var out = ".build/bench-e2e"
     @Option(name: .customLong("rated-symbols"), help: "Symbol count the rated load is stepped at.") var ratedSymbols = 100
     @Option(name: .customLong("rated-rates"), help: "Rates stepped for the rated load, ascending, comma-separated.")
@@ -42,7 +42,11 @@ struct BenchE2E: ParsableCommand {
         guard parse(symbols)!.allSatisfy({ $0 >= 1 && $0 <= 10_000 }), ratedSymbols >= 1, ratedSymbols <= 10_000 else {
             throw ValidationError("symbol counts must be 1…10000 (tickline-feed --synthetic's range)")
         }
-        guard duration > 0, every >= 1, (warmup ?? 0) >= 0 else { throw ValidationError("--duration > 0, --every ≥ 1, --warmup ≥ 0") }
+        try checkRange("--duration", duration, above: 0, upTo: 3_600)
+        if let warmup, !(warmup >= 0 && warmup <= 3_600) {
+            throw ValidationError("--warmup must be from 0 to 3600 (got \(warmup.formatted()))")
+        }
+        try checkRange("--every", every, in: 1...1_000_000)
     }
 
     func parse(_ list: String) -> [Int]? {

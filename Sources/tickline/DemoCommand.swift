@@ -14,22 +14,37 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Runs the pipeline on a built-in feed with the paper venue, a live terminal view and the dashboard.",
         discussion: """
-            No config and no servers needed: a synthetic multi-symbol feed (or recorded Binance
-            files with --data) goes through the built-in strategies, pre-trade risk and the paper
-            venue at the given rate, on the real clock. The control plane (dashboard, /metrics,
-            API) listens on loopback; its address and token are printed. Ctrl-C stops.
+            No config needed: a synthetic multi-symbol feed (or recorded Binance files with
+            --data) goes through the built-in strategies, pre-trade risk and the paper venue at
+            the given rate. A tickline-writer process journals every signal, order, fill and risk
+            event into InfluxDB and Redis: the servers --influx/--redis or TICKLINE_INFLUX_URL/
+            TICKLINE_REDIS_URL name, else private influxd and redis-server started on free
+            loopback ports with their data in the demo's folder (/tmp/tickline-demo-<pid>) and
+            stopped with the demo, else a line-protocol file there (the screen says which, and
+            how many records each received). The control plane (dashboard, /metrics, API)
+            listens on loopback; its address and token are printed. Ctrl-C stops.
             """)
 
-    @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds, 0 < S <= 604800 (default: run until Ctrl-C).") var duration: Double?
     @Flag(help: "No live view; print one JSON line at exit.") var json = false
-    @Option(help: "Synthetic symbols.") var symbols = 4
-    @Option(help: "Messages per second from the feed.") var rate: Double = 2_000
+    @Option(parsing: .unconditional, help: "Synthetic symbols, 1-1000.") var symbols = 4
+    @Option(parsing: .unconditional, help: "Messages per second from the feed, 0 < R <= 1000000.") var rate: Double = 2_000
     @Option(help: "Recorded Binance files to replay in a loop instead of the synthetic feed.") var data: [String] = []
     @Option(help: "Control plane address (HOST:PORT; port 0 = any free one).") var listen = "127.0.0.1:0"
-    @Option(help: "Market time per wall second: 1-second bars close this many times a second, so a short demo trades.")
+    @Option(parsing: .unconditional, help: "Market time per wall second, 0 < X <= 1000: 1-second bars close this many times a second, so a short demo trades.")
     var speed: Double = 20
     @Option(help: "At exit, write the HTML report (round trips, per-strategy results, equity and drawdown charts) to this file.")
     var html: String?
+    @Option(help: "InfluxDB write URL to journal into instead of a private influxd (http://HOST:PORT/write?db=NAME or file:///PATH).")
+    var influx: String?
+    @Option(help: "Redis URL to journal into instead of a private redis-server (redis://HOST:PORT/DB).") var redis: String?
+
+    func validate() throws {
+        try checkRange("--duration", duration, above: 0, upTo: 604_800)
+        try checkRange("--symbols", symbols, in: 1...1_000)
+        try checkRange("--rate", rate, above: 0, upTo: 1_000_000)
+        try checkRange("--speed", speed, above: 0, upTo: 1_000)
+    }
 
     func run() throws {
         if let html { try ReportFile.checkWritable(html) }
@@ -37,7 +52,7 @@ struct Demo: ParsableCommand {
         // The feed: recorded lines (looped) or synthetic messages.
         var recorded: [[UInt8]] = []
         var names: [String]
-        var synthetic = SyntheticFeed(symbols: max(1, symbols))
+        var synthetic = SyntheticFeed(symbols: symbols)
         if data.isEmpty {
             names = synthetic.symbols
         } else {
@@ -55,15 +70,20 @@ struct Demo: ParsableCommand {
         // else they are drained here.
         let instance = "demo-\(getpid())"
         let directory = "/tmp/tickline-\(instance)"
-        mkdir(directory, 0o700)
-        let (writer, writerLine) = DemoWriter.start(instance: instance, directory: directory)
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw CommandFailure("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        DemoWriter.removeDataOfDeadDemos()
+        let writer = DemoWriter(instance: instance, directory: directory, influxURL: influx, redisURL: redis)
+        defer { writer.stop() }  // also when something below throws: the private servers go
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
                                       startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs(),
-                                      sharedInstance: instance, drainsJournals: writer == nil)
+                                      sharedInstance: instance, drainsJournals: writer.supervisor == nil)
         defer { engine.close() }
 
         // The control plane, fed a snapshot four times a second.
-        let source = DemoSource(instance: "demo")
+        let source = DemoSource(instance: "demo",
+                                commands: RiskCommandQueue(subscriptionRefusal: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))"))
         var control = ControlConfig(listen: listen)
         control.tokenFile = "\(directory)/control.token"
         let (token, origin) = try ControlServer.resolveToken(config: control, instance: "demo")
@@ -77,7 +97,7 @@ struct Demo: ParsableCommand {
         let say = { (text: String) in FileHandle.standardError.write(Data((text + "\n").utf8)) }
         say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue (fees \(Double(engine.feePartsPerMillion) / 10_000) % a side)")
         say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
-        say(writerLine)
+        for l in writer.lines() { say(l) }
 
         let start = Clock.monotonicNs()
         let startWall = Clock.wallNs()
@@ -107,36 +127,45 @@ struct Demo: ParsableCommand {
             }
             if now >= nextSnapshot {
                 nextSnapshot = now + 250_000_000
-                writer?.supervisor.poll()
-                for request in source.takeRequests() { source.reply(Self.apply(request, to: engine, names: names)) }
+                writer.supervisor?.poll()
+                source.commands.forward { engine.send($0) }
                 let report = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
                 shown = Self.snapshot(engine, report: report, names: names)
-                source.publish(shown, metrics: Self.metrics(engine, events: shown.events), roundTrips: report.roundTrips)
+                source.publish(shown, metrics: Self.metrics(engine, events: shown.events, writerMetricsPath: writer.metricsPath),
+                               roundTrips: report.roundTrips)
             }
             if now >= nextView {
                 let r = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
                 if !json { print(Self.view(r, engine: engine, snapshot: shown, eventsPerSecond: r.events - lastEvents, url: url,
-                                          writer: writerLine + (writer.map { " (restarts \($0.supervisor.restarts))" } ?? ""))) }
+                                          writer: writer.lines())) }
                 lastEvents = r.events
                 nextView += 1_000_000_000
             }
             if sent >= due { usleep(500) }
         }
         let r = engine.finish(elapsedSeconds: Double(Clock.monotonicNs() - start) / 1e9)
-        // The writer drains what the journal rings still hold, then exits.
-        if let writer { say("writer: \(writer.supervisor.stop(timeoutMs: 10_000)) (\(writer.destination))") }
+        // The writer drains what the journal rings still hold and exits; then the private
+        // servers stop and their data goes. What each sink received stays on the screen.
+        let ended = writer.supervisor.map { $0.stop(timeoutMs: 10_000) }
+        let sinkLines = writer.lines()
+        let sinks = writer.json()
+        writer.stop()
+        if let ended { say("writer: \(ended)") }
+        for l in sinkLines.dropFirst() { say(l) }
+        if !writer.servers.isEmpty { say("private servers stopped and their data removed; writer log kept in \(writer.logPath)") }
         if let html { try ReportFile.write(ReplayHTML.render(r, title: "Tickline demo", sources: data.isEmpty ? ["synthetic feed"] : data), to: html) }
         if json {
             var out: [String: Double] = ["events": Double(r.events), "signals": Double(r.signals), "orders": Double(r.orders),
                                          "fills": Double(r.fills), "risk_events": Double(engine.riskEvents),
-                                         "denials": Double(r.denials), "writer_restarts": Double(writer?.supervisor.restarts ?? 0), "final_equity": r.finalEquity,
+                                         "denials": Double(r.denials), "writer_restarts": Double(writer.supervisor?.restarts ?? 0), "final_equity": r.finalEquity,
                                          "seconds": r.seconds, "exits": Double(r.exits), "cancel_requests": Double(r.cancelRequests)]
             for (kind, n) in r.reports { out["reports_\(kind)"] = Double(n) }
             for (trigger, n) in r.exitsByTrigger { out["exits_\(trigger)"] = Double(n) }
             for (reason, n) in r.denialsByReason { out["denials_\(reason)"] = Double(n) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(DemoSummary(counts: out, report: r)), as: UTF8.self))
+            let summary = try JSONEncoder().encode(DemoSummary(counts: out, report: r))
+            var object = try JSONSerialization.jsonObject(with: summary) as? [String: Any] ?? [:]
+            object["sinks"] = sinks
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(ReplayText.render(r, symbols: names))
         }
@@ -144,10 +173,10 @@ struct Demo: ParsableCommand {
 
     /// The live terminal view (one screen, redrawn each second).
     static func view(_ r: ReplayReport, engine: ReplayEngine, snapshot: EngineSnapshot, eventsPerSecond: UInt64, url: String,
-                     writer: String) -> String {
+                     writer: [String]) -> String {
         func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
         var out = "\u{1B}[H\u{1B}[2J"
-        out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\(writer)\n\n"
+        out += "Tickline demo — \(f(r.seconds, 0)) s   \(url)\n\(writer.joined(separator: "\n"))\n\n"
         out += "events/s \(eventsPerSecond)   events \(r.events)   signals \(r.signals)   orders \(r.orders) (exits \(r.exits))   fills \(r.fills)   reports \(r.reports.values.reduce(0, +))   denials \(r.denials)\n"
         out += "equity \(f(r.finalEquity))   realised \(f(r.realisedPnl))   unrealised \(f(r.unrealisedPnl))   fees \(f(r.fees))   max drawdown \(f(r.maxDrawdown * 100, 3)) %\n\n"
         out += "latency (µs)            p50      p99    p99.9      max\n"
@@ -186,29 +215,17 @@ struct Demo: ParsableCommand {
         return s
     }
 
-    /// The demo's /metrics: the same families as `tickline run` for the stages it runs.
-    static func metrics(_ engine: ReplayEngine, events: UInt64) -> String {
+    /// The demo's /metrics: the same families as `tickline run` for the stages it runs, and
+    /// like it the writer's own metrics file (so the counts the screen shows per sink are
+    /// `tickline_writer_sink_written_total` there too).
+    static func metrics(_ engine: ReplayEngine, events: UInt64, writerMetricsPath: String) -> String {
         var p = PrometheusText()
         p.single("tickline_events_total", .counter, "Market events decoded.", [], Double(events))
         engine.stats.prometheus(into: &p)
         if let v = engine.view.read() { EngineSnapshotBuilder.prometheus(v, into: &p) }
         ProcessUsage.prometheus(into: &p)
+        if let text = try? String(contentsOfFile: writerMetricsPath, encoding: .utf8) { p.append(exposition: text) }
         return p.text
-    }
-
-    /// A request from the API as control-ring commands.
-    static func apply(_ request: ControlRequest, to engine: ReplayEngine, names: [String]) -> ControlReply {
-        switch request.riskCommands {
-        case nil:
-            return ControlReply(accepted: false, message: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))")
-        case .failure(let refusal)?:
-            return ControlReply(accepted: false, message: refusal.message)
-        case .success(let commands)?:
-            for c in commands where !engine.send(c) {
-                return ControlReply(accepted: false, message: "control ring full; try again")
-            }
-            return ControlReply(accepted: true, message: "queued")
-        }
     }
 }
 
@@ -219,11 +236,12 @@ final class DemoSource: ControlPlaneSource {
     let latest: Mutex<EngineSnapshot>
     let metricsText = Mutex("")
     let trips = Mutex<[RoundTripRecord]>([])
-    let requests = Mutex<[ControlRequest]>([])
-    let replies = Mutex<[ControlReply]>([])
+    /// Checked and queued as `tickline run` does; the demo's thread forwards them.
+    let commands: RiskCommandQueue
 
-    init(instance: String) {
+    init(instance: String, commands: RiskCommandQueue) {
         self.instance = instance
+        self.commands = commands
         latest = Mutex(EngineSnapshot(instance: instance))
     }
 
@@ -232,8 +250,6 @@ final class DemoSource: ControlPlaneSource {
         trips.withLock { $0 = roundTrips }
         metricsText.withLock { $0 = metrics }
     }
-    func takeRequests() -> [ControlRequest] { requests.withLock { let r = $0; $0.removeAll(); return r } }
-    func reply(_ r: ControlReply) { replies.withLock { $0.append(r) } }
 
     func snapshot() -> EngineSnapshot { latest.withLock { $0 } }
 
@@ -249,11 +265,7 @@ final class DemoSource: ControlPlaneSource {
 
     func prometheusMetrics() -> String { metricsText.withLock { $0 } }
 
-    func submit(_ request: ControlRequest) -> ControlReply {
-        requests.withLock { $0.append(request) }
-        // The demo's thread applies it within 250 ms; the reply says it was queued.
-        return ControlReply(accepted: true, message: "queued for the engine")
-    }
+    func submit(_ request: ControlRequest) -> ControlReply { commands.submit(request) }
 }
 
 /// `demo --json`: the demo's counts, then the report's money (`ReplayReport`'s keys).

@@ -24,7 +24,9 @@ struct Record: ParsableCommand {
     @Option(help: "The engine config (YAML): its feeds: and risk.instruments.") var config: String
     @Option(help: "Which feed (by name; default the first).") var feed: String?
     @Option(help: "The recording to write (created or truncated).") var out: String
-    @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var duration: Double?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds, 0 < S <= 604800 (default: until SIGINT/SIGTERM).") var duration: Double?
+
+    func validate() throws { try checkRange("--duration", duration, above: 0, upTo: 604_800) }
 
     func run() throws {
         let say = { (line: String) in FileHandle.standardError.write(Data("tickline record: \(line)\n".utf8)) }

@@ -27,6 +27,11 @@ struct Verify: ParsableCommand {
     var quantityDecimals: UInt8 = 8
     @Flag(help: "Futures diff chaining (pu == previous u) instead of spot.") var futures = false
 
+    func validate() throws {
+        try checkRange("--price-decimals", priceDecimals, in: 0...DecimalScale.maxDecimals)
+        try checkRange("--quantity-decimals", quantityDecimals, in: 0...DecimalScale.maxDecimals)
+    }
+
     func run() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one recorded file") }
         let contents = try files.map { try RecordingFile.load($0) }

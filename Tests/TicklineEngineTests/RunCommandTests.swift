@@ -179,30 +179,34 @@ import TicklineTestSupport
         }
     }
 
-    /// `tickline demo` with no servers: its writer process journals to a local line-protocol
-    /// file (said on screen) and every signal, order, fill and risk event reaches it.
+    /// `tickline demo --influx file://…`: its writer process journals to that line-protocol
+    /// file (named on the screen) and every signal, order, fill and risk event reaches it.
     @Test func demoJournalsEverythingThroughItsWriter() throws {
+        let dir = NSTemporaryDirectory() + "tickline-demo-file-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/journal.lp"
         let demo = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
-                                arguments: ["demo", "--duration", "4", "--json", "--rate", "3000"])
+                                arguments: ["demo", "--duration", "4", "--json", "--rate", "3000", "--influx", "file://\(path)",
+                                            "--redis", "redis://127.0.0.1:1/0"])
         #expect(demo.start())
         #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
-        let json = (try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any] ?? [:]).compactMapValues { $0 as? Double }
-        #expect((json["orders"] ?? 0) > 0 && (json["fills"] ?? 0) > 0, "\(demo.output)")
-        #expect(json["writer_restarts"] == 0)
-        guard let line = demo.errors.split(separator: "\n").first(where: { $0.hasPrefix("writer: tickline-writer pid") }) else {
-            Issue.record("the demo did not say where its writer writes:\n\(demo.errors)")
-            return
-        }
-        // With an InfluxDB on 127.0.0.1:8086 the journal went there instead (a developer machine).
-        guard let from = line.range(of: "line protocol to "), let to = line.range(of: " (no InfluxDB") else { return }
-        let path = String(line[from.upperBound..<to.lowerBound])
-        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        defer { try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)") }
+        let json = try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any] ?? [:]
+        func value(_ key: String) -> Double { (json[key] as? NSNumber)?.doubleValue ?? -1 }
+        #expect(value("orders") > 0 && value("fills") > 0, "\(demo.output)")
+        #expect(value("writer_restarts") == 0)
+        #expect(demo.errors.contains("line protocol to \(path)"), "the screen names the file:\n\(demo.errors)")
+        let sink = (json["sinks"] as? [String: [String: Any]])?["influx"] ?? [:]
+        #expect(sink["kind"] as? String == "line_protocol_file" && sink["where"] as? String == "file://\(path)", "\(sink)")
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var counts: [String: Double] = [:]
         for l in text.split(separator: "\n") { counts[String(l.prefix { $0 != "," }), default: 0] += 1 }
         for (measurement, key) in [("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk", "risk_events")] {
-            #expect(counts[measurement, default: 0] == json[key] ?? -1, "\(measurement): \(counts[measurement, default: 0]) in \(path), \(json[key] ?? -1) produced")
+            #expect(counts[measurement, default: 0] == value(key), "\(measurement): \(counts[measurement, default: 0]) in \(path), \(value(key)) produced")
         }
+        // The count the screen and `sinks` show is what the file holds.
+        #expect((sink["written"] as? NSNumber)?.intValue == text.split(separator: "\n").count, "\(sink)")
     }
 
     /// `tickline record` against `tickline-feed`: every message and REST snapshot lands in a

@@ -120,6 +120,11 @@ struct HTTPAndCommandLineTests {
         ["--synthetic", "2", "--fault", "meteor@3"],
         ["--synthetic", "2", "--slow-consumer", "maybe"],
         ["--data", "/nonexistent/file.gz"],
+        ["--synthetic", "2", "--duration=-1"],
+        ["--synthetic", "2", "--wait-clients=-1"],
+        ["--synthetic", "2", "--rate", "inf"],
+        ["--synthetic", "1", "--symbol", "BTCUSDT", "--symbol", "ETHUSDT"],
+        ["--synthetic", "2", "--symbol", "btc-usdt"],
     ])
     func refusesBadCommandLines(_ arguments: [String]) throws {
         let process = Process()

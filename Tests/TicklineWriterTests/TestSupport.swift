@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import TicklineEngine
 import TicklineTestSupport
 import Testing
 

@@ -53,6 +53,9 @@ struct FeedCommand: ParsableCommand {
     @Option(help: "Generate this many synthetic symbols instead of replaying a file.")
     var synthetic: Int?
 
+    @Option(name: .customLong("symbol"), help: "With --synthetic: the name of a synthetic symbol, in order (repeatable; the others are SYM0000USDT…), e.g. --symbol BTCUSDT to feed Config/laptop.yaml.")
+    var symbolNames: [String] = []
+
     @Option(help: "Seed of the synthetic generator.")
     var seed: UInt64 = 1
 
@@ -90,8 +93,19 @@ struct FeedCommand: ParsableCommand {
         if benchClient != nil { return }
         guard data.isEmpty != (synthetic == nil) else { throw ValidationError("give exactly one of --data FILE... or --synthetic N") }
         if let synthetic, !(1...10_000).contains(synthetic) { throw ValidationError("--synthetic \(synthetic): between 1 and 10000 symbols") }
-        guard rate >= 0 else { throw ValidationError("--rate \(rate): must be 0 (as fast as possible) or positive") }
-        guard pingInterval > 0, pongTimeout > 0 else { throw ValidationError("--ping-interval and --pong-timeout must be positive") }
+        if !symbolNames.isEmpty {
+            guard let synthetic, symbolNames.count <= synthetic else {
+                throw ValidationError("--symbol names synthetic symbols: give at most --synthetic N of them (\(symbolNames.count) given)")
+            }
+            for name in symbolNames where name.isEmpty || name.count > 20 || !name.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) {
+                throw ValidationError("--symbol \(name): 1-20 characters of A-Z 0-9, as Binance spells symbols")
+            }
+            guard Set(symbolNames).count == symbolNames.count else { throw ValidationError("--symbol: a name is given twice") }
+        }
+        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate \(rate): must be 0 (as fast as possible) or a positive number") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration \(duration): must be a positive number of seconds") }
+        guard waitClients >= 0 else { throw ValidationError("--wait-clients \(waitClients): must be 0 or more") }
+        guard pingInterval > 0, pongTimeout > 0, pingInterval.isFinite, pongTimeout.isFinite else { throw ValidationError("--ping-interval and --pong-timeout must be positive") }
         guard clientBufferBytes >= 64 * 1024 else { throw ValidationError("--client-buffer-bytes \(clientBufferBytes): at least 65536") }
         guard SlowConsumerPolicy(rawValue: slowConsumer) != nil else { throw ValidationError("--slow-consumer \(slowConsumer): disconnect or drop") }
         for spec in fault where Self.parseFault(spec) == nil {
@@ -122,7 +136,7 @@ struct FeedCommand: ParsableCommand {
 
         let source: any MessageSource
         if let synthetic {
-            source = SyntheticSource(symbolCount: synthetic, seed: seed)
+            source = SyntheticSource(symbolCount: synthetic, seed: seed, names: symbolNames)
         } else {
             do {
                 source = try ReplaySource(files: data, loop: loop)

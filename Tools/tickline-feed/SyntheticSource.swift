@@ -47,7 +47,7 @@ private struct LevelChange {
     var isBid: Bool
 }
 
-/// Random-walk trades, bookTicker quotes and depth diffs for N symbols (`SYM0000USDT`, …),
+/// Random-walk trades, bookTicker quotes and depth diffs for N symbols (`SYM0000USDT`, … or given names),
 /// written straight into one preallocated buffer: no allocation per message. Each symbol
 /// keeps its own book, which every depth diff updates before it is handed out; quotes
 /// carry the book's top and its update id; trades happen at the top. Mix per message:
@@ -65,7 +65,8 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
     // Guards `symbols`' books: the producer changes them, HTTP threads read snapshots.
     private let booksLock = NSLock()
 
-    init(symbolCount: Int, seed: UInt64) {
+    /// - Parameter names: the first symbols' names (the rest are `SYM<k>USDT`).
+    init(symbolCount: Int, seed: UInt64, names given: [String] = []) {
         precondition(symbolCount > 0 && symbolCount <= 10_000, "synthetic symbol count \(symbolCount) outside 1…10000")
         var random = SeededGenerator(seed: seed)
         var names: [String] = []
@@ -73,7 +74,7 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
         var index: [String: Int] = [:]
         for k in 0..<symbolCount {
             let digits = String(k)
-            let upper = "SYM" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + "USDT"
+            let upper = k < given.count ? given[k] : "SYM" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + "USDT"
             let lower = upper.lowercased()
             let base = names.count
             names += ["\(lower)@trade", "\(lower)@bookTicker", "\(lower)@depth@100ms"]

@@ -33,6 +33,16 @@ void tl_clear_shutdown(void);
 /// owner from a recycled pid.
 uint64_t tl_process_start_ticks(pid_t pid);
 
+/// Starts `path` with `argv` (NULL-terminated, argv[0] included) and this process's
+/// environment: stdin from /dev/null, stdout and stderr appended to `log_path`, every signal
+/// unblocked and at its default action, no descriptor but 0-2 inherited, a process group of
+/// its own (the terminal's Ctrl-C goes to the caller alone), and SIGKILL as its
+/// parent-death signal, so the child cannot outlive the thread that started it however this
+/// process ends (exit, crash, SIGKILL). posix_spawn cannot set a parent-death signal, hence
+/// fork + prctl + exec here, with only async-signal-safe calls in the child.
+/// Returns 0 and the child's pid in `*pid`, or an errno value (the exec's own when it failed).
+int tl_spawn_tied_to_caller(const char *path, char *const argv[], const char *log_path, pid_t *pid);
+
 /// A hint that the caller spins (x86 `pause`): frees the pipeline for the sibling
 /// hyperthread and lowers power while waiting.
 static inline void tl_cpu_relax(void) {
