@@ -64,7 +64,7 @@ public struct ViewActivity: Sendable, BitwiseCopyable, Equatable {
     public var sideRaw: UInt8 = 0
     public var priceDecimals: UInt8 = 0
     public var quantityDecimals: UInt8 = 0
-    /// Denials: `DenialReason.rawValue` (0 = the order table was full); trades: `Liquidity.rawValue`.
+    /// Denials: `DenialReason.rawValue`; trades: `Liquidity.rawValue`.
     public var detail: UInt16 = 0
     public var priceUnits: Int64 = 0
     public var quantityUnits: Int64 = 0
@@ -146,6 +146,11 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
     public var killSwitchEngaged = false
     /// `BreakerReason.rawValue` of the breaker that tripped (0 = none).
     public var breakerCauseRaw: UInt16 = 0
+    /// The `errno` of the journal write that failed while the stage is halted for it (0:
+    /// the journal is healthy).
+    public var journalErrno: Int32 = 0
+    /// Signals held since a journal write failed, to be decided again on resume.
+    public var heldSignals = 0
     public var counters = RiskStageCounters()
     /// Risk events emitted (denials, state changes, breakers, limit changes...).
     public var riskEvents: UInt64 = 0
@@ -264,9 +269,9 @@ public enum EngineSnapshotBuilder {
         return s
     }
 
-    /// A denial reason's name ("orderTableFull" for 0, the RiskAgent's own denial).
+    /// A denial reason's name.
     public static func denialName(_ raw: UInt16) -> String {
-        raw == 0 ? "orderTableFull" : DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
+        DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
     }
 
     /// The view's counters as Prometheus families (orders, fills, denials by reason, PnL, equity).
@@ -284,8 +289,14 @@ public enum EngineSnapshotBuilder {
             any = true
             p.sample("tickline_denials_total", [("reason", "\(reason)")], Double(n))
         }
-        let tableFull = c.denials &- v.deniedByReason.sum
-        if tableFull > 0 || !any { p.sample("tickline_denials_total", [("reason", denialName(0))], Double(tableFull)) }
+        if !any { p.sample("tickline_denials_total", [("reason", "\(DenialReason.orderTableFull)")], 0) }
+        p.single("tickline_risk_signals_blocked_seconds_total", .counter,
+                 "Time the risk stage left signals in their ring because its outbox had no room for entries.", [],
+                 Double(c.signalsBlockedNs) / 1e9)
+        p.single("tickline_journal_write_errors_total", .counter, "Journal appends that failed (nothing of their batch was sent).", [],
+                 Double(c.journalWriteErrors))
+        p.single("tickline_journal_held_signals", .gauge, "Signals decided before a failed journal write, held to be decided again.", [],
+                 Double(v.heldSignals))
         p.single("tickline_risk_events_total", .counter, "Risk events emitted (denials, state changes, breakers).", [], Double(v.riskEvents))
         p.single("tickline_realised_pnl", .gauge, "Realised PnL, account currency.", [], Double(v.account.realisedMoney) / Double(MoneyScale.one))
         p.single("tickline_unrealised_pnl", .gauge, "Unrealised PnL, marked to the last mid.", [], Double(v.account.unrealisedMoney) / Double(MoneyScale.one))
@@ -295,14 +306,6 @@ public enum EngineSnapshotBuilder {
         p.single("tickline_open_positions", .gauge, "Non-flat (strategy, symbol) positions.", [], Double(v.positionsTotal))
         p.single("tickline_open_orders", .gauge, "Orders not in a terminal state.", [], Double(v.openOrdersTotal))
         p.single("tickline_trading_state", .gauge, "1 active, 2 reducing, 3 halted.", [], Double(v.globalStateRaw))
-    }
-}
-
-extension InlineArray where Element == UInt64 {
-    var sum: UInt64 {
-        var t: UInt64 = 0
-        for i in indices { t &+= self[i] }
-        return t
     }
 }
 

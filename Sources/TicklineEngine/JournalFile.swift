@@ -60,18 +60,39 @@ public final class JournalFile {
         length = validBytes
     }
 
-    /// Appends `bytes` (whole records). False when the disk refused: the caller halts trading.
-    @discardableResult
-    public func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Appends `bytes` (whole records) and, with `fsync`, syncs them. On failure the file is
+    /// cut back to its length before the call, so it always ends at a whole record (a short
+    /// write on a full disk leaves no partial record for the next append to bury), and the
+    /// `errno` is returned: the caller sends nothing of what it tried to write. 0 on success.
+    public func append(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         var done = 0
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { writeErrors &+= 1; return false }
+            guard n > 0 else {
+                if done > 0 { shortWrites &+= 1 }
+                return failed(n == 0 ? EIO : errno)
+            }
             done += n
         }
-        if fsync && fdatasync(fd) != 0 { writeErrors &+= 1; return false }
+        if fsync && fdatasync(fd) != 0 { return failed(errno) }
         length += bytes.count
-        return true
+        return 0
     }
+
+    /// Counts the failure and cuts the file back to `length` (O_APPEND writes continue there).
+    private func failed(_ error: Int32) -> Int32 {
+        writeErrors &+= 1
+        lastError = error
+        if ftruncate(fd, off_t(length)) != 0 { truncateErrors &+= 1 }
+        return error
+    }
+
+    /// Failed appends that had written part of their bytes (a disk that filled mid-write).
+    public private(set) var shortWrites: UInt64 = 0
+    /// The `errno` of the last failed append (0: none yet).
+    public private(set) var lastError: Int32 = 0
+    /// Failed appends whose cut back to the last whole record failed too (the start-up
+    /// check then finds and reports the torn tail).
+    public private(set) var truncateErrors: UInt64 = 0
 }
