@@ -3,11 +3,13 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TicklineControl
 import TicklineCore
-import TicklineEngine
+@testable import TicklineEngine
 import TicklineExecution
 import TicklineRing
 import TicklineRisk
+import TicklineRuntime
 
 /// The risk stage's journal under faults (a full disk, a torn tail, damage) and its bounded
 /// backpressure.
@@ -94,6 +96,33 @@ import TicklineRisk
         #expect(p.risk.recovered?.orders == sent.count)
         #expect(p.risk.recovered?.refusedReports == 0)
         for id in sent { #expect(p.risk.table.state(clientOrderId: id) == .filled, "order \(id)") }
+    }
+
+    /// `/readiness` fails naming the journal while it refuses writes (here /dev/full, which
+    /// answers every write with ENOSPC), and passes once the stage is healthy.
+    @Test func readinessNamesTheJournalWhileItRefusesWrites() throws {
+        let (region, _) = try SharedRegion.create(instance: Self.instance("d"), rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        var clock: Nanos = 1_000_000_000
+        let p = try EnginePeerPipeline(region: region, journal: "/dev/full", venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+            s.limits = EnginePeerPipeline.openLimits()
+        }
+        let source = LiveControlSource(instance: "t", symbols: ["BTCUSDT"], view: p.risk.view, journal: p.risk.journalPath,
+                                       control: try region.producer(of: ControlCommand.self, ring: "control.risk"),
+                                       writerMetricsPath: "/nonexistent/none.prom")
+        p.risk.publishView(nowNs: clock)
+        source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: nil)
+        #expect(source.readiness().first { $0.name == "journal" }?.ok == true)
+        p.publishBook(nowNs: clock)
+        p.sendSignal()
+        clock += 1_000_000
+        _ = p.risk.doWork(nowNs: clock)
+        #expect(p.risk.journalErrno == ENOSPC && p.risk.heldSignalCount == 1 && p.risk.counters.orders == 0)
+        p.risk.publishView(nowNs: clock)
+        source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: nil)
+        let check = try #require(source.readiness().first { $0.name == "journal" })
+        #expect(!check.ok && check.detail.contains("/dev/full") && check.detail.contains("No space left on device"), "\(check)")
+        #expect(source.prometheusMetrics().contains("tickline_journal_write_errors_total 1"))
     }
 
     /// A record cut short at the end of the file (a crash mid-write) is cut off at start and
