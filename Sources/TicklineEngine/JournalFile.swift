@@ -20,7 +20,10 @@ public final class JournalFile {
     let fsync: Bool
     /// Bytes of whole records on disk (after a torn tail was cut at open).
     public private(set) var length: Int
-    public private(set) var writeErrors: UInt64 = 0
+    /// Failed appends that had written part of their bytes (a disk that filled mid-write).
+    public private(set) var shortWrites: UInt64 = 0
+    /// A cut back to the last whole record failed: the next append tries it again first.
+    var tailPending = false
 
     /// Opens (creating) the journal and reads what it holds, for recovery. A torn last
     /// record (a crash mid-write) is cut off; corruption anywhere else throws.
@@ -65,6 +68,10 @@ public final class JournalFile {
     /// write on a full disk leaves no partial record for the next append to bury), and the
     /// `errno` is returned: the caller sends nothing of what it tried to write. 0 on success.
     public func append(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        // A cut that failed is tried again first: appending after a partial record would
+        // bury it mid-file, where recovery refuses it.
+        if tailPending && ftruncate(fd, off_t(length)) != 0 { return failed(errno) }
+        tailPending = false
         var done = 0
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -80,19 +87,9 @@ public final class JournalFile {
         return 0
     }
 
-    /// Counts the failure and cuts the file back to `length` (O_APPEND writes continue there).
+    /// Cuts the file back to `length` (O_APPEND writes continue there) and returns `error`.
     private func failed(_ error: Int32) -> Int32 {
-        writeErrors &+= 1
-        lastError = error
-        if ftruncate(fd, off_t(length)) != 0 { truncateErrors &+= 1 }
+        tailPending = ftruncate(fd, off_t(length)) != 0
         return error
     }
-
-    /// Failed appends that had written part of their bytes (a disk that filled mid-write).
-    public private(set) var shortWrites: UInt64 = 0
-    /// The `errno` of the last failed append (0: none yet).
-    public private(set) var lastError: Int32 = 0
-    /// Failed appends whose cut back to the last whole record failed too (the start-up
-    /// check then finds and reports the torn tail).
-    public private(set) var truncateErrors: UInt64 = 0
 }
