@@ -33,9 +33,10 @@ public struct RiskStageSettings: Sendable {
     public var onJournalError: JournalErrorPolicy = .halt
     public var journalRetryIntervalNs: Nanos = 1_000_000_000
     /// Outbox slots entries may fill while the `orders` ring refuses; then signals stay in
-    /// their ring. Reduce-only orders and cancels have `orderCapacity` more slots: one per
-    /// order the table can hold open, so they always find room.
+    /// their ring.
     public var outboxEntries = 256
+    /// Outbox slots kept for reduce-only orders and cancel requests on top of `outboxEntries`.
+    public var outboxReduceOnly = 1_024
     /// Events taken from each ring per duty cycle.
     public var batchLimit = 256
     /// The engine view (`RiskAgent.view`) is published at most this often, risk clock ns.
@@ -83,6 +84,9 @@ public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
     public var signalsBlockedNs: UInt64 = 0
     /// Journal appends that failed (nothing of their batch was sent).
     public var journalWriteErrors: UInt64 = 0
+    /// Kill-switch cancels the full outbox could not take: the order is left working (its
+    /// cancel taken back) for the next kill or cancel.
+    public var cancelsNotQueued: UInt64 = 0
     public init() {}
 }
 
@@ -180,7 +184,7 @@ public final class RiskAgent: Agent {
         table = OrderTable(capacity: settings.orderCapacity)
         breakers = CircuitBreakers(limits: settings.limits, equityMoney: settings.limits.startingCapitalMoney, wallNs: wallNs)
         journalBytes.reserveCapacity(1 << 20)
-        outbox = RiskOutbox(capacity: settings.outboxEntries + settings.orderCapacity, entryCapacity: settings.outboxEntries)
+        outbox = RiskOutbox(capacity: settings.outboxEntries + settings.outboxReduceOnly, entryCapacity: settings.outboxEntries)
         held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
         wallOffsetNs = wallNs - nowNs
         self.stats = stats
@@ -420,12 +424,18 @@ public final class RiskAgent: Agent {
                 breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
                 wallNs: wall, nowNs: nowNs,
                 sendCancel: { cancel in
-                    // Room is reserved: one slot per order the table can hold open.
-                    _ = self.outbox.append(DecidedOrder(order: cancel, exit: true, decidedNs: nowNs))
+                    if !self.outbox.append(DecidedOrder(order: cancel, exit: true, decidedNs: nowNs)) {
+                        self.pendingCancelsRefused.append(cancel.clientOrderId)
+                    }
                 },
                 cancelled: { report in self.encoder.append(report: report, to: &self.journalBytes) },
                 exit: { signal, _ in self.pendingExits.append(signal) })
             emitRisk(event)
+            for id in pendingCancelsRefused {
+                table.cancelRejected(clientOrderId: id, nowNs: nowNs)
+                counters.cancelsNotQueued &+= 1
+            }
+            pendingCancelsRefused.removeAll(keepingCapacity: true)
             for s in pendingExits { handle(exit: s, nowNs: nowNs) }
             pendingExits.removeAll(keepingCapacity: true)
         case .setLimit?:
@@ -441,6 +451,8 @@ public final class RiskAgent: Agent {
     }
 
     var pendingExits: [SignalEvent] = []
+    /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
+    var pendingCancelsRefused: [UInt64] = []
 
     func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) {
         switch c.scope {

@@ -224,6 +224,40 @@ import TicklineRuntime
         #expect(p.risk.counters.signalsBlockedNs == blockedAtEnd)  // no longer blocked
     }
 
+    /// A kill switch with more open orders than the outbox has room for queues what fits;
+    /// each cancel it cannot queue is taken back (the order stays working, not stuck in
+    /// pending-cancel) and counted.
+    @Test func killSwitchCancelsBeyondTheOutboxAreTakenBackAndCounted() throws {
+        let (region, _) = try SharedRegion.create(instance: Self.instance("k"), rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        var clock: Nanos = 1_000_000_000
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+            s.limits = EnginePeerPipeline.openLimits()
+            s.outboxEntries = 1
+            s.outboxReduceOnly = 1
+        }
+        var venue = try region.consumer(of: OrderEvent.self, ring: "orders")
+        var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        p.publishBook(nowNs: clock)
+        var ids: [UInt64] = []
+        for k in 0..<5 {
+            p.sendSignal(side: .buy, strategy: StrategyId(k % 2), sequence: UInt64(k + 1))
+            clock += 1_000_000
+            _ = p.risk.doWork(nowNs: clock)
+            _ = venue.drain(limit: 8) { o, _ in ids.append(o.pointee.clientOrderId) }
+        }
+        #expect(ids.count == 5 && p.risk.table.openCount == 5)
+        _ = control.tryPush(ControlCommand(kind: .killSwitch))
+        clock += 1_000_000
+        _ = p.risk.doWork(nowNs: clock)
+        var cancels = 0
+        _ = venue.drain(limit: 8) { o, _ in if o.pointee.action == .cancel { cancels += 1 } }
+        #expect(cancels == 2)
+        #expect(p.risk.counters.cancelsNotQueued == 3)
+        let pendingCancel = ids.filter { p.risk.table.state(clientOrderId: $0) == .pendingCancel }.count
+        #expect(pendingCancel == 2)
+    }
+
     /// An approval the order table has no slot for is a denial like the others: counted by
     /// reason and published on the journal's risk ring.
     @Test func aFullOrderTableIsACountedAndPublishedDenial() throws {
