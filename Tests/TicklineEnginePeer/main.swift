@@ -20,7 +20,8 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 /// The journal-on-a-full-disk scenario, run by the test inside a private mount namespace
-/// with `DIR` a small tmpfs (`tickline-engine-peer enospc INSTANCE DIR halt|retry COPY`):
+/// with `DIR` a small tmpfs (`tickline-engine-peer enospc INSTANCE DIR halt|retry|stale COPY`;
+/// stale: halt, with the resume later than the maximum reference age):
 /// fills the disk with round after round of orders (this process plays the venue on the
 /// `orders` and `fills` rings) until a journal write fails, frees room, resumes, and prints
 /// what happened, one fact per line; then copies the journal to COPY (outside the tmpfs).
@@ -100,15 +101,18 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     say("while-faulted sent=\(sent.count - sentAtFault)")
 
     unlink(ballast)
-    if policy == "halt" {
+    if policy != "retry" {
         for _ in 0..<20 { _ = cycle() }
         say("freed-no-resume errno=\(p.risk.journalErrno) sent=\(sent.count - sentAtFault)")
+        // "stale": the resume comes later than the reference price's maximum age (5 s).
+        if policy == "stale" { clock += 6_000_000_000 }
         _ = control.tryPush(ControlCommand(kind: .resume))
     }
     let deadline = Clock.monotonicNs() + 20_000_000_000
     while (p.risk.journalErrno != 0 || p.risk.heldSignalCount > 0) && Clock.monotonicNs() < deadline { _ = cycle() }
     settle()
     say("resumed errno=\(p.risk.journalErrno) state=\(p.risk.risk.globalState) held=\(p.risk.heldSignalCount) sent-after=\(sent.count - sentAtFault)")
+    say("denied held-too-long=\(p.risk.risk.deniedByReason[Int(DenialReason.heldTooLong.rawValue)])")
     say("sent \(sent.map(String.init).joined(separator: ","))")
     let all = try JournalFile(path: journal).readAll()
     let out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -125,7 +129,7 @@ if args.count == 6 && args[1] == "enospc" {
     }
     exit(0)
 }
-guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | enospc INSTANCE DIR halt|retry COPY"); exit(2) }
+guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | enospc INSTANCE DIR halt|retry|stale COPY"); exit(2) }
 do {
     let (region, _) = try SharedRegion.create(instance: args[1], rings: EnginePeerPipeline.smallRings)
     let pipeline = try EnginePeerPipeline(region: region, journal: args[2], venueLatencyNs: 3_600_000_000_000)

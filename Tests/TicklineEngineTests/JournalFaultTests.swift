@@ -58,10 +58,11 @@ import TicklineRuntime
     /// the batch whose write failed never reach the venue ring; the file ends at a whole
     /// record; the stage halts with a journal reason and readiness names the journal; once
     /// there is room it resumes (by a resume command, or by itself with `retry`), decides the
-    /// held signals again and sends them; a restart from the journal recovers every order
-    /// the venue got.
+    /// held signals again and sends them (`stale`: the resume comes after the maximum
+    /// reference age, so they are denied as held too long); a restart from the journal
+    /// recovers every order the venue got.
     @Test(.enabled(if: canMountTmpfs, "needs root and unshare(1) to mount a tmpfs in a private mount namespace"),
-          arguments: ["halt", "retry"])
+          arguments: ["halt", "retry", "stale"])
     func aFullDiskSendsNothingUnjournaledAndRecoveryHasEverySentOrder(policy: String) throws {
         let (lines, copy) = try Self.runFullDiskPeer(policy: policy)
         defer { unlink(copy) }
@@ -77,7 +78,7 @@ import TicklineRuntime
         let readiness = Self.line(lines, "readiness")
         #expect(readiness.contains("ok=false") && readiness.contains("risk.journal") && readiness.contains("No space left on device"), "\(readiness)")
         #expect(Self.line(lines, "halt-event").contains("to=halted errno=\(ENOSPC)"), "\(lines)")
-        if policy == "halt" {
+        if policy != "retry" {
             #expect(Self.field(Self.line(lines, "while-faulted"), "sent") == "0", "\(lines)")
             // Room alone does not resume: the resume command does.
             let freed = Self.line(lines, "freed-no-resume")
@@ -85,7 +86,9 @@ import TicklineRuntime
         }
         let resumed = Self.line(lines, "resumed")
         #expect(Self.field(resumed, "errno") == "0" && Self.field(resumed, "state") == "active" && Self.field(resumed, "held") == "0", "\(resumed)")
-        #expect(Self.field(resumed, "sent-after") == "2", "\(resumed)")  // the held signals, decided again
+        // The held signals, decided again: sent, or denied when held past the maximum age.
+        #expect(Self.field(resumed, "sent-after") == (policy == "stale" ? "0" : "2"), "\(resumed)")
+        #expect(Self.field(Self.line(lines, "denied"), "held-too-long") == (policy == "stale" ? "2" : "0"), "\(lines)")
 
         let sent = Self.line(lines, "sent").dropFirst(5).split(separator: ",").compactMap { UInt64($0) }
         #expect(sent.count >= 4)
