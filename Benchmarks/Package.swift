@@ -58,6 +58,14 @@ let package = Package(
             path: "Benchmarks/RiskBenchmarks",
             plugins: benchmarkPlugins),
         .executableTarget(
+            name: "RiskStageBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineEngine", package: root), .product(name: "TicklineRing", package: root),
+                .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/RiskStageBenchmarks",
+            plugins: benchmarkPlugins),
+        .executableTarget(
             name: "EngineBenchmarks",
             dependencies: benchmarkDependencies + [
                 .product(name: "TicklineEngine", package: root), .product(name: "TicklineConfig", package: root),

@@ -23,6 +23,8 @@ public struct RiskConfig: Sendable, Equatable {
     /// `{instance}` is replaced by the instance name; "" = no journal (refused by `run`).
     public var journal = "/var/lib/tickline/journal/{instance}.journal"
     public var journalFsync = false
+    /// What the risk stage does after a journal write fails (it halts either way).
+    public var onJournalError: JournalErrorPolicy = .halt
     public var entryTimeInForce: TimeInForce = .immediateOrCancel
     public var flattenOnKill = true
     public var orderCapacity = 4_096
@@ -31,7 +33,7 @@ public struct RiskConfig: Sendable, Equatable {
 
     public init() {}
 
-    public static let keys = ["limits", "instruments", "strategies", "journal", "journal_fsync", "entry_time_in_force",
+    public static let keys = ["limits", "instruments", "strategies", "journal", "journal_fsync", "on_journal_error", "entry_time_in_force",
                               "flatten_on_kill", "order_capacity", "session_end_utc", "exit_retry_ms"]
     public static let instrumentKeys = ["symbol", "price_decimals", "quantity_decimals", "tick", "step", "min_qty", "max_qty",
                                         "min_notional", "max_order_qty", "position_limit"]
@@ -69,6 +71,7 @@ public struct RiskConfig: Sendable, Equatable {
             guard c.journal.isEmpty || c.journal.hasPrefix("/") else { throw v.error("'\(c.journal)' must be an absolute path") }
         }
         if let v = m.optional("journal_fsync") { c.journalFsync = try v.bool() }
+        if let v = m.optional("on_journal_error") { c.onJournalError = try v.choice(["halt", "retry"]) == "retry" ? .retry : .halt }
         if let v = m.optional("entry_time_in_force") {
             switch try v.choice(["ioc", "gtc", "fok"]) {
             case "gtc": c.entryTimeInForce = .goodTillCancel
@@ -143,4 +146,13 @@ public struct RiskConfig: Sendable, Equatable {
         }
         try m.finish(allowed: venueKeys)
     }
+}
+
+/// After a failed journal write the risk stage halts and sends nothing it could not journal;
+/// this says how it comes back.
+public enum JournalErrorPolicy: String, Sendable, Equatable {
+    /// Stays halted until a resume command finds the journal writable again.
+    case halt
+    /// Tries the write again at a bounded rate and resumes by itself once one succeeds.
+    case retry
 }

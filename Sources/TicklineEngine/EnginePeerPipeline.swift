@@ -24,12 +24,14 @@ public final class EnginePeerPipeline {
     public static let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 10_000,
                                                 positionLimitUnits: 20_000)
 
-    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true,
-                spec: InstrumentRiskSpec = EnginePeerPipeline.spec) throws {
+    /// `configure` adjusts the risk stage's settings (journal policy, outbox size, limits).
+    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true, nowNs: Nanos = Clock.monotonicNs(),
+                spec: InstrumentRiskSpec = EnginePeerPipeline.spec, configure: (inout RiskStageSettings) -> Void = { _ in }) throws {
         var settings = RiskStageSettings(instruments: [spec], strategyCapacity: 2)
         settings.journalPath = journal
         settings.entryTimeInForce = .goodTillCancel
-        risk = try RiskAgent(settings: settings, region: region)
+        configure(&settings)
+        risk = try RiskAgent(settings: settings, region: region, nowNs: nowNs)
         var venue = PaperVenueConfig()
         venue.latencyFixedNs = venueLatencyNs
         venue.latencyJitterNs = 0
@@ -51,11 +53,29 @@ public final class EnginePeerPipeline {
         _ = venueDepth.tryPush(b)
     }
 
-    /// Buy `quantityUnits` (default 0.100) at the ask, stop 100.00 below, take-profit 300.00 above.
-    public func sendSignal(quantityUnits: Int64 = 100) {
-        _ = signals.tryPush(SignalEvent(sequence: 1, instrument: 0, strategy: 1, side: .buy, sizing: .quantity,
-                                        quantity: Quantity(units: quantityUnits), entryPrice: Price(units: 6_100_010),
-                                        takeProfit: Price(units: 6_130_010), stopLoss: Price(units: 6_090_010),
-                                        horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
+    /// Buy `quantityUnits` (default 0.100) at the ask (61,000.10), stop 100.00 below,
+    /// take-profit 300.00 above; or sell at the bid (61,000.00), stop 100.00 above,
+    /// take-profit 300.00 below.
+    /// False when the signals ring is full.
+    @discardableResult
+    public func sendSignal(side: Side = .buy, strategy: StrategyId = 1, sequence: UInt64 = 1, quantityUnits: Int64 = 100) -> Bool {
+        let entry: Int64 = side == .buy ? 6_100_010 : 6_100_000
+        return signals.tryPush(SignalEvent(sequence: sequence, instrument: 0, strategy: strategy, side: side, sizing: .quantity,
+                                           quantity: Quantity(units: quantityUnits), entryPrice: Price(units: entry),
+                                           takeProfit: Price(units: entry + side.sign * 30_000), stopLoss: Price(units: entry - side.sign * 10_000),
+                                           horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
+    }
+
+    /// Limits that never deny the test's signals for rate, size or exposure.
+    public static func openLimits() -> RiskLimits {
+        var l = RiskLimits()
+        l.submitBurst = 1 << 40
+        l.submitPerSecond = 1 << 30
+        l.maxOrderNotionalMoney = MoneyScale.money(1_000_000_000)
+        l.maxGrossExposureMoney = MoneyScale.money(1_000_000_000)
+        l.maxNetExposureMoney = MoneyScale.money(1_000_000_000)
+        l.strategyBudgetMoney = MoneyScale.money(1_000_000_000)
+        l.maxOpenSwingPositions = 1_000
+        return l
     }
 }

@@ -78,7 +78,7 @@ public struct ViewActivity: Sendable, BitwiseCopyable, Equatable {
     public var sideRaw: UInt8 = 0
     public var priceDecimals: UInt8 = 0
     public var quantityDecimals: UInt8 = 0
-    /// Denials: `DenialReason.rawValue` (0 = the order table was full); trades: `Liquidity.rawValue`.
+    /// Denials: `DenialReason.rawValue`; trades: `Liquidity.rawValue`.
     public var detail: UInt16 = 0
     public var priceUnits: Int64 = 0
     public var quantityUnits: Int64 = 0
@@ -162,6 +162,11 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
     public var killSwitchEngaged = false
     /// `BreakerReason.rawValue` of the breaker that tripped (0 = none).
     public var breakerCauseRaw: UInt16 = 0
+    /// The `errno` of the journal write that failed while the stage is halted for it (0:
+    /// the journal is healthy).
+    public var journalErrno: Int32 = 0
+    /// Signals held since a journal write failed, to be decided again on resume.
+    public var heldSignals = 0
     public var counters = RiskStageCounters()
     /// Risk events emitted (denials, state changes, breakers, limit changes...).
     public var riskEvents: UInt64 = 0
@@ -326,15 +331,14 @@ public enum EngineSnapshotBuilder {
             grossPnl: money(t.grossMoney), netPnl: money(t.netMoney))
     }
 
-    /// A denial reason's name ("orderTableFull" for 0, the RiskAgent's own denial).
+    /// A denial reason's name.
     public static func denialName(_ raw: UInt16) -> String {
-        raw == 0 ? "orderTableFull" : DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
+        DenialReason(rawValue: raw).map { "\($0)" } ?? "reason\(raw)"
     }
 
-    /// Denials by reason name (every reason, 0 included), the order-table-full ones too.
+    /// Denials by reason name, every reason (zeros included).
     public static func forEachDenialReason(_ v: EngineViewData, _ body: (String, UInt64) -> Void) {
         for reason in DenialReason.allCases { body("\(reason)", v.deniedByReason[Int(reason.rawValue) & 63]) }
-        body(denialName(0), v.counters.tableFullDenials)
     }
 
     /// The view's counters as Prometheus families (orders, fills, reports, exits and denials
@@ -353,6 +357,13 @@ public enum EngineSnapshotBuilder {
         for trigger in ExitReason.allCases { p.sample("tickline_exits_total", [("trigger", "\(trigger.label)")], Double(c.exitsByTrigger[trigger])) }
         p.family("tickline_denials_total", .counter, "Signals and exits denied, by reason.")
         forEachDenialReason(v) { name, n in p.sample("tickline_denials_total", [("reason", name)], Double(n)) }
+        p.single("tickline_risk_signals_blocked_seconds_total", .counter,
+                 "Time the risk stage left signals in their ring because its outbox had no room for entries.", [],
+                 Double(c.signalsBlockedNs) / 1e9)
+        p.single("tickline_journal_write_errors_total", .counter, "Journal appends that failed (nothing of their batch was sent).", [],
+                 Double(c.journalWriteErrors))
+        p.single("tickline_journal_held_signals", .gauge, "Signals decided before a failed journal write, held to be decided again.", [],
+                 Double(v.heldSignals))
         p.single("tickline_risk_events_total", .counter, "Risk events emitted (denials, state changes, breakers).", [], Double(v.riskEvents))
         p.single("tickline_realised_pnl", .gauge, "Realised PnL, account currency.", [], Double(v.account.realisedMoney) / Double(MoneyScale.one))
         p.single("tickline_unrealised_pnl", .gauge, "Unrealised PnL, marked to the last mid.", [], Double(v.account.unrealisedMoney) / Double(MoneyScale.one))

@@ -20,7 +20,10 @@ public final class JournalFile {
     let fsync: Bool
     /// Bytes of whole records on disk (after a torn tail was cut at open).
     public private(set) var length: Int
-    public private(set) var writeErrors: UInt64 = 0
+    /// Failed appends that had written part of their bytes (a disk that filled mid-write).
+    public private(set) var shortWrites: UInt64 = 0
+    /// A cut back to the last whole record failed: the next append tries it again first.
+    var tailPending = false
 
     /// Opens (creating) the journal and reads what it holds, for recovery. A torn last
     /// record (a crash mid-write) is cut off; corruption anywhere else throws.
@@ -60,18 +63,33 @@ public final class JournalFile {
         length = validBytes
     }
 
-    /// Appends `bytes` (whole records). False when the disk refused: the caller halts trading.
-    @discardableResult
-    public func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Appends `bytes` (whole records) and, with `fsync`, syncs them. On failure the file is
+    /// cut back to its length before the call, so it always ends at a whole record (a short
+    /// write on a full disk leaves no partial record for the next append to bury), and the
+    /// `errno` is returned: the caller sends nothing of what it tried to write. 0 on success.
+    public func append(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        // A cut that failed is tried again first: appending after a partial record would
+        // bury it mid-file, where recovery refuses it.
+        if tailPending && ftruncate(fd, off_t(length)) != 0 { return failed(errno) }
+        tailPending = false
         var done = 0
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { writeErrors &+= 1; return false }
+            guard n > 0 else {
+                if done > 0 { shortWrites &+= 1 }
+                return failed(n == 0 ? EIO : errno)
+            }
             done += n
         }
-        if fsync && fdatasync(fd) != 0 { writeErrors &+= 1; return false }
+        if fsync && fdatasync(fd) != 0 { return failed(errno) }
         length += bytes.count
-        return true
+        return 0
+    }
+
+    /// Cuts the file back to `length` (O_APPEND writes continue there) and returns `error`.
+    private func failed(_ error: Int32) -> Int32 {
+        tailPending = ftruncate(fd, off_t(length)) != 0
+        return error
     }
 }

@@ -70,7 +70,7 @@ public final class LiveEngine {
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)
             }
-            let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view,
+            let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view, journal: risk.journalPath,
                                            feedCounters: feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing,
                                            writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
             // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
@@ -158,6 +158,7 @@ public final class LiveEngine {
         if let writer {
             do { try writer.start() } catch { log("writer: \(error.description); running without it") }
         }
+        if let line = risk.recoveryReport { log(line) }
         for r in runners { r.start() }
         log("running: \(symbols.count) instruments, feeds \(config.feeds.map(\.name).joined(separator: ", ")), runners \(runners.count)")
         var nextSnapshot = Clock.monotonicNs()
@@ -237,6 +238,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let symbols: [String]
     let writerMetricsPath: String
     let view: EngineView
+    /// The risk stage's journal file (nil: none).
+    let journal: String?
     /// Each feed's counters as its thread publishes them, by feed name.
     let feedCounters: [(name: String, counters: Seqlock<FeedCounters>)]
     /// Readiness as of the last refresh (besides the refresh's own age).
@@ -260,11 +263,12 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         init(_ p: consuming RingProducer<ControlCommand>) { producer = p }
     }
 
-    init(instance: String, symbols: [String], view: EngineView, feedCounters: [(name: String, counters: Seqlock<FeedCounters>)] = [],
+    init(instance: String, symbols: [String], view: EngineView, journal: String? = nil, feedCounters: [(name: String, counters: Seqlock<FeedCounters>)] = [],
          control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
         self.instance = instance
         self.symbols = symbols
         self.view = view
+        self.journal = journal
         self.feedCounters = feedCounters
         self.writerMetricsPath = writerMetricsPath
         latest = Mutex((EngineSnapshot(instance: instance), ""))
@@ -310,6 +314,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
             checks.append(ReadinessCheck(name: "feed \(name)", ok: c.opened > 0 && c.messages > 0 && quiet < 5,
                                          detail: String(format: "%llu messages, last %.1f s ago, %llu reconnects", c.messages, quiet, c.reconnects)))
         }
+        if let journal, let v { checks.append(RiskAgent.journalReadiness(v, path: journal)) }
         if let writerRunning {
             checks.append(ReadinessCheck(name: "writer", ok: writerRunning, detail: writerRunning ? "running" : "not running (restarts \(writerRestarts))"))
         }
@@ -356,8 +361,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
 
     func snapshot() -> EngineSnapshot { latest.withLock { $0.0 } }
 
-    /// The engine's refresh is recent; each feed connected and fresh; the writer alive (when
-    /// supervised here); every ring below its high-water mark (90 %).
+    /// The engine's refresh is recent; each feed connected and fresh; the journal takes
+    /// writes; the writer alive (when supervised here); every ring below its high-water mark (90 %).
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
         let age = Double(Clock.wallNs() - s.wallNs) / 1e9

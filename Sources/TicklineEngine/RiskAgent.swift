@@ -3,11 +3,13 @@ import Glibc
 #endif
 import Foundation
 import TicklineConfig
+import TicklineControl
 import TicklineCore
 import TicklineExecution
 import TicklineRing
 import TicklineRisk
 import TicklineRuntime
+import TicklineStrategy
 
 /// How the risk stage is set up (the `risk:` section, once wired from YAML).
 public struct RiskStageSettings: Sendable {
@@ -28,6 +30,15 @@ public struct RiskStageSettings: Sendable {
     /// The append-only journal file (nil: none, for tests and benchmarks).
     public var journalPath: String?
     public var journalFsync = false
+    /// After a failed journal write (the stage halts and sends nothing unjournaled): wait for
+    /// a resume command, or retry by itself every `journalRetryIntervalNs`.
+    public var onJournalError: JournalErrorPolicy = .halt
+    public var journalRetryIntervalNs: Nanos = 1_000_000_000
+    /// Outbox slots entries may fill while the `orders` ring refuses; then signals stay in
+    /// their ring.
+    public var outboxEntries = 256
+    /// Outbox slots kept for reduce-only orders and cancel requests on top of `outboxEntries`.
+    public var outboxReduceOnly = 1_024
     /// Events taken from each ring per duty cycle.
     public var batchLimit = 256
     /// The engine view (`RiskAgent.view`) is published at most this often, risk clock ns.
@@ -54,6 +65,7 @@ public struct RiskStageSettings: Sendable {
         feePartsPerMillion = max(config.venue.makerFeePartsPerMillion, config.venue.takerFeePartsPerMillion)
         journalPath = config.journal.isEmpty ? nil : config.journal.replacingOccurrences(of: "{instance}", with: instance)
         journalFsync = config.journalFsync
+        onJournalError = config.onJournalError
     }
 }
 
@@ -81,9 +93,14 @@ public struct RiskStageCounters: Sendable, Equatable, BitwiseCopyable {
     public var journalRingsFull: UInt64 = 0
     public var commands: UInt64 = 0
     public var badCommands: UInt64 = 0
-    /// Signals denied because every order-table slot held an open order (not in
-    /// `PreTradeRisk.deniedByReason`: risk had approved them).
-    public var tableFullDenials: UInt64 = 0
+    /// Nanoseconds the stage left signals in their ring because the outbox had no room for
+    /// entries (the `orders` ring refused).
+    public var signalsBlockedNs: UInt64 = 0
+    /// Journal appends that failed (nothing of their batch was sent).
+    public var journalWriteErrors: UInt64 = 0
+    /// Kill-switch cancels the full outbox could not take: the order is left working (its
+    /// cancel taken back) for the next kill or cancel.
+    public var cancelsNotQueued: UInt64 = 0
     public init() {}
 }
 
@@ -159,8 +176,16 @@ public struct ReportCounts: Sendable, Equatable, BitwiseCopyable {
 /// The risk stage (issue 5): every signal becomes an order or a denial (journaled with its
 /// reason, never dropped); venue reports update the order table, positions and PnL;
 /// every book update marks positions, runs the post-trade exits and the circuit breakers;
-/// control commands change states and limits. Write-ahead: a duty cycle's journal records
-/// reach the journal file before its orders go to the venue ring.
+/// control commands change states and limits. Write-ahead: an order goes to the venue ring
+/// only after its journal record is in the journal file (and synced with `journalFsync`).
+/// When a write fails nothing of that duty cycle's orders is sent: the stage halts (a risk
+/// event with reason `journalUnwritable`), holds their signals, and decides them again once
+/// a write succeeds (after a resume command, or by itself with `onJournalError: .retry`),
+/// denying those older than the reference price's maximum age (`heldTooLong`).
+///
+/// Backpressure: orders wait in a fixed outbox while the `orders` ring refuses; once the
+/// part entries may use is full the stage leaves signals in their ring (counted in
+/// `signalsBlockedNs`) while reports, books, exits and control commands go on.
 ///
 /// Rings: consumes `signals`, `fills`, `depth`, `control.risk`; produces `orders` and the
 /// journal rings `journal.signals|orders|fills|risk`. Owned by one runner thread; no
@@ -186,10 +211,20 @@ public final class RiskAgent: Agent {
     public private(set) var breakers: CircuitBreakers
     public private(set) var counters = RiskStageCounters()
     var encoder = JournalEncoder()
-    let journal: JournalFile?
+    public let journal: JournalFile?
     var journalBytes: [UInt8] = []
-    /// Orders decided this cycle, sent after the journal write; kept when the ring is full.
-    var outbox: [OrderEvent] = []
+    /// Orders on their way to the venue ring (journaled first).
+    public private(set) var outbox: RiskOutbox
+    /// Signals whose orders could not be journaled, to be decided again when a write succeeds.
+    var held: FixedQueue<DecidedOrder>
+    /// The `errno` of the failed journal write the stage is halted for (0: healthy).
+    public private(set) var journalErrno: Int32 = 0
+    var journalResumeRequested = false
+    var nextJournalRetryNs: Nanos = 0
+    /// The global state to return to when the journal is writable again (retry policy).
+    var stateAfterJournal: TradingState = .active
+    /// Since when signals have been left in their ring (nil: not blocked).
+    var signalsBlockedSinceNs: Nanos?
     var riskSequence: UInt64 = 0
     let wallOffsetNs: Nanos
     /// Optional telemetry (per-stage latency, tick-to-order).
@@ -233,7 +268,8 @@ public final class RiskAgent: Agent {
         table = OrderTable(capacity: settings.orderCapacity)
         breakers = CircuitBreakers(limits: settings.limits, equityMoney: settings.limits.startingCapitalMoney, wallNs: wallNs)
         journalBytes.reserveCapacity(1 << 20)
-        outbox.reserveCapacity(settings.batchLimit * 4 + 64)
+        outbox = RiskOutbox(capacity: settings.outboxEntries + settings.outboxReduceOnly, entryCapacity: settings.outboxEntries)
+        held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
         wallOffsetNs = wallNs - nowNs
         self.stats = stats
         riskLatency = stats?.stageLatency("risk")
@@ -273,6 +309,31 @@ public final class RiskAgent: Agent {
     /// What the journal held at start (nil without a journal).
     public private(set) var recovered: RecoverySummary?
 
+    public var journalPath: String? { journal?.path }
+
+    /// Signals held since a journal write failed.
+    public var heldSignalCount: Int { held.count }
+
+    /// One line on what recovery found at start, naming a torn last record it cut off (nil
+    /// without a journal).
+    public var recoveryReport: String? {
+        guard let r = recovered, let path = journal?.path else { return nil }
+        var line = "journal \(path): \(r.scan.records) records, \(r.orders) orders, \(r.reports) reports, \(r.openOrders) open orders"
+        if r.scan.tornBytes > 0 {
+            line += "; cut a torn last record of \(r.scan.tornBytes) bytes at byte \(r.scan.validBytes) (a write cut short)"
+        }
+        return line
+    }
+
+    /// The readiness check of the journal at `path` from a published view: failing while the
+    /// stage is halted because the journal refused a write.
+    public static func journalReadiness(_ v: EngineViewData, path: String) -> ReadinessCheck {
+        guard v.journalErrno != 0 else { return ReadinessCheck(name: "journal", ok: true, detail: "\(path) takes writes") }
+        return ReadinessCheck(name: "journal", ok: false,
+                              detail: "\(path): write failed (\(String(cString: strerror(v.journalErrno)))): trading halted, "
+                                  + "nothing unjournaled sent, \(v.heldSignals) signals held until the journal takes writes")
+    }
+
     public func doWork(nowNs: Nanos) -> Int {
         var work = drainControl(nowNs: nowNs)
         work += drainReports(nowNs: nowNs)
@@ -286,8 +347,21 @@ public final class RiskAgent: Agent {
 
     // MARK: Inputs
 
+    /// Takes signals while the outbox has room for their orders; otherwise leaves them in the
+    /// ring and counts the time.
     func drainSignals(nowNs: Nanos) -> Int {
-        signals.drain(limit: settings.batchLimit) { s, _ in
+        let room = outbox.entryCapacity - outbox.count - held.count
+        if room <= 0 && signals.available(limit: 1) > 0 {
+            if let since = signalsBlockedSinceNs { counters.signalsBlockedNs &+= UInt64(max(nowNs - since, 0)) }
+            signalsBlockedSinceNs = nowNs
+            return 0
+        }
+        if let since = signalsBlockedSinceNs {
+            counters.signalsBlockedNs &+= UInt64(max(nowNs - since, 0))
+            signalsBlockedSinceNs = nil
+        }
+        guard room > 0 else { return 0 }
+        return signals.drain(limit: min(settings.batchLimit, room)) { s, _ in
             var signal = s.pointee
             counters.signals &+= 1
             view.staging.pointee.recentSignals.append(ViewActivity(signal: signal))
@@ -390,23 +464,39 @@ public final class RiskAgent: Agent {
         }
     }
 
-    /// Turns a signal into an order or a denial; `exit`: what triggered an exit (nil for a
-    /// strategy's signal). Returns the quantity of the order it became (nil when denied).
+    /// Turns `signal` into an order in the outbox (journaled and sent by `flush`) or a denial;
+    /// `exit`: what triggered an exit (nil for a strategy's signal); `decidedNs`: when it was
+    /// first decided (a held signal decided again). Returns the order's quantity (nil when denied).
     @discardableResult
-    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: ExitReason?) -> Int64? {
+    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: ExitReason?, decidedNs: Nanos? = nil) -> Int64? {
         switch risk.decide(signal: signal, nowNs: nowNs) {
         case .denied(let d):
-            counters.denials &+= 1
-            view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
-            riskSequence &+= 1
-            let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
-            if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
-            // Denials are journaled to the file only as counts; the ring keeps each one.
+            deny(d, signal, nowNs: nowNs)
             return nil
         case .order(var o):
             if exit != nil {
                 o.typeRaw = OrderType.market.rawValue
                 o.timeInForceRaw = TimeInForce.immediateOrCancel.rawValue
+            } else {
+                o.timeInForceRaw = settings.entryTimeInForce.rawValue
+            }
+            if table.insert(o, nowNs: nowNs) != nil {
+                // Every slot holds an open order: the approval is taken back and denied.
+                deny(risk.revoke(o, .orderTableFull, observed: Int64(table.openCount), limit: Int64(table.capacity)), signal, nowNs: nowNs)
+                return nil
+            }
+            // Held signals keep their slots: they come back as orders on resume.
+            let waiting = outbox.count + held.count
+            guard waiting < outbox.capacity,
+                  outbox.append(DecidedOrder(order: o, signal: signal, exit: exit != nil, trigger: exit, decidedNs: decidedNs ?? nowNs)) else {
+                table.withdraw(clientOrderId: o.clientOrderId)
+                deny(risk.revoke(o, .outboxFull, observed: Int64(waiting), limit: Int64(outbox.capacity)), signal, nowNs: nowNs)
+                return nil
+            }
+            counters.orders &+= 1
+            if let exit {
+                counters.exits &+= 1
+                counters.exitsByTrigger[exit] &+= 1
                 let age = risk.referenceAgeNs(instrument: o.instrument, nowNs: nowNs)
                 if age > risk.limits.maxReferencePriceAgeNs {
                     // Sent all the same (an exit must go out), but on a book this old: say so.
@@ -415,26 +505,19 @@ public final class RiskAgent: Agent {
                                        observed: age, limit: risk.limits.maxReferencePriceAgeNs, clientOrderId: o.clientOrderId,
                                        receiveWallNs: nowNs &+ wallOffsetNs))
                 }
-            } else {
-                o.timeInForceRaw = settings.entryTimeInForce.rawValue
-            }
-            if table.insert(o, nowNs: nowNs) != nil {
-                // The table is full of open orders: give the reservation back, deny.
-                risk.release(strategy: o.strategy, instrument: o.instrument, side: o.side ?? .buy, quantity: o.quantity)
-                counters.denials &+= 1
-                counters.tableFullDenials &+= 1
-                view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: 0))
-                return nil
-            }
-            encoder.append(order: o, to: &journalBytes)
-            outbox.append(o)
-            counters.orders &+= 1
-            if let exit {
-                counters.exits &+= 1
-                counters.exitsByTrigger[exit] &+= 1
             }
             return o.quantity.units
         }
+    }
+
+    /// A denial: counted, shown in the view, and published on the journal's risk ring (the
+    /// journal file keeps denials only as counts).
+    func deny(_ d: Denial, _ signal: SignalEvent, nowNs: Nanos) {
+        counters.denials &+= 1
+        view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
+        riskSequence &+= 1
+        let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
+        if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
     }
 
     func apply(command c: ControlCommand, nowNs: Nanos) {
@@ -444,6 +527,11 @@ public final class RiskAgent: Agent {
         case .halt?: setState(.halted, scope: c, wallNs: wall)
         case .reduce?: setState(.reducing, scope: c, wallNs: wall)
         case .resume?:
+            if journalErrno != 0 && (c.scope ?? .global) == .global {
+                // Not before the journal takes a write again: `flush` tries now.
+                journalResumeRequested = true
+                return
+            }
             if var e = breakers.resume(equityMoney: equity, wallNs: wall) {
                 e.fromStateRaw = risk.globalState.rawValue
                 emitRisk(e)
@@ -457,14 +545,21 @@ public final class RiskAgent: Agent {
                 breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
                 wallNs: wall, nowNs: nowNs,
                 sendCancel: { cancel in
-                    self.encoder.append(order: cancel, to: &self.journalBytes)
-                    self.outbox.append(cancel)
-                    self.counters.cancelRequests &+= 1
+                    if self.outbox.append(DecidedOrder(order: cancel, exit: true, decidedNs: nowNs)) {
+                        self.counters.cancelRequests &+= 1
+                    } else {
+                        self.pendingCancelsRefused.append(cancel.clientOrderId)
+                    }
                 },
                 cancelled: { report in self.encoder.append(report: report, to: &self.journalBytes) },
                 exit: { signal, _ in self.pendingExits.append(signal) })
             event.fromStateRaw = from.rawValue
             emitRisk(event)
+            for id in pendingCancelsRefused {
+                table.cancelRejected(clientOrderId: id, nowNs: nowNs)
+                counters.cancelsNotQueued &+= 1
+            }
+            pendingCancelsRefused.removeAll(keepingCapacity: true)
             for s in pendingExits { handle(exit: s, trigger: .killSwitch, nowNs: nowNs) }
             pendingExits.removeAll(keepingCapacity: true)
         case .setLimit?:
@@ -480,6 +575,8 @@ public final class RiskAgent: Agent {
     }
 
     var pendingExits: [SignalEvent] = []
+    /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
+    var pendingCancelsRefused: [UInt64] = []
 
     func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) {
         let from: TradingState?
@@ -492,7 +589,9 @@ public final class RiskAgent: Agent {
             if !risk.setState(state, instrument: c.instrument) { counters.badCommands &+= 1; return }
         default:
             from = risk.globalState
-            risk.setGlobalState(state)
+            // While the journal refuses writes the stage stays halted; this is the state it
+            // returns to.
+            if journalErrno != 0 { stateAfterJournal = state } else { risk.setGlobalState(state) }
         }
         emitRisk(RiskEvent(kind: .stateChange, scope: c.scope ?? .global, reason: 0, instrument: c.instrument,
                            strategy: c.strategy, fromState: from, toState: state, receiveWallNs: wallNs))
@@ -517,28 +616,123 @@ public final class RiskAgent: Agent {
 
     // MARK: Output
 
-    /// Writes the cycle's journal records, then hands its orders to the venue ring (what the
-    /// ring refuses waits for the next cycle; nothing is dropped).
+    /// Writes the cycle's journal records, then hands journaled orders to the venue ring
+    /// (what the ring refuses waits in the outbox; nothing is dropped).
     func flush(nowNs: Nanos) -> Int {
-        if !journalBytes.isEmpty {
-            if let journal {
-                let ok = journalBytes.withUnsafeBytes { journal.append($0) }
-                if !ok && risk.globalState != .halted {
-                    // No durable journal, no trading: halt (exits still pass) and say why.
-                    let from = risk.globalState
-                    risk.setGlobalState(.halted)
-                    emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: 0, fromState: from, toState: .halted,
-                                       receiveWallNs: nowNs &+ wallOffsetNs))
-                }
+        if let journal {
+            writeJournal(journal, nowNs: nowNs)
+        } else {
+            journalBytes.removeAll(keepingCapacity: true)
+            outbox.markJournaled()
+        }
+        return send(nowNs: nowNs)
+    }
+
+    /// Appends the cycle's records, its orders' records last, in one write. When the write
+    /// fails (the file is cut back to its last whole record) the orders' records are dropped
+    /// and their signals held; the other records (reports, risk events) stay buffered and go
+    /// first in the next write, so sequences stay gapless.
+    func writeJournal(_ journal: JournalFile, nowNs: Nanos) {
+        if journalErrno != 0 {
+            let attempt = journalResumeRequested || (settings.onJournalError == .retry && nowNs >= nextJournalRetryNs)
+            guard attempt else { holdUnjournaled(); return }
+            let byCommand = journalResumeRequested
+            journalResumeRequested = false
+            let error = journalBytes.withUnsafeBytes { journal.append($0) }
+            guard error == 0 else {
+                counters.journalWriteErrors &+= 1
+                journalErrno = error
+                nextJournalRetryNs = nowNs &+ settings.journalRetryIntervalNs
+                holdUnjournaled()
+                return
             }
             journalBytes.removeAll(keepingCapacity: true)
+            journalWritable(nowNs: nowNs, byCommand: byCommand)
         }
+        guard !journalBytes.isEmpty || outbox.unjournaled > 0 else { return }
+        let otherRecords = journalBytes.count
+        let encoderBefore = encoder
+        for k in outbox.journaled..<outbox.count { encoder.append(order: outbox[k].order, to: &journalBytes) }
+        let error = journalBytes.withUnsafeBytes { journal.append($0) }
+        if error == 0 {
+            journalBytes.removeAll(keepingCapacity: true)
+            outbox.markJournaled()
+            return
+        }
+        journalBytes.removeSubrange(otherRecords...)
+        encoder = encoderBefore
+        counters.journalWriteErrors &+= 1
+        journalUnwritable(error, nowNs: nowNs)
+        holdUnjournaled()
+    }
+
+    /// No durable journal, no trading: halt (so entries are denied at once) and say why.
+    func journalUnwritable(_ error: Int32, nowNs: Nanos) {
+        journalErrno = error
+        nextJournalRetryNs = nowNs &+ settings.journalRetryIntervalNs
+        let from = risk.globalState
+        stateAfterJournal = from
+        risk.setGlobalState(.halted)
+        emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalUnwritable.rawValue, fromState: from,
+                           toState: .halted, observed: Int64(error), limit: 0, receiveWallNs: nowNs &+ wallOffsetNs))
+    }
+
+    /// A write succeeded again: resume (the resume command that asked for it, or the state
+    /// the retry policy returns to), then decide the held signals again.
+    func journalWritable(nowNs: Nanos, byCommand: Bool) {
+        journalErrno = 0
+        let wall = nowNs &+ wallOffsetNs
+        if byCommand, let e = breakers.resume(equityMoney: risk.positions.equityMoney, wallNs: wall) { emitRisk(e) }
+        let to: TradingState = byCommand ? .active : stateAfterJournal
+        risk.setGlobalState(to)
+        emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalWritable.rawValue, fromState: .halted,
+                           toState: to, receiveWallNs: wall))
+        let maxAge = risk.limits.maxReferencePriceAgeNs
+        while let h = held.first {
+            held.removeFirst()
+            let age = nowNs &- h.decidedNs
+            if age > maxAge {
+                deny(risk.count(Denial(reason: .heldTooLong, observed: age, limit: maxAge)), h.signal, nowNs: nowNs)
+            } else {
+                decide(h.signal, nowNs: nowNs, exit: h.trigger, decidedNs: h.decidedNs)
+            }
+        }
+    }
+
+    /// Takes this cycle's new orders back out of the outbox (never sent, never journaled:
+    /// their approvals and table slots are released) and holds their signals; cancel requests
+    /// stay and wait for the journal.
+    func holdUnjournaled() {
+        guard outbox.unjournaled > 0 else { return }
+        outbox.removeUnjournaled { d in
+            guard d.isNew else { return false }
+            table.withdraw(clientOrderId: d.order.clientOrderId)
+            risk.withdraw(d.order)
+            counters.orders &-= 1
+            if let trigger = d.trigger {
+                counters.exits &-= 1
+                counters.exitsByTrigger[trigger] &-= 1
+            }
+            // Room is certain: outbox and held together never exceed the outbox's capacity.
+            _ = held.append(d)
+            return true
+        }
+    }
+
+    /// Hands journaled orders to the venue ring, oldest first, until it refuses.
+    func send(nowNs: Nanos) -> Int {
         var sent = 0
-        while sent < outbox.count {
-            var o = outbox[sent]
+        while let d = outbox.firstJournaled {
+            var o = d.order
+            // An order the kill switch ended before it was sent stays unsent.
+            if d.isNew && table.state(clientOrderId: o.clientOrderId) != .new {
+                outbox.removeFirstJournaled()
+                continue
+            }
             o.timestamps.orderSentNs = Clock.monotonicNs()
             guard orders.tryPush(o) else { counters.ordersRingFull &+= 1; break }
-            if o.action == .new { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
+            outbox.removeFirstJournaled()
+            if d.isNew { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
             if !journalOrders.tryPush(o) { counters.journalRingsFull &+= 1 }
             if let stats {
                 if o.timestamps.signalNs > 0, let h = riskLatency { stats.record(h, o.timestamps.riskDecidedNs - o.timestamps.signalNs) }
@@ -546,7 +740,6 @@ public final class RiskAgent: Agent {
             }
             sent += 1
         }
-        if sent > 0 { outbox.removeFirst(sent) }
         return sent
     }
 }
@@ -672,6 +865,8 @@ extension RiskAgent {
         v.pointee.globalStateRaw = risk.globalState.rawValue
         v.pointee.killSwitchEngaged = breakers.killSwitchEngaged
         v.pointee.breakerCauseRaw = breakers.cause?.rawValue ?? 0
+        v.pointee.journalErrno = journalErrno
+        v.pointee.heldSignals = held.count
         v.pointee.publishedNs = nowNs
         v.pointee.wallNs = wall
         v.pointee.publishes &+= 1

@@ -169,6 +169,19 @@ public struct OrderTable: Sendable {
         return nil
     }
 
+    /// Takes back an order that was never sent (state `new`) as if it had never been
+    /// inserted: its slot is free and its id unknown again. False (nothing changed) for an
+    /// unknown id or an order that was sent or has ended.
+    @discardableResult
+    public mutating func withdraw(clientOrderId: UInt64) -> Bool {
+        guard let slot = index.find(clientOrderId), records[Int(slot)].state == .new else { return false }
+        _ = index.remove(clientOrderId)
+        records[Int(slot)].state = .cancelled  // free slots hold a terminal state
+        free.append(slot)  // within the capacity reserved at init
+        openCount -= 1
+        return true
+    }
+
     /// The order was handed to the venue: new → pendingNew.
     @discardableResult
     public mutating func markSent(clientOrderId: UInt64, nowNs: Nanos) -> OrderFault? {

@@ -21,7 +21,8 @@ public struct Denial: Sendable, Equatable {
         case .strategyNotActive, .unknownStrategy, .strategyBudget, .nothingToReduce: .strategy
         case .symbolNotActive, .unknownInstrument, .noReferencePrice, .staleReferencePrice, .precisionMismatch,
              .priceOffTick, .quantityOffStep, .quantityBelowVenueMinimum, .quantityAboveVenueMaximum,
-             .notionalBelowVenueMinimum, .priceOutsideCollar, .orderQuantityAboveMaximum, .positionLimit, .selfTrade: .symbol
+             .notionalBelowVenueMinimum, .priceOutsideCollar, .orderQuantityAboveMaximum, .positionLimit, .selfTrade,
+             .valueOutOfRange: .symbol
         default: .global
         }
     }
@@ -251,6 +252,28 @@ public struct PreTradeRisk: Sendable {
         return true
     }
 
+    /// Takes back an approval `decide` gave for `order`, which will not be sent: its open
+    /// quantity is released and it no longer counts as approved.
+    public mutating func withdraw(_ order: OrderEvent) {
+        release(strategy: order.strategy, instrument: order.instrument, side: order.side ?? .buy, quantity: order.quantity)
+        approved &-= 1
+    }
+
+    /// `withdraw`, and the denial that replaces the approval, counted. Returns the denial.
+    @discardableResult
+    public mutating func revoke(_ order: OrderEvent, _ reason: DenialReason, observed: Int64, limit: Int64) -> Denial {
+        withdraw(order)
+        return count(Denial(reason: reason, observed: observed, limit: limit))
+    }
+
+    /// A denial decided outside `decide` (a held signal too old to decide again), counted
+    /// like the others.
+    @discardableResult
+    public mutating func count(_ denial: Denial) -> Denial {
+        deniedByReason[Int(denial.reason.rawValue) & 63] &+= 1
+        return denial
+    }
+
     /// Recovery (cold path): records an order the journal says was approved, exactly as
     /// `decide` records an approval but without checks or a token, and continues client
     /// order ids above it. Replaying a journal's orders and fills in sequence through
@@ -347,6 +370,11 @@ public struct PreTradeRisk: Sendable {
         guard let horizon = signal.horizon else { return Self.deny(.malformedSignal, Int64(signal.horizonRaw), 0) }
         let reduceOnly = signal.flags & SignalEvent.flagReduceOnly != 0
         let s = Int(signal.strategy), i = Int(signal.instrument)
+        // Values no order can carry are refused, never computed with (an overflow traps).
+        if signal.takeProfit.units < 0 { return Self.deny(.valueOutOfRange, signal.takeProfit.units, 0) }
+        if signal.stopLoss.units < 0 { return Self.deny(.valueOutOfRange, signal.stopLoss.units, 0) }
+        if signal.confidenceBasisPoints > 10_000 { return Self.deny(.valueOutOfRange, Int64(signal.confidenceBasisPoints), 10_000) }
+        if signal.riskPartsPerMillion > 1_000_000 { return Self.deny(.valueOutOfRange, Int64(signal.riskPartsPerMillion), 1_000_000) }
 
         // 1. Trading state (ids out of range are left to step 2).
         if !reduceOnly {

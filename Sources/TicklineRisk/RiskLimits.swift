@@ -200,6 +200,18 @@ public enum DenialReason: UInt16, Sendable, CaseIterable {
     case rewardRisk = 40
     /// An opposite-side order of ours rests on the symbol. observed = its open quantity units.
     case selfTrade = 41
+    /// Risk approved, but every order-table slot holds an open order. observed/limit = open orders / capacity.
+    case orderTableFull = 42
+    /// A value of the signal outside what an order can carry: take-profit or stop-loss
+    /// negative, confidence above 10,000 bp, risk fraction above 1,000,000 ppm, or an entry
+    /// whose distance to the stop overflows. observed = the value.
+    case valueOutOfRange = 43
+    /// Decided before a journal write failed and held; too old to decide again on resume.
+    /// observed/limit = age since the first decision / max reference age, ns.
+    case heldTooLong = 44
+    /// Every slot of the risk stage's outbox, the reserve for reduce-only orders included,
+    /// holds an order the venue ring has not taken yet. observed/limit = orders waiting / capacity.
+    case outboxFull = 45
     /// The reduce-only orders' token bucket is empty. observed = available tokens ×1000, limit = 1000.
     case exitSubmitRate = 50
 }
@@ -215,6 +227,10 @@ public enum BreakerReason: UInt16, Sendable, CaseIterable {
     /// A new UTC day lifted a daily-loss reduction.
     case newTradingDay = 104
     case manualResume = 105
+    /// The journal refused a write (halted; nothing unjournaled was sent). observed = errno.
+    case journalUnwritable = 106
+    /// A write to the journal succeeded again after `journalUnwritable` (resumed).
+    case journalWritable = 107
 }
 
 /// A submit-rate token bucket in thousandths of a token, refilled from the time passed.

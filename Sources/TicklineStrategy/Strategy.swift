@@ -203,26 +203,39 @@ public struct SignalOutbox: Sendable {
     /// Signals emitted so far.
     @usableFromInline var _emitted: UInt64
     public var emitted: UInt64 { _emitted }
+    /// Decisions refused for a value no signal can carry (see `emit`).
+    @usableFromInline var _refused: UInt64
+    public var refused: UInt64 { _refused }
 
     public init(capacity: Int) {
         queue = FixedQueue(capacity: capacity, filler: SignalEvent())
         _nextSequence = 1
         _emitted = 0
+        _refused = 0
     }
 
     /// Turns `decision` into a signal of `common`'s strategy for `origin`, stamped `nowNs`.
-    /// Traps when the queue is full (the engine reserves room first: a signal is never dropped).
+    /// A decision with a value no signal can carry (confidence outside 0…1 or NaN, an entry
+    /// that is not a positive price, a negative or non-finite take-profit or stop-loss, or a
+    /// price outside Int64 units) is refused and counted in `refused`. Traps when the queue
+    /// is full (the engine reserves room first: a signal is never dropped).
     @inlinable
     public mutating func emit(_ decision: StrategyDecision, common: StrategyCommon, origin: SignalOrigin, nowNs: Nanos) {
+        let scale = origin.priceScale
+        // A hair above 1 is rounding in a strategy's arithmetic, not a bad value.
+        guard decision.confidence >= 0 && decision.confidence <= 1.000_001,
+              let entry = Self.checkedUnits(decision.entry, scale), entry > 0,
+              let takeProfit = Self.checkedUnits(decision.takeProfit, scale), takeProfit >= 0,
+              let stopLoss = Self.checkedUnits(decision.stopLoss, scale), stopLoss >= 0 else {
+            _refused &+= 1
+            return
+        }
         var timestamps = origin.timestamps
         timestamps.signalNs = nowNs
-        let scale = origin.priceScale
         var signal = SignalEvent(
             sequence: nextSequence, instrument: origin.instrument, strategy: common.id, side: decision.side,
-            entryPrice: Price(units: Self.units(decision.entry, scale)),
-            takeProfit: Price(units: Self.units(decision.takeProfit, scale)),
-            stopLoss: Price(units: Self.units(decision.stopLoss, scale)),
-            confidenceBasisPoints: UInt16((min(max(decision.confidence, 0), 1) * 10_000).rounded()),
+            entryPrice: Price(units: entry), takeProfit: Price(units: takeProfit), stopLoss: Price(units: stopLoss),
+            confidenceBasisPoints: UInt16((min(decision.confidence, 1) * 10_000).rounded()),
             horizon: common.horizon, priceDecimals: origin.priceDecimals, quantityDecimals: origin.quantityDecimals,
             flags: decision.reduceOnly ? SignalEvent.flagReduceOnly : 0, marketSequence: origin.marketSequence,
             venueTimeNs: origin.venueTimeNs, receiveWallNs: origin.receiveWallNs, timestamps: timestamps)
@@ -240,11 +253,11 @@ public struct SignalOutbox: Sendable {
         _emitted &+= 1
     }
 
-    /// A price in units, 0 for NaN, infinities or values outside Int64.
+    /// A price in units; nil for NaN, infinities or values outside Int64.
     @inlinable
-    static func units(_ value: Double, _ scale: Double) -> Int64 {
+    static func checkedUnits(_ value: Double, _ scale: Double) -> Int64? {
         let scaled = (value * scale).rounded()
-        guard scaled.isFinite, scaled > -9.2e18, scaled < 9.2e18 else { return 0 }
+        guard scaled.isFinite, scaled > -9.2e18, scaled < 9.2e18 else { return nil }
         return Int64(scaled)
     }
 }

@@ -17,6 +17,8 @@ public struct StrategyCounters: Sendable, Equatable {
     public var barsDropped: UInt64 = 0
     /// Decisions not turned into signals because the symbol was stale.
     public var signalsSuppressedStale: UInt64 = 0
+    /// Decisions refused for a non-finite or out-of-range value (`SignalOutbox.emit`).
+    public var signalsRefusedBadValue: UInt64 = 0
     public init() {}
 }
 
@@ -74,7 +76,11 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     public var bars: FixedQueue<BarEvent>
     @usableFromInline var barSequence: UInt64
     @usableFromInline var _counters: StrategyCounters
-    public var counters: StrategyCounters { _counters }
+    public var counters: StrategyCounters {
+        var c = _counters
+        c.signalsRefusedBadValue = signals.refused
+        return c
+    }
     /// The earliest end of an open time bar (or .max): the clock scan runs only once it passes.
     @usableFromInline var nextTimerDueNs: Nanos
     @usableFromInline var timerCursor: Int

@@ -21,6 +21,7 @@ import TicklineRisk
                 - { symbol: BTCUSDT, price_decimals: 2, quantity_decimals: 5, tick: "0.01", step: "0.00001",
                     min_qty: "0.00010", min_notional: "5", max_order_qty: "0.5", position_limit: "1.25" }
               journal: /tmp/{instance}.journal
+              on_journal_error: retry
               entry_time_in_force: gtc
               session_end_utc: "21:30"
             venue: { latency_us: 250, jitter_us: 50, taker_fee_pct: 0.075, beyond_depth: worst_level }
@@ -38,12 +39,22 @@ import TicklineRisk
         #expect(btc.spec.venueMinQuantityUnits == 10 && btc.spec.maxOrderQuantityUnits == 50_000 && btc.spec.positionLimitUnits == 125_000)
         #expect(btc.spec.venueMinNotionalMoney == MoneyScale.money(5))
         #expect(c.risk.entryTimeInForce == .goodTillCancel)
+        #expect(c.risk.onJournalError == .retry)
+        #expect(RiskConfig().onJournalError == .halt)  // the default
         #expect(c.risk.exits.sessionEndUtcNs == Nanos(21 * 3_600 + 30 * 60) * 1_000_000_000)
         #expect(c.risk.venue.latencyFixedNs == 250_000 && c.risk.venue.latencyJitterNs == 50_000)
         #expect(c.risk.venue.takerFeePartsPerMillion == 750)
         #expect(c.control.hostAndPort.port == 0 && c.control.token == "0123456789abcdef0123")
         // The same keys describe the limits back (GET /api/limits).
         #expect(RiskLimitCode.describe(c.risk.limits)["price_collar_pct"] == 1.5)
+    }
+
+    @Test func namesAnUnknownJournalErrorPolicy() throws {
+        let e = try #require(error("""
+            risk:
+              on_journal_error: ignore
+            """))
+        #expect(e.line == 2 && e.message.contains("'ignore' is not one of: halt, retry"), "\(e)")
     }
 
     @Test func namesAMissingInstrumentKeyAWrongTypeAndAnUnknownLimit() throws {

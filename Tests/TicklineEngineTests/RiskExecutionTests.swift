@@ -209,7 +209,9 @@ import TicklineRisk
         defer { region.unlink() }
         #expect(throws: EngineError.self) { _ = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1) }
         do { _ = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1) } catch let e as EngineError {
+            // It names the file and the offset of the damaged record (the first, at byte 0).
             #expect(e.description.contains("corrupt") && e.description.contains("refusing to trade"))
+            #expect(e.description.contains(journal) && e.description.contains("at byte 0 ") && e.description.contains("checksumMismatch"), "\(e)")
         }
     }
 }

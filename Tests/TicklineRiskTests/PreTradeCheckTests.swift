@@ -19,6 +19,24 @@ import TicklineRisk
         #expect(risk.check(s).denial?.reason == .malformedSignal)
     }
 
+    /// Values no order can carry are denied and counted, never computed with (a stop at
+    /// Int64.min would overflow the entry-to-stop distance).
+    @Test func deniesOutOfRangeSignalValuesAndCountsThem() {
+        var risk = makeRisk()
+        var cases: [SignalEvent] = []
+        cases.append(entry(stop: Int64.min))
+        cases.append(entry(takeProfit: -5))
+        var s = entry()
+        s.confidenceBasisPoints = 10_001
+        cases.append(s)
+        s = entry()
+        s.riskPartsPerMillion = 1_000_001
+        cases.append(s)
+        for c in cases { #expect(risk.check(c).denial?.reason == .valueOutOfRange) }
+        #expect(risk.deniedByReason[Int(DenialReason.valueOutOfRange.rawValue)] == 4)
+        #expect(risk.openQuantity(strategy: 0, instrument: 0, side: .buy) == 0)
+    }
+
     @Test func deniesEntriesButPassesExitsWhenGlobalStateIsReducingOrHalted() throws {
         for state in [TradingState.reducing, .halted] {
             var risk = makeRisk()

@@ -233,3 +233,30 @@ import TicklineStrategy
         }
     }
 }
+
+/// A strategy's decision with a value no signal can carry is refused and counted, never a
+/// trap (a NaN confidence used to trap converting to basis points).
+@Suite struct SignalOutboxTests {
+    @Test func refusesNonFiniteAndOutOfRangeDecisionsAndCountsThem() {
+        var outbox = SignalOutbox(capacity: 16)
+        let common = StrategyCommon(id: 3, timeframe: .minutes1)
+        let origin = SignalOrigin(instrument: 1, priceDecimals: 2, quantityDecimals: 3, priceScale: 100)
+        let bad: [StrategyDecision] = [
+            StrategyDecision(side: .buy, entry: 100, takeProfit: 102, stopLoss: 99, confidence: .nan),
+            StrategyDecision(side: .buy, entry: 100, takeProfit: 102, stopLoss: 99, confidence: -0.5),
+            StrategyDecision(side: .buy, entry: 100, takeProfit: 102, stopLoss: 99, confidence: 7),
+            StrategyDecision(side: .buy, entry: .nan, takeProfit: 102, stopLoss: 99, confidence: 0.7),
+            StrategyDecision(side: .buy, entry: -3, takeProfit: 102, stopLoss: 99, confidence: 0.7),
+            StrategyDecision(side: .buy, entry: 100, takeProfit: .infinity, stopLoss: 99, confidence: 0.7),
+            StrategyDecision(side: .sell, entry: 100, takeProfit: -2, stopLoss: 101, confidence: 0.7),
+            StrategyDecision(side: .buy, entry: 1e300, takeProfit: 102, stopLoss: 99, confidence: 0.7),
+            StrategyDecision.bracket(side: .buy, entry: 100, risk: 1, rewardRisk: 2, confidence: .nan),
+        ]
+        for d in bad { outbox.emit(d, common: common, origin: origin, nowNs: 5) }
+        #expect(outbox.refused == UInt64(bad.count))
+        #expect(outbox.emitted == 0 && outbox.queue.isEmpty)
+        outbox.emit(StrategyDecision(side: .buy, entry: 100, takeProfit: 102, stopLoss: 99, confidence: 0.7), common: common, origin: origin, nowNs: 5)
+        #expect(outbox.emitted == 1 && outbox.refused == UInt64(bad.count))
+        #expect(outbox.queue.first?.entryPrice.units == 10_000 && outbox.queue.first?.confidenceBasisPoints == 7_000)
+    }
+}
