@@ -61,7 +61,7 @@ let package = Package(
             name: "RiskStageBenchmarks",
             dependencies: benchmarkDependencies + [
                 .product(name: "TicklineEngine", package: root), .product(name: "TicklineRing", package: root),
-                .product(name: "TicklineCore", package: root),
+                .product(name: "TicklineRisk", package: root), .product(name: "TicklineCore", package: root),
             ],
             path: "Benchmarks/RiskStageBenchmarks",
             plugins: benchmarkPlugins),

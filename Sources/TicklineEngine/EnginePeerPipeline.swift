@@ -65,17 +65,4 @@ public final class EnginePeerPipeline {
                                            takeProfit: Price(units: entry + side.sign * 30_000), stopLoss: Price(units: entry - side.sign * 10_000),
                                            horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
     }
-
-    /// Limits that never deny the test's signals for rate, size or exposure.
-    public static func openLimits() -> RiskLimits {
-        var l = RiskLimits()
-        l.submitBurst = 1 << 40
-        l.submitPerSecond = 1 << 30
-        l.maxOrderNotionalMoney = MoneyScale.money(1_000_000_000)
-        l.maxGrossExposureMoney = MoneyScale.money(1_000_000_000)
-        l.maxNetExposureMoney = MoneyScale.money(1_000_000_000)
-        l.strategyBudgetMoney = MoneyScale.money(1_000_000_000)
-        l.maxOpenSwingPositions = 1_000
-        return l
-    }
 }

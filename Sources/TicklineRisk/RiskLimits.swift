@@ -99,6 +99,20 @@ public struct RiskLimits: Sendable, Equatable, BitwiseCopyable {
     public var drawdownPartsPerMillion: Int64 = 100_000
 
     public init() {}
+
+    /// Limits no test or benchmark signal reaches for rate, size or exposure (the defaults
+    /// for the rest): for tests and benchmarks that exercise something else.
+    public static func unbounded() -> RiskLimits {
+        var l = RiskLimits()
+        l.submitBurst = 1 << 40
+        l.submitPerSecond = 1 << 30
+        l.maxOrderNotionalMoney = MoneyScale.money(1_000_000_000)
+        l.maxGrossExposureMoney = MoneyScale.money(1_000_000_000)
+        l.maxNetExposureMoney = MoneyScale.money(1_000_000_000)
+        l.strategyBudgetMoney = MoneyScale.money(1_000_000_000)
+        l.maxOpenSwingPositions = 1_000
+        return l
+    }
 }
 
 /// One instrument as pre-trade risk knows it: the venue's filters and this symbol's limits,

@@ -37,7 +37,7 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     defer { region.unlink() }
     var clock: Nanos = 1_000_000_000
     let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 0, withVenue: false, nowNs: clock) { s in
-        s.limits = EnginePeerPipeline.openLimits()
+        s.limits = RiskLimits.unbounded()
         s.onJournalError = policy == "retry" ? .retry : .halt
         s.journalRetryIntervalNs = 1_000_000
     }

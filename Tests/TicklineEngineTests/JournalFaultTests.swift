@@ -108,7 +108,7 @@ import TicklineRuntime
         defer { region.unlink() }
         var clock: Nanos = 1_000_000_000
         let p = try EnginePeerPipeline(region: region, journal: "/dev/full", venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
-            s.limits = EnginePeerPipeline.openLimits()
+            s.limits = RiskLimits.unbounded()
         }
         let source = LiveControlSource(instance: "t", symbols: ["BTCUSDT"], view: p.risk.view, journal: p.risk.journalPath,
                                        control: try region.producer(of: ControlCommand.self, ring: "control.risk"),
@@ -170,7 +170,7 @@ import TicklineRuntime
         defer { region.unlink() }
         var clock: Nanos = 1_000_000_000
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
-            s.limits = EnginePeerPipeline.openLimits()
+            s.limits = RiskLimits.unbounded()
             s.outboxEntries = 4
             s.orderCapacity = 64
         }
@@ -235,7 +235,7 @@ import TicklineRuntime
         defer { region.unlink() }
         var clock: Nanos = 1_000_000_000
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
-            s.limits = EnginePeerPipeline.openLimits()
+            s.limits = RiskLimits.unbounded()
             s.outboxEntries = 1
             s.outboxReduceOnly = 1
         }
@@ -268,7 +268,7 @@ import TicklineRuntime
         defer { region.unlink() }
         var clock: Nanos = 1_000_000_000
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
-            s.limits = EnginePeerPipeline.openLimits()
+            s.limits = RiskLimits.unbounded()
             s.orderCapacity = 2
         }
         var riskEvents = try region.consumer(of: RiskEvent.self, ring: "journal.risk")

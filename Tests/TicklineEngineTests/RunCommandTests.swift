@@ -23,6 +23,42 @@ import TicklineTestSupport
         return nil
     }
 
+    /// The end-to-end tests' engine: a z-score strategy on 5-trade bars over tickline-feed's
+    /// synthetic `symbols` (listed in `risk.instruments` with two of them), its journal,
+    /// spill and control plane in `dir`, its writer's sinks as given (`writer:` lines).
+    static func engineConfig(instance: String, feedAddress: String, symbols: [String] = ["SYM0000USDT", "SYM0001USDT"],
+                             dir: String, controlPort: Int, sinks: String) -> String {
+        """
+        instance: \(instance)
+        strategies:
+          symbols: 2
+          bars: { time: [1s], tick_trades: 5 }
+          instances:
+            - { id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }
+        feeds:
+          - name: synthetic
+            stream_address: "\(feedAddress)"
+            rest_base: "http://\(feedAddress)"
+            symbols: [\(symbols.joined(separator: ", "))]
+        risk:
+          limits: { submit_burst: 1000, submit_per_second: 1000, max_open_intraday_positions: 10, max_open_swing_positions: 10 }
+          instruments:
+            - { symbol: SYM0000USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
+                min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
+            - { symbol: SYM0001USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
+                min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
+          journal: \(dir)/risk.journal
+        venue: { maker_fee_pct: 0, taker_fee_pct: 0 }   # targets a tick or two away: no fee leaves them room
+        control:
+          listen: 127.0.0.1:\(controlPort)
+          token: \(token)
+        writer:
+        \(sinks)
+          spill_dir: \(dir)
+          restart_delay_ms: 200
+        """
+    }
+
     /// `tickline-feed` with two synthetic symbols on a free loopback port, and the
     /// `HOST:PORT` it printed ("" when it did not start: recorded as an issue).
     static func startFeed(rate: Int, seed: Int) -> (ChildProcess, String) {
@@ -72,36 +108,10 @@ import TicklineTestSupport
         defer { feed.stop() }
         let controlPort = freeLoopbackPort()
         let lineFile = "\(dir)/journal.lp"
-        let config = """
-            instance: \(instance)
-            strategies:
-              symbols: 2
-              bars: { time: [1s], tick_trades: 5 }
-              instances:
-                - { id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }
-            feeds:
-              - name: synthetic
-                stream_address: "\(feedAddress)"
-                rest_base: "http://\(feedAddress)"
-                symbols: [SYM0000USDT, SYM0001USDT]
-            risk:
-              limits: { submit_burst: 1000, submit_per_second: 1000, max_open_intraday_positions: 10, max_open_swing_positions: 10 }
-              instruments:
-                - { symbol: SYM0000USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
-                    min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
-                - { symbol: SYM0001USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
-                    min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
-              journal: \(dir)/risk.journal
-            venue: { maker_fee_pct: 0, taker_fee_pct: 0 }   # targets a tick or two away: no fee leaves them room
-            control:
-              listen: 127.0.0.1:\(controlPort)
-              token: \(Self.token)
-            writer:
+        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: controlPort, sinks: """
               influx: { url: "file://\(lineFile)" }
               redis: { enabled: false }
-              spill_dir: \(dir)
-              restart_delay_ms: 200
-            """
+            """)
         let configPath = "\(dir)/engine.yaml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
 

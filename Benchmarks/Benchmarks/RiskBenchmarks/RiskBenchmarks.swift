@@ -26,18 +26,6 @@ nonisolated(unsafe) let configuration = gatedConfiguration()
 
 let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 1_000_000, positionLimitUnits: 10_000_000)
 
-func openLimits() -> RiskLimits {
-    var l = RiskLimits()
-    l.submitBurst = 1 << 40
-    l.submitPerSecond = 1 << 30
-    l.maxOrderNotionalMoney = MoneyScale.money(1_000_000_000)
-    l.maxGrossExposureMoney = MoneyScale.money(1_000_000_000)
-    l.maxNetExposureMoney = MoneyScale.money(1_000_000_000)
-    l.strategyBudgetMoney = MoneyScale.money(1_000_000_000)
-    l.maxOpenSwingPositions = 1_000
-    return l
-}
-
 /// `count` positions: long 1.000 at 100.00, take-profit 110.00, stop 90.00 (or a 5.00 trailing stop).
 func exitMonitor(strategies: Int, instruments: Int, trailing: Bool) -> ExitMonitor {
     var m = ExitMonitor(strategyCapacity: strategies, instrumentCapacity: instruments)
@@ -55,7 +43,7 @@ func exitMonitor(strategies: Int, instruments: Int, trailing: Bool) -> ExitMonit
 let benchmarks: @Sendable () -> Void = {
     func signalToOrderBenchmark(_ name: String, instruments: Int) {
         Benchmark(name, configuration: configuration) { benchmark in
-            var risk = PreTradeRisk(strategyCapacity: 4, instrumentCapacity: instruments, limits: openLimits())
+            var risk = PreTradeRisk(strategyCapacity: 4, instrumentCapacity: instruments, limits: .unbounded())
             for i in 0..<instruments {
                 risk.register(instrument: InstrumentId(i), spec: spec)
                 risk.updatePrice(instrument: InstrumentId(i), price: Price(units: 10_000), nowNs: 1)

@@ -13,6 +13,7 @@ import Glibc
 import TicklineCore
 import TicklineEngine
 import TicklineRing
+import TicklineRisk
 
 let instance = "alloc-gate-risk-stage-\(getpid())"
 nonisolated(unsafe) let region: SharedRegion = {
@@ -29,7 +30,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Risk.stageWithOrdersRingFull", configuration: gatedConfiguration()) { benchmark in
         var clock: Nanos = 1_000_000_000
         let p = try! EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
-            s.limits = EnginePeerPipeline.openLimits()
+            s.limits = RiskLimits.unbounded()
             s.outboxEntries = 16
         }
         p.publishBook(nowNs: clock)
