@@ -285,8 +285,9 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public enum Outcome: String, Codable, Sendable {
         /// The risk stage applied it (200); `state` and `limits` say what is now in force.
         case applied
-        /// Taken but not yet in force (202): a subscription the feed will act on, or a
-        /// resume that waits for the journal to take a write.
+        /// Taken but not known to be in force (202): a subscription the feed will act on, a
+        /// resume that waits for the journal to take a write, or a command whose ack later
+        /// ones overwrote before it was read.
         case accepted
         /// Refused with the reason (422): by the control plane's checks or by the risk stage.
         case refused

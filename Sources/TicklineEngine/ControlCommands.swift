@@ -135,8 +135,9 @@ public final class RiskCommandQueue: Sendable {
         var limits: [String: Double] = [:]
         var state: TradingState?
         var waits = false
+        var overwritten = 0
         for (c, l) in zip(commands, lookups) {
-            guard case .acked(let ack) = l else { continue }  // overwritten: taken, outcome no longer held
+            guard case .acked(let ack) = l else { overwritten += 1; continue }
             if let why = ack.outcome.refusal {
                 refusals.append(c.kind == .setLimit ? "limit \(Self.limitKey(c.limitId)): \(why)" : why)
                 continue
@@ -151,6 +152,10 @@ public final class RiskCommandQueue: Sendable {
         let limitsOrNil = limits.isEmpty ? nil : limits
         if !refusals.isEmpty {
             return ControlReply(outcome: .refused, message: "refused by the risk stage: " + refusals.joined(separator: "; "),
+                                state: stateText, limits: limitsOrNil)
+        }
+        if overwritten > 0 {
+            return ControlReply(outcome: .accepted, message: "taken by the risk stage; the outcome of \(overwritten) of its commands was overwritten by later acks before it was read",
                                 state: stateText, limits: limitsOrNil)
         }
         if waits {

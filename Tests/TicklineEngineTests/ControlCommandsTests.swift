@@ -78,6 +78,17 @@ import TicklineRisk
         #expect(r.message.contains("max_order_notional") && r.message.contains("does not know this limit"), "\(r.message)")
     }
 
+    @Test func answers202WhenLaterAcksOverwroteTheOutcome() async {
+        let acks = ControlAcks()
+        let queue = RiskCommandQueue(acks: acks, subscriptionRefusal: "none")
+        async let reply = queue.submit(.reduce)
+        var sent: [ControlCommand] = []
+        #expect(await Self.forwardOnceQueued(queue) { sent.append($0); return true })
+        acks.publish(ControlAck(sequence: sent[0].sequence + UInt64(ControlAcks.slotCount), outcome: .applied, state: .active))
+        let r = await reply
+        #expect(r.outcome == .accepted && r.httpStatus == 202 && r.message.contains("overwritten"), "\(r)")
+    }
+
     @Test func answers503AndDropsTheCommandWhenTheRingIsFull() async {
         let acks = ControlAcks()
         let queue = RiskCommandQueue(acks: acks, subscriptionRefusal: "none")
