@@ -280,14 +280,52 @@ public enum ControlRequest: Sendable, Equatable {
     case setLimits([String: Double])
 }
 
-/// The engine's answer: accepted (queued on the control ring) or refused with a reason
-/// (unknown symbol or limit key, control ring full, ...).
+/// The engine's answer to a request that changes it, and the HTTP status it goes out with.
 public struct ControlReply: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable {
+        /// The risk stage applied it (200); `state` and `limits` say what is now in force.
+        case applied
+        /// Taken but not known to be in force (202): a subscription the feed will act on, a
+        /// resume that waits for the journal to take a write, or a command whose ack later
+        /// ones overwrote before it was read.
+        case accepted
+        /// Refused with the reason (422): by the control plane's checks or by the risk stage.
+        case refused
+        /// Not applied, or not known to be (503): the control ring was full, or the risk
+        /// stage did not acknowledge in time.
+        case unavailable
+    }
+
+    public var outcome: Outcome
+    /// True for `applied` and `accepted`.
     public var accepted: Bool
     public var message: String
-    public init(accepted: Bool, message: String) {
-        self.accepted = accepted
+    /// The trading state in force after the command (its scope's), when acknowledged.
+    public var state: String?
+    /// The limits the command set, in people's units, as applied.
+    public var limits: [String: Double]?
+
+    public init(outcome: Outcome, message: String, state: String? = nil, limits: [String: Double]? = nil) {
+        self.outcome = outcome
+        accepted = outcome == .applied || outcome == .accepted
         self.message = message
+        self.state = state
+        self.limits = limits
+    }
+
+    /// Accepted (not yet applied) or refused.
+    public init(accepted: Bool, message: String) {
+        self.init(outcome: accepted ? .accepted : .refused, message: message)
+    }
+
+    /// 200, 202, 422 or 503.
+    public var httpStatus: Int {
+        switch outcome {
+        case .applied: 200
+        case .accepted: 202
+        case .refused: 422
+        case .unavailable: 503
+        }
     }
 }
 
@@ -299,7 +337,9 @@ public protocol ControlPlaneSource: Sendable {
     func readiness() -> [ReadinessCheck]
     /// The Prometheus text exposition of every metric (see `PrometheusText`).
     func prometheusMetrics() -> String
-    func submit(_ request: ControlRequest) -> ControlReply
+    /// Checks `request`, hands it on and, for the risk stage's commands, waits (bounded)
+    /// for its acknowledgement. Runs on the control plane's thread, never a pinned one.
+    func submit(_ request: ControlRequest) async -> ControlReply
     /// The closed round trips, oldest first (`GET /api/trades`).
     func roundTrips() -> [RoundTripRecord]
 }

@@ -18,7 +18,10 @@ public struct ControlError: Error, CustomStringConvertible, Equatable {
 /// `GET /readiness`, `/metrics` (Prometheus text), `/api/snapshot|positions|orders|signals|limits|trades`,
 /// `POST /api/subscribe|unsubscribe` (`{"symbols": [...]}`), `POST /api/halt|reduce|resume|flatten`,
 /// `PUT /api/limits` (`{"key": value}`), the dashboard at `/` and its live feed
-/// `/api/stream` (server-sent events). Runs on SwiftNIO's threads, never a pinned core.
+/// `/api/stream` (server-sent events). A command answers with its `ControlReply`: 200 once
+/// the risk stage applied it (with the state or limits in force), 202 when taken but not yet
+/// in force, 422 when refused (with the reason), 503 when the control ring was full or no
+/// acknowledgement came in time. Runs on SwiftNIO's threads, never a pinned core.
 public final class ControlServer: Sendable {
     public let token: String
     let source: any ControlPlaneSource
@@ -116,18 +119,18 @@ public final class ControlServer: Sendable {
         struct Symbols: Decodable { let symbols: [String] }
         router.post("/api/subscribe") { request, context -> Response in
             let body = try await request.decode(as: Symbols.self, context: context)
-            return try Self.reply(source.submit(.subscribe(body.symbols)))
+            return try Self.reply(await source.submit(.subscribe(body.symbols)))
         }
         router.post("/api/unsubscribe") { request, context -> Response in
             let body = try await request.decode(as: Symbols.self, context: context)
-            return try Self.reply(source.submit(.unsubscribe(body.symbols)))
+            return try Self.reply(await source.submit(.unsubscribe(body.symbols)))
         }
         for (path, request) in [("halt", ControlRequest.halt), ("reduce", .reduce), ("resume", .resume), ("flatten", .flatten)] {
-            router.post("/api/\(path)") { _, _ in try Self.reply(source.submit(request)) }
+            router.post("/api/\(path)") { _, _ in try Self.reply(await source.submit(request)) }
         }
         router.put("/api/limits") { request, context -> Response in
             let body = try await request.decode(as: [String: Double].self, context: context)
-            return try Self.reply(source.submit(.setLimits(body)))
+            return try Self.reply(await source.submit(.setLimits(body)))
         }
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
@@ -165,7 +168,7 @@ public final class ControlServer: Sendable {
     }
 
     static func reply(_ r: ControlReply) throws -> Response {
-        try json(r, status: r.accepted ? .accepted : .unprocessableContent)
+        try json(r, status: HTTPResponse.Status(code: r.httpStatus))
     }
 }
 

@@ -71,7 +71,7 @@ public final class LiveEngine {
                 throw EngineError(description: error.description)
             }
             let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view, journal: risk.journalPath,
-                                           feedCounters: feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing,
+                                           feedCounters: feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing, acks: risk.acks,
                                            writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
             // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
             do {
@@ -163,15 +163,16 @@ public final class LiveEngine {
         log("running: \(symbols.count) instruments, feeds \(config.feeds.map(\.name).joined(separator: ", ")), runners \(runners.count)")
         var nextSnapshot = Clock.monotonicNs()
         while ShutdownSignal.requested == nil {
-            usleep(50_000)
+            usleep(10_000)
+            // Requests from the API go onto the control ring from this one thread; every
+            // pass, since each request waits for the risk stage's acknowledgement.
+            source.forwardRequests()
             writer?.poll()
             let now = Clock.monotonicNs()
             if now >= nextSnapshot {
                 nextSnapshot = now + 500_000_000
                 source.refresh(region: region, stats: stats, writerRestarts: writer?.restarts ?? 0,
                                writerRunning: writer.map { $0.pid != nil })
-                // Requests from the API go onto the control ring from this one thread.
-                source.forwardRequests()
             }
         }
         log("stopping (signal \(ShutdownSignal.requested ?? 0)): runners, then the writer drains the journal rings")
@@ -251,7 +252,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     let latest: Mutex<(EngineSnapshot, String)>
     /// Every round trip the view has shown (added at each refresh).
     let trips = Mutex(RoundTripLog())
-    let commands = RiskCommandQueue(subscriptionRefusal: "no feed takes run-time subscriptions in this engine")
+    let commands: RiskCommandQueue
     /// The `control.feed` producer and the subscription view; set once by `LiveEngine.init`
     /// before the control server starts, read-only after.
     var subscriptions: FeedSubscriptionDesk?
@@ -264,8 +265,9 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     }
 
     init(instance: String, symbols: [String], view: EngineView, journal: String? = nil, feedCounters: [(name: String, counters: Seqlock<FeedCounters>)] = [],
-         control: consuming RingProducer<ControlCommand>, writerMetricsPath: String) {
+         control: consuming RingProducer<ControlCommand>, acks: ControlAcks, writerMetricsPath: String) {
         self.instance = instance
+        commands = RiskCommandQueue(acks: acks, subscriptionRefusal: "no feed takes run-time subscriptions in this engine")
         self.symbols = symbols
         self.view = view
         self.journal = journal
@@ -374,7 +376,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
 
     func roundTrips() -> [RoundTripRecord] { trips.withLock { $0.records } }
 
-    func submit(_ request: ControlRequest) -> ControlReply {
+    func submit(_ request: ControlRequest) async -> ControlReply {
         // Subscriptions go straight onto `control.feed` (the desk holds its own lock), so the
         // reply can say whether the feed's view and ring took them; risk commands wait for
         // `forwardRequests` on the main thread.
@@ -389,6 +391,6 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         case .failure(let refusal)?: return ControlReply(accepted: false, message: refusal.message)
         case nil: break
         }
-        return commands.submit(request)
+        return await commands.submit(request)
     }
 }

@@ -398,6 +398,9 @@ public final class ReplayEngine {
         _ = j.bars.drain(limit: 1_024) { _, _ in }
     }
 
+    /// The risk stage's acknowledgements of control commands (see `RiskCommandQueue`).
+    public var acks: ControlAcks { risk.acks }
+
     /// Queues a control command for the risk stage (taken at its next duty cycle).
     public func send(_ command: ControlCommand) -> Bool { control.tryPush(command) }
 

@@ -234,6 +234,8 @@ public final class RiskAgent: Agent {
     /// What other threads see of this stage (positions, orders, PnL, recent activity),
     /// published every `settings.viewIntervalNs`; see `publishViewWork`.
     public let view = EngineView()
+    /// The acknowledgement of each control command, for the control plane (`ControlAcks`).
+    public let acks = ControlAcks()
     /// Where the view's position scan is (slot index; nil: no publish under way).
     var viewScanSlot: Int?
     var nextViewNs: Nanos = 0
@@ -441,7 +443,12 @@ public final class RiskAgent: Agent {
     func drainControl(nowNs: Nanos) -> Int {
         control.drain(limit: 16) { c, _ in
             counters.commands &+= 1
-            apply(command: c.pointee, nowNs: nowNs)
+            let outcome = apply(command: c.pointee, nowNs: nowNs)
+            switch outcome {
+            case .applied, .waitsForJournal: break
+            default: counters.badCommands &+= 1
+            }
+            acks.publish(ControlAck(sequence: c.pointee.sequence, outcome: outcome, state: stateInForce(scope: c.pointee)))
         }
     }
 
@@ -520,23 +527,34 @@ public final class RiskAgent: Agent {
         if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
     }
 
-    func apply(command c: ControlCommand, nowNs: Nanos) {
+    /// The trading state of the command's scope (global, its strategy or its symbol); nil
+    /// when the id is out of range.
+    func stateInForce(scope c: ControlCommand) -> TradingState? {
+        switch c.scope {
+        case .strategy?: risk.state(strategy: c.strategy)
+        case .symbol?: risk.state(instrument: c.instrument)
+        default: risk.globalState
+        }
+    }
+
+    /// Applies one control command; returns how (the ack the control plane waits for).
+    func apply(command c: ControlCommand, nowNs: Nanos) -> ControlAckOutcome {
         let wall = nowNs &+ wallOffsetNs
         let equity = risk.positions.equityMoney
         switch c.kind {
-        case .halt?: setState(.halted, scope: c, wallNs: wall)
-        case .reduce?: setState(.reducing, scope: c, wallNs: wall)
+        case .halt?: return setState(.halted, scope: c, wallNs: wall)
+        case .reduce?: return setState(.reducing, scope: c, wallNs: wall)
         case .resume?:
             if journalErrno != 0 && (c.scope ?? .global) == .global {
                 // Not before the journal takes a write again: `flush` tries now.
                 journalResumeRequested = true
-                return
+                return .waitsForJournal
             }
             if var e = breakers.resume(equityMoney: equity, wallNs: wall) {
                 e.fromStateRaw = risk.globalState.rawValue
                 emitRisk(e)
             }
-            setState(.active, scope: c, wallNs: wall)
+            return setState(.active, scope: c, wallNs: wall)
         case .flatten?:
             exits.flattenAll(nowNs: wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         case .killSwitch?:
@@ -563,30 +581,28 @@ public final class RiskAgent: Agent {
             for s in pendingExits { handle(exit: s, trigger: .killSwitch, nowNs: nowNs) }
             pendingExits.removeAll(keepingCapacity: true)
         case .setLimit?:
-            if !RiskLimitCode.apply(c.limitId, value: c.value, to: &risk.limits) {
-                counters.badCommands &+= 1
-                return
-            }
+            guard RiskLimitCode.apply(c.limitId, value: c.value, to: &risk.limits) else { return .unknownLimit }
             breakers.limits = risk.limits
             emitRisk(RiskEvent(kind: .limitChanged, scope: .global, reason: c.limitId, observed: c.value, limit: 0, receiveWallNs: wall))
         default:
-            counters.badCommands &+= 1
+            return .unknownCommand
         }
+        return .applied
     }
 
     var pendingExits: [SignalEvent] = []
     /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
     var pendingCancelsRefused: [UInt64] = []
 
-    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) {
+    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) -> ControlAckOutcome {
         let from: TradingState?
         switch c.scope {
         case .strategy?:
             from = risk.state(strategy: c.strategy)
-            if !risk.setState(state, strategy: c.strategy) { counters.badCommands &+= 1; return }
+            guard risk.setState(state, strategy: c.strategy) else { return .strategyOutOfRange }
         case .symbol?:
             from = risk.state(instrument: c.instrument)
-            if !risk.setState(state, instrument: c.instrument) { counters.badCommands &+= 1; return }
+            guard risk.setState(state, instrument: c.instrument) else { return .symbolOutOfRange }
         default:
             from = risk.globalState
             // While the journal refuses writes the stage stays halted; this is the state it
@@ -595,6 +611,7 @@ public final class RiskAgent: Agent {
         }
         emitRisk(RiskEvent(kind: .stateChange, scope: c.scope ?? .global, reason: 0, instrument: c.instrument,
                            strategy: c.strategy, fromState: from, toState: state, receiveWallNs: wallNs))
+        return .applied
     }
 
     func observeEquity(nowNs: Nanos) {

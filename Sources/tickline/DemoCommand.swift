@@ -83,7 +83,7 @@ struct Demo: ParsableCommand {
 
         // The control plane, fed a snapshot four times a second.
         let source = DemoSource(instance: "demo",
-                                commands: RiskCommandQueue(subscriptionRefusal: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))"))
+                                commands: RiskCommandQueue(acks: engine.acks, subscriptionRefusal: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))"))
         var control = ControlConfig(listen: listen)
         control.tokenFile = "\(directory)/control.token"
         let (token, origin) = try ControlServer.resolveToken(config: control, instance: "demo")
@@ -104,6 +104,7 @@ struct Demo: ParsableCommand {
         var sent = 0
         var nextView = start + 1_000_000_000
         var nextSnapshot = start
+        var nextForward = start
         var lastEvents: UInt64 = 0
         var shown = EngineSnapshot(instance: "demo")
         var line = 0
@@ -125,10 +126,15 @@ struct Demo: ParsableCommand {
                 sent += 1
                 batch += 1
             }
+            if now >= nextForward {
+                // Requests wait for the risk stage's ack: hand them on often, not only with
+                // the snapshot. The engine's steps (below, or in the next pass) apply them.
+                nextForward = now + 5_000_000
+                source.commands.forward { engine.send($0) }
+            }
             if now >= nextSnapshot {
                 nextSnapshot = now + 250_000_000
                 writer.supervisor?.poll()
-                source.commands.forward { engine.send($0) }
                 let report = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
                 shown = Self.snapshot(engine, report: report, names: names)
                 source.publish(shown, metrics: Self.metrics(engine, events: shown.events, writerMetricsPath: writer.metricsPath),
@@ -265,7 +271,7 @@ final class DemoSource: ControlPlaneSource {
 
     func prometheusMetrics() -> String { metricsText.withLock { $0 } }
 
-    func submit(_ request: ControlRequest) -> ControlReply { commands.submit(request) }
+    func submit(_ request: ControlRequest) async -> ControlReply { await commands.submit(request) }
 }
 
 /// `demo --json`: the demo's counts, then the report's money (`ReplayReport`'s keys).

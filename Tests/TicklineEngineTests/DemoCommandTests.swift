@@ -189,7 +189,8 @@ import TicklineTestSupport
     }
 
     /// The demo's control plane answers as `tickline run`'s: a bad limit is refused (422)
-    /// with the reason; a good one is queued (202) and reaches the risk stage. Ctrl-C
+    /// with the reason; a good one, a halt and a resume answer 200 with the value or state
+    /// the risk stage applied, and the limit shows in the snapshot. Ctrl-C
     /// (SIGINT) then stops the demo and whatever servers it started.
     @Test func demoRefusesABadLimitWith422AndTheReason() throws {
         let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--json"])
@@ -217,8 +218,16 @@ import TicklineTestSupport
         #expect(negative.1.contains("not a valid value for drawdown_pct"), "\(negative.1)")
         let subscribe = httpRequest(port: port, path: "/api/subscribe", method: "POST", token: token, body: #"{"symbols": ["BTCUSDT"]}"#)
         #expect(subscribe.0 == 422 && subscribe.1.contains("fixed set of symbols"), "\(subscribe)")
+        // Good requests answer once the risk stage applied them, with what is now in force.
         let good = httpRequest(port: port, path: "/api/limits", method: "PUT", token: token, body: #"{"max_order_notional": 2500}"#)
-        #expect(good.0 == 202, "\(good)")
+        #expect(good.0 == 200, "\(good)")
+        let applied = (try? JSONSerialization.jsonObject(with: Data(good.1.utf8))) as? [String: Any]
+        #expect(Self.number((applied?["limits"] as? [String: Any])?["max_order_notional"]) == 2500, "\(good.1)")
+        for (path, state) in [("halt", "halted"), ("resume", "active")] {
+            let r = httpRequest(port: port, path: "/api/\(path)", method: "POST", token: token)
+            let body = (try? JSONSerialization.jsonObject(with: Data(r.1.utf8))) as? [String: Any]
+            #expect(r.0 == 200 && body?["state"] as? String == state && body?["outcome"] as? String == "applied", "\(path): \(r)")
+        }
         var limits = ""
         #expect(waitUntil(20) {
             limits = httpRequest(port: port, path: "/api/limits", token: token).1

@@ -171,7 +171,7 @@ import TicklineTestSupport
         defer { region.unlink() }
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000)
         let source = LiveControlSource(instance: "t", symbols: ["BTCUSDT"], view: p.risk.view,
-                                       control: try region.producer(of: ControlCommand.self, ring: "control.risk"),
+                                       control: try region.producer(of: ControlCommand.self, ring: "control.risk"), acks: p.risk.acks,
                                        writerMetricsPath: "/nonexistent/none.prom")
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         #expect(source.snapshot().positions.isEmpty)

@@ -111,7 +111,7 @@ import TicklineRuntime
             s.limits = RiskLimits.unbounded()
         }
         let source = LiveControlSource(instance: "t", symbols: ["BTCUSDT"], view: p.risk.view, journal: p.risk.journalPath,
-                                       control: try region.producer(of: ControlCommand.self, ring: "control.risk"),
+                                       control: try region.producer(of: ControlCommand.self, ring: "control.risk"), acks: p.risk.acks,
                                        writerMetricsPath: "/nonexistent/none.prom")
         p.risk.publishView(nowNs: clock)
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: nil)

@@ -95,7 +95,8 @@ import TicklineTestSupport
     /// The whole product on loopback: tickline-feed serves two synthetic symbols; `tickline
     /// run` decodes, trades (a z-score strategy on 5-trade bars), journals through its
     /// supervised writer into a line-protocol file; the writer is SIGKILLed mid-run and
-    /// restarted; SIGTERM stops everything in order. Nothing journaled is lost: every
+    /// restarted; SIGTERM stops everything in order. A halt, a resume and a limit answer with
+    /// the state and value the risk stage applied. Nothing journaled is lost: every
     /// signal, order, fill and risk event the engine produced is in the file.
     @Test func runTradesSurvivesAWriterKillAndStopsCleanlyWithNothingLost() throws {
         let instance = "runtest-\(getpid())"
@@ -151,6 +152,13 @@ import TicklineTestSupport
         let trips = (try? JSONSerialization.jsonObject(with: Data(trades.1.utf8))) as? [[String: Any]]
         #expect(trades.0 == 200 && trips != nil, "\(trades)")
         #expect(trips?.enumerated().allSatisfy { $0.element["sequence"] as? Int == $0.offset + 1 } == true, "\(trades.1)")
+        // Commands answer once the risk stage, on its own runner thread, applied them.
+        let halt = httpRequest(port: controlPort, path: "/api/halt", method: "POST", token: Self.token)
+        #expect(halt.0 == 200 && halt.1.contains(#""state":"halted""#), "\(halt)")
+        let resume = httpRequest(port: controlPort, path: "/api/resume", method: "POST", token: Self.token)
+        #expect(resume.0 == 200 && resume.1.contains(#""state":"active""#), "\(resume)")
+        let limit = httpRequest(port: controlPort, path: "/api/limits", method: "PUT", token: Self.token, body: #"{"submit_per_second": 1000}"#)
+        #expect(limit.0 == 200 && limit.1.contains(#""limits":{"submit_per_second":1000}"#), "\(limit)")
 
         // Kill the writer: the engine's supervisor restarts it, and it resumes at its cursors.
         let firstWriter = Self.writerPid(instance: instance)
