@@ -74,7 +74,9 @@ struct Demo: ParsableCommand {
             throw CommandFailure("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
         DemoWriter.removeDataOfDeadDemos()
-        let writer = DemoWriter(instance: instance, directory: directory, influxURL: influx, redisURL: redis)
+        let writer = DemoWriter(instance: instance, directory: directory, influxURL: influx, redisURL: redis,
+                                instruments: names.map { RiskConfig.Instrument(symbol: $0, spec: spec) },
+                                venue: data.isEmpty ? "synthetic" : "binance")
         defer { writer.stop() }  // also when something below throws: the private servers go
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
                                       startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs(),
