@@ -167,6 +167,17 @@ struct Demo: ParsableCommand {
             let summary = try JSONEncoder().encode(DemoSummary(counts: out, report: r))
             var object = try JSONSerialization.jsonObject(with: summary) as? [String: Any] ?? [:]
             object["sinks"] = sinks
+            // The final positions (what the writer's position hashes hold): per instrument and
+            // strategy the non-zero ones, and net per instrument; `qty_units` exact.
+            let held = engine.positions()
+            func entry(_ p: HeldPosition) -> [String: Any] {
+                var e: [String: Any] = ["symbol": p.symbol, "instrument": Int(p.instrument), "qty": Double(p.quantityText) ?? 0,
+                                        "qty_units": p.quantityUnits]
+                if let s = p.strategy { e["strategy"] = Int(s) }
+                return e
+            }
+            object["positions"] = held.byStrategy.map(entry)
+            object["net_positions"] = held.net.map(entry)
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(ReplayText.render(r, symbols: names))
