@@ -155,6 +155,21 @@ import TicklineTestSupport
             return secondWriter != nil || !demo.isRunning
         }, "the writer was not restarted:\n\(demo.errors)")
         #expect(waitUntil(60) { xlen("signals") > signalsAtKill || !demo.isRunning }, "no signal reached Redis after the restart")
+        // The demo usually ends flat (its exits close positions within a few bars), so what a
+        // hash held while a position was open is shown too (a figure, not a condition).
+        let prefix = "tickline:\(instance):position:"
+        func units(_ key: String) -> Int { Int(Self.redisCLI(redis.port, ["HGET", key, "qty_units"])) ?? 0 }
+        var openMidRun = "none seen"
+        _ = waitUntil(30) {
+            for key in Self.redisCLI(redis.port, ["KEYS", prefix + "*:*"]).split(separator: "\n").map(String.init) {
+                let held = units(key)
+                if held != 0 {
+                    openMidRun = "\(key.dropFirst(prefix.count)) \(held)"
+                    return true
+                }
+            }
+            return !demo.isRunning
+        }
 
         #expect(demo.wait(seconds: 180) == 0, "\(demo.errors)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any], "\(demo.output)")
@@ -194,11 +209,9 @@ import TicklineTestSupport
         let net = try #require(json["net_positions"] as? [[String: Any]], "\(demo.output)")
         var final: [String: Int] = [:]  // "instrument:strategy" → units
         for p in positions { final["\(Int(Self.number(p["instrument"]))):\(Int(Self.number(p["strategy"])))"] = Int(Self.number(p["qty_units"])) }
-        let prefix = "tickline:\(instance):position:"
         let keys = Self.redisCLI(redis.port, ["KEYS", prefix + "*"]).split(separator: "\n").map(String.init)
         let strategyKeys = keys.filter { $0.dropFirst(prefix.count).contains(":") }
         #expect(!strategyKeys.isEmpty, "no position hash although the demo filled \(count("fills")) orders")
-        func units(_ key: String) -> Int { Int(Self.redisCLI(redis.port, ["HGET", key, "qty_units"])) ?? 0 }
         var positionFigures: [String] = []
         for key in Set(strategyKeys).union(final.keys.map { prefix + $0 }).sorted() {
             let demoUnits = final[String(key.dropFirst(prefix.count))] ?? 0
@@ -226,7 +239,8 @@ import TicklineTestSupport
               + "writer pid \(writer) SIGKILLed at XLEN signals \(signalsAtKill), restarted as pid \(secondWriter.map(String.init) ?? "-") "
               + "(writer_restarts \(count("writer_restarts"))); demo/XLEN/InfluxDB: \(figures.joined(separator: ", ")); "
               + "fills entries \(quantities.count), qty > 0: \(quantities.count { $0 > 0 }); "
-              + "positions (instrument:strategy, net instrument) demo/redis qty_units: \(positionFigures.joined(separator: ", "))")
+              + "final positions (instrument:strategy, net instrument) demo/redis qty_units: \(positionFigures.joined(separator: ", ")); "
+              + "a position hash mid-run: \(openMidRun)")
     }
 
     @Test(.enabled(if: serversInstalled || requireReferences, "redis-server, redis-cli and influxd are not installed (Tools/setup)"))
