@@ -203,7 +203,7 @@ public final class LiveEngine {
 
 extension LiveEngine {
     /// Fixed-point units as exact decimal text (`-123` at 2 decimals: "-1.23").
-    static func decimalText(_ units: Int64, decimals: UInt8) -> String {
+    public static func decimalText(_ units: Int64, decimals: UInt8) -> String {
         let digits = String(units.magnitude)
         let d = Int(decimals)
         guard d > 0 else { return units < 0 ? "-" + digits : digits }

@@ -140,6 +140,27 @@ public enum ReplayStatistics {
     }
 }
 
+/// One position the risk stage holds: a strategy's, or the net over all strategies
+/// (`strategy` nil), in the instrument's quantity units.
+public struct HeldPosition: Sendable, Equatable {
+    public var instrument: InstrumentId
+    public var symbol: String
+    public var strategy: StrategyId?
+    public var quantityUnits: Int64
+    public var quantityDecimals: UInt8
+
+    public init(instrument: InstrumentId, symbol: String, strategy: StrategyId?, quantityUnits: Int64, quantityDecimals: UInt8) {
+        self.instrument = instrument
+        self.symbol = symbol
+        self.strategy = strategy
+        self.quantityUnits = quantityUnits
+        self.quantityDecimals = quantityDecimals
+    }
+
+    /// The quantity as exact decimal text ("-0.00250000").
+    public var quantityText: String { LiveEngine.decimalText(quantityUnits, decimals: quantityDecimals) }
+}
+
 /// A backtest over recorded data through exactly the live stages (strategy, risk, paper
 /// venue agents on real rings in a private region), on one thread with a simulated clock:
 /// each recorded message's receive time is "now" for every stage. The feed side is the
@@ -387,6 +408,30 @@ public final class ReplayEngine {
     /// The risk stage's view (positions, orders, PnL, recent signals/trades/denials),
     /// published by its duty cycles; what the demo shows.
     public var view: EngineView { risk.view }
+
+    /// The positions the risk stage holds now, in each instrument's quantity units: per
+    /// strategy the non-zero ones (by instrument, then strategy), and net per instrument
+    /// (every instrument, flat ones too). Read on the stepping thread (after `finish`, the
+    /// final positions).
+    public func positions() -> (byStrategy: [HeldPosition], net: [HeldPosition]) {
+        let book = risk.risk.positions
+        var byStrategy: [HeldPosition] = []
+        var net: [HeldPosition] = []
+        for (i, symbol) in symbols.enumerated() {
+            let instrument = InstrumentId(i)
+            let decimals = specs[i].quantityDecimals
+            for s in 0..<risk.risk.strategyCapacity {
+                let units = book.quantity(strategy: StrategyId(s), instrument: instrument)
+                if units != 0 {
+                    byStrategy.append(HeldPosition(instrument: instrument, symbol: symbol, strategy: StrategyId(s),
+                                                   quantityUnits: units, quantityDecimals: decimals))
+                }
+            }
+            net.append(HeldPosition(instrument: instrument, symbol: symbol, strategy: nil,
+                                    quantityUnits: book.quantity(instrument: instrument), quantityDecimals: decimals))
+        }
+        return (byStrategy, net)
+    }
 
     /// Empties the journal rings (nothing here reads them: recent activity comes from the view).
     func drainJournals() {

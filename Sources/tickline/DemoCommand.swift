@@ -74,7 +74,9 @@ struct Demo: ParsableCommand {
             throw CommandFailure("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
         DemoWriter.removeDataOfDeadDemos()
-        let writer = DemoWriter(instance: instance, directory: directory, influxURL: influx, redisURL: redis)
+        let writer = DemoWriter(instance: instance, directory: directory, influxURL: influx, redisURL: redis,
+                                instruments: names.map { RiskConfig.Instrument(symbol: $0, spec: spec) },
+                                venue: data.isEmpty ? "synthetic" : "binance")
         defer { writer.stop() }  // also when something below throws: the private servers go
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
                                       startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs(),
@@ -171,6 +173,17 @@ struct Demo: ParsableCommand {
             let summary = try JSONEncoder().encode(DemoSummary(counts: out, report: r))
             var object = try JSONSerialization.jsonObject(with: summary) as? [String: Any] ?? [:]
             object["sinks"] = sinks
+            // The final positions (what the writer's position hashes hold): per instrument and
+            // strategy the non-zero ones, and net per instrument; `qty_units` exact.
+            let held = engine.positions()
+            func entry(_ p: HeldPosition) -> [String: Any] {
+                var e: [String: Any] = ["symbol": p.symbol, "instrument": Int(p.instrument), "qty": Double(p.quantityText) ?? 0,
+                                        "qty_units": p.quantityUnits]
+                if let s = p.strategy { e["strategy"] = Int(s) }
+                return e
+            }
+            object["positions"] = held.byStrategy.map(entry)
+            object["net_positions"] = held.net.map(entry)
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(ReplayText.render(r, symbols: names))

@@ -39,7 +39,11 @@ final class DemoWriter {
     /// Never throws: a server that cannot start leaves its sink to the fallback, with the
     /// reason in the sink's `origin`; a writer that cannot start leaves the journal to be
     /// drained in process, with the reason in `problem`.
-    init(instance: String, directory: String, influxURL: String?, redisURL: String?) {
+    /// - Parameters:
+    ///   - instruments: the demo's instruments in id order, for the writer's
+    ///     `tickline:<instance>:instruments` hash.
+    ///   - venue: the name of the demo's feed (`synthetic`, `binance`), the instruments' venue there.
+    init(instance: String, directory: String, influxURL: String?, redisURL: String?, instruments: [RiskConfig.Instrument], venue: String) {
         self.instance = instance
         logPath = "\(directory)/writer.log"
         metricsPath = "\(directory)/\(instance).writer.prom"
@@ -92,8 +96,11 @@ final class DemoWriter {
         // given must not override what the screen names.
         unsetenv("TICKLINE_INFLUX_URL")
         unsetenv("TICKLINE_REDIS_URL")
+        // The instruments (ids in this order) and the feed that lists them: the writer reads
+        // them for the instruments hash only (it connects to no feed and checks no risk).
         let yaml = """
             instance: \(instance)
+            \(Self.instrumentsYAML(instruments, venue: venue))
             writer:
               influx:
                 url: "\(influx.location)"
@@ -124,6 +131,25 @@ final class DemoWriter {
         self.supervisor = supervisor
         self.problem = problem
         if supervisor == nil { for s in servers { s.stop() } }
+    }
+
+    /// `feeds:` (one entry, `venue`, listing the symbols) and `risk: instruments:` with
+    /// every key of each instrument as exact decimal text, at the indentation of the
+    /// writer's config text.
+    static func instrumentsYAML(_ instruments: [RiskConfig.Instrument], venue: String) -> String {
+        func text(_ units: Int64, _ decimals: UInt8) -> String { "\"\(LiveEngine.decimalText(units, decimals: decimals))\"" }
+        let symbols = instruments.map { "\"\($0.symbol)\"" }.joined(separator: ", ")
+        var out = "feeds:\n  - { name: \"\(venue)\", symbols: [\(symbols)] }\nrisk:\n  instruments:"
+        for i in instruments {
+            let s = i.spec
+            out += "\n    - { symbol: \"\(i.symbol)\", price_decimals: \(s.priceDecimals), quantity_decimals: \(s.quantityDecimals), "
+            out += "tick: \(text(s.tickSizeUnits, s.priceDecimals)), step: \(text(s.stepSizeUnits, s.quantityDecimals)), "
+            out += "min_qty: \(text(s.venueMinQuantityUnits, s.quantityDecimals)), "
+            if s.venueMaxQuantityUnits != Int64.max { out += "max_qty: \(text(s.venueMaxQuantityUnits, s.quantityDecimals)), " }
+            out += "min_notional: \(text(s.venueMinNotionalMoney, 8)), max_order_qty: \(text(s.maxOrderQuantityUnits, s.quantityDecimals)), "
+            out += "position_limit: \(text(s.positionLimitUnits, s.quantityDecimals)) }"
+        }
+        return out
     }
 
     /// Why no writer runs ("" when one does).

@@ -100,11 +100,16 @@ import TicklineTestSupport
         #expect(access("\(folder)/redis", F_OK) != 0 && access("\(folder)/influxdb", F_OK) != 0, "the servers' data is removed")
     }
 
-    /// `TICKLINE_REDIS_URL` / `TICKLINE_INFLUX_URL` name servers that already run (here on
-    /// ports nobody else uses): the demo starts none, journals there, and the servers hold
-    /// what the demo produced once it ends.
+    /// Issue 12's must-show: `TICKLINE_REDIS_URL` / `TICKLINE_INFLUX_URL` name servers that
+    /// already run on non-default loopback ports; `tickline demo --duration 40 --json` starts
+    /// none, journals there, and has its writer SIGKILLed once mid-run (the supervisor
+    /// restarts it). Then every record the demo counted is in both sinks exactly once: XLEN
+    /// of each stream and InfluxDB `count(seq)` per measurement equal the demo's counts, every
+    /// `…:fills` entry has a quantity > 0, the position hashes equal the demo's final
+    /// positions, and the instruments hash names the demo's instruments. The figures are
+    /// printed on one line ("demo sinks figures: …").
     @Test(.enabled(if: serversInstalled || requireReferences, "redis-server, redis-cli and influxd are not installed (Tools/setup)"))
-    func demoJournalsIntoTheServersTheEnvironmentNames() throws {
+    func demoJournalsEveryRecordIntoTheServersTheEnvironmentNamesThroughAWriterKill() throws {
         let folder = NSTemporaryDirectory() + "tickline-demo-env-\(getpid())"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -116,25 +121,126 @@ import TicklineTestSupport
         }
         try redis.waitUntilReady()
         try influx.waitUntilReady()
+        #expect(redis.port != 6379 && influx.port != 8086, "non-default ports: redis \(redis.port), influxd \(influx.port)")
         var environment = ProcessInfo.processInfo.environment
         environment["TICKLINE_REDIS_URL"] = redis.url
         environment["TICKLINE_INFLUX_URL"] = influx.url
-        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--duration", "5", "--json", "--rate", "3000"],
-                                environment: environment)
+        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--duration", "40", "--json"], environment: environment)
         #expect(demo.start())
-        #expect(demo.wait(seconds: 60) == 0, "\(demo.errors)")
-        defer { try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)") }
+        defer {
+            demo.stop(seconds: 30)
+            try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)")
+        }
+        let instance = "demo-\(demo.pid)"
+        func xlen(_ stream: String) -> Int { Int(Self.redisCLI(redis.port, ["XLEN", "tickline:\(instance):\(stream)"])) ?? -1 }
+
+        // The writer's pid, from the demo's screen.
+        var firstWriter: pid_t?
+        #expect(waitUntil(60) {
+            if let line = demo.errors.split(separator: "\n").first(where: { $0.hasPrefix("writer: tickline-writer pid ") }) {
+                firstWriter = Int32(line.dropFirst("writer: tickline-writer pid ".count).prefix { $0.isNumber })
+            }
+            return firstWriter != nil || !demo.isRunning
+        }, "the demo named no writer:\n\(demo.errors)")
+        let writer = try #require(firstWriter, "\(demo.errors)")
+        // Mid-run, once ten fills have reached Redis (about a tenth of a 40 s run): SIGKILL
+        // the writer; the supervisor starts another, and records keep arriving through it.
+        #expect(waitUntil(60) { xlen("fills") >= 10 || !demo.isRunning }, "ten fills did not reach Redis:\n\(demo.errors)")
+        try #require(demo.isRunning, "the demo ended before the writer could be killed:\n\(demo.errors)")
+        kill(writer, SIGKILL)
+        let signalsAtKill = xlen("signals")
+        var secondWriter: pid_t?
+        #expect(waitUntil(30) {
+            secondWriter = RunCommandTests.writerPid(instance: instance).flatMap { $0 != writer ? $0 : nil }
+            return secondWriter != nil || !demo.isRunning
+        }, "the writer was not restarted:\n\(demo.errors)")
+        #expect(waitUntil(60) { xlen("signals") > signalsAtKill || !demo.isRunning }, "no signal reached Redis after the restart")
+        // The demo usually ends flat (its exits close positions within a few bars), so what a
+        // hash held while a position was open is shown too (a figure, not a condition).
+        let prefix = "tickline:\(instance):position:"
+        func units(_ key: String) -> Int { Int(Self.redisCLI(redis.port, ["HGET", key, "qty_units"])) ?? 0 }
+        var openMidRun = "none seen"
+        _ = waitUntil(30) {
+            for key in Self.redisCLI(redis.port, ["KEYS", prefix + "*:*"]).split(separator: "\n").map(String.init) {
+                let held = units(key)
+                if held != 0 {
+                    openMidRun = "\(key.dropFirst(prefix.count)) \(held)"
+                    return true
+                }
+            }
+            return !demo.isRunning
+        }
+
+        #expect(demo.wait(seconds: 180) == 0, "\(demo.errors)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(demo.output.utf8)) as? [String: Any], "\(demo.output)")
         let sinks = try #require(json["sinks"] as? [String: [String: Any]], "\(demo.output)")
         #expect(sinks["redis"]?["where"] as? String == redis.url && sinks["redis"]?["origin"] as? String == "TICKLINE_REDIS_URL")
         #expect(sinks["influx"]?["where"] as? String == influx.url && sinks["influx"]?["origin"] as? String == "TICKLINE_INFLUX_URL")
         #expect(!demo.errors.contains("private"), "no private server when both are named: \(demo.errors)")
-        #expect(Self.number(json["signals"]) > 0 && Self.number(json["orders"]) > 0, "\(demo.output)")
-        let instance = "demo-\(demo.pid)"
-        #expect(Double(Self.redisCLI(redis.port, ["XLEN", "tickline:\(instance):signals"])) == Self.number(json["signals"]), "\(demo.output)")
-        for (measurement, key) in [("signals", "signals"), ("orders", "orders"), ("fills", "fills"), ("risk", "risk_events")] {
-            #expect(Double(Self.influxCount(influx.port, measurement)) == Self.number(json[key]), "InfluxDB \(measurement) vs \(key): \(demo.output)")
+        #expect(Self.number(json["writer_restarts"]) == 1, "one restart: \(json["writer_restarts"] ?? "none")")
+        func count(_ key: String) -> Int { Int(Self.number(json[key])) }
+        #expect(count("signals") > 0 && count("orders") > 0 && count("fills") > 0, "\(demo.output)")
+
+        // Redis streams and InfluxDB measurements: one entry per record the demo counted.
+        let reports = ["accepted", "cancelled", "expired", "rejected"].reduce(0) { $0 + count("reports_\($1)") }
+        let expected = [("signals", count("signals")), ("orders", count("orders") + count("cancel_requests")), ("fills", count("fills")),
+                        ("reports", reports), ("risk", count("risk_events"))]
+        var figures: [String] = []
+        for (name, n) in expected {
+            let length = xlen(name)
+            let points = Self.influxCount(influx.port, name)
+            figures.append("\(name) \(n)/\(length)/\(points)")
+            #expect(length == n, "XLEN \(name) \(length), the demo's \(n)")
+            #expect(points == n, "InfluxDB count(seq) \(name) \(points), the demo's \(n)")
         }
+        // Executions only in …:fills.
+        let fillEntries = Self.redisCLI(redis.port, ["XRANGE", "tickline:\(instance):fills", "-", "+"]).split(separator: "\n")
+        var quantities: [Double] = []
+        for (i, line) in fillEntries.enumerated() where line == "qty" && i + 1 < fillEntries.count {
+            quantities.append(Double(fillEntries[i + 1]) ?? -1)
+        }
+        #expect(quantities.count == count("fills") && quantities.allSatisfy { $0 > 0 },
+                "\(quantities.count) fill entries for \(count("fills")) fills; quantities \(quantities)")
+
+        // Positions: every hash per instrument and strategy equals the demo's final position
+        // (0 when it ended flat), every non-zero one has its hash, and the net hashes equal
+        // the net per instrument.
+        let positions = try #require(json["positions"] as? [[String: Any]], "\(demo.output)")
+        let net = try #require(json["net_positions"] as? [[String: Any]], "\(demo.output)")
+        var final: [String: Int] = [:]  // "instrument:strategy" → units
+        for p in positions { final["\(Int(Self.number(p["instrument"]))):\(Int(Self.number(p["strategy"])))"] = Int(Self.number(p["qty_units"])) }
+        let keys = Self.redisCLI(redis.port, ["KEYS", prefix + "*"]).split(separator: "\n").map(String.init)
+        let strategyKeys = keys.filter { $0.dropFirst(prefix.count).contains(":") }
+        #expect(!strategyKeys.isEmpty, "no position hash although the demo filled \(count("fills")) orders")
+        var positionFigures: [String] = []
+        for key in Set(strategyKeys).union(final.keys.map { prefix + $0 }).sorted() {
+            let demoUnits = final[String(key.dropFirst(prefix.count))] ?? 0
+            let stored = units(key)
+            positionFigures.append("\(key.dropFirst(prefix.count)) \(demoUnits)/\(stored)")
+            #expect(stored == demoUnits, "\(key): qty_units \(stored), the demo's \(demoUnits)")
+        }
+        #expect(net.count == 4, "one net position per instrument (--symbols 4 by default): \(net)")
+        for p in net {
+            let i = Int(Self.number(p["instrument"]))
+            let demoUnits = Int(Self.number(p["qty_units"]))
+            let stored = units(prefix + "\(i)")
+            positionFigures.append("net \(i) \(demoUnits)/\(stored)")
+            #expect(stored == demoUnits, "\(prefix)\(i): qty_units \(stored), the demo's net \(demoUnits)")
+        }
+        // The instruments hash: id → venue, symbol, decimals, one per instrument.
+        #expect(Self.redisCLI(redis.port, ["HLEN", "tickline:\(instance):instruments"]) == "\(net.count)")
+        for p in net {
+            let i = Int(Self.number(p["instrument"]))
+            let described = Self.redisCLI(redis.port, ["HGET", "tickline:\(instance):instruments", "\(i)"])
+            #expect(described == #"{"venue":"synthetic","symbol":"\#(p["symbol"] as? String ?? "?")","price_decimals":2,"quantity_decimals":8}"#,
+                    "instrument \(i): \(described)")
+        }
+        print("demo sinks figures: tickline demo --duration 40 --json, redis 127.0.0.1:\(redis.port), influxd 127.0.0.1:\(influx.port), "
+              + "writer pid \(writer) SIGKILLed at XLEN signals \(signalsAtKill), restarted as pid \(secondWriter.map(String.init) ?? "-") "
+              + "(writer_restarts \(count("writer_restarts"))); demo/XLEN/InfluxDB: \(figures.joined(separator: ", ")); "
+              + "fills entries \(quantities.count), qty > 0: \(quantities.count { $0 > 0 }); "
+              + "final positions (instrument:strategy, net instrument) demo/redis qty_units: \(positionFigures.joined(separator: ", ")); "
+              + "a position hash mid-run: \(openMidRun)")
     }
 
     @Test(.enabled(if: serversInstalled || requireReferences, "redis-server, redis-cli and influxd are not installed (Tools/setup)"))
