@@ -543,14 +543,22 @@ public final class RiskAgent: Agent {
         let equity = risk.positions.equityMoney
         switch c.kind {
         case .halt?: return setState(.halted, scope: c, wallNs: wall)
-        case .reduce?: return setState(.reducing, scope: c, wallNs: wall)
+        case .reduce?:
+            // Reducing would let the latched kill switch's halt go: only a confirmed resume may.
+            if breakers.killSwitchEngaged && (c.scope ?? .global) == .global { return .killSwitchLatched }
+            return setState(.reducing, scope: c, wallNs: wall)
         case .resume?:
+            if breakers.killSwitchEngaged && (c.scope ?? .global) == .global && c.value != ControlCommand.resumeLiftsKillSwitch {
+                return .killSwitchLatched
+            }
             if journalErrno != 0 && (c.scope ?? .global) == .global {
                 // Not before the journal takes a write again: `flush` tries now.
                 journalResumeRequested = true
                 return .waitsForJournal
             }
-            if var e = breakers.resume(equityMoney: equity, wallNs: wall) {
+            // The breakers (and the kill latch) are global: a strategy's or a symbol's
+            // resume leaves them as they are.
+            if (c.scope ?? .global) == .global, var e = breakers.resume(equityMoney: equity, wallNs: wall) {
                 e.fromStateRaw = risk.globalState.rawValue
                 emitRisk(e)
             }
@@ -558,6 +566,11 @@ public final class RiskAgent: Agent {
         case .flatten?:
             exits.flattenAll(nowNs: wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         case .killSwitch?:
+            // Idempotent: the first kill already cancelled every open order and sent the
+            // flattening exits (which `ExitMonitor` retries until flat), and nothing new
+            // can be entered while halted; engaging again would send a second exit for
+            // positions whose first one is still in flight.
+            if breakers.killSwitchEngaged { return .applied }
             let from = risk.globalState
             var event = KillSwitch.engage(
                 breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
