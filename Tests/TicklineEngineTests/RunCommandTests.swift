@@ -304,6 +304,51 @@ import TicklineTestSupport
         #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
     }
 
+    /// `risk.cancel_entries_on_halt` with resting (gtc) entries: a halt sends a cancel for
+    /// each of them, and none is left open.
+    @Test func aHaltCancelsRestingEntriesWhenConfiguredTo() throws {
+        let instance = "halttest-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (feed, feedAddress) = Self.startFeed(rate: 1_000, seed: 7)
+        defer { feed.stop() }
+        let port = freeLoopbackPort()
+        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
+              influx: { url: "file://\(dir)/journal.lp" }
+              redis: { enabled: false }
+            """)
+            .replacingOccurrences(of: "  journal: \(dir)/risk.journal", with: "  journal: \(dir)/risk.journal\n  entry_time_in_force: gtc\n  cancel_entries_on_halt: true")
+        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
+        let engine = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
+        #expect(engine.start())
+        defer { engine.stop(seconds: 30) }
+        func restingEntries(_ s: [String: Any]) -> [[String: Any]] {
+            ((s["openOrders"] as? [[String: Any]]) ?? []).filter { $0["type"] as? String == "limit" }
+        }
+        // An entry seen resting may fill before the halt reaches the risk stage (the view is
+        // up to 100 ms old): then nothing was left to cancel, so resume and try again.
+        var resting: [[String: Any]] = [], last: [String: Any] = [:], cancelled = false
+        for _ in 0..<5 where !cancelled {
+            let seen = waitUntil(60, pollUs: 10_000) {
+                resting = restingEntries(Self.snapshot(port: port))
+                return !resting.isEmpty
+            }
+            try #require(seen, "no resting entry within 60 s; engine log:\n\(engine.errors)")
+            let halt = httpRequest(port: port, path: "/api/halt", method: "POST", token: Self.token)
+            #expect(halt.0 == 200 && halt.1.contains(#""state":"halted""#), "\(halt)")
+            #expect(waitUntil(60) {
+                last = Self.snapshot(port: port)
+                return restingEntries(last).isEmpty
+            }, "entries left open after the halt: \(restingEntries(last))")
+            cancelled = ((last["cancelRequests"] as? Int) ?? 0) > 0
+            if !cancelled { _ = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token) }
+        }
+        #expect(cancelled, "no cancel request after five halts with entries resting; last seen resting: \(resting)")
+        #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
+    }
+
     /// `tickline demo --influx file://…`: its writer process journals to that line-protocol
     /// file (named on the screen) and every signal, order, fill and risk event reaches it.
     @Test func demoJournalsEverythingThroughItsWriter() throws {
