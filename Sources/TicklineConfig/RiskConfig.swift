@@ -27,6 +27,9 @@ public struct RiskConfig: Sendable, Equatable {
     public var onJournalError: JournalErrorPolicy = .halt
     public var entryTimeInForce: TimeInForce = .immediateOrCancel
     public var flattenOnKill = true
+    /// A halt (global, a strategy's or a symbol's) also cancels the resting entry orders it
+    /// covers; exits keep working.
+    public var cancelEntriesOnHalt = false
     public var orderCapacity = 4_096
     public var exits = ExitMonitorConfig()
     public var venue = PaperVenueConfig()
@@ -34,7 +37,7 @@ public struct RiskConfig: Sendable, Equatable {
     public init() {}
 
     public static let keys = ["limits", "instruments", "strategies", "journal", "journal_fsync", "on_journal_error", "entry_time_in_force",
-                              "flatten_on_kill", "order_capacity", "session_end_utc", "exit_retry_ms"]
+                              "flatten_on_kill", "cancel_entries_on_halt", "order_capacity", "session_end_utc", "exit_retry_ms"]
     public static let instrumentKeys = ["symbol", "price_decimals", "quantity_decimals", "tick", "step", "min_qty", "max_qty",
                                         "min_notional", "max_order_qty", "position_limit"]
     public static let venueKeys = ["kind", "latency_us", "jitter_us", "seed", "maker_fee_pct", "taker_fee_pct",
@@ -80,6 +83,7 @@ public struct RiskConfig: Sendable, Equatable {
             }
         }
         if let v = m.optional("flatten_on_kill") { c.flattenOnKill = try v.bool() }
+        if let v = m.optional("cancel_entries_on_halt") { c.cancelEntriesOnHalt = try v.bool() }
         if let v = m.optional("order_capacity") { c.orderCapacity = try v.int(in: 16...10_000_000) }
         if let v = m.optional("session_end_utc") {
             let text = try v.string()

@@ -124,6 +124,8 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
     public var wallNs: Int64
     /// active, reducing or halted.
     public var tradingState: String
+    /// The kill switch is latched: only a resume with `{"confirm":"kill"}` lifts it.
+    public var killSwitchEngaged = false
     public var eventsPerSecond: Double
     public var events: UInt64
     public var signals: UInt64
@@ -272,12 +274,29 @@ public struct ReadinessCheck: Codable, Sendable, Equatable {
 public enum ControlRequest: Sendable, Equatable {
     case subscribe([String])
     case unsubscribe([String])
+    /// Global halt, reduce, resume and flatten.
     case halt
     case reduce
     case resume
     case flatten
+    /// Halt, reduce or resume one strategy or one symbol (its own state; the global state
+    /// is unchanged).
+    case scoped(ScopedChange, ControlTarget)
+    /// The kill switch: halt, cancel every open order, flatten when `flatten_on_kill`.
+    /// Latched: a plain resume is refused until `resumeAfterKill`.
+    case kill
+    /// A global resume that also lifts the kill latch (`{"confirm":"kill"}`).
+    case resumeAfterKill
     /// New values of risk limits, by config key.
     case setLimits([String: Double])
+
+    public enum ScopedChange: String, Sendable, Equatable { case halt, reduce, resume }
+}
+
+/// Whom a scoped command addresses: a strategy by its config id, a symbol by its name.
+public enum ControlTarget: Sendable, Equatable {
+    case strategy(Int)
+    case symbol(String)
 }
 
 /// The engine's answer to a request that changes it, and the HTTP status it goes out with.

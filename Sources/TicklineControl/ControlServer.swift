@@ -16,7 +16,9 @@ public struct ControlError: Error, CustomStringConvertible, Equatable {
 
 /// The HTTP control plane: `GET /healthz` (open), and with the bearer token
 /// `GET /readiness`, `/metrics` (Prometheus text), `/api/snapshot|positions|orders|signals|limits|trades`,
-/// `POST /api/subscribe|unsubscribe` (`{"symbols": [...]}`), `POST /api/halt|reduce|resume|flatten`,
+/// `POST /api/subscribe|unsubscribe` (`{"symbols": [...]}`), `POST /api/halt|reduce|resume|flatten|kill`
+/// (halt, reduce and resume take `{"strategy": id}` or `{"symbol": "NAME"}` to address one
+/// strategy or symbol; a resume takes `{"confirm": "kill"}` to lift the latched kill switch),
 /// `PUT /api/limits` (`{"key": value}`), the dashboard at `/` and its live feed
 /// `/api/stream` (server-sent events). A command answers with its `ControlReply`: 200 once
 /// the risk stage applied it (with the state or limits in force), 202 when taken but not yet
@@ -125,8 +127,14 @@ public final class ControlServer: Sendable {
             let body = try await request.decode(as: Symbols.self, context: context)
             return try Self.reply(await source.submit(.unsubscribe(body.symbols)))
         }
-        for (path, request) in [("halt", ControlRequest.halt), ("reduce", .reduce), ("resume", .resume), ("flatten", .flatten)] {
-            router.post("/api/\(path)") { _, _ in try Self.reply(await source.submit(request)) }
+        for (path, request) in [("halt", ControlRequest.halt), ("reduce", .reduce), ("resume", .resume), ("flatten", .flatten), ("kill", .kill)] {
+            router.post("/api/\(path)") { request_, context -> Response in
+                let buffer = try await request_.body.collect(upTo: 4_096)
+                switch Self.request(request, body: String(buffer: buffer)) {
+                case .success(let r): return try Self.reply(await source.submit(r))
+                case .failure(let refusal): return try Self.reply(ControlReply(outcome: .refused, message: refusal.description))
+                }
+            }
         }
         router.put("/api/limits") { request, context -> Response in
             let body = try await request.decode(as: [String: Double].self, context: context)
@@ -157,6 +165,44 @@ public final class ControlServer: Sendable {
                     }
                     try await writer.finish(nil)
                 })
+        }
+    }
+
+    /// The request a `POST /api/halt|reduce|resume|flatten|kill` body makes of `global`: an
+    /// empty body or `{}` is `global` itself; `{"strategy": id}` or `{"symbol": "NAME"}`
+    /// scopes a halt, reduce or resume; `{"confirm": "kill"}` makes a resume lift the kill
+    /// switch. Anything else is refused with what is accepted.
+    static func request(_ global: ControlRequest, body: String) -> Result<ControlRequest, ControlError> {
+        struct Body: Decodable { let strategy: Int?; let symbol: String?; let confirm: String? }
+        let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return .success(global) }
+        guard let b = try? JSONDecoder().decode(Body.self, from: Data(trimmed.utf8)) else {
+            return .failure(ControlError(description: #"the body must be empty or JSON: {"strategy": id}, {"symbol": "NAME"} or, for resume, {"confirm": "kill"}"#))
+        }
+        let change: ControlRequest.ScopedChange? = switch global {
+        case .halt: .halt
+        case .reduce: .reduce
+        case .resume: .resume
+        default: nil
+        }
+        if let confirm = b.confirm {
+            guard global == .resume, b.strategy == nil, b.symbol == nil else {
+                return .failure(ControlError(description: "confirm is taken by a global resume only"))
+            }
+            guard confirm == "kill" else {
+                return .failure(ControlError(description: #"confirm must be "kill" (it lifts the kill switch)"#))
+            }
+            return .success(.resumeAfterKill)
+        }
+        switch (b.strategy, b.symbol) {
+        case (nil, nil): return .success(global)
+        case (_?, _?): return .failure(ControlError(description: "give a strategy or a symbol, not both"))
+        case (let id?, nil):
+            guard let change else { return .failure(ControlError(description: "this command is global only: no strategy")) }
+            return .success(.scoped(change, .strategy(id)))
+        case (nil, let name?):
+            guard let change else { return .failure(ControlError(description: "this command is global only: no symbol")) }
+            return .success(.scoped(change, .symbol(name)))
         }
     }
 

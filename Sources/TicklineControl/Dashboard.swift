@@ -2,7 +2,10 @@
 /// internet). It reads `?token=` from its own URL, subscribes to `/api/stream` (server-sent
 /// events) and redraws on every snapshot: equity curve, PnL, positions, recent signals,
 /// trades and denials, PnL and fees per strategy, the last round trips, risk utilisation
-/// against limits, latency percentiles.
+/// against limits, latency percentiles. Its command bar posts to the control API with the
+/// same token: global halt/resume, the kill switch (after a confirmation; a resume while it
+/// is latched asks for a second one and sends `{"confirm":"kill"}`), and halt/resume of one
+/// strategy (by id) or one symbol (by name). Each reply is shown as the API gave it.
 /// `body[data-updates]` counts the snapshots drawn (the browser test waits on it).
 enum Dashboard {
     static let html = #"""
@@ -28,6 +31,11 @@ enum Dashboard {
   .bar > div.hot { background: #d08770; }
   #status { float: right; color: #a3be8c; }
   canvas { width: 100%; height: 220px; }
+  .commands { margin: 8px 0; display: flex; gap: 8px; flex-wrap: wrap; align-items: center; }
+  .commands button { background: #2e3440; color: #eceff4; border: 1px solid #4c566a; border-radius: 4px; padding: 3px 10px; cursor: pointer; }
+  .commands button.kill { background: #bf616a; border-color: #bf616a; font-weight: bold; }
+  .commands input { width: 110px; background: #1b2129; color: #eceff4; border: 1px solid #4c566a; padding: 2px 4px; }
+  #kill-latched { color: #bf616a; font-weight: bold; }
 </style>
 </head>
 <body data-updates="0">
@@ -40,6 +48,19 @@ enum Dashboard {
   <div class="kpi">drawdown<b id="drawdown">–</b></div>
   <div class="kpi">events/s<b id="eps">–</b></div>
   <div class="kpi">signals / orders / fills / denials<b id="counts">–</b></div>
+</div>
+<div class="card commands">
+  <button id="halt" onclick="command('halt')">halt</button>
+  <button id="resume" onclick="resume()">resume</button>
+  <button id="kill" class="kill" onclick="killSwitch()">KILL</button>
+  <span id="kill-latched"></span>
+  <span>strategy id <input id="strategyId" type="number" min="0"></span>
+  <button onclick="scoped('halt', 'strategy')">halt strategy</button>
+  <button onclick="scoped('resume', 'strategy')">resume strategy</button>
+  <span>symbol <input id="symbolName" type="text" placeholder="BTCUSDT"></span>
+  <button onclick="scoped('halt', 'symbol')">halt symbol</button>
+  <button onclick="scoped('resume', 'symbol')">resume symbol</button>
+  <span id="reply"></span>
 </div>
 <div class="grid">
   <div class="card"><h2>Equity</h2><canvas id="equityChart" width="800" height="220"></canvas></div>
@@ -66,6 +87,28 @@ function table(id, head, rows) {
     "<tr>" + head.map(h => "<th>" + h + "</th>").join("") + "</tr>" +
     rows.map(r => "<tr>" + r.map(c => "<td>" + c + "</td>").join("") + "</tr>").join("");
 }
+let killLatched = false;
+async function command(path, body) {
+  const reply = document.getElementById("reply");
+  try {
+    const r = await fetch("/api/" + path, { method: "POST", headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+                                             body: body ? JSON.stringify(body) : "" });
+    const j = await r.json().catch(() => ({ message: r.statusText }));
+    reply.textContent = path + ": " + r.status + " " + (j.message || "") + (j.state ? " (" + j.state + ")" : "");
+  } catch (e) { reply.textContent = path + ": " + e; }
+}
+function killSwitch() {
+  if (confirm("Kill switch: halt, cancel every open order and flatten (when flatten_on_kill). Only a confirmed resume lifts it. Engage?")) command("kill");
+}
+function resume() {
+  if (!killLatched) { command("resume"); return; }
+  if (confirm("The kill switch is engaged. Resume trading and lift it?")) command("resume", { confirm: "kill" });
+}
+function scoped(path, kind) {
+  const v = document.getElementById(kind === "strategy" ? "strategyId" : "symbolName").value.trim();
+  if (!v) { document.getElementById("reply").textContent = "enter a " + kind; return; }
+  command(path, kind === "strategy" ? { strategy: Number(v) } : { symbol: v });
+}
 const side = s => '<span class="' + esc(s) + '">' + esc(s) + "</span>";
 function drawEquity(points) {
   const c = document.getElementById("equityChart"), g = c.getContext("2d");
@@ -84,6 +127,8 @@ function drawEquity(points) {
 function render(s) {
   document.getElementById("instance").textContent = s.instance;
   document.getElementById("state").textContent = s.tradingState;
+  killLatched = !!s.killSwitchEngaged;
+  document.getElementById("kill-latched").textContent = killLatched ? "kill switch engaged" : "";
   document.getElementById("equity").textContent = fmt(s.equity);
   document.getElementById("realised").textContent = fmt(s.realisedPnl);
   document.getElementById("unrealised").textContent = fmt(s.unrealisedPnl);

@@ -607,6 +607,9 @@ public enum ControlCommandKind: UInt8, Sendable {
 /// Consumers: the stages it addresses.
 public struct ControlCommand: Sendable, BitwiseCopyable {
     public static let maxSymbolBytes = 32
+    /// `value` of a global `resume` that also lifts the latched kill switch; a resume
+    /// without it is refused while the kill switch is engaged.
+    public static let resumeLiftsKillSwitch: Int64 = 1
 
     public var sequence: UInt64
     public var kindRaw: UInt8

@@ -4,15 +4,40 @@ import TicklineCore
 import TicklineRisk
 
 extension ControlRequest {
+    /// `riskCommands(symbols: [])`: symbol-scoped commands are refused as unknown.
+    public var riskCommands: Result<[ControlCommand], ControlRefusal>? { riskCommands(symbols: []) }
+
     /// The risk stage's control-ring commands for this request, or why it is refused (an
-    /// unknown limit key, a value a limit cannot take). Subscriptions are the feed's, not
-    /// risk's: nil. One place for the translation the demo and `tickline run` share.
-    public var riskCommands: Result<[ControlCommand], ControlRefusal>? {
+    /// unknown limit key, a value a limit cannot take, a symbol the engine does not trade).
+    /// `symbols` are the engine's instruments, indexed by instrument id. Subscriptions are
+    /// the feed's, not risk's: nil. One place for the translation the demo and `tickline
+    /// run` share.
+    public func riskCommands(symbols: [String]) -> Result<[ControlCommand], ControlRefusal>? {
         switch self {
         case .halt: return .success([ControlCommand(kind: .halt)])
         case .reduce: return .success([ControlCommand(kind: .reduce)])
         case .resume: return .success([ControlCommand(kind: .resume)])
+        case .resumeAfterKill: return .success([ControlCommand(kind: .resume, value: ControlCommand.resumeLiftsKillSwitch)])
         case .flatten: return .success([ControlCommand(kind: .flatten)])
+        case .kill: return .success([ControlCommand(kind: .killSwitch)])
+        case .scoped(let change, let target):
+            let kind: ControlCommandKind = switch change {
+            case .halt: .halt
+            case .reduce: .reduce
+            case .resume: .resume
+            }
+            switch target {
+            case .strategy(let id):
+                guard let s = StrategyId(exactly: id) else {
+                    return .failure(ControlRefusal(message: "strategy \(id) is not a strategy id"))
+                }
+                return .success([ControlCommand(kind: kind, scope: .strategy, strategy: s)])
+            case .symbol(let name):
+                guard let i = symbols.firstIndex(of: name) else {
+                    return .failure(ControlRefusal(message: "unknown symbol \(name) (this engine trades: \(symbols.joined(separator: ", ")))"))
+                }
+                return .success([ControlCommand(kind: kind, scope: .symbol, instrument: InstrumentId(i))])
+            }
         case .setLimits(let values):
             var commands: [ControlCommand] = []
             for (key, value) in values {
@@ -57,12 +82,16 @@ public final class RiskCommandQueue: Sendable {
     let acks: ControlAcks
     /// The reply to a subscription request this engine cannot serve.
     let subscriptionRefusal: String
+    /// The engine's instruments by id, to resolve symbol-scoped commands.
+    let symbols: [String]
     let ackTimeoutNs: Nanos
     /// Sleep between two looks at the acks.
     let pollNs: UInt64
 
-    public init(acks: ControlAcks, subscriptionRefusal: String, ackTimeoutNs: Nanos = 2_000_000_000, pollNs: UInt64 = 1_000_000) {
+    public init(acks: ControlAcks, subscriptionRefusal: String, symbols: [String] = [], ackTimeoutNs: Nanos = 2_000_000_000,
+                pollNs: UInt64 = 1_000_000) {
         self.acks = acks
+        self.symbols = symbols
         self.subscriptionRefusal = subscriptionRefusal
         self.ackTimeoutNs = ackTimeoutNs
         self.pollNs = pollNs
@@ -71,7 +100,7 @@ public final class RiskCommandQueue: Sendable {
     /// Checks, queues and waits for `request` (see the type's summary).
     public func submit(_ request: ControlRequest) async -> ControlReply {
         let commands: [ControlCommand]
-        switch request.riskCommands {
+        switch request.riskCommands(symbols: symbols) {
         case nil:
             return ControlReply(outcome: .refused, message: subscriptionRefusal)
         case .failure(let refusal)?:
@@ -198,6 +227,8 @@ public enum ControlAckOutcome: UInt8, Sendable {
     case strategyOutOfRange = 4
     case symbolOutOfRange = 5
     case unknownCommand = 6
+    /// A resume (or reduce) while the kill switch is latched, without `{"confirm":"kill"}`.
+    case killSwitchLatched = 7
 
     /// Why the risk stage refused, as the API says it (nil when not refused).
     public var refusal: String? {
@@ -207,6 +238,7 @@ public enum ControlAckOutcome: UInt8, Sendable {
         case .strategyOutOfRange: "strategy id out of range"
         case .symbolOutOfRange: "symbol id out of range"
         case .unknownCommand: "the risk stage does not know this command"
+        case .killSwitchLatched: #"the kill switch is engaged: only POST /api/resume with {"confirm":"kill"} lifts it"#
         }
     }
 }

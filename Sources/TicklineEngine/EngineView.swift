@@ -245,6 +245,7 @@ public enum EngineSnapshotBuilder {
 
         var s = EngineSnapshot(instance: instance, wallNs: wallNs,
                                tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
+        s.killSwitchEngaged = v.killSwitchEngaged
         let c = v.counters
         s.signals = c.signals
         s.orders = c.orders

@@ -267,7 +267,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     init(instance: String, symbols: [String], view: EngineView, journal: String? = nil, feedCounters: [(name: String, counters: Seqlock<FeedCounters>)] = [],
          control: consuming RingProducer<ControlCommand>, acks: ControlAcks, writerMetricsPath: String) {
         self.instance = instance
-        commands = RiskCommandQueue(acks: acks, subscriptionRefusal: "no feed takes run-time subscriptions in this engine")
+        commands = RiskCommandQueue(acks: acks, subscriptionRefusal: "no feed takes run-time subscriptions in this engine",
+                                    symbols: symbols)
         self.symbols = symbols
         self.view = view
         self.journal = journal

@@ -25,6 +25,8 @@ public struct RiskStageSettings: Sendable {
     public var entryTimeInForce: TimeInForce = .immediateOrCancel
     /// The kill switch (`killSwitch` command) also flattens every position.
     public var flattenOnKill = true
+    /// A halt also cancels the resting entry orders in its scope (exits stay).
+    public var cancelEntriesOnHalt = false
     /// The venue's fee per side, parts per million of notional: reward:risk is checked net of it.
     public var feePartsPerMillion: Int64 = 0
     /// The append-only journal file (nil: none, for tests and benchmarks).
@@ -62,6 +64,7 @@ public struct RiskStageSettings: Sendable {
         exits = config.exits
         entryTimeInForce = config.entryTimeInForce
         flattenOnKill = config.flattenOnKill
+        cancelEntriesOnHalt = config.cancelEntriesOnHalt
         feePartsPerMillion = max(config.venue.makerFeePartsPerMillion, config.venue.takerFeePartsPerMillion)
         journalPath = config.journal.isEmpty ? nil : config.journal.replacingOccurrences(of: "{instance}", with: instance)
         journalFsync = config.journalFsync
@@ -543,14 +546,22 @@ public final class RiskAgent: Agent {
         let equity = risk.positions.equityMoney
         switch c.kind {
         case .halt?: return setState(.halted, scope: c, wallNs: wall)
-        case .reduce?: return setState(.reducing, scope: c, wallNs: wall)
+        case .reduce?:
+            // Reducing would let the latched kill switch's halt go: only a confirmed resume may.
+            if breakers.killSwitchEngaged && (c.scope ?? .global) == .global { return .killSwitchLatched }
+            return setState(.reducing, scope: c, wallNs: wall)
         case .resume?:
+            if breakers.killSwitchEngaged && (c.scope ?? .global) == .global && c.value != ControlCommand.resumeLiftsKillSwitch {
+                return .killSwitchLatched
+            }
             if journalErrno != 0 && (c.scope ?? .global) == .global {
                 // Not before the journal takes a write again: `flush` tries now.
                 journalResumeRequested = true
                 return .waitsForJournal
             }
-            if var e = breakers.resume(equityMoney: equity, wallNs: wall) {
+            // The breakers (and the kill latch) are global: a strategy's or a symbol's
+            // resume leaves them as they are.
+            if (c.scope ?? .global) == .global, var e = breakers.resume(equityMoney: equity, wallNs: wall) {
                 e.fromStateRaw = risk.globalState.rawValue
                 emitRisk(e)
             }
@@ -558,6 +569,11 @@ public final class RiskAgent: Agent {
         case .flatten?:
             exits.flattenAll(nowNs: wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         case .killSwitch?:
+            // Idempotent: the first kill already cancelled every open order and sent the
+            // flattening exits (which `ExitMonitor` retries until flat), and nothing new
+            // can be entered while halted; engaging again would send a second exit for
+            // positions whose first one is still in flight.
+            if breakers.killSwitchEngaged { return .applied }
             let from = risk.globalState
             var event = KillSwitch.engage(
                 breakers: &breakers, risk: &risk, orders: &table, exits: &exits, flatten: settings.flattenOnKill,
@@ -590,6 +606,29 @@ public final class RiskAgent: Agent {
         return .applied
     }
 
+    /// Cancels the open orders `including` picks (a halt with `cancel_entries_on_halt`):
+    /// each cancel request goes out through the outbox (one it refuses is taken back and
+    /// counted), an order never sent ends here and its report is journaled.
+    func cancelOpen(nowNs: Nanos, including: (OrderEvent) -> Bool) {
+        table.cancelAll(nowNs: nowNs, including: including, send: { request in
+            var cancel = request
+            self.risk.stamp(request: &cancel)  // a request of its own, after every order sent before it
+            if self.outbox.append(DecidedOrder(order: cancel, exit: true, decidedNs: nowNs)) {
+                self.counters.cancelRequests &+= 1
+            } else {
+                self.pendingCancelsRefused.append(cancel.clientOrderId)
+            }
+        }, cancelled: { report in
+            self.risk.apply(fill: report)
+            self.encoder.append(report: report, to: &self.journalBytes)
+        })
+        for id in pendingCancelsRefused {
+            table.cancelRejected(clientOrderId: id, nowNs: nowNs)
+            counters.cancelsNotQueued &+= 1
+        }
+        pendingCancelsRefused.removeAll(keepingCapacity: true)
+    }
+
     var pendingExits: [SignalEvent] = []
     /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
     var pendingCancelsRefused: [UInt64] = []
@@ -608,6 +647,15 @@ public final class RiskAgent: Agent {
             // While the journal refuses writes the stage stays halted; this is the state it
             // returns to.
             if journalErrno != 0 { stateAfterJournal = state } else { risk.setGlobalState(state) }
+        }
+        if state == .halted && settings.cancelEntriesOnHalt {
+            // Entries resting at the venue would still fill after the halt; exits keep
+            // working so positions can still be closed.
+            let scope = c.scope ?? .global, strategy = c.strategy, instrument = c.instrument
+            cancelOpen(nowNs: wallNs &- wallOffsetNs) { o in
+                o.flags & OrderEvent.flagReduceOnly == 0
+                    && (scope != .strategy || o.strategy == strategy) && (scope != .symbol || o.instrument == instrument)
+            }
         }
         emitRisk(RiskEvent(kind: .stateChange, scope: c.scope ?? .global, reason: 0, instrument: c.instrument,
                            strategy: c.strategy, fromState: from, toState: state, receiveWallNs: wallNs))

@@ -217,13 +217,16 @@ public struct OrderTable: Sendable {
     /// cancels are left alone; never-sent orders are cancelled at once). Calls `send` with
     /// each cancel request and `cancelled` with the canonical report of each order that
     /// ended here. Returns the number of cancel requests.
+    /// - Parameter including: which open orders to cancel (all by default; a halt with
+    ///   `cancel_entries_on_halt` passes the entries of its scope).
     @discardableResult
-    public mutating func cancelAll(nowNs: Nanos, send: (OrderEvent) -> Void, cancelled: (FillEvent) -> Void = { _ in }) -> Int {
+    public mutating func cancelAll(nowNs: Nanos, including: (OrderEvent) -> Bool = { _ in true },
+                                   send: (OrderEvent) -> Void, cancelled: (FillEvent) -> Void = { _ in }) -> Int {
         guard openCount > 0 else { return 0 }
         var requests = 0
         for slot in 0..<capacity {
             let r = records[slot]
-            guard !r.state.isTerminal, index.find(r.clientOrderId) == Int32(slot) else { continue }
+            guard !r.state.isTerminal, index.find(r.clientOrderId) == Int32(slot), including(r.order) else { continue }
             switch r.state {
             case .new:
                 // Never sent: nothing to ask the venue; it ends here.

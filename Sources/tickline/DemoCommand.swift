@@ -85,7 +85,8 @@ struct Demo: ParsableCommand {
 
         // The control plane, fed a snapshot four times a second.
         let source = DemoSource(instance: "demo",
-                                commands: RiskCommandQueue(acks: engine.acks, subscriptionRefusal: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))"))
+                                commands: RiskCommandQueue(acks: engine.acks, subscriptionRefusal: "the demo's feed has a fixed set of symbols: \(names.joined(separator: ", "))",
+                                                           symbols: names))
         var control = ControlConfig(listen: listen)
         control.tokenFile = "\(directory)/control.token"
         let (token, origin) = try ControlServer.resolveToken(config: control, instance: "demo")

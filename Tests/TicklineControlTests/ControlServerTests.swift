@@ -133,6 +133,23 @@ struct HTTP {
         }
     }
 
+    @Test func scopesHaltAndResumeByBodyAndTakesAConfirmedResumeAndAKill() throws {
+        try Self.withServer { http, source in
+            #expect(http.call("POST", "/api/halt", token: Self.token, body: #"{"strategy": 3}"#).0 == 202)
+            #expect(http.call("POST", "/api/resume", token: Self.token, body: #"{"symbol": "ETHUSDT"}"#).0 == 202)
+            #expect(http.call("POST", "/api/kill", token: Self.token).0 == 202)
+            #expect(http.call("POST", "/api/resume", token: Self.token, body: #"{"confirm": "kill"}"#).0 == 202)
+            #expect(http.call("POST", "/api/reduce", token: Self.token, body: "{}").0 == 202)
+            let wrong = http.call("POST", "/api/resume", token: Self.token, body: #"{"confirm": "yes"}"#)
+            #expect(wrong.0 == 422 && wrong.1.contains("kill"), "\(wrong)")
+            #expect(http.call("POST", "/api/halt", token: Self.token, body: #"{"strategy": 3, "symbol": "ETHUSDT"}"#).0 == 422)
+            #expect(http.call("POST", "/api/flatten", token: Self.token, body: #"{"strategy": 3}"#).0 == 422)
+            #expect(http.call("POST", "/api/halt", token: Self.token, body: "{broken").0 == 422)
+            #expect(source.submitted.withLock { $0 } == [.scoped(.halt, .strategy(3)), .scoped(.resume, .symbol("ETHUSDT")), .kill,
+                                                         .resumeAfterKill, .reduce])
+        }
+    }
+
     @Test func readinessFollowsTheChecks() throws {
         try Self.withServer { http, source in
             #expect(http.call("GET", "/readiness", token: Self.token).0 == 200)

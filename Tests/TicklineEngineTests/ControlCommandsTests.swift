@@ -173,4 +173,57 @@ import TicklineRisk
         #expect(symbol.outcome == .symbolOutOfRange)
         #expect(p.risk.counters.badCommands == bad + 2)
     }
+
+    /// The kill switch is latched in the risk stage: a second kill changes nothing, a plain
+    /// global resume or reduce is refused, a strategy's resume leaves the latch, and only a
+    /// resume that confirms the kill lifts it.
+    @Test func theKillSwitchStaysLatchedUntilAResumeConfirmsIt() throws {
+        let (region, _) = try SharedRegion.create(instance: "kill\(getpid())", rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false)
+        var ring = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        var riskEvents = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
+        func kinds() -> [RiskEventKind?] {
+            var k: [RiskEventKind?] = []
+            while let e = riskEvents.tryPop() { k.append(e.kind) }
+            return k
+        }
+        func send(_ sequence: UInt64, _ c: ControlCommand) -> ControlAck? {
+            var c = c
+            c.sequence = sequence
+            let pushed = ring.tryPush(c)
+            #expect(pushed)
+            _ = p.risk.doWork(nowNs: Clock.monotonicNs())
+            guard case .acked(let ack) = p.risk.acks.ack(of: sequence) else { return nil }
+            return ack
+        }
+        #expect(send(1, ControlCommand(kind: .killSwitch)) == ControlAck(sequence: 1, outcome: .applied, state: .halted))
+        #expect(p.risk.breakers.killSwitchEngaged && p.risk.risk.globalState == .halted)
+        #expect(kinds().contains(.killSwitch))
+        #expect(send(2, ControlCommand(kind: .killSwitch)) == ControlAck(sequence: 2, outcome: .applied, state: .halted))
+        #expect(kinds().isEmpty, "a second kill engages nothing again")
+        #expect(send(3, ControlCommand(kind: .resume))?.outcome == .killSwitchLatched)
+        #expect(send(4, ControlCommand(kind: .reduce))?.outcome == .killSwitchLatched)
+        #expect(send(5, ControlCommand(kind: .resume, scope: .strategy, strategy: 0))?.outcome == .applied)
+        #expect(p.risk.breakers.killSwitchEngaged && p.risk.risk.globalState == .halted)
+        #expect(send(6, ControlCommand(kind: .resume, value: ControlCommand.resumeLiftsKillSwitch))
+                == ControlAck(sequence: 6, outcome: .applied, state: .active))
+        #expect(!p.risk.breakers.killSwitchEngaged)
+    }
+
+    @Test func translatesScopedRequestsAndNamesAnUnknownSymbol() throws {
+        let symbols = ["BTCUSDT", "ETHUSDT"]
+        let strategy = try #require(try ControlRequest.scoped(.halt, .strategy(3)).riskCommands(symbols: symbols)?.get())
+        #expect(strategy.count == 1 && strategy[0].kind == .halt && strategy[0].scope == .strategy && strategy[0].strategy == 3)
+        let symbol = try #require(try ControlRequest.scoped(.resume, .symbol("ETHUSDT")).riskCommands(symbols: symbols)?.get())
+        #expect(symbol.count == 1 && symbol[0].kind == .resume && symbol[0].scope == .symbol && symbol[0].instrument == 1)
+        guard case .failure(let unknown)? = ControlRequest.scoped(.halt, .symbol("DOGEUSDT")).riskCommands(symbols: symbols) else {
+            Issue.record("an unknown symbol was accepted"); return
+        }
+        #expect(unknown.message.contains("DOGEUSDT") && unknown.message.contains("BTCUSDT"))
+        let kill = try #require(try ControlRequest.kill.riskCommands?.get())
+        #expect(kill.map(\.kind) == [.killSwitch])
+        let confirmed = try #require(try ControlRequest.resumeAfterKill.riskCommands?.get())
+        #expect(confirmed.count == 1 && confirmed[0].kind == .resume && confirmed[0].value == ControlCommand.resumeLiftsKillSwitch)
+    }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TicklineCore
 import TicklineEngine
 import TicklineTestSupport
 
@@ -26,15 +27,17 @@ import TicklineTestSupport
     /// The end-to-end tests' engine: a z-score strategy on 5-trade bars over tickline-feed's
     /// synthetic `symbols` (listed in `risk.instruments` with two of them), its journal,
     /// spill and control plane in `dir`, its writer's sinks as given (`writer:` lines).
+    static let zscore = "{ id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }"
+
     static func engineConfig(instance: String, feedAddress: String, symbols: [String] = ["SYM0000USDT", "SYM0001USDT"],
-                             dir: String, controlPort: Int, sinks: String) -> String {
+                             dir: String, controlPort: Int, sinks: String, strategy: String = zscore) -> String {
         """
         instance: \(instance)
         strategies:
           symbols: 2
           bars: { time: [1s], tick_trades: 5 }
           instances:
-            - { id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }
+            - \(strategy)
         feeds:
           - name: synthetic
             stream_address: "\(feedAddress)"
@@ -195,6 +198,155 @@ import TicklineTestSupport
             #expect(distinct[measurement, default: []].count == produced[key] ?? -1,
                     "\(measurement): \(distinct[measurement, default: []].count) in the file, \(produced[key] ?? -1) produced")
         }
+    }
+
+    /// `/api/snapshot` as JSON (empty when it did not answer).
+    static func snapshot(port: Int) -> [String: Any] {
+        let body = httpRequest(port: port, path: "/api/snapshot", token: token).1
+        return (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// The non-flat positions of a snapshot.
+    static func openPositions(_ s: [String: Any]) -> [[String: Any]] {
+        ((s["positions"] as? [[String: Any]]) ?? []).filter { (($0["quantity"] as? Double) ?? 0) != 0 }
+    }
+
+    /// The kill switch through the API while positions are open and every limit is below
+    /// their notional: it cancels every open order and flattens every position (exits go
+    /// through whatever the limits), a second kill changes nothing, a plain resume is
+    /// refused and a confirmed one lifts the latch. The strategy's stop is far (stop_z 40:
+    /// with stop_z 8 a stop sometimes closed the position between the look and the kill)
+    /// and its target the mean 2 σ away, so positions stay open long enough to be seen and
+    /// killed. The time from the kill to flat is printed (an upper bound: the view is
+    /// published every 100 ms).
+    @Test func killFlattensEverythingWithEveryLimitLoweredAndStaysLatchedUntilAConfirmedResume() throws {
+        let instance = "killtest-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (feed, feedAddress) = Self.startFeed(rate: 1_000, seed: 7)
+        defer { feed.stop() }
+        let port = freeLoopbackPort()
+        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
+              influx: { url: "file://\(dir)/journal.lp" }
+              redis: { enabled: false }
+            """, strategy: "{ id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 2, exit_z: 0.3, stop_z: 40 }")
+            // A target 2 σ away against a stop 38 σ away: allowed by a reward:risk of 0.
+            .replacingOccurrences(of: "limits: { submit_burst", with: "limits: { min_reward_risk: 0, submit_burst")
+        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
+        let engine = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
+        #expect(engine.start())
+        defer { engine.stop(seconds: 30) }
+
+        // Positions open, then every limit below their notional (entries stop), and still
+        // open after that: else put the limits back and wait for the next ones.
+        let lowered = #"{"max_order_notional": 1, "max_gross_exposure": 1, "max_net_exposure": 1, "strategy_budget": 1, "submit_burst": 0, "submit_per_second": 0, "price_collar_pct": 0, "max_reference_age_ms": 0}"#
+        let restored = #"{"max_order_notional": 1000000, "max_gross_exposure": 1000000, "max_net_exposure": 1000000, "strategy_budget": 1000000, "submit_burst": 1000, "submit_per_second": 1000, "price_collar_pct": 5, "max_reference_age_ms": 5000}"#
+        var held: [[String: Any]] = []
+        var heldSnapshot: [String: Any] = [:]
+        for _ in 0..<5 where held.isEmpty {
+            guard waitUntil(60, { !Self.openPositions(Self.snapshot(port: port)).isEmpty }) else { break }
+            let limits = httpRequest(port: port, path: "/api/limits", method: "PUT", token: Self.token, body: lowered)
+            #expect(limits.0 == 200 && limits.1.contains(#""max_order_notional":1"#), "\(limits)")
+            heldSnapshot = Self.snapshot(port: port)
+            held = Self.openPositions(heldSnapshot)
+            if held.isEmpty { _ = httpRequest(port: port, path: "/api/limits", method: "PUT", token: Self.token, body: restored) }
+        }
+        try #require(!held.isEmpty, "no position held open with the limits lowered; engine log:\n\(engine.errors)")
+
+        let start = Clock.monotonicNs()
+        let kill = httpRequest(port: port, path: "/api/kill", method: "POST", token: Self.token)
+        let answeredNs = Clock.monotonicNs() - start
+        #expect(kill.0 == 200 && kill.1.contains(#""state":"halted""#), "\(kill)")
+        var last: [String: Any] = [:]
+        let flat = waitUntil(60, pollUs: 10_000) {
+            last = Self.snapshot(port: port)
+            return Self.openPositions(last).isEmpty && ((last["openOrders"] as? [Any])?.isEmpty ?? false)
+        }
+        let seconds = Double(Clock.monotonicNs() - start) / 1e9
+        #expect(flat, "not flat 60 s after the kill: \(Self.openPositions(last)), orders \(last["openOrders"] ?? "?"); engine log:\n\(engine.errors)")
+        // An upper bound: the view is published every 100 ms and looked at every 10 ms.
+        print("kill to flat: \(String(format: "%.3f", seconds)) s for \(held.count) open position(s), seen through /api/snapshot"
+              + " (the kill answered in \(String(format: "%.3f", Double(answeredNs) / 1e9)) s)")
+        #expect(last["killSwitchEngaged"] as? Bool == true && last["tradingState"] as? String == "halted", "\(last)")
+        #expect(((last["exitsByTrigger"] as? [String: Any])?["kill_switch"] as? Int ?? 0) > 0,
+                "before: \(heldSnapshot["exitsByTrigger"] ?? "?") \(held) \(heldSnapshot["openOrders"] ?? "?"); after: \(last["exitsByTrigger"] ?? "?") \(last["denialsByReason"] ?? "?") cancels \(last["cancelRequests"] ?? "?")")
+
+        // A second kill: the same latched state, and no second exit for any position.
+        let exitsBefore = last["exits"] as? Int
+        let again = httpRequest(port: port, path: "/api/kill", method: "POST", token: Self.token)
+        #expect(again.0 == 200 && again.1.contains(#""state":"halted""#), "\(again)")
+        let after = Self.snapshot(port: port)
+        #expect(Self.openPositions(after).isEmpty && after["killSwitchEngaged"] as? Bool == true)
+
+        let plain = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token)
+        #expect(plain.0 == 422 && plain.1.contains("confirm") && plain.1.contains("kill"), "\(plain)")
+        let reduce = httpRequest(port: port, path: "/api/reduce", method: "POST", token: Self.token)
+        #expect(reduce.0 == 422, "reducing would lift the kill switch's halt: \(reduce)")
+        let wrong = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token, body: #"{"confirm":"yes"}"#)
+        #expect(wrong.0 == 422, "\(wrong)")
+        let confirmed = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token, body: #"{"confirm":"kill"}"#)
+        #expect(confirmed.0 == 200 && confirmed.1.contains(#""state":"active""#), "\(confirmed)")
+        #expect(waitUntil(10) { Self.snapshot(port: port)["killSwitchEngaged"] as? Bool == false }, "the latch is lifted in the view")
+        #expect(Self.snapshot(port: port)["exits"] as? Int == exitsBefore, "the second kill sent no exit")
+
+        // Per-strategy and per-symbol commands, and a symbol the engine does not trade.
+        let strategy = httpRequest(port: port, path: "/api/halt", method: "POST", token: Self.token, body: #"{"strategy": 3}"#)
+        #expect(strategy.0 == 200 && strategy.1.contains(#""state":"halted""#), "\(strategy)")
+        let symbol = httpRequest(port: port, path: "/api/halt", method: "POST", token: Self.token, body: #"{"symbol": "SYM0001USDT"}"#)
+        #expect(symbol.0 == 200 && symbol.1.contains(#""state":"halted""#), "\(symbol)")
+        let unknown = httpRequest(port: port, path: "/api/halt", method: "POST", token: Self.token, body: #"{"symbol": "BTCUSDT"}"#)
+        #expect(unknown.0 == 422 && unknown.1.contains("BTCUSDT"), "\(unknown)")
+        let back = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token, body: #"{"symbol": "SYM0001USDT"}"#)
+        #expect(back.0 == 200 && back.1.contains(#""state":"active""#), "\(back)")
+        #expect(Self.snapshot(port: port)["tradingState"] as? String == "active", "a symbol's resume leaves the global state as it was")
+        #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
+    }
+
+    /// `risk.cancel_entries_on_halt` with resting (gtc) entries: a halt sends a cancel for
+    /// each of them, and none is left open.
+    @Test func aHaltCancelsRestingEntriesWhenConfiguredTo() throws {
+        let instance = "halttest-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (feed, feedAddress) = Self.startFeed(rate: 1_000, seed: 7)
+        defer { feed.stop() }
+        let port = freeLoopbackPort()
+        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
+              influx: { url: "file://\(dir)/journal.lp" }
+              redis: { enabled: false }
+            """)
+            .replacingOccurrences(of: "  journal: \(dir)/risk.journal", with: "  journal: \(dir)/risk.journal\n  entry_time_in_force: gtc\n  cancel_entries_on_halt: true")
+        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
+        let engine = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
+        #expect(engine.start())
+        defer { engine.stop(seconds: 30) }
+        func restingEntries(_ s: [String: Any]) -> [[String: Any]] {
+            ((s["openOrders"] as? [[String: Any]]) ?? []).filter { $0["type"] as? String == "limit" }
+        }
+        // An entry seen resting may fill before the halt reaches the risk stage (the view is
+        // up to 100 ms old): then nothing was left to cancel, so resume and try again.
+        var resting: [[String: Any]] = [], last: [String: Any] = [:], cancelled = false
+        for _ in 0..<5 where !cancelled {
+            let seen = waitUntil(60, pollUs: 10_000) {
+                resting = restingEntries(Self.snapshot(port: port))
+                return !resting.isEmpty
+            }
+            try #require(seen, "no resting entry within 60 s; engine log:\n\(engine.errors)")
+            let halt = httpRequest(port: port, path: "/api/halt", method: "POST", token: Self.token)
+            #expect(halt.0 == 200 && halt.1.contains(#""state":"halted""#), "\(halt)")
+            #expect(waitUntil(60) {
+                last = Self.snapshot(port: port)
+                return restingEntries(last).isEmpty
+            }, "entries left open after the halt: \(restingEntries(last))")
+            cancelled = ((last["cancelRequests"] as? Int) ?? 0) > 0
+            if !cancelled { _ = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token) }
+        }
+        #expect(cancelled, "no cancel request after five halts with entries resting; last seen resting: \(resting)")
+        #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
     }
 
     /// `tickline demo --influx file://…`: its writer process journals to that line-protocol

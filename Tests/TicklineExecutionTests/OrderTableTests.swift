@@ -205,6 +205,20 @@ import TicklineExecution
         #expect(open.sorted() == [2, 4])
     }
 
+    @Test func cancelAllCancelsOnlyTheOrdersItIsToldToInclude() {
+        var t = OrderTable(capacity: 8)
+        var exit = order(2)
+        exit.flags = OrderEvent.flagReduceOnly
+        sentAndAccepted(&t, order(1))
+        sentAndAccepted(&t, exit)
+        t.insert(order(3), nowNs: 0)                 // never sent
+        var sent: [UInt64] = [], ended: [UInt64] = []
+        let n = t.cancelAll(nowNs: 5, including: { $0.flags & OrderEvent.flagReduceOnly == 0 },
+                            send: { sent.append($0.clientOrderId) }, cancelled: { ended.append($0.clientOrderId) })
+        #expect(n == 1 && sent == [1] && ended == [3])
+        #expect(t.state(clientOrderId: 1) == .pendingCancel && t.state(clientOrderId: 2) == .accepted)
+    }
+
     @Test func manyOrdersThroughASmallTableKeepTheIndexConsistent() {
         // Exercises the hash map's backward-shift deletion under constant reuse.
         var t = OrderTable(capacity: 16)
