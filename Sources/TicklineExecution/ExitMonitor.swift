@@ -373,7 +373,7 @@ public struct ExitMonitor: Sendable {
     private func bounds(_ k: Int, _ up: inout Int64, _ down: inout Int64, _ longFloor: inout Int64, _ shortCeiling: inout Int64,
                         _ due: inout Nanos) {
         let pl = plan[k]
-        due = min(due, deadline[k], sessionDeadline[k])
+        due = min(due, min(deadline[k], sessionDeadline[k]))  // not the variadic min: it builds an array
         let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits
         if quantity[k] > 0 {
             if tp > 0 { up = min(up, tp) }

@@ -429,7 +429,8 @@ public struct PreTradeRisk: Sendable {
             // Capped (not denied) by our and the venue's max per order, rounded down to the step:
             // what is left is exited by the next signal.
             quantity = sizing == .quantity && signal.quantity.units > 0 ? min(signal.quantity.units, reducible) : reducible
-            quantity = min(quantity, spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits)
+            // Two-argument `min`s: the variadic one builds an array, which may be heap-allocated.
+            quantity = min(quantity, min(spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits))
             quantity -= quantity % spec.stepSizeUnits
         } else if sizing == .quantity {
             quantity = signal.quantity.units
@@ -442,7 +443,7 @@ public struct PreTradeRisk: Sendable {
             // a denial). A strategy's explicit quantity is checked, not capped (steps 5, 6).
             let notionalCap = Self.quantityForRisk(riskMoney: limits.maxOrderNotionalMoney, distanceUnits: max(entry, 1),
                                                    priceDecimals: spec.priceDecimals, quantityDecimals: spec.quantityDecimals)
-            let capped = min(raw, spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits, notionalCap)
+            let capped = min(min(raw, notionalCap), min(spec.maxOrderQuantityUnits, spec.venueMaxQuantityUnits))
             quantity = capped - capped % spec.stepSizeUnits
         }
         guard quantity % spec.stepSizeUnits == 0 else { return Self.deny(.quantityOffStep, quantity, spec.stepSizeUnits) }
