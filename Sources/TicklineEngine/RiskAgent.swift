@@ -273,6 +273,10 @@ public final class RiskAgent: Agent {
         table = OrderTable(capacity: settings.orderCapacity)
         breakers = CircuitBreakers(limits: settings.limits, equityMoney: settings.limits.startingCapitalMoney, wallNs: wallNs)
         journalBytes.reserveCapacity(1 << 20)
+        // The kill switch's exits (one per position) and the cancels the outbox refuses (one
+        // per order slot at most), reserved so the first kill does not allocate.
+        pendingExits.reserveCapacity(settings.strategyCapacity * settings.instruments.count)
+        pendingCancelsRefused.reserveCapacity(settings.orderCapacity)
         outbox = RiskOutbox(capacity: settings.outboxEntries + settings.outboxReduceOnly, entryCapacity: settings.outboxEntries)
         held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
         wallOffsetNs = wallNs - nowNs
@@ -747,8 +751,13 @@ public final class RiskAgent: Agent {
     func journalWritable(nowNs: Nanos, byCommand: Bool) {
         journalErrno = 0
         let wall = nowNs &+ wallOffsetNs
-        if byCommand, let e = breakers.resume(equityMoney: risk.positions.equityMoney, wallNs: wall) { emitRisk(e) }
-        let to: TradingState = byCommand ? .active : stateAfterJournal
+        // A kill switch engaged during the outage stays latched (only a confirmed resume lifts
+        // it, and that needs a journal that takes writes); a breaker that tripped meanwhile
+        // keeps its state: the stage returns to nothing looser than what they require.
+        let resume = byCommand && !breakers.killSwitchEngaged
+        if resume, let e = breakers.resume(equityMoney: risk.positions.equityMoney, wallNs: wall) { emitRisk(e) }
+        let target: TradingState = resume ? .active : stateAfterJournal
+        let to = target.rawValue >= breakers.state.rawValue ? target : breakers.state
         risk.setGlobalState(to)
         emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalWritable.rawValue, fromState: .halted,
                            toState: to, receiveWallNs: wall))
@@ -789,9 +798,15 @@ public final class RiskAgent: Agent {
         var sent = 0
         while let d = outbox.firstJournaled {
             var o = d.order
-            // An order the kill switch ended before it was sent stays unsent.
+            // An order the kill switch ended before it was sent stays unsent, and leaves the
+            // counts of orders sent.
             if d.isNew && table.state(clientOrderId: o.clientOrderId) != .new {
                 outbox.removeFirstJournaled()
+                counters.orders &-= 1
+                if let trigger = d.trigger {
+                    counters.exits &-= 1
+                    counters.exitsByTrigger[trigger] &-= 1
+                }
                 continue
             }
             o.timestamps.orderSentNs = Clock.monotonicNs()

@@ -116,7 +116,8 @@ public struct PreTradeRisk: Sendable {
 
     public private(set) var nextClientOrderId: UInt64 = 1
     /// The sequence the last order (or cancel) built by this stage carries: orders are
-    /// numbered 1, 2, 3, … in the order they are built, which is the order they are sent.
+    /// numbered in increasing order as they are built, which is the order they are sent; an
+    /// approval taken back before it was sent (`withdraw`) leaves a gap.
     public private(set) var orderSequence: UInt64 = 0
     public private(set) var approved: UInt64 = 0
     /// Denials per `DenialReason.rawValue` (0..<64).
@@ -257,6 +258,9 @@ public struct PreTradeRisk: Sendable {
     public mutating func withdraw(_ order: OrderEvent) {
         release(strategy: order.strategy, instrument: order.instrument, side: order.side ?? .buy, quantity: order.quantity)
         approved &-= 1
+        // The order never went out: its submit token goes back (a held signal decided again
+        // takes one then).
+        if order.flags & OrderEvent.flagReduceOnly != 0 { exitBucket.giveBack() } else { entryBucket.giveBack() }
     }
 
     /// `withdraw`, and the denial that replaces the approval, counted. Returns the denial.

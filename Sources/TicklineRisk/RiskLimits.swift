@@ -261,6 +261,10 @@ public struct TokenBucket: Sendable, Equatable, BitwiseCopyable {
     /// Takes one token (the caller checked `hasToken`).
     public mutating func take() { tokensMilli -= 1000 }
 
+    /// Returns a token taken for an order that was never sent (the next refill caps the
+    /// bucket at its burst).
+    public mutating func giveBack() { tokensMilli += 1000 }
+
     /// Adds the tokens earned since the last refill, up to `burst`.
     public mutating func refill(nowNs: Nanos, burst: Int64, perSecond rate: Int64) {
         let capacity = burst * 1000

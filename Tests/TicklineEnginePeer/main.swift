@@ -20,8 +20,9 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 /// The journal-on-a-full-disk scenario, run by the test inside a private mount namespace
-/// with `DIR` a small tmpfs (`tickline-engine-peer enospc INSTANCE DIR halt|retry|stale COPY`;
-/// stale: halt, with the resume later than the maximum reference age):
+/// with `DIR` a small tmpfs (`tickline-engine-peer enospc INSTANCE DIR halt|retry|stale|kill COPY`;
+/// stale: halt, with the resume later than the maximum reference age; kill: retry, with the
+/// kill switch engaged during the outage):
 /// fills the disk with round after round of orders (this process plays the venue on the
 /// `orders` and `fills` rings) until a journal write fails, frees room, resumes, and prints
 /// what happened, one fact per line; then copies the journal to COPY (outside the tmpfs).
@@ -38,7 +39,7 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     var clock: Nanos = 1_000_000_000
     let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 0, withVenue: false, nowNs: clock) { s in
         s.limits = RiskLimits.unbounded()
-        s.onJournalError = policy == "retry" ? .retry : .halt
+        s.onJournalError = policy == "retry" || policy == "kill" ? .retry : .halt
         s.journalRetryIntervalNs = 1_000_000
     }
     var venueOrders = try region.consumer(of: OrderEvent.self, ring: "orders")
@@ -99,6 +100,12 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     // Still faulted: more cycles send nothing, entries are denied, the held signals wait.
     for _ in 0..<20 { _ = cycle() }
     say("while-faulted sent=\(sent.count - sentAtFault)")
+    // "kill": the kill switch is engaged while the journal refuses writes; once writes succeed
+    // the stage must stay halted and latched, not return to the state it had at the fault.
+    if policy == "kill" {
+        _ = control.tryPush(ControlCommand(kind: .killSwitch))
+        for _ in 0..<5 { _ = cycle() }
+    }
 
     unlink(ballast)
     if policy != "retry" {
@@ -113,6 +120,7 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     settle()
     say("resumed errno=\(p.risk.journalErrno) state=\(p.risk.risk.globalState) held=\(p.risk.heldSignalCount) sent-after=\(sent.count - sentAtFault)")
     say("denied held-too-long=\(p.risk.risk.deniedByReason[Int(DenialReason.heldTooLong.rawValue)])")
+    say("kill latched=\(p.risk.breakers.killSwitchEngaged)")
     say("sent \(sent.map(String.init).joined(separator: ","))")
     let all = try JournalFile(path: journal).readAll()
     let out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -129,7 +137,7 @@ if args.count == 6 && args[1] == "enospc" {
     }
     exit(0)
 }
-guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | enospc INSTANCE DIR halt|retry|stale COPY"); exit(2) }
+guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | enospc INSTANCE DIR halt|retry|stale|kill COPY"); exit(2) }
 do {
     let (region, _) = try SharedRegion.create(instance: args[1], rings: EnginePeerPipeline.smallRings)
     let pipeline = try EnginePeerPipeline(region: region, journal: args[2], venueLatencyNs: 3_600_000_000_000)
