@@ -176,7 +176,7 @@ public struct ReportCounts: Sendable, Equatable, BitwiseCopyable {
     }
 }
 
-/// The risk stage (issue 5): every signal becomes an order or a denial (journaled with its
+/// The risk stage: every signal becomes an order or a denial (journaled with its
 /// reason, never dropped); venue reports update the order table, positions and PnL;
 /// every book update marks positions, runs the post-trade exits and the circuit breakers;
 /// control commands change states and limits. Write-ahead: an order goes to the venue ring

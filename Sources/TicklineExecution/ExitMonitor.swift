@@ -59,7 +59,7 @@ public struct ExitMonitorConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// Post-trade exits (issue 5 item 6): take-profit, stop-loss, trailing stop, time stop and
+/// Post-trade exits: take-profit, stop-loss, trailing stop, time stop and
 /// intraday session end for every open position (strategy × symbol), checked on every
 /// price update. Exits are reduce-only `SignalEvent`s for `PreTradeRisk.decide` (which lets
 /// them through when reducing or halted).

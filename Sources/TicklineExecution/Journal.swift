@@ -228,7 +228,7 @@ public struct RecoverySummary: Sendable, Equatable {
 }
 
 /// Rebuilds positions, open orders and trading states from a journal before the engine
-/// trades (issue 5 item 7): orders are restored into pre-trade risk and the order table,
+/// trades: orders are restored into pre-trade risk and the order table,
 /// reports are applied to both, global/strategy/symbol state changes are re-applied (a
 /// breaker or kill switch that halted trading stays in force). Refuses (returns the
 /// corruption, changes nothing) for a journal that is corrupt anywhere but a torn last

@@ -1,7 +1,7 @@
 import TicklineCore
 import TicklineRisk
 
-/// The kill switch across risk and execution (issue 5 item 2): halts trading (breakers and
+/// The kill switch across risk and execution: halts trading (breakers and
 /// pre-trade risk), cancels every open order in the order table, and optionally flattens
 /// every position with reduce-only exits. Cold path (O(orders + instruments)); no allocation.
 public enum KillSwitch {

@@ -1,6 +1,6 @@
 import TicklineCore
 
-/// Circuit breakers on account equity (issue 5 item 2):
+/// Circuit breakers on account equity:
 /// - daily loss ≥ `dailyLossPartsPerMillion` of the UTC day's starting equity → reducing,
 ///   lifted by the next UTC day or a manual resume;
 /// - weekly loss ≥ `weeklyLossPartsPerMillion` of the week's (Monday 00:00 UTC) starting

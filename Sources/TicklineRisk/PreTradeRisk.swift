@@ -49,7 +49,7 @@ public enum RiskDecision: Sendable {
 }
 
 /// Pre-trade risk: turns every `SignalEvent` into an order or a denial, running the checks
-/// of issue 5 item 1 in order (see `decide`). It owns the `Positions` it checks against and
+/// in the order `decide` lists. It owns the `Positions` it checks against and
 /// the open-order quantities per strategy and symbol (fed back through `apply(fill:)` and
 /// `release`). All state is allocated in `init` for instrument ids 0..<instrumentCapacity
 /// and strategy ids 0..<strategyCapacity; `decide`, `apply(fill:)` and `updatePrice` do not
@@ -327,7 +327,7 @@ public struct PreTradeRisk: Sendable {
 
     // MARK: The decision
 
-    /// Decides one signal. Checks, in this order (issue 5 item 1), the first failure denies:
+    /// Decides one signal. Checks, in this order, the first failure denies:
     /// 0. malformed signal bytes;
     /// 1. trading state: global, strategy, symbol (reduce-only exits pass when reducing or halted);
     /// 2. strategy and instrument known, reference price present and fresh (fail closed);

@@ -54,7 +54,7 @@ struct FeedSubscriptionUnitTests {
         harness.drain()
     }
 
-    /// The table swap of issue 3 as built: the table is the fixed universe, a subscription
+    /// The table swap as built: the table is the fixed universe, a subscription
     /// change flips the entry's state on the feed thread, and publishing follows at once.
     @Test func subscriptionChangesGateWhatIsPublishedWithoutRebuildingTheTable() throws {
         let h = try offlineHarness(symbols: [syntheticSymbol(0)])
