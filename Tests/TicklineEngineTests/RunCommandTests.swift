@@ -24,11 +24,45 @@ import TicklineTestSupport
         return nil
     }
 
-    /// The end-to-end tests' engine: a z-score strategy on 5-trade bars over tickline-feed's
-    /// synthetic `symbols` (listed in `risk.instruments` with two of them), its journal,
-    /// spill and control plane in `dir`, its writer's sinks as given (`writer:` lines).
+    /// A `tickline run` of `engineConfig` (`strategy`, the writer to a line-protocol file)
+    /// against a fresh tickline-feed at 1,000 messages/s, in a folder of its own; `adjust`
+    /// edits the config text. `stop()` ends both processes and removes the folder.
+    struct RunningEngine {
+        let dir: String
+        let port: Int
+        let engine: ChildProcess
+        let feed: ChildProcess
+
+        func stop() {
+            engine.stop(seconds: 30)
+            feed.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    static func startEngine(_ tag: String, strategy: String = zscore, adjust: (String) -> String) throws -> RunningEngine {
+        let instance = "\(tag)-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (feed, feedAddress) = startFeed(rate: 1_000, seed: 7)
+        let port = freeLoopbackPort()
+        let config = adjust(engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
+              influx: { url: "file://\(dir)/journal.lp" }
+              redis: { enabled: false }
+            """, strategy: strategy))
+        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
+        let engine = ChildProcess(executable: bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
+        #expect(engine.start())
+        return RunningEngine(dir: dir, port: port, engine: engine, feed: feed)
+    }
+
+    /// The end-to-end tests' strategy: z-score reversion on 5-trade bars.
     static let zscore = "{ id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 1.2, exit_z: 0.3, stop_z: 3 }"
 
+    /// The end-to-end tests' engine: `strategy` over tickline-feed's synthetic `symbols`
+    /// (listed in `risk.instruments` with two of them), its journal, spill and control plane
+    /// in `dir`, its writer's sinks as given (`writer:` lines).
     static func engineConfig(instance: String, feedAddress: String, symbols: [String] = ["SYM0000USDT", "SYM0001USDT"],
                              dir: String, controlPort: Int, sinks: String, strategy: String = zscore) -> String {
         """
@@ -220,24 +254,12 @@ import TicklineTestSupport
     /// killed. The time from the kill to flat is printed (an upper bound: the view is
     /// published every 100 ms).
     @Test func killFlattensEverythingWithEveryLimitLoweredAndStaysLatchedUntilAConfirmedResume() throws {
-        let instance = "killtest-\(getpid())"
-        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (feed, feedAddress) = Self.startFeed(rate: 1_000, seed: 7)
-        defer { feed.stop() }
-        let port = freeLoopbackPort()
-        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
-              influx: { url: "file://\(dir)/journal.lp" }
-              redis: { enabled: false }
-            """, strategy: "{ id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 2, exit_z: 0.3, stop_z: 40 }")
+        let run = try Self.startEngine("killtest", strategy: "{ id: 3, type: zscore_reversion, timeframe: tick, period: 10, entry_z: 2, exit_z: 0.3, stop_z: 40 }") {
             // A target 2 σ away against a stop 38 σ away: allowed by a reward:risk of 0.
-            .replacingOccurrences(of: "limits: { submit_burst", with: "limits: { min_reward_risk: 0, submit_burst")
-        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
-        let engine = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
-        #expect(engine.start())
-        defer { engine.stop(seconds: 30) }
+            $0.replacingOccurrences(of: "limits: { submit_burst", with: "limits: { min_reward_risk: 0, submit_burst")
+        }
+        defer { run.stop() }
+        let (port, engine) = (run.port, run.engine)
 
         // Positions open, then every limit below their notional (entries stop), and still
         // open after that: else put the limits back and wait for the next ones. A position may
@@ -320,23 +342,11 @@ import TicklineTestSupport
     /// `risk.cancel_entries_on_halt` with resting (gtc) entries: a halt sends a cancel for
     /// each of them, and none is left open.
     @Test func aHaltCancelsRestingEntriesWhenConfiguredTo() throws {
-        let instance = "halttest-\(getpid())"
-        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (feed, feedAddress) = Self.startFeed(rate: 1_000, seed: 7)
-        defer { feed.stop() }
-        let port = freeLoopbackPort()
-        let config = Self.engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
-              influx: { url: "file://\(dir)/journal.lp" }
-              redis: { enabled: false }
-            """)
-            .replacingOccurrences(of: "  journal: \(dir)/risk.journal", with: "  journal: \(dir)/risk.journal\n  entry_time_in_force: gtc\n  cancel_entries_on_halt: true")
-        try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
-        let engine = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(dir)/engine.yaml"])
-        #expect(engine.start())
-        defer { engine.stop(seconds: 30) }
+        let run = try Self.startEngine("halttest") {
+            $0.replacingOccurrences(of: "  journal: ", with: "  entry_time_in_force: gtc\n  cancel_entries_on_halt: true\n  journal: ")
+        }
+        defer { run.stop() }
+        let (port, engine) = (run.port, run.engine)
         func restingEntries(_ s: [String: Any]) -> [[String: Any]] {
             ((s["openOrders"] as? [[String: Any]]) ?? []).filter { $0["type"] as? String == "limit" }
         }
