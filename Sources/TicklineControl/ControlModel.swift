@@ -120,12 +120,38 @@ public struct EngineSnapshot: Codable, Sendable, Equatable {
         }
     }
 
+    /// The circuit breakers (journaled, restored at start). Money in the account currency.
+    public struct Breakers: Codable, Sendable, Equatable {
+        /// What the breakers alone require: active, reducing (a daily loss) or halted (a
+        /// weekly, monthly or drawdown loss, or the kill switch). `tradingState` is the
+        /// engine's, which a manual halt or reduce also sets.
+        public var state = "active"
+        /// The breaker behind a state that is not active (`dailyLoss`, `weeklyLoss`,
+        /// `monthlyLoss`, `drawdown`, `killSwitch`), or "".
+        public var cause = ""
+        /// The UTC day (YYYY-MM-DD), week (its Monday) and calendar month (YYYY-MM) the
+        /// loss breakers measure from, and the equity each began with (or the equity at the
+        /// last resume, which rebases all of them).
+        public var day = ""
+        public var dayStartEquity: Double = 0
+        public var week = ""
+        public var weekStartEquity: Double = 0
+        public var month = ""
+        public var monthStartEquity: Double = 0
+        /// The drawdown breaker's base: the highest equity since the breakers were first
+        /// started or last resumed (`peakEquity` is the account's since this process started).
+        public var drawdownPeakEquity: Double = 0
+        public init() {}
+    }
+
     public var instance: String
     public var wallNs: Int64
     /// active, reducing or halted.
     public var tradingState: String
-    /// The kill switch is latched: only a resume with `{"confirm":"kill"}` lifts it.
+    /// The kill switch is latched: only a resume with `{"confirm":"kill"}` lifts it, also
+    /// across a restart.
     public var killSwitchEngaged = false
+    public var breakers = Breakers()
     public var eventsPerSecond: Double
     public var events: UInt64
     public var signals: UInt64

@@ -257,6 +257,7 @@ public final class BenchPipeline {
         limits.riskPartsPerMillion = 1_000_000
         limits.dailyLossPartsPerMillion = 1_000_000
         limits.weeklyLossPartsPerMillion = 1_000_000
+        limits.monthlyLossPartsPerMillion = 1_000_000
         limits.drawdownPartsPerMillion = 1_000_000
         let spec = InstrumentRiskSpec(priceDecimals: 8, quantityDecimals: 8, maxOrderQuantityUnits: huge, positionLimitUnits: huge)
         var settings = RiskStageSettings(limits: limits, instruments: Array(repeating: spec, count: symbolCount), strategyCapacity: 4)

@@ -159,9 +159,8 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
     /// Publishes so far (1 = the first).
     public var publishes: UInt64 = 0
     public var globalStateRaw: UInt8 = TradingState.active.rawValue
-    public var killSwitchEngaged = false
-    /// `BreakerReason.rawValue` of the breaker that tripped (0 = none).
-    public var breakerCauseRaw: UInt16 = 0
+    /// The circuit breakers: their state and cause, the kill latch, baselines and peak.
+    public var breakers = BreakerSnapshot()
     /// The `errno` of the journal write that failed while the stage is halted for it (0:
     /// the journal is healthy).
     public var journalErrno: Int32 = 0
@@ -245,7 +244,8 @@ public enum EngineSnapshotBuilder {
 
         var s = EngineSnapshot(instance: instance, wallNs: wallNs,
                                tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
-        s.killSwitchEngaged = v.killSwitchEngaged
+        s.killSwitchEngaged = v.breakers.killSwitchEngaged
+        s.breakers = breakers(v.breakers)
         let c = v.counters
         s.signals = c.signals
         s.orders = c.orders
@@ -309,6 +309,27 @@ public enum EngineSnapshotBuilder {
                   limit: Double(v.limits.maxOpenSwingPositions + v.limits.maxOpenIntradayPositions)),
         ]
         return s
+    }
+
+    /// The breakers as the control plane shows them: dates for the day, week and month.
+    public static func breakers(_ b: BreakerSnapshot) -> EngineSnapshot.Breakers {
+        func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
+        func date(_ day: Int64) -> String {
+            let c = CircuitBreakers.civil(day)
+            return String(format: "%04lld-%02lld-%02lld", c.year, c.month, c.day)
+        }
+        var out = EngineSnapshot.Breakers()
+        out.state = "\(b.state)"
+        out.cause = b.cause.map { "\($0)" } ?? ""
+        out.day = date(b.dayIndex)
+        out.dayStartEquity = money(b.dayStartEquityMoney)
+        out.week = date(CircuitBreakers.firstDay(ofWeek: b.weekIndex))
+        out.weekStartEquity = money(b.weekStartEquityMoney)
+        let year = 1970 + (b.monthIndex >= 0 ? b.monthIndex / 12 : (b.monthIndex - 11) / 12)
+        out.month = String(format: "%04lld-%02lld", year, b.monthIndex - (year - 1970) * 12 + 1)
+        out.monthStartEquity = money(b.monthStartEquityMoney)
+        out.drawdownPeakEquity = money(b.peakEquityMoney)
+        return out
     }
 
     /// A strategy's name: its entry in `names`, else its id.

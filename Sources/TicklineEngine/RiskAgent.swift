@@ -296,6 +296,12 @@ public final class RiskAgent: Agent {
                     if summary.scan.tornBytes > 0 { try file.truncate(to: summary.scan.validBytes) }
                     encoder = JournalEncoder(after: summary.scan.lastSequence)
                     risk.continueClientOrderIds(after: table.highestClientOrderId)
+                    // Baselines, a trip and the kill latch as they were; the first equity
+                    // observation rolls the day, week and month from there, as live.
+                    if let saved = summary.breakers {
+                        breakers.restore(saved)
+                        journaledBreakers = saved
+                    }
                     recovered = summary
                 }
                 journal = file
@@ -317,6 +323,10 @@ public final class RiskAgent: Agent {
 
     /// What the journal held at start (nil without a journal).
     public private(set) var recovered: RecoverySummary?
+    /// The breakers' state in the last `riskState` record appended (nil: none yet).
+    var journaledBreakers: BreakerSnapshot?
+    /// A move of the peak alone is journaled no sooner than this (risk clock ns).
+    var nextPeakJournalNs: Nanos = 0
 
     public var journalPath: String? { journal?.path }
 
@@ -689,12 +699,28 @@ public final class RiskAgent: Agent {
     /// (what the ring refuses waits in the outbox; nothing is dropped).
     func flush(nowNs: Nanos) -> Int {
         if let journal {
+            journalBreakers(nowNs: nowNs)
             writeJournal(journal, nowNs: nowNs)
         } else {
             journalBytes.removeAll(keepingCapacity: true)
             outbox.markJournaled()
         }
         return send(nowNs: nowNs)
+    }
+
+    /// Appends a `riskState` record when the breakers changed since the last one: at once
+    /// for a trip, a resume, a kill or a new day, week or month; for the peak alone at most
+    /// once a second (it moves with every mark while equity climbs). Into the reserved
+    /// journal buffer: no allocation.
+    func journalBreakers(nowNs: Nanos) {
+        let now = breakers.snapshot
+        if let last = journaledBreakers {
+            guard now != last else { return }
+            if now.sameButPeak(last) && nowNs < nextPeakJournalNs { return }
+        }
+        encoder.append(riskState: now, to: &journalBytes)
+        journaledBreakers = now
+        nextPeakJournalNs = nowNs &+ 1_000_000_000
     }
 
     /// Appends the cycle's records, its orders' records last, in one write. When the write
@@ -943,8 +969,7 @@ extension RiskAgent {
         v.pointee.riskEvents = riskSequence
         v.pointee.limits = risk.limits
         v.pointee.globalStateRaw = risk.globalState.rawValue
-        v.pointee.killSwitchEngaged = breakers.killSwitchEngaged
-        v.pointee.breakerCauseRaw = breakers.cause?.rawValue ?? 0
+        v.pointee.breakers = breakers.snapshot
         v.pointee.journalErrno = journalErrno
         v.pointee.heldSignals = held.count
         v.pointee.publishedNs = nowNs

@@ -22,6 +22,9 @@ public enum JournalRecordKind: UInt8, Sendable, CaseIterable {
     case report = 2
     /// A denial, breaker trip, kill switch or trading-state change.
     case risk = 3
+    /// The circuit breakers' whole state (`BreakerSnapshot`), written whenever it changes;
+    /// the last one in the journal is the state restored at start.
+    case riskState = 4
 }
 
 /// Why a journal cannot be trusted (recovery refuses to trade).
@@ -55,6 +58,7 @@ public enum JournalRecord: Sendable {
     case order(OrderEvent)
     case report(FillEvent)
     case risk(RiskEvent)
+    case riskState(BreakerSnapshot)
 }
 
 public enum JournalFormat {
@@ -67,17 +71,21 @@ public enum JournalFormat {
     public static let orderPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 1 + 8 + 8 * 5
     public static let reportPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 8 + 8 + 8 * 5
     public static let riskPayloadBytes = 8 + 1 + 1 + 2 + 4 + 2 + 1 + 1 + 8 * 4 + 8 + 8 + 8 * 5
+    /// state, cause, kill latch, then day/week/month indexes, their start equity and the peak.
+    public static let riskStatePayloadBytes = 1 + 2 + 1 + 8 * 7
 
     public static func payloadBytes(_ kind: JournalRecordKind) -> Int {
         switch kind {
         case .order: orderPayloadBytes
         case .report: reportPayloadBytes
         case .risk: riskPayloadBytes
+        case .riskState: riskStatePayloadBytes
         }
     }
 
     /// The largest record, for sizing write buffers.
-    public static let maxRecordBytes = headerBytes + max(orderPayloadBytes, reportPayloadBytes, riskPayloadBytes) + checksumBytes
+    public static let maxRecordBytes = headerBytes + max(orderPayloadBytes, reportPayloadBytes, riskPayloadBytes, riskStatePayloadBytes)
+        + checksumBytes
 }
 
 /// Appends journal records to a byte buffer, numbering them. The engine writes the buffer
@@ -125,6 +133,16 @@ public struct JournalEncoder: Sendable {
         w.u64(r.referenceSequence, &out); w.i64(r.observed, &out); w.i64(r.limit, &out); w.u64(r.clientOrderId, &out)
         w.i64(r.venueTimeNs, &out); w.i64(r.receiveWallNs, &out)
         w.chain(r.timestamps, &out)
+        finish(start, &out)
+    }
+
+    public mutating func append(riskState b: BreakerSnapshot, to out: inout [UInt8]) {
+        let start = begin(.riskState, &out)
+        var w = ByteWriter()
+        w.u8(b.stateRaw, &out); w.u16(b.causeRaw, &out); w.u8(b.killSwitchEngaged ? 1 : 0, &out)
+        w.i64(b.dayIndex, &out); w.i64(b.weekIndex, &out); w.i64(b.monthIndex, &out)
+        w.i64(b.dayStartEquityMoney, &out); w.i64(b.weekStartEquityMoney, &out); w.i64(b.monthStartEquityMoney, &out)
+        w.i64(b.peakEquityMoney, &out)
         finish(start, &out)
     }
 
@@ -201,6 +219,7 @@ public enum JournalReader {
             case .order: body(.order(r.order()))
             case .report: body(.report(r.report()))
             case .risk: body(.risk(r.risk()))
+            case .riskState: body(.riskState(r.riskState()))
             }
             last = sequence
             records += 1
@@ -225,12 +244,17 @@ public struct RecoverySummary: Sendable, Equatable {
     public var refusedReports = 0
     /// Open orders after replay: to reconcile with the venue before trading.
     public var openOrders = 0
+    /// The circuit breakers' last journaled state (nil: none in the journal, e.g. one an
+    /// older version wrote), for `CircuitBreakers.restore`.
+    public var breakers: BreakerSnapshot?
 }
 
 /// Rebuilds positions, open orders and trading states from a journal before the engine
 /// trades: orders are restored into pre-trade risk and the order table,
 /// reports are applied to both, global/strategy/symbol state changes are re-applied (a
-/// breaker or kill switch that halted trading stays in force). Refuses (returns the
+/// breaker or kill switch that halted trading stays in force, a manual halt of the engine,
+/// a strategy or a symbol too), and the breakers' last state is returned in the summary.
+/// Refuses (returns the
 /// corruption, changes nothing) for a journal that is corrupt anywhere but a torn last
 /// record. Cold path.
 public enum JournalRecovery {
@@ -275,6 +299,8 @@ public enum JournalRecovery {
                 case .strategy: r.setState(to, strategy: e.strategy)
                 case .symbol: r.setState(to, instrument: e.instrument)
                 }
+            case .riskState(let b):
+                summary.breakers = b
             }
         }
         summary.openOrders = t.openCount
@@ -305,7 +331,7 @@ extension JournalRecovery {
                 entries[o.clientOrderId] = (Int(o.strategy) * instruments + Int(o.instrument), o.takeProfit.units, o.stopLoss.units)
             case .report(let f):
                 if f.quantity.units > 0, let e = entries[f.clientOrderId] { levels[e.pair] = (e.tp, e.sl) }
-            case .risk: break
+            case .risk, .riskState: break
             }
         }
         if case .failure(let c) = read { return .failure(c) }
@@ -372,6 +398,14 @@ struct ByteReader {
         f.venueTimeNs = i64(); f.receiveWallNs = i64()
         f.timestamps = chain()
         return f
+    }
+    mutating func riskState() -> BreakerSnapshot {
+        var b = BreakerSnapshot()
+        b.stateRaw = u8(); b.causeRaw = u16(); b.killSwitchEngaged = u8() != 0
+        b.dayIndex = i64(); b.weekIndex = i64(); b.monthIndex = i64()
+        b.dayStartEquityMoney = i64(); b.weekStartEquityMoney = i64(); b.monthStartEquityMoney = i64()
+        b.peakEquityMoney = i64()
+        return b
     }
     mutating func risk() -> RiskEvent {
         var e = RiskEvent()

@@ -5,35 +5,46 @@ import TicklineCore
 ///   lifted by the next UTC day or a manual resume;
 /// - weekly loss ≥ `weeklyLossPartsPerMillion` of the week's (Monday 00:00 UTC) starting
 ///   equity → halted until a manual resume;
+/// - monthly loss ≥ `monthlyLossPartsPerMillion` of the calendar month's (the 1st, 00:00 UTC)
+///   starting equity → halted until a manual resume;
 /// - drawdown ≥ `drawdownPartsPerMillion` of the peak → halted until a manual resume;
 /// - the kill switch → halted until a manual resume.
-/// A manual resume rebases the day, week and peak at the current equity. Every transition is
+/// A manual resume rebases the day, week, month and peak at the current equity. Every transition is
 /// returned as a `RiskEvent` (scope global, reason a `BreakerReason`, observed/limit in money
 /// units); the caller journals it and applies `toState` to `PreTradeRisk.setGlobalState`.
 /// Cancelling open orders and flattening are the execution stage's part (not here).
+/// Everything but the limits is `snapshot`, which the risk stage journals and `restore`
+/// puts back at start, so baselines, a trip and the kill latch outlive a restart.
 /// Owned by one agent thread; not thread-safe; no allocation.
 public struct CircuitBreakers: Sendable {
     public static let nanosPerDay: Int64 = 86_400_000_000_000
 
     public var limits: RiskLimits
-    public private(set) var state: TradingState = .active
-    public private(set) var killSwitchEngaged = false
-    public private(set) var dayIndex: Int64
-    public private(set) var weekIndex: Int64
-    public private(set) var dayStartEquityMoney: Int64
-    public private(set) var weekStartEquityMoney: Int64
-    public private(set) var peakEquityMoney: Int64
+    /// The breakers' whole state (the limits aside).
+    public private(set) var snapshot: BreakerSnapshot
+
+    public var state: TradingState { snapshot.state }
+    /// The kill switch is latched: only a manual resume lifts it.
+    public var killSwitchEngaged: Bool { snapshot.killSwitchEngaged }
     /// The reason of the current non-active state.
-    public private(set) var cause: BreakerReason?
+    public var cause: BreakerReason? { snapshot.cause }
+    public var dayIndex: Int64 { snapshot.dayIndex }
+    public var weekIndex: Int64 { snapshot.weekIndex }
+    public var monthIndex: Int64 { snapshot.monthIndex }
+    public var dayStartEquityMoney: Int64 { snapshot.dayStartEquityMoney }
+    public var weekStartEquityMoney: Int64 { snapshot.weekStartEquityMoney }
+    public var monthStartEquityMoney: Int64 { snapshot.monthStartEquityMoney }
+    public var peakEquityMoney: Int64 { snapshot.peakEquityMoney }
 
     public init(limits: RiskLimits = RiskLimits(), equityMoney: Int64, wallNs: Nanos) {
         self.limits = limits
-        dayIndex = Self.utcDay(wallNs)
-        weekIndex = Self.utcWeek(dayIndex)
-        dayStartEquityMoney = equityMoney
-        weekStartEquityMoney = equityMoney
-        peakEquityMoney = equityMoney
+        let day = Self.utcDay(wallNs)
+        snapshot = BreakerSnapshot(dayIndex: day, weekIndex: Self.utcWeek(day), monthIndex: Self.utcMonth(day), equityMoney: equityMoney)
     }
+
+    /// Puts back a state `snapshot` took (read from the journal at start). The next
+    /// `observe` rolls the day, week and month from there, as it would have live.
+    public mutating func restore(_ saved: BreakerSnapshot) { snapshot = saved }
 
     /// Days since the epoch (floor).
     @inlinable public static func utcDay(_ wallNs: Nanos) -> Int64 {
@@ -44,26 +55,55 @@ public struct CircuitBreakers: Sendable {
         let d = day + 3
         return d >= 0 ? d / 7 : (d - 6) / 7
     }
+    /// The day (since the epoch) of `week`'s Monday.
+    @inlinable public static func firstDay(ofWeek week: Int64) -> Int64 { week * 7 - 3 }
+    /// Calendar months since January 1970 (UTC): `(year − 1970) × 12 + month − 1`.
+    @inlinable public static func utcMonth(_ day: Int64) -> Int64 {
+        let c = civil(day)
+        return (c.year - 1970) * 12 + c.month - 1
+    }
+
+    /// The proleptic Gregorian date of `day` (days since 1970-01-01): year, month 1…12, day 1…31
+    /// (H. Hinnant's `civil_from_days`, exact for every Int64 day a clock can give).
+    @inlinable public static func civil(_ day: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
 
     /// Feeds the current equity (call on every mark and fill). Returns the transition, if any:
     /// the most severe breaker that trips, else a lifted daily reduction on a new UTC day.
     public mutating func observe(equityMoney: Int64, wallNs: Nanos) -> RiskEvent? {
         var lifted = false
         let day = Self.utcDay(wallNs)
-        if day > dayIndex {
-            dayIndex = day
-            dayStartEquityMoney = equityMoney
+        if day > snapshot.dayIndex {
+            snapshot.dayIndex = day
+            snapshot.dayStartEquityMoney = equityMoney
             if state == .reducing && cause == .dailyLoss { lifted = true }
             let week = Self.utcWeek(day)
-            if week > weekIndex {
-                weekIndex = week
-                weekStartEquityMoney = equityMoney
+            if week > snapshot.weekIndex {
+                snapshot.weekIndex = week
+                snapshot.weekStartEquityMoney = equityMoney
+            }
+            let month = Self.utcMonth(day)
+            if month > snapshot.monthIndex {
+                snapshot.monthIndex = month
+                snapshot.monthStartEquityMoney = equityMoney
             }
         }
-        if equityMoney > peakEquityMoney { peakEquityMoney = equityMoney }
+        if equityMoney > snapshot.peakEquityMoney { snapshot.peakEquityMoney = equityMoney }
         if state != .halted {
             if let e = trip(.drawdown, base: peakEquityMoney, equity: equityMoney, ppm: limits.drawdownPartsPerMillion, to: .halted, wallNs) { return e }
             if let e = trip(.weeklyLoss, base: weekStartEquityMoney, equity: equityMoney, ppm: limits.weeklyLossPartsPerMillion, to: .halted, wallNs) { return e }
+            if let e = trip(.monthlyLoss, base: monthStartEquityMoney, equity: equityMoney, ppm: limits.monthlyLossPartsPerMillion, to: .halted, wallNs) {
+                return e
+            }
             if state == .active || lifted,
                let e = trip(.dailyLoss, base: dayStartEquityMoney, equity: equityMoney, ppm: limits.dailyLossPartsPerMillion, to: .reducing, wallNs) {
                 return e
@@ -71,8 +111,8 @@ public struct CircuitBreakers: Sendable {
         }
         if lifted {
             let from = state
-            state = .active
-            cause = nil
+            snapshot.state = .active
+            snapshot.causeRaw = 0
             return event(.stateChange, .newTradingDay, from: from, observed: equityMoney, limit: 0, wallNs)
         }
         return nil
@@ -81,24 +121,19 @@ public struct CircuitBreakers: Sendable {
     /// Engages the kill switch: halted until `resume`. Always returns the event.
     public mutating func engageKillSwitch(equityMoney: Int64, wallNs: Nanos) -> RiskEvent {
         let from = state
-        state = .halted
-        cause = .killSwitch
-        killSwitchEngaged = true
+        snapshot.state = .halted
+        snapshot.causeRaw = BreakerReason.killSwitch.rawValue
+        snapshot.killSwitchEngaged = true
         return event(.killSwitch, .killSwitch, from: from, observed: equityMoney, limit: 0, wallNs)
     }
 
-    /// Manual resume: back to active, day/week/peak rebased at `equityMoney`. nil when already active.
+    /// Manual resume: back to active, day/week/month/peak rebased at `equityMoney`. nil when already active.
     public mutating func resume(equityMoney: Int64, wallNs: Nanos) -> RiskEvent? {
-        dayIndex = max(dayIndex, Self.utcDay(wallNs))
-        weekIndex = max(weekIndex, Self.utcWeek(dayIndex))
-        dayStartEquityMoney = equityMoney
-        weekStartEquityMoney = equityMoney
-        peakEquityMoney = equityMoney
-        guard state != .active else { return nil }
+        let day = max(snapshot.dayIndex, Self.utcDay(wallNs))
         let from = state
-        state = .active
-        cause = nil
-        killSwitchEngaged = false
+        snapshot = BreakerSnapshot(dayIndex: day, weekIndex: max(snapshot.weekIndex, Self.utcWeek(day)),
+                                   monthIndex: max(snapshot.monthIndex, Self.utcMonth(day)), equityMoney: equityMoney)
+        guard from != .active else { return nil }
         return event(.stateChange, .manualResume, from: from, observed: equityMoney, limit: 0, wallNs)
     }
 
@@ -106,8 +141,8 @@ public struct CircuitBreakers: Sendable {
         let loss = Int128(base) - Int128(equity)
         guard base > 0, loss > 0, loss * 1_000_000 >= Int128(base) * Int128(ppm) else { return nil }
         let from = state
-        state = to
-        cause = reason
+        snapshot.state = to
+        snapshot.causeRaw = reason.rawValue
         return event(.breakerTripped, reason, from: from, observed: MoneyScale.saturate(loss),
                      limit: MoneyScale.saturate(Int128(base) * Int128(ppm) / 1_000_000), wallNs)
     }
@@ -115,5 +150,53 @@ public struct CircuitBreakers: Sendable {
     private func event(_ kind: RiskEventKind, _ reason: BreakerReason, from: TradingState, observed: Int64, limit: Int64, _ wallNs: Nanos) -> RiskEvent {
         RiskEvent(kind: kind, scope: .global, reason: reason.rawValue, fromState: from, toState: state,
                   observed: observed, limit: limit, receiveWallNs: wallNs)
+    }
+}
+
+/// The circuit breakers' state (limits aside): what the risk stage journals whenever it
+/// changes and restores at start. Plain fixed-size value.
+public struct BreakerSnapshot: Sendable, Equatable, BitwiseCopyable {
+    public var stateRaw: UInt8 = TradingState.active.rawValue
+    /// `BreakerReason.rawValue` of the current non-active state (0: none).
+    public var causeRaw: UInt16 = 0
+    public var killSwitchEngaged = false
+    /// UTC days since 1970-01-01, weeks (from Monday) and calendar months since January 1970
+    /// (`CircuitBreakers.utcDay`, `utcWeek`, `utcMonth`) whose start equity is below.
+    public var dayIndex: Int64 = 0
+    public var weekIndex: Int64 = 0
+    public var monthIndex: Int64 = 0
+    /// Equity when the day, week and month began (or at the last manual resume), money units.
+    public var dayStartEquityMoney: Int64 = 0
+    public var weekStartEquityMoney: Int64 = 0
+    public var monthStartEquityMoney: Int64 = 0
+    /// The drawdown breaker's base: the highest equity since start or the last manual resume.
+    public var peakEquityMoney: Int64 = 0
+
+    public init() {}
+
+    /// Active, every baseline at `equityMoney`.
+    public init(dayIndex: Int64, weekIndex: Int64, monthIndex: Int64, equityMoney: Int64) {
+        self.dayIndex = dayIndex
+        self.weekIndex = weekIndex
+        self.monthIndex = monthIndex
+        dayStartEquityMoney = equityMoney
+        weekStartEquityMoney = equityMoney
+        monthStartEquityMoney = equityMoney
+        peakEquityMoney = equityMoney
+    }
+
+    /// `.active` for a byte that names no state (a snapshot never holds one).
+    public var state: TradingState {
+        get { TradingState(rawValue: stateRaw) ?? .active }
+        set { stateRaw = newValue.rawValue }
+    }
+
+    public var cause: BreakerReason? { BreakerReason(rawValue: causeRaw) }
+
+    /// The same but for the peak: a peak move alone is journaled at most once a second.
+    public func sameButPeak(_ other: BreakerSnapshot) -> Bool {
+        var a = self
+        a.peakEquityMoney = other.peakEquityMoney
+        return a == other
     }
 }

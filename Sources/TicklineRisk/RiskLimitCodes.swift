@@ -43,6 +43,7 @@ public enum RiskLimitCode {
         .init(code: 16, key: "drawdown_pct", unit: .percentPpm),
         .init(code: 17, key: "exit_submit_burst", unit: .count),
         .init(code: 18, key: "exit_submit_per_second", unit: .count),
+        .init(code: 19, key: "monthly_loss_pct", unit: .percentPpm),
     ]
 
     /// The limit `code` in internal units (nil for an unknown code).
@@ -66,6 +67,7 @@ public enum RiskLimitCode {
         case 16: l.drawdownPartsPerMillion
         case 17: l.exitSubmitBurst
         case 18: l.exitSubmitPerSecond
+        case 19: l.monthlyLossPartsPerMillion
         default: nil
         }
     }
@@ -122,6 +124,7 @@ public enum RiskLimitCode {
         case 16: l.drawdownPartsPerMillion = v
         case 17: l.exitSubmitBurst = v
         case 18: l.exitSubmitPerSecond = v
+        case 19: l.monthlyLossPartsPerMillion = v
         default: return false
         }
         return true

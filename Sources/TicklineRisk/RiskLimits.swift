@@ -95,6 +95,8 @@ public struct RiskLimits: Sendable, Equatable, BitwiseCopyable {
     public var dailyLossPartsPerMillion: Int64 = 30_000
     /// Weekly loss breaker, ppm of the week's starting equity (default 6 %) → halted.
     public var weeklyLossPartsPerMillion: Int64 = 60_000
+    /// Monthly loss breaker, ppm of the calendar month's (UTC) starting equity (default 8 %) → halted.
+    public var monthlyLossPartsPerMillion: Int64 = 80_000
     /// Drawdown from peak equity breaker, ppm of the peak (default 10 %) → halted.
     public var drawdownPartsPerMillion: Int64 = 100_000
 
@@ -245,6 +247,8 @@ public enum BreakerReason: UInt16, Sendable, CaseIterable {
     case journalUnwritable = 106
     /// A write to the journal succeeded again after `journalUnwritable` (resumed).
     case journalWritable = 107
+    /// observed = loss since the calendar month's start (UTC), limit = allowed loss, money units.
+    case monthlyLoss = 108
 }
 
 /// A submit-rate token bucket in thousandths of a token, refilled from the time passed.

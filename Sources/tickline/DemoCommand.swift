@@ -174,6 +174,12 @@ struct Demo: ParsableCommand {
             let summary = try JSONEncoder().encode(DemoSummary(counts: out, report: r))
             var object = try JSONSerialization.jsonObject(with: summary) as? [String: Any] ?? [:]
             object["sinks"] = sinks
+            // The breakers as `/api/snapshot` shows them, in this output's key style.
+            let breakers = engine.view.read()?.breakers ?? engine.riskStage.breakers.snapshot
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            object["breakers"] = try JSONSerialization.jsonObject(with: encoder.encode(EngineSnapshotBuilder.breakers(breakers)))
+            object["kill_switch_engaged"] = breakers.killSwitchEngaged
             // The final positions (what the writer's position hashes hold): per instrument and
             // strategy the non-zero ones, and net per instrument; `qty_units` exact.
             let held = engine.positions()

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import TicklineCore
 import TicklineEngine
+import TicklineRing
 import TicklineTestSupport
 
 /// `tickline run` as a user runs it: real processes (the engine, its supervised writer,
@@ -337,6 +338,105 @@ import TicklineTestSupport
         #expect(back.0 == 200 && back.1.contains(#""state":"active""#), "\(back)")
         #expect(Self.snapshot(port: port)["tradingState"] as? String == "active", "a symbol's resume leaves the global state as it was")
         #expect(engine.stop(seconds: 40) == 0, "engine log:\n\(engine.errors)")
+    }
+
+    /// The `breakers` object of a snapshot.
+    static func breakers(_ s: [String: Any]) -> [String: Any] { s["breakers"] as? [String: Any] ?? [:] }
+
+    /// `kill -9` of `run`'s engine, then a second `tickline run` on the same config (same
+    /// journal, control port and feed), answering `/api/snapshot`. The stale region the dead
+    /// engine left is removed when `cleanUp` runs.
+    static func killAndRestart(_ run: RunningEngine, tag: String) throws -> ChildProcess {
+        run.engine.signal(SIGKILL)
+        #expect(run.engine.wait(seconds: 30) == 128 + SIGKILL)
+        let again = ChildProcess(executable: bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(run.dir)/engine.yaml"])
+        #expect(again.start())
+        try #require(waitUntil(60) { snapshot(port: run.port)["tradingState"] != nil || !again.isRunning },
+                     "the restarted engine did not answer; its log:\n\(again.errors)")
+        return again
+    }
+
+    static func removeStaleRegions(tag: String) {
+        for path in SharedRegion.staleRegions(instance: "\(tag)-\(getpid())") { unlink(path) }
+    }
+
+    /// A daily-loss trip (a limit of 0.001 %: the first loss of half a currency unit trips
+    /// it), then `kill -9` of the engine and a restart on the same journal: still reducing
+    /// for the daily loss, from the same day and the same day-start equity. (Across a UTC
+    /// midnight the restart would rightly lift it: then the test says so and checks that.)
+    @Test func aDailyLossTripOutlivesAKill9AndARestart() throws {
+        let tag = "breakertest"
+        let run = try Self.startEngine(tag) {
+            $0.replacingOccurrences(of: "limits: { submit_burst", with: "limits: { daily_loss_pct: 0.001, submit_burst")
+        }
+        defer {
+            run.stop()
+            Self.removeStaleRegions(tag: tag)
+        }
+        var before: [String: Any] = [:]
+        let tripped = waitUntil(120, pollUs: 20_000) {
+            before = Self.snapshot(port: run.port)
+            return Self.breakers(before)["state"] as? String == "reducing"
+        }
+        try #require(tripped, "no daily-loss trip in 120 s: \(Self.breakers(before)); engine log:\n\(run.engine.errors)")
+        let b0 = Self.breakers(before)
+        #expect(b0["cause"] as? String == "dailyLoss" && before["tradingState"] as? String == "reducing", "\(before)")
+        let baseline = try #require(b0["dayStartEquity"] as? Double)
+        #expect(baseline > 0)
+
+        let again = try Self.killAndRestart(run, tag: tag)
+        defer { _ = again.stop(seconds: 30) }
+        let after = Self.snapshot(port: run.port)
+        let b1 = Self.breakers(after)
+        if b1["day"] as? String == b0["day"] as? String {
+            #expect(b1["state"] as? String == "reducing" && b1["cause"] as? String == "dailyLoss", "\(b1)")
+            #expect(after["tradingState"] as? String == "reducing", "\(after)")
+            #expect(b1["dayStartEquity"] as? Double == baseline, "day-start equity \(b1["dayStartEquity"] ?? "?") after the restart, \(baseline) before")
+            for key in ["week", "weekStartEquity", "month", "monthStartEquity"] {
+                #expect("\(b1[key] ?? "-")" == "\(b0[key] ?? "+")", "\(key): \(b1) after, \(b0) before")
+            }
+            #expect(((b1["drawdownPeakEquity"] as? Double) ?? 0) >= ((b0["drawdownPeakEquity"] as? Double) ?? 1))
+        } else {
+            print("a UTC day began between the trip and the restart: the daily reduction was lifted (\(b0) -> \(b1))")
+            #expect(b1["state"] as? String == "active", "\(b1)")
+        }
+        #expect(again.stop(seconds: 40) == 0, "engine log:\n\(again.errors)")
+    }
+
+    /// `POST /api/kill`, then `kill -9` of the engine and a restart on the same journal: still
+    /// halted with the kill switch latched; a plain resume (or reduce) is refused, a resume
+    /// with `{"confirm":"kill"}` lifts it.
+    @Test func aKillStaysLatchedAcrossARestartUntilAConfirmedResume() throws {
+        let tag = "killrestart"
+        let run = try Self.startEngine(tag) { $0 }
+        defer {
+            run.stop()
+            Self.removeStaleRegions(tag: tag)
+        }
+        try #require(waitUntil(60) { Self.snapshot(port: run.port)["tradingState"] != nil }, "no snapshot; engine log:\n\(run.engine.errors)")
+        let kill = httpRequest(port: run.port, path: "/api/kill", method: "POST", token: Self.token)
+        #expect(kill.0 == 200 && kill.1.contains(#""state":"halted""#), "\(kill)")
+        #expect(waitUntil(30) { Self.snapshot(port: run.port)["killSwitchEngaged"] as? Bool == true }, "the kill is not in the view")
+
+        let again = try Self.killAndRestart(run, tag: tag)
+        defer { _ = again.stop(seconds: 30) }
+        let after = Self.snapshot(port: run.port)
+        #expect(after["killSwitchEngaged"] as? Bool == true && after["tradingState"] as? String == "halted", "\(after)")
+        #expect(Self.breakers(after)["state"] as? String == "halted" && Self.breakers(after)["cause"] as? String == "killSwitch",
+                "\(Self.breakers(after))")
+        let plain = httpRequest(port: run.port, path: "/api/resume", method: "POST", token: Self.token)
+        #expect(plain.0 == 422 && plain.1.contains("confirm") && plain.1.contains("kill"), "\(plain)")
+        let reduce = httpRequest(port: run.port, path: "/api/reduce", method: "POST", token: Self.token)
+        #expect(reduce.0 == 422, "\(reduce)")
+        #expect(Self.snapshot(port: run.port)["killSwitchEngaged"] as? Bool == true)
+        let confirmed = httpRequest(port: run.port, path: "/api/resume", method: "POST", token: Self.token, body: #"{"confirm":"kill"}"#)
+        #expect(confirmed.0 == 200 && confirmed.1.contains(#""state":"active""#), "\(confirmed)")
+        var last: [String: Any] = [:]
+        #expect(waitUntil(30) {
+            last = Self.snapshot(port: run.port)
+            return last["killSwitchEngaged"] as? Bool == false && Self.breakers(last)["state"] as? String == "active"
+        }, "the latch is not lifted in the view: \(last)")
+        #expect(again.stop(seconds: 40) == 0, "engine log:\n\(again.errors)")
     }
 
     /// `risk.cancel_entries_on_halt` with resting (gtc) entries: a halt sends a cancel for
