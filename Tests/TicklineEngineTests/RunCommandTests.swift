@@ -360,14 +360,14 @@ import TicklineTestSupport
         for path in SharedRegion.staleRegions(instance: "\(tag)-\(getpid())") { unlink(path) }
     }
 
-    /// A daily-loss trip (a limit of 0.001 %: the first loss of half a currency unit trips
-    /// it), then `kill -9` of the engine and a restart on the same journal: still reducing
+    /// A daily-loss trip (a limit of 0 %: the first loss of any size below the day's starting
+    /// equity trips it; the synthetic feed moves equity by cents), then `kill -9` of the engine and a restart on the same journal: still reducing
     /// for the daily loss, from the same day and the same day-start equity. (Across a UTC
     /// midnight the restart would rightly lift it: then the test says so and checks that.)
     @Test func aDailyLossTripOutlivesAKill9AndARestart() throws {
         let tag = "breakertest"
         let run = try Self.startEngine(tag) {
-            $0.replacingOccurrences(of: "limits: { submit_burst", with: "limits: { daily_loss_pct: 0.001, submit_burst")
+            $0.replacingOccurrences(of: "limits: { submit_burst", with: "limits: { daily_loss_pct: 0, submit_burst")
         }
         defer {
             run.stop()
