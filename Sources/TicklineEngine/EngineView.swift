@@ -395,6 +395,17 @@ public enum EngineSnapshotBuilder {
         p.single("tickline_open_positions", .gauge, "Non-flat (strategy, symbol) positions.", [], Double(v.positionsTotal))
         p.single("tickline_open_orders", .gauge, "Orders not in a terminal state.", [], Double(v.openOrdersTotal))
         p.single("tickline_trading_state", .gauge, "1 active, 2 reducing, 3 halted.", [], Double(v.globalStateRaw))
+        let b = v.breakers
+        p.single("tickline_breaker_state", .gauge, "What the circuit breakers alone require: 1 active, 2 reducing, 3 halted.", [],
+                 Double(b.stateRaw))
+        p.single("tickline_kill_switch_engaged", .gauge, "1 while the kill switch is latched (until a confirmed resume).", [],
+                 b.killSwitchEngaged ? 1 : 0)
+        p.family("tickline_breaker_start_equity", .gauge, "Equity the loss breakers measure from, by window (UTC day, week, month).")
+        p.sample("tickline_breaker_start_equity", [("window", "day")], Double(b.dayStartEquityMoney) / Double(MoneyScale.one))
+        p.sample("tickline_breaker_start_equity", [("window", "week")], Double(b.weekStartEquityMoney) / Double(MoneyScale.one))
+        p.sample("tickline_breaker_start_equity", [("window", "month")], Double(b.monthStartEquityMoney) / Double(MoneyScale.one))
+        p.single("tickline_breaker_drawdown_peak_equity", .gauge, "The drawdown breaker's base: highest equity since start or the last resume.",
+                 [], Double(b.peakEquityMoney) / Double(MoneyScale.one))
     }
 }
 

@@ -188,10 +188,19 @@ import TicklineTestSupport
         #expect(s.positions.count == 1 && s.positions.first?.quantity == 0.1 && s.positions.first?.symbol == "BTCUSDT")
         #expect(s.orders == 1 && s.fills == 1 && s.reports["accepted"] == 1 && s.exits == 0 && s.exitsByTrigger["take_profit"] == 0)
         #expect(s.recentTrades.count == 1 && s.recentSignals.count == 1)
+        // The breakers: active from the starting capital, today (UTC) and this month.
+        let today = CircuitBreakers.civil(CircuitBreakers.utcDay(Clock.wallNs()))
+        #expect(s.breakers.state == "active" && s.breakers.cause == "" && !s.killSwitchEngaged)
+        #expect(s.breakers.dayStartEquity == 50_000 && s.breakers.weekStartEquity == 50_000 && s.breakers.monthStartEquity == 50_000)
+        #expect(s.breakers.drawdownPeakEquity == 50_000)
+        #expect(s.breakers.day == String(format: "%04lld-%02lld-%02lld", today.year, today.month, today.day), "\(s.breakers)")
+        #expect(s.breakers.month == String(format: "%04lld-%02lld", today.year, today.month), "\(s.breakers)")
         let text = source.prometheusMetrics()
         for name in ["tickline_orders_total{kind=\"entry\"} 1", "tickline_orders_total{kind=\"exit\"} 0", "tickline_fills_total 1",
                      "tickline_reports_total{kind=\"accepted\"} 1", "tickline_exits_total{trigger=\"stop_loss\"} 0", "tickline_denials_total{reason=", "tickline_equity ", "tickline_realised_pnl ",
-                     "tickline_unrealised_pnl ", "process_cpu_seconds_total ", "process_resident_memory_bytes "] {
+                     "tickline_unrealised_pnl ", "process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                     "tickline_breaker_state 1", "tickline_kill_switch_engaged 0", "tickline_breaker_start_equity{window=\"day\"} 50000",
+                     "tickline_breaker_start_equity{window=\"month\"} 50000", "tickline_breaker_drawdown_peak_equity 50000"] {
             #expect(text.contains(name), "\(name) missing")
         }
         if let check = promtoolCheck(text) { #expect(check.passed, "promtool: \(check.output)") }
