@@ -244,8 +244,9 @@ public struct RecoverySummary: Sendable, Equatable {
     public var refusedReports = 0
     /// Open orders after replay: to reconcile with the venue before trading.
     public var openOrders = 0
-    /// The circuit breakers' last journaled state (nil: none in the journal, e.g. one an
-    /// older version wrote), for `CircuitBreakers.restore`.
+    /// The circuit breakers' last journaled state, brought up to the breaker events after
+    /// it (nil: none in the journal, e.g. one an older version wrote), for
+    /// `CircuitBreakers.restore`.
     public var breakers: BreakerSnapshot?
 }
 
@@ -293,6 +294,7 @@ public enum JournalRecovery {
                 }
             case .risk(let e):
                 summary.riskEvents += 1
+                summary.breakers?.follow(e)
                 guard let to = e.toState, let kind = e.kind, kind != .denial, let scope = e.scope else { return }
                 switch scope {
                 case .global: r.setGlobalState(to)

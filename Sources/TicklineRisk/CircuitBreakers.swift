@@ -193,6 +193,28 @@ public struct BreakerSnapshot: Sendable, Equatable, BitwiseCopyable {
 
     public var cause: BreakerReason? { BreakerReason(rawValue: causeRaw) }
 
+    /// Brings state, cause and kill latch up to a global breaker event journaled after this
+    /// snapshot: the record of the event's own batch, appended after it, may be the torn
+    /// last record of a journal a crash cut mid-write. Baselines stay as they are.
+    public mutating func follow(_ e: RiskEvent) {
+        guard e.scope == .global, let reason = BreakerReason(rawValue: e.reason), let to = e.toState else { return }
+        switch reason {
+        case .killSwitch:
+            state = .halted
+            causeRaw = reason.rawValue
+            killSwitchEngaged = true
+        case .dailyLoss, .weeklyLoss, .monthlyLoss, .drawdown:
+            state = to
+            causeRaw = reason.rawValue
+        case .manualResume, .newTradingDay:
+            state = .active
+            causeRaw = 0
+            killSwitchEngaged = false
+        case .journalUnwritable, .journalWritable:
+            break
+        }
+    }
+
     /// The same but for the peak: a peak move alone is journaled at most once a second.
     public func sameButPeak(_ other: BreakerSnapshot) -> Bool {
         var a = self

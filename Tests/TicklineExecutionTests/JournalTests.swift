@@ -279,6 +279,19 @@ func buySignal(_ strategy: StrategyId, quantity: Int64, price: Int64, side: Side
         risk.register(instrument: 0, spec: journalSpec)
         var table = OrderTable(capacity: 16)
         #expect(try JournalRecovery.recover(garbled, risk: &risk, orders: &table, nowNs: 0).get().breakers == snapshot(peak: 1))
+        // The kill's event whole, the state record of its batch torn: the kill stays latched.
+        var active = BreakerSnapshot(dayIndex: 1, weekIndex: 2, monthIndex: 3, equityMoney: 4)
+        var killed = JournalEncoder()
+        var cut: [UInt8] = []
+        killed.append(riskState: active, to: &cut)
+        killed.append(risk: RiskEvent(kind: .killSwitch, scope: .global, reason: BreakerReason.killSwitch.rawValue, fromState: .active,
+                                      toState: .halted), to: &cut)
+        killed.append(riskState: snapshot(), to: &cut)
+        let latched = try JournalRecovery.recover(Array(cut.dropLast(3)), risk: &risk, orders: &table, nowNs: 0).get().breakers
+        active.state = .halted
+        active.causeRaw = BreakerReason.killSwitch.rawValue
+        active.killSwitchEngaged = true
+        #expect(latched == active)
         var older = JournalEncoder()
         var old: [UInt8] = []
         older.append(order: order(1), to: &old)

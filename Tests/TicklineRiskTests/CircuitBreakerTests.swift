@@ -164,4 +164,24 @@ import TicklineRisk
         #expect(lifted?.reason == BreakerReason.newTradingDay.rawValue && restarted.state == .active)
         #expect(restarted.dayStartEquityMoney == m(48_500) && restarted.weekStartEquityMoney == m(50_000))
     }
+
+    /// A snapshot follows the breaker events after it (trip, kill, resume, new day) in state,
+    /// cause and latch, and keeps its baselines; other events leave it as it is.
+    @Test func aSnapshotFollowsTheBreakerEventsAfterIt() {
+        var b = CircuitBreakers(equityMoney: m(50_000), wallNs: monday)
+        var s = b.snapshot
+        let daily = b.observe(equityMoney: m(48_000), wallNs: monday + hour)!
+        s.follow(daily)
+        #expect(s == b.snapshot)
+        let kill = b.engageKillSwitch(equityMoney: m(48_000), wallNs: monday + 2 * hour)
+        s.follow(RiskEvent(kind: .stateChange, scope: .strategy, reason: 0, strategy: 1, fromState: .active, toState: .halted))
+        s.follow(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalUnwritable.rawValue, fromState: .reducing,
+                           toState: .halted))
+        #expect(s.state == .reducing && !s.killSwitchEngaged)
+        s.follow(kill)
+        #expect(s == b.snapshot && s.killSwitchEngaged && s.cause == .killSwitch)
+        let resumed = b.resume(equityMoney: m(48_000), wallNs: monday + 3 * hour)!
+        s.follow(resumed)
+        #expect(s.state == .active && s.cause == nil && !s.killSwitchEngaged && s.dayStartEquityMoney == m(50_000))
+    }
 }
