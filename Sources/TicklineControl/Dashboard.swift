@@ -42,6 +42,7 @@ enum Dashboard {
 <h1>Tickline <span id="instance"></span> <span id="status">connecting…</span></h1>
 <div class="card kpis">
   <div class="kpi">state<b id="state">–</b></div>
+  <div class="kpi">breakers<b id="breakers">–</b></div>
   <div class="kpi">equity<b id="equity">–</b></div>
   <div class="kpi">realised PnL<b id="realised">–</b></div>
   <div class="kpi">unrealised PnL<b id="unrealised">–</b></div>
@@ -127,6 +128,11 @@ function drawEquity(points) {
 function render(s) {
   document.getElementById("instance").textContent = s.instance;
   document.getElementById("state").textContent = s.tradingState;
+  const b = s.breakers || {};
+  const breakers = document.getElementById("breakers");
+  breakers.textContent = b.state ? b.state + (b.cause ? " (" + b.cause + ")" : "") : "–";
+  breakers.title = b.state ? "from " + fmt(b.dayStartEquity) + " on " + b.day + ", " + fmt(b.weekStartEquity) + " the week of " + b.week
+    + ", " + fmt(b.monthStartEquity) + " in " + b.month + "; drawdown peak " + fmt(b.drawdownPeakEquity) : "";
   killLatched = !!s.killSwitchEngaged;
   document.getElementById("kill-latched").textContent = killLatched ? "kill switch engaged" : "";
   document.getElementById("equity").textContent = fmt(s.equity);
