@@ -287,6 +287,10 @@ import TicklineTestSupport
         #expect(sinks["influx"]?["kind"] as? String == "line_protocol_file" && sinks["influx"]?["where"] as? String == "file://\(file)")
         #expect((sinks["influx"]?["origin"] as? String)?.contains("influxd is not installed") == true, "\(sinks)")
         #expect(sinks["redis"]?["kind"] as? String == "off")
+        // The breakers, as /api/snapshot shows them: a 3 s demo from the default capital trips nothing.
+        let breakers = try #require(json["breakers"] as? [String: Any], "\(demo.output)")
+        #expect(breakers["state"] as? String == "active" && json["kill_switch_engaged"] as? Bool == false, "\(breakers)")
+        #expect(Self.number(breakers["day_start_equity"]) == 50_000 && (breakers["month"] as? String)?.count == 7, "\(breakers)")
         #expect((sinks["redis"]?["origin"] as? String)?.contains("redis-server is not installed") == true, "\(sinks)")
         let lines = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").count
         #expect(lines > 0 && Double(lines) == Self.number(sinks["influx"]?["written"]), "\(lines) lines in \(file); \(sinks)")
