@@ -351,8 +351,10 @@ import TicklineTestSupport
         #expect(run.engine.wait(seconds: 30) == 128 + SIGKILL)
         let again = ChildProcess(executable: bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(run.dir)/engine.yaml"])
         #expect(again.start())
-        try #require(waitUntil(60) { snapshot(port: run.port)["tradingState"] != nil || !again.isRunning },
+        // The risk stage's view, not the control plane's placeholder before its first copy of it.
+        try #require(waitUntil(60) { !((breakers(snapshot(port: run.port))["day"] as? String) ?? "").isEmpty || !again.isRunning },
                      "the restarted engine did not answer; its log:\n\(again.errors)")
+        try #require(again.isRunning, "the restarted engine ended; its log:\n\(again.errors)")
         return again
     }
 
@@ -388,14 +390,18 @@ import TicklineTestSupport
         defer { _ = again.stop(seconds: 30) }
         let after = Self.snapshot(port: run.port)
         let b1 = Self.breakers(after)
-        if b1["day"] as? String == b0["day"] as? String {
+        let (day0, day1) = (b0["day"] as? String ?? "", b1["day"] as? String ?? "")
+        #expect(!day0.isEmpty && !day1.isEmpty, "\(b0) before, \(b1) after")
+        if day1 == day0 {
             #expect(b1["state"] as? String == "reducing" && b1["cause"] as? String == "dailyLoss", "\(b1)")
             #expect(after["tradingState"] as? String == "reducing", "\(after)")
             #expect(b1["dayStartEquity"] as? Double == baseline, "day-start equity \(b1["dayStartEquity"] ?? "?") after the restart, \(baseline) before")
             for key in ["week", "weekStartEquity", "month", "monthStartEquity"] {
                 #expect("\(b1[key] ?? "-")" == "\(b0[key] ?? "+")", "\(key): \(b1) after, \(b0) before")
             }
-            #expect(((b1["drawdownPeakEquity"] as? Double) ?? 0) >= ((b0["drawdownPeakEquity"] as? Double) ?? 1))
+            // The peak is not compared: a climb alone is journaled up to a second late, and the
+            // kill may come sooner (the restart test on a manual clock checks that cadence).
+            #expect(((b1["drawdownPeakEquity"] as? Double) ?? 0) >= baseline, "\(b1)")
         } else {
             print("a UTC day began between the trip and the restart: the daily reduction was lifted (\(b0) -> \(b1))")
             #expect(b1["state"] as? String == "active", "\(b1)")
@@ -413,7 +419,8 @@ import TicklineTestSupport
             run.stop()
             Self.removeStaleRegions(tag: tag)
         }
-        try #require(waitUntil(60) { Self.snapshot(port: run.port)["tradingState"] != nil }, "no snapshot; engine log:\n\(run.engine.errors)")
+        try #require(waitUntil(60) { !((Self.breakers(Self.snapshot(port: run.port))["day"] as? String) ?? "").isEmpty },
+                     "no snapshot of the risk stage; engine log:\n\(run.engine.errors)")
         let kill = httpRequest(port: run.port, path: "/api/kill", method: "POST", token: Self.token)
         #expect(kill.0 == 200 && kill.1.contains(#""state":"halted""#), "\(kill)")
         #expect(waitUntil(30) { Self.snapshot(port: run.port)["killSwitchEngaged"] as? Bool == true }, "the kill is not in the view")
