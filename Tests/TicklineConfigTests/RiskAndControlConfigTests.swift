@@ -15,7 +15,7 @@ import TicklineRisk
     @Test func readsLimitsInPeoplesUnitsInstrumentsTheVenueAndTheControlPlane() throws {
         let c = try parse("""
             risk:
-              limits: { starting_capital: 100000, price_collar_pct: 1.5, max_order_notional: 2500, daily_loss_pct: 2, min_reward_risk: 2 }
+              limits: { starting_capital: 100000, price_collar_pct: 1.5, max_order_notional: 2500, daily_loss_pct: 2, monthly_loss_pct: 7.5, min_reward_risk: 2 }
               strategies: 4
               instruments:
                 - { symbol: BTCUSDT, price_decimals: 2, quantity_decimals: 5, tick: "0.01", step: "0.00001",
@@ -31,6 +31,7 @@ import TicklineRisk
         #expect(c.risk.limits.priceCollarBasisPoints == 150)
         #expect(c.risk.limits.maxOrderNotionalMoney == MoneyScale.money(2_500))
         #expect(c.risk.limits.dailyLossPartsPerMillion == 20_000)
+        #expect(c.risk.limits.monthlyLossPartsPerMillion == 75_000 && RiskLimits().monthlyLossPartsPerMillion == 80_000)
         #expect(c.risk.limits.minRewardRiskMilli == 2_000)
         #expect(c.risk.limits.maxOpenSwingPositions == 4)  // untouched default
         #expect(c.risk.strategies == 4)
@@ -76,6 +77,11 @@ import TicklineRisk
             """))
         #expect(unknown.key == "risk.limits.max_order_notionall")
         #expect(unknown.message.contains("max_order_notional"))  // the allowed keys are listed
+        let negative = try #require(error("""
+            risk:
+              limits: { monthly_loss_pct: -1 }
+            """))
+        #expect(negative.key == "risk.limits.monthly_loss_pct" && negative.line == 2, "\(negative)")
         let tooPrecise = try #require(error("""
             risk:
               instruments:
