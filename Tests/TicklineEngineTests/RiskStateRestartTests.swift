@@ -102,4 +102,35 @@ import TicklineRisk
         let r = try EnginePeerPipeline(region: region3, journal: journal, venueLatencyNs: 1, nowNs: clock, configure: settings)
         #expect(r.risk.breakers.snapshot == lifted && r.risk.risk.globalState == .active)
     }
+
+    /// Manual halts of the engine, a strategy and a symbol, and a kill, through the control
+    /// ring: a new stage on the journal starts with each of them in force and the kill latched.
+    @Test func manualHaltsAndTheKillLatchAreInForceAfterARestart() throws {
+        let journal = "/tmp/tickline-riskstate-halts-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).journal"
+        defer { unlink(journal) }
+        var clock: Nanos = 1_000_000_000_000
+        let (region, _) = try SharedRegion.create(instance: "rh\(getpid())", rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1, withVenue: false, nowNs: clock)
+        var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
+        for (k, c) in [ControlCommand(kind: .halt, scope: .strategy, strategy: 1), ControlCommand(kind: .reduce, scope: .symbol, instrument: 0),
+                       ControlCommand(kind: .killSwitch)].enumerated() {
+            var command = c
+            command.sequence = UInt64(k + 1)
+            let pushed = control.tryPush(command)
+            #expect(pushed)
+            clock += 1_000_000
+            _ = p.risk.doWork(nowNs: clock)
+        }
+        #expect(p.risk.risk.state(strategy: 1) == .halted && p.risk.risk.state(instrument: 0) == .reducing)
+        #expect(p.risk.breakers.killSwitchEngaged && p.risk.risk.globalState == .halted)
+
+        let (region2, _) = try SharedRegion.create(instance: "rh2\(getpid())", rings: EnginePeerPipeline.smallRings)
+        defer { region2.unlink() }
+        let q = try EnginePeerPipeline(region: region2, journal: journal, venueLatencyNs: 1, withVenue: false, nowNs: clock)
+        #expect(q.risk.risk.state(strategy: 1) == .halted && q.risk.risk.state(strategy: 0) == .active)
+        #expect(q.risk.risk.state(instrument: 0) == .reducing)
+        #expect(q.risk.breakers.snapshot == p.risk.breakers.snapshot && q.risk.breakers.killSwitchEngaged)
+        #expect(q.risk.risk.globalState == .halted && q.risk.breakers.cause == .killSwitch)
+    }
 }
