@@ -72,7 +72,7 @@ public struct ViewOrder: Sendable, BitwiseCopyable {
 
 /// A signal, trade or denial.
 public struct ViewActivity: Sendable, BitwiseCopyable, Equatable {
-    public var wallNs: Nanos = 0
+    public var wallNs: WallNanos = 0
     public var instrument: InstrumentId = 0
     public var strategy: StrategyId = 0
     public var sideRaw: UInt8 = 0
@@ -155,7 +155,7 @@ public struct ViewAccount: Sendable, BitwiseCopyable {
 public struct EngineViewData: Sendable, BitwiseCopyable {
     /// The risk agent's clock and the wall clock at the publish.
     public var publishedNs: Nanos = 0
-    public var wallNs: Nanos = 0
+    public var wallNs: WallNanos = 0
     /// Publishes so far (1 = the first).
     public var publishes: UInt64 = 0
     public var globalStateRaw: UInt8 = TradingState.active.rawValue
@@ -200,7 +200,7 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
 
     public init() {}
 
-    mutating func sampleEquity(wallNs: Nanos, money: Int64) {
+    mutating func sampleEquity(wallNs: WallNanos, money: Int64) {
         let k = Int(equitySamples % UInt64(equityMoney.count))
         equityWallNs[k] = wallNs
         equityMoney[k] = money
@@ -232,7 +232,7 @@ public enum EngineSnapshotBuilder {
     ///   - strategyNames: names by strategy id (missing: the id).
     /// `events` and `eventsPerSecond` are the caller's (the view holds the risk stage only).
     public static func snapshot(instance: String, view v: EngineViewData, symbols: [String], stats: StatsBoard?,
-                                wallNs: Nanos, strategyNames: [String] = []) -> EngineSnapshot {
+                                wallNs: WallNanos, strategyNames: [String] = []) -> EngineSnapshot {
         func name(_ i: InstrumentId) -> String { Int(i) < symbols.count ? symbols[Int(i)] : "#\(i)" }
         func strategy(_ s: StrategyId) -> String { strategyName(s, names: strategyNames) }
         func scaled(_ units: Int64, _ decimals: UInt8) -> Double { Double(units) / pow(10, Double(decimals)) }

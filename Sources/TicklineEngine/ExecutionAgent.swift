@@ -30,7 +30,7 @@ public final class ExecutionAgent: Agent {
     ///   already is wall time (replay).
     public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
                 wallOffsetNs: Nanos? = nil) throws(EngineError) {
-        self.wallOffsetNs = wallOffsetNs ?? (Clock.wallNs() - Clock.monotonicNs())
+        self.wallOffsetNs = wallOffsetNs ?? (Clock.wall() - Clock.monotonic())
         do {
             orders = try region.consumer(of: OrderEvent.self, ring: "orders")
             books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
@@ -43,7 +43,7 @@ public final class ExecutionAgent: Agent {
         self.batchLimit = batchLimit
     }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    public func doWork(nowNs: MonotonicNanos) -> Int {
         var work = books.drain(limit: batchLimit) { b, _ in _ = venue.onDepth(b.pointee, nowNs: nowNs) }
         work += trades.drain(limit: batchLimit) { t, _ in
             let e = t.pointee

@@ -161,14 +161,14 @@ public final class LiveEngine {
         if let line = risk.recoveryReport { log(line) }
         for r in runners { r.start() }
         log("running: \(symbols.count) instruments, feeds \(config.feeds.map(\.name).joined(separator: ", ")), runners \(runners.count)")
-        var nextSnapshot = Clock.monotonicNs()
+        var nextSnapshot = Clock.monotonic()
         while ShutdownSignal.requested == nil {
             usleep(10_000)
             // Requests from the API go onto the control ring from this one thread; every
             // pass, since each request waits for the risk stage's acknowledgement.
             source.forwardRequests()
             writer?.poll()
-            let now = Clock.monotonicNs()
+            let now = Clock.monotonic()
             if now >= nextSnapshot {
                 nextSnapshot = now + 500_000_000
                 source.refresh(region: region, stats: stats, writerRestarts: writer?.restarts ?? 0,
@@ -221,7 +221,7 @@ final class AgentGroup: Agent {
         self.agents = agents
     }
     func onStart() { for a in agents { a.onStart() } }
-    func doWork(nowNs: Nanos) -> Int {
+    func doWork(nowNs: MonotonicNanos) -> Int {
         var work = 0
         for a in agents { work += a.doWork(nowNs: nowNs) }
         return work
@@ -284,8 +284,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         var p = PrometheusText()
         var checks: [ReadinessCheck] = []
         var full: [String] = []
-        let now = Clock.monotonicNs()
-        let wall = Clock.wallNs()
+        let now = Clock.monotonic()
+        let wall = Clock.wall()
         // The risk view: nil only if every copy overlapped a publish (then the last snapshot's
         // risk part stays, with fresh ring counters).
         let v = view.read()
@@ -368,7 +368,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     /// writes; the writer alive (when supervised here); every ring below its high-water mark (90 %).
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
-        let age = Double(Clock.wallNs() - s.wallNs) / 1e9
+        let age = Double(Clock.wall() - s.wallNs) / 1e9
         return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age))]
             + readinessChecks.withLock { $0 }
     }

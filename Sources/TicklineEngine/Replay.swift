@@ -222,7 +222,7 @@ public final class ReplayEngine {
     ///     removed by `close()`.
     ///   - drainsJournals: false when a writer process drains the journal rings.
     public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
-                startNowNs: Nanos = 0, startWallNs: Nanos = 0, sharedInstance: String? = nil,
+                startNowNs: MonotonicNanos = 0, startWallNs: WallNanos = 0, sharedInstance: String? = nil,
                 drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000) throws {
         precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
         self.symbols = symbols
@@ -298,7 +298,7 @@ public final class ReplayEngine {
     /// Replays `recording` (lines `<receive ns> <json>`). `pace`: 0 = as fast as possible,
     /// else replayed seconds per wall second. `progress` gets the fraction done now and then.
     public func run(_ recording: [UInt8], pace: Double = 0, progress: (Double) -> Void = { _ in }) -> ReplayReport {
-        let startWall = Clock.monotonicNs()
+        let startWall = Clock.monotonic()
         var firstRecv: Int64 = 0
         var nextProgress = 0
         recording.withUnsafeBytes { raw in
@@ -322,7 +322,7 @@ public final class ReplayEngine {
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
-                    while Clock.monotonicNs() < due { usleep(200) }
+                    while Clock.monotonic() < due { usleep(200) }
                 }
                 // Simulated clock: the receive time is "now" for every stage.
                 step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: recv, nowNs: recv)
@@ -331,7 +331,7 @@ public final class ReplayEngine {
             }
         }
         progress(1)
-        return finish(elapsedSeconds: Double(Clock.monotonicNs() - startWall) / 1e9)
+        return finish(elapsedSeconds: Double(Clock.monotonic() - startWall) / 1e9)
     }
 
     /// One message through the feed code and one duty cycle of every stage (until idle) at
@@ -376,7 +376,7 @@ public final class ReplayEngine {
         case .bookUpdated, .snapshotLoaded:
             push(stamped(processor.event), recv)
             var d = processor.depth
-            d.decodedNs = Clock.monotonicNs()
+            d.decodedNs = Clock.monotonic()
             _ = depth.tryPush(d)
             _ = venueDepth.tryPush(d)
             report.events += 1
@@ -456,7 +456,7 @@ public final class ReplayEngine {
     @inline(__always)
     func stamped(_ e: MarketEvent) -> MarketEvent {
         var e = e
-        e.timestamps.decodedNs = max(Clock.monotonicNs(), e.timestamps.socketReadNs)
+        e.timestamps.decodedNs = max(Clock.monotonic(), e.timestamps.socketReadNs)
         return e
     }
 

@@ -247,7 +247,7 @@ public final class RiskAgent: Agent {
     /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
     /// orders and states from the journal first, and refuses (throws) when it cannot.
     public init(settings: RiskStageSettings, region: SharedRegion, stats: StatsBoard? = nil,
-                nowNs: Nanos = Clock.monotonicNs(), wallNs: Nanos = Clock.wallNs()) throws(EngineError) {
+                nowNs: MonotonicNanos = Clock.monotonic(), wallNs: WallNanos = Clock.wall()) throws(EngineError) {
         self.settings = settings
         do {
             signals = try region.consumer(of: SignalEvent.self, ring: "signals")
@@ -343,7 +343,7 @@ public final class RiskAgent: Agent {
                                   + "nothing unjournaled sent, \(v.heldSignals) signals held until the journal takes writes")
     }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    public func doWork(nowNs: MonotonicNanos) -> Int {
         var work = drainControl(nowNs: nowNs)
         work += drainReports(nowNs: nowNs)
         work += drainDepth(nowNs: nowNs)
@@ -358,7 +358,7 @@ public final class RiskAgent: Agent {
 
     /// Takes signals while the outbox has room for their orders; otherwise leaves them in the
     /// ring and counts the time.
-    func drainSignals(nowNs: Nanos) -> Int {
+    func drainSignals(nowNs: MonotonicNanos) -> Int {
         let room = outbox.entryCapacity - outbox.count - held.count
         if room <= 0 && signals.available(limit: 1) > 0 {
             if let since = signalsBlockedSinceNs { counters.signalsBlockedNs &+= UInt64(max(nowNs - since, 0)) }
@@ -380,7 +380,7 @@ public final class RiskAgent: Agent {
         }
     }
 
-    func drainReports(nowNs: Nanos) -> Int {
+    func drainReports(nowNs: MonotonicNanos) -> Int {
         reports.drain(limit: settings.batchLimit) { r, _ in
             let report = r.pointee
             if report.flags & VenueReportFlags.cancelRejected != 0 {
@@ -410,7 +410,7 @@ public final class RiskAgent: Agent {
         }
     }
 
-    func onFill(_ fill: FillEvent, nowNs: Nanos) {
+    func onFill(_ fill: FillEvent, nowNs: MonotonicNanos) {
         if fill.isExecution {
             counters.fills &+= 1
             view.staging.pointee.recentTrades.append(ViewActivity(fill: fill))
@@ -431,7 +431,7 @@ public final class RiskAgent: Agent {
         observeEquity(nowNs: nowNs)
     }
 
-    func drainDepth(nowNs: Nanos) -> Int {
+    func drainDepth(nowNs: MonotonicNanos) -> Int {
         depth.drain(limit: settings.batchLimit) { d, _ in
             let book = d.pointee
             let bid = book.bidLevels > 0 ? book.bids[0].price.units : 0
@@ -447,7 +447,7 @@ public final class RiskAgent: Agent {
         }
     }
 
-    func drainControl(nowNs: Nanos) -> Int {
+    func drainControl(nowNs: MonotonicNanos) -> Int {
         control.drain(limit: 16) { c, _ in
             counters.commands &+= 1
             let outcome = apply(command: c.pointee, nowNs: nowNs)
@@ -466,7 +466,7 @@ public final class RiskAgent: Agent {
 
     /// An exit goes out as one market order, or as several when the max quantity per order
     /// requires, until its quantity (the whole position when it names none) is covered.
-    func handle(exit signal: SignalEvent, trigger: ExitReason, nowNs: Nanos) {
+    func handle(exit signal: SignalEvent, trigger: ExitReason, nowNs: MonotonicNanos) {
         var rest = signal
         for _ in 0..<Self.maxExitOrders {
             guard let sent = decide(rest, nowNs: nowNs, exit: trigger), let side = signal.side else { return }
@@ -482,7 +482,7 @@ public final class RiskAgent: Agent {
     /// `exit`: what triggered an exit (nil for a strategy's signal); `decidedNs`: when it was
     /// first decided (a held signal decided again). Returns the order's quantity (nil when denied).
     @discardableResult
-    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: ExitReason?, decidedNs: Nanos? = nil) -> Int64? {
+    func decide(_ signal: SignalEvent, nowNs: MonotonicNanos, exit: ExitReason?, decidedNs: Nanos? = nil) -> Int64? {
         switch risk.decide(signal: signal, nowNs: nowNs) {
         case .denied(let d):
             deny(d, signal, nowNs: nowNs)
@@ -526,7 +526,7 @@ public final class RiskAgent: Agent {
 
     /// A denial: counted, shown in the view, and published on the journal's risk ring (the
     /// journal file keeps denials only as counts).
-    func deny(_ d: Denial, _ signal: SignalEvent, nowNs: Nanos) {
+    func deny(_ d: Denial, _ signal: SignalEvent, nowNs: MonotonicNanos) {
         counters.denials &+= 1
         view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
         riskSequence &+= 1
@@ -545,7 +545,7 @@ public final class RiskAgent: Agent {
     }
 
     /// Applies one control command; returns how (the ack the control plane waits for).
-    func apply(command c: ControlCommand, nowNs: Nanos) -> ControlAckOutcome {
+    func apply(command c: ControlCommand, nowNs: MonotonicNanos) -> ControlAckOutcome {
         let wall = nowNs &+ wallOffsetNs
         let equity = risk.positions.equityMoney
         switch c.kind {
@@ -613,7 +613,7 @@ public final class RiskAgent: Agent {
     /// Cancels the open orders `including` picks (a halt with `cancel_entries_on_halt`):
     /// each cancel request goes out through the outbox (one it refuses is taken back and
     /// counted), an order never sent ends here and its report is journaled.
-    func cancelOpen(nowNs: Nanos, including: (OrderEvent) -> Bool) {
+    func cancelOpen(nowNs: MonotonicNanos, including: (OrderEvent) -> Bool) {
         table.cancelAll(nowNs: nowNs, including: including, send: { request in
             var cancel = request
             self.risk.stamp(request: &cancel)  // a request of its own, after every order sent before it
@@ -637,7 +637,7 @@ public final class RiskAgent: Agent {
     /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
     var pendingCancelsRefused: [UInt64] = []
 
-    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) -> ControlAckOutcome {
+    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: WallNanos) -> ControlAckOutcome {
         let from: TradingState?
         switch c.scope {
         case .strategy?:
@@ -666,7 +666,7 @@ public final class RiskAgent: Agent {
         return .applied
     }
 
-    func observeEquity(nowNs: Nanos) {
+    func observeEquity(nowNs: MonotonicNanos) {
         if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
             // The engine's state before (a halt command may have set it), not the breakers' own.
             e.fromStateRaw = risk.globalState.rawValue
@@ -687,7 +687,7 @@ public final class RiskAgent: Agent {
 
     /// Writes the cycle's journal records, then hands journaled orders to the venue ring
     /// (what the ring refuses waits in the outbox; nothing is dropped).
-    func flush(nowNs: Nanos) -> Int {
+    func flush(nowNs: MonotonicNanos) -> Int {
         if let journal {
             writeJournal(journal, nowNs: nowNs)
         } else {
@@ -701,7 +701,7 @@ public final class RiskAgent: Agent {
     /// fails (the file is cut back to its last whole record) the orders' records are dropped
     /// and their signals held; the other records (reports, risk events) stay buffered and go
     /// first in the next write, so sequences stay gapless.
-    func writeJournal(_ journal: JournalFile, nowNs: Nanos) {
+    func writeJournal(_ journal: JournalFile, nowNs: MonotonicNanos) {
         if journalErrno != 0 {
             let attempt = journalResumeRequested || (settings.onJournalError == .retry && nowNs >= nextJournalRetryNs)
             guard attempt else { holdUnjournaled(); return }
@@ -736,7 +736,7 @@ public final class RiskAgent: Agent {
     }
 
     /// No durable journal, no trading: halt (so entries are denied at once) and say why.
-    func journalUnwritable(_ error: Int32, nowNs: Nanos) {
+    func journalUnwritable(_ error: Int32, nowNs: MonotonicNanos) {
         journalErrno = error
         nextJournalRetryNs = nowNs &+ settings.journalRetryIntervalNs
         let from = risk.globalState
@@ -748,7 +748,7 @@ public final class RiskAgent: Agent {
 
     /// A write succeeded again: resume (the resume command that asked for it, or the state
     /// the retry policy returns to), then decide the held signals again.
-    func journalWritable(nowNs: Nanos, byCommand: Bool) {
+    func journalWritable(nowNs: MonotonicNanos, byCommand: Bool) {
         journalErrno = 0
         let wall = nowNs &+ wallOffsetNs
         // A kill switch engaged during the outage stays latched (only a confirmed resume lifts
@@ -794,7 +794,7 @@ public final class RiskAgent: Agent {
     }
 
     /// Hands journaled orders to the venue ring, oldest first, until it refuses.
-    func send(nowNs: Nanos) -> Int {
+    func send(nowNs: MonotonicNanos) -> Int {
         var sent = 0
         while let d = outbox.firstJournaled {
             var o = d.order
@@ -809,7 +809,7 @@ public final class RiskAgent: Agent {
                 }
                 continue
             }
-            o.timestamps.orderSentNs = Clock.monotonicNs()
+            o.timestamps.orderSentNs = Clock.monotonic()
             guard orders.tryPush(o) else { counters.ordersRingFull &+= 1; break }
             outbox.removeFirstJournaled()
             if d.isNew { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
@@ -833,7 +833,7 @@ extension RiskAgent {
     /// One duty cycle's share of the view: starts a publish when `viewIntervalNs` has passed,
     /// scans at most `viewSlotsPerCycle` position slots, and when the scan is done fills in
     /// orders, account, counters and limits and publishes. No allocation (fixed-size storage).
-    func publishViewWork(nowNs: Nanos) {
+    func publishViewWork(nowNs: MonotonicNanos) {
         if viewScanSlot == nil {
             guard nowNs >= nextViewNs else { return }
             viewScanSlot = 0
@@ -854,7 +854,7 @@ extension RiskAgent {
     }
 
     /// A whole publish at once (tests, tools, the end of a replay): owner thread only.
-    public func publishView(nowNs: Nanos) {
+    public func publishView(nowNs: MonotonicNanos) {
         view.staging.pointee.positionsTotal = 0
         view.staging.pointee.positionCount = 0
         scanPositions(0..<(risk.strategyCapacity * risk.instrumentCapacity))
@@ -896,7 +896,7 @@ extension RiskAgent {
 
     /// Open orders (a scan of the order table, bounded by its capacity), account, counters,
     /// limits and states; then publishes.
-    func finishView(nowNs: Nanos) {
+    func finishView(nowNs: MonotonicNanos) {
         let v = view.staging
         let wall = nowNs &+ wallOffsetNs
         v.pointee.openOrdersTotal = table.openCount

@@ -75,7 +75,7 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
     }
 
     public func onStart() {
-        if measureOffsetAtStart { wallClockOffsetNs = Clock.wallNs() - Clock.monotonicNs() }
+        if measureOffsetAtStart { wallClockOffsetNs = Clock.wall() - Clock.monotonic() }
     }
 
     /// The engine's counters (bars, trades, unknown instruments…).
@@ -87,7 +87,7 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
     /// Bytes of strategy state per symbol and independent of the symbol count.
     public var memory: (perSymbol: Int, fixed: Int) { (engineSlot?.bytesPerSymbol ?? 0, engineSlot?.fixedBytes ?? 0) }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    public func doWork(nowNs: MonotonicNanos) -> Int {
         guard var engine = engineSlot.take() else { return 0 }
         var work = flush(&engine)
         work += engine.advanceTime(wallNs: nowNs &+ wallClockOffsetNs, nowNs: nowNs)

@@ -82,9 +82,9 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         return c
     }
     /// The earliest end of an open time bar (or .max): the clock scan runs only once it passes.
-    @usableFromInline var nextTimerDueNs: Nanos
+    @usableFromInline var nextTimerDueNs: WallNanos
     @usableFromInline var timerCursor: Int
-    @usableFromInline var scanNextDueNs: Nanos
+    @usableFromInline var scanNextDueNs: WallNanos
     /// The most signals one event (or one symbol's clock close) can produce.
     public let maxSignalsPerEvent: Int
 
@@ -169,7 +169,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     /// Handles one market event at `nowNs` (monotonic, stamped into signals as `signalNs`).
     /// The caller ensures `hasRoomForEvent` first.
     @inlinable
-    public mutating func process(_ event: MarketEvent, nowNs: Nanos) {
+    public mutating func process(_ event: MarketEvent, nowNs: MonotonicNanos) {
         _counters.events &+= 1
         let symbol = Int(event.instrument)
         guard symbol < symbolCount else {
@@ -227,7 +227,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     /// pass over the symbols, which pauses (returning) when the outboxes lack room for one
     /// more symbol and resumes on the next call. Returns the bars closed.
     @inlinable
-    public mutating func advanceTime(wallNs: Nanos, nowNs: Nanos) -> Int {
+    public mutating func advanceTime(wallNs: WallNanos, nowNs: MonotonicNanos) -> Int {
         if timerCursor < 0 {
             guard wallNs >= nextTimerDueNs else { return 0 }
             timerCursor = 0
@@ -277,7 +277,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     }
 
     @inlinable
-    mutating func closeBar(symbol: Int, slot: Int, nowNs: Nanos) {
+    mutating func closeBar(symbol: Int, slot: Int, nowNs: MonotonicNanos) {
         let index = symbol * slotCount + slot
         let context = contexts[symbol]
         guard var closed = builders[index].close(instrument: InstrumentId(symbol), priceDecimals: context.origin.priceDecimals,

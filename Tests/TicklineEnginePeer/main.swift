@@ -115,8 +115,8 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
         if policy == "stale" { clock += 6_000_000_000 }
         _ = control.tryPush(ControlCommand(kind: .resume))
     }
-    let deadline = Clock.monotonicNs() + 20_000_000_000
-    while (p.risk.journalErrno != 0 || p.risk.heldSignalCount > 0) && Clock.monotonicNs() < deadline { _ = cycle() }
+    let deadline = Clock.monotonic() + 20_000_000_000
+    while (p.risk.journalErrno != 0 || p.risk.heldSignalCount > 0) && Clock.monotonic() < deadline { _ = cycle() }
     settle()
     say("resumed errno=\(p.risk.journalErrno) state=\(p.risk.risk.globalState) held=\(p.risk.heldSignalCount) sent-after=\(sent.count - sentAtFault)")
     say("denied held-too-long=\(p.risk.risk.deniedByReason[Int(DenialReason.heldTooLong.rawValue)])")
@@ -141,12 +141,12 @@ guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL |
 do {
     let (region, _) = try SharedRegion.create(instance: args[1], rings: EnginePeerPipeline.smallRings)
     let pipeline = try EnginePeerPipeline(region: region, journal: args[2], venueLatencyNs: 3_600_000_000_000)
-    pipeline.publishBook(nowNs: Clock.monotonicNs())
+    pipeline.publishBook(nowNs: Clock.monotonic())
     pipeline.sendSignal()
-    let deadline = Clock.monotonicNs() + 30_000_000_000
-    while pipeline.execution!.ordersReceived == 0 && Clock.monotonicNs() < deadline {
-        _ = pipeline.risk.doWork(nowNs: Clock.monotonicNs())
-        _ = pipeline.execution!.doWork(nowNs: Clock.monotonicNs())
+    let deadline = Clock.monotonic() + 30_000_000_000
+    while pipeline.execution!.ordersReceived == 0 && Clock.monotonic() < deadline {
+        _ = pipeline.risk.doWork(nowNs: Clock.monotonic())
+        _ = pipeline.execution!.doWork(nowNs: Clock.monotonic())
     }
     var first: UInt64?
     pipeline.risk.table.forEachOpen { if first == nil { first = $0.clientOrderId } }

@@ -39,7 +39,7 @@ import TicklineTestSupport
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false)
         var fills = try region.producer(of: FillEvent.self, ring: "fills")
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        var now = Clock.monotonicNs()
+        var now = Clock.monotonic()
         p.publishBook(nowNs: now)
         p.sendSignal()  // buy 0.100 at 61,000.10, GTC
         Self.cycles(p, nowNs: &now)
@@ -175,14 +175,14 @@ import TicklineTestSupport
                                        writerMetricsPath: "/nonexistent/none.prom")
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         #expect(source.snapshot().positions.isEmpty)
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal()
-        let deadline = Clock.monotonicNs() + 10_000_000_000
-        while p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 && Clock.monotonicNs() < deadline {
-            _ = p.risk.doWork(nowNs: Clock.monotonicNs())
-            _ = p.execution?.doWork(nowNs: Clock.monotonicNs())
+        let deadline = Clock.monotonic() + 10_000_000_000
+        while p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 && Clock.monotonic() < deadline {
+            _ = p.risk.doWork(nowNs: Clock.monotonic())
+            _ = p.execution?.doWork(nowNs: Clock.monotonic())
         }
-        p.risk.publishView(nowNs: Clock.monotonicNs())
+        p.risk.publishView(nowNs: Clock.monotonic())
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         let s = source.snapshot()
         #expect(s.positions.count == 1 && s.positions.first?.quantity == 0.1 && s.positions.first?.symbol == "BTCUSDT")

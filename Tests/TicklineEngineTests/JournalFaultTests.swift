@@ -146,7 +146,7 @@ import TicklineRuntime
             let (region, _) = try SharedRegion.create(instance: Self.instance("t"), rings: EnginePeerPipeline.smallRings)
             defer { region.unlink() }
             let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1_000_000)
-            p.publishBook(nowNs: Clock.monotonicNs())
+            p.publishBook(nowNs: Clock.monotonic())
             p.sendSignal()
             #expect(RiskExecutionTests.run(p) { p.risk.counters.fills > 0 })
             whole = Self.fileSize(journal)

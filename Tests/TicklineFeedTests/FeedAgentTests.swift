@@ -62,8 +62,8 @@ struct FeedAgentTests {
         // Every kind arrives, stamped with the read batch's monotonic time and the wall clock.
         let kinds = Set(harness.market.compactMap(\.kind))
         #expect(kinds.isSuperset(of: [.trade, .quote, .bookTop]))
-        let now = Clock.monotonicNs()
-        let wall = Clock.wallNs()
+        let now = Clock.monotonic()
+        let wall = Clock.wall()
         let data = harness.market.filter { $0.kind != .stale && $0.kind != .fresh }
         #expect(data.allSatisfy { $0.timestamps.socketReadNs > 0 && $0.timestamps.socketReadNs <= now })
         #expect(data.allSatisfy { $0.timestamps.decodedNs >= $0.timestamps.socketReadNs })
@@ -237,7 +237,7 @@ struct FeedAgentTests {
             for (k, c) in h.agent.connections.enumerated() where c.phase == .open {
                 sent[k] = UInt64(6 - c.toSubscribe.count)
             }
-            samples.append((Clock.monotonicNs(), sent))
+            samples.append((Clock.monotonic(), sent))
             return h.counters.subscribeMessages == 12
         }
         #expect(done, "\(harness.counters)")
