@@ -112,7 +112,7 @@ final class BenchJournalSink: Agent {
         tickToOrder = stats.tickToOrder()
     }
 
-    func doWork(nowNs: MonotonicNanos) -> Int {
+    func doWork(now: DutyCycleTime) -> Int {
         let limit = 4_096
         var work = market.drain(limit: limit) { _, _ in }
         work += bars.drain(limit: limit) { _, _ in }
@@ -124,7 +124,7 @@ final class BenchJournalSink: Agent {
         work += orders.drain(limit: limit) { o, _ in
             let order = o.pointee
             let t = order.timestamps
-            guard order.action == .new, order.flags & OrderEvent.flagReduceOnly == 0, t.socketReadNs >= start, t.socketReadNs < end
+            guard order.action == .new, order.flags & OrderEvent.flagReduceOnly == 0, t.socketReadNs.ns >= start, t.socketReadNs.ns < end
             else { return }
             stats.record(feed, t.decodedNs - t.socketReadNs)
             stats.record(strategy, t.signalNs - t.decodedNs)
@@ -277,9 +277,9 @@ public final class BenchPipeline {
     }
 
     /// Measures orders whose market event was read from the socket from now on.
-    public func openWindow(atNs: Nanos) { window.startNs.store(atNs, ordering: .relaxed) }
+    public func openWindow(atNs: MonotonicNanos) { window.startNs.store(atNs.ns, ordering: .relaxed) }
     /// Stops measuring events read from the socket after `atNs`.
-    public func closeWindow(atNs: Nanos) { window.endNs.store(atNs, ordering: .relaxed) }
+    public func closeWindow(atNs: MonotonicNanos) { window.endNs.store(atNs.ns, ordering: .relaxed) }
 
     /// Ring counters now (any thread).
     public func ringStats() -> [RingStats] { region.ringNames.compactMap { try? region.stats(ring: $0) } }
@@ -506,7 +506,7 @@ public enum EndToEndBench {
         defer { if !stopped { pipeline.stop() } }
 
         func published(_ ring: String) -> UInt64 { (try? pipeline.region.stats(ring: ring).published) ?? 0 }
-        func sleepUntil(_ ns: Nanos) -> Bool {
+        func sleepUntil(_ ns: MonotonicNanos) -> Bool {
             while Clock.monotonic() < ns {
                 if ShutdownSignal.requested != nil { return false }
                 usleep(20_000)

@@ -154,7 +154,7 @@ public struct ViewAccount: Sendable, BitwiseCopyable {
 /// the risk agent into its private staging copy, then published through `EngineView`.
 public struct EngineViewData: Sendable, BitwiseCopyable {
     /// The risk agent's clock and the wall clock at the publish.
-    public var publishedNs: Nanos = 0
+    public var publishedNs: MonotonicNanos = 0
     public var wallNs: WallNanos = 0
     /// Publishes so far (1 = the first).
     public var publishes: UInt64 = 0
@@ -202,7 +202,7 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
 
     mutating func sampleEquity(wallNs: WallNanos, money: Int64) {
         let k = Int(equitySamples % UInt64(equityMoney.count))
-        equityWallNs[k] = wallNs
+        equityWallNs[k] = wallNs.ns
         equityMoney[k] = money
         equitySamples &+= 1
     }
@@ -239,11 +239,11 @@ public enum EngineSnapshotBuilder {
         func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         func side(_ raw: UInt8) -> String { Side(rawValue: raw).map { $0 == .buy ? "buy" : "sell" } ?? "" }
         func activity(_ a: ViewActivity, detail: String = "") -> EngineSnapshot.Activity {
-            .init(wallNs: a.wallNs, symbol: name(a.instrument), strategy: strategy(a.strategy), side: side(a.sideRaw),
+            .init(wallNs: a.wallNs.ns, symbol: name(a.instrument), strategy: strategy(a.strategy), side: side(a.sideRaw),
                   price: scaled(a.priceUnits, a.priceDecimals), quantity: scaled(a.quantityUnits, a.quantityDecimals), detail: detail)
         }
 
-        var s = EngineSnapshot(instance: instance, wallNs: wallNs,
+        var s = EngineSnapshot(instance: instance, wallNs: wallNs.ns,
                                tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
         s.killSwitchEngaged = v.killSwitchEngaged
         let c = v.counters
@@ -324,7 +324,7 @@ public enum EngineSnapshotBuilder {
         return RoundTripRecord(
             sequence: t.sequence, strategy: strategyName(t.strategy, names: strategyNames),
             symbol: Int(t.instrument) < symbols.count ? symbols[Int(t.instrument)] : "#\(t.instrument)",
-            entryNs: t.entryWallNs, exitNs: t.exitWallNs, side: t.side == .sell ? "short" : "long",
+            entryNs: t.entryWallNs.ns, exitNs: t.exitWallNs.ns, side: t.side == .sell ? "short" : "long",
             qty: q / pow(10, Double(t.quantityDecimals)),
             entryPrice: q > 0 ? Double(t.entryNotional) / q / priceScale : 0,
             exitPrice: q > 0 ? Double(t.exitNotional) / q / priceScale : 0,

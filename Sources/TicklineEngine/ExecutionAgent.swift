@@ -22,15 +22,7 @@ public final class ExecutionAgent: Agent {
     public private(set) var ordersRefused: UInt64 = 0
     public private(set) var reportsSent: UInt64 = 0
 
-    /// Wall clock − the clock `doWork` gets: reports are stamped with the wall-clock time
-    /// they come back (the paper venue works on the stage's clock).
-    let wallOffsetNs: Nanos
-
-    /// - Parameter wallOffsetNs: nil = measured now (live); 0 for a simulated clock that
-    ///   already is wall time (replay).
-    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
-                wallOffsetNs: Nanos? = nil) throws(EngineError) {
-        self.wallOffsetNs = wallOffsetNs ?? (Clock.wall() - Clock.monotonic())
+    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256) throws(EngineError) {
         do {
             orders = try region.consumer(of: OrderEvent.self, ring: "orders")
             books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
@@ -43,7 +35,10 @@ public final class ExecutionAgent: Agent {
         self.batchLimit = batchLimit
     }
 
-    public func doWork(nowNs: MonotonicNanos) -> Int {
+    /// The paper venue runs on the duty cycle's wall time: its latency, fills and the
+    /// reports' times are on the same clock as the market events and orders it answers.
+    public func doWork(now: DutyCycleTime) -> Int {
+        let nowNs = now.wall
         var work = books.drain(limit: batchLimit) { b, _ in _ = venue.onDepth(b.pointee, nowNs: nowNs) }
         work += trades.drain(limit: batchLimit) { t, _ in
             let e = t.pointee
@@ -63,8 +58,7 @@ public final class ExecutionAgent: Agent {
             held = nil
             reportsSent &+= 1
         }
-        while var r = venue.nextReport() {
-            r.receiveWallNs = r.receiveWallNs &+ wallOffsetNs
+        while let r = venue.nextReport() {
             guard reports.tryPush(r) else { held = r; break }
             reportsSent &+= 1
             work += 1

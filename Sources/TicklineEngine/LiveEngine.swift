@@ -221,9 +221,9 @@ final class AgentGroup: Agent {
         self.agents = agents
     }
     func onStart() { for a in agents { a.onStart() } }
-    func doWork(nowNs: MonotonicNanos) -> Int {
+    func doWork(now: DutyCycleTime) -> Int {
         var work = 0
-        for a in agents { work += a.doWork(nowNs: nowNs) }
+        for a in agents { work += a.doWork(now: now) }
         return work
     }
     func onClose() { for a in agents { a.onClose() } }
@@ -284,7 +284,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         var p = PrometheusText()
         var checks: [ReadinessCheck] = []
         var full: [String] = []
-        let now = Clock.monotonic()
+        let now = Clock.monotonic().ns
         let wall = Clock.wall()
         // The risk view: nil only if every copy overlapped a publish (then the last snapshot's
         // risk part stays, with fresh ring counters).
@@ -292,7 +292,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         var s = v.map { EngineSnapshotBuilder.snapshot(instance: instance, view: $0, symbols: symbols, stats: stats, wallNs: wall) }
             ?? latest.withLock { $0.0 }
         if let v { trips.withLock { $0.add(from: v, symbols: symbols) } }
-        s.wallNs = wall
+        s.wallNs = wall.ns
         p.family("tickline_ring_published_total", .counter, "Records pushed into each ring.")
         p.family("tickline_ring_dropped_total", .counter, "Records dropped (market-data rings only).")
         p.family("tickline_ring_depth", .gauge, "Records waiting in each ring.")
@@ -368,7 +368,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     /// writes; the writer alive (when supervised here); every ring below its high-water mark (90 %).
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
-        let age = Double(Clock.wall() - s.wallNs) / 1e9
+        let age = Double(Clock.wall().ns - s.wallNs) / 1e9
         return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age))]
             + readinessChecks.withLock { $0 }
     }

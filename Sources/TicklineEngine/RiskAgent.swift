@@ -223,13 +223,18 @@ public final class RiskAgent: Agent {
     /// The `errno` of the failed journal write the stage is halted for (0: healthy).
     public private(set) var journalErrno: Int32 = 0
     var journalResumeRequested = false
-    var nextJournalRetryNs: Nanos = 0
+    var nextJournalRetryNs: MonotonicNanos = 0
     /// The global state to return to when the journal is writable again (retry policy).
     var stateAfterJournal: TradingState = .active
     /// Since when signals have been left in their ring (nil: not blocked).
-    var signalsBlockedSinceNs: Nanos?
+    var signalsBlockedSinceNs: MonotonicNanos?
     var riskSequence: UInt64 = 0
-    let wallOffsetNs: Nanos
+    /// The time of the duty cycle under way (both clocks, as the runner passed them): every
+    /// decision and every wall time this stage writes comes from it.
+    var cycle: DutyCycleTime
+    /// The real monotonic clock read once at the start of the duty cycle: the latency stamp
+    /// (`riskDecidedNs`) of what this stage decides in it, even when `cycle` is simulated.
+    var batchStampNs: MonotonicNanos = 0
     /// Optional telemetry (per-stage latency, tick-to-order).
     let stats: StatsBoard?
     let riskLatency: StatsBoard.Histogram?
@@ -241,8 +246,8 @@ public final class RiskAgent: Agent {
     public let acks = ControlAcks()
     /// Where the view's position scan is (slot index; nil: no publish under way).
     var viewScanSlot: Int?
-    var nextViewNs: Nanos = 0
-    var nextEquitySampleNs: Nanos = 0
+    var nextViewNs: MonotonicNanos = 0
+    var nextEquitySampleNs: MonotonicNanos = 0
 
     /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
     /// orders and states from the journal first, and refuses (throws) when it cannot.
@@ -279,7 +284,7 @@ public final class RiskAgent: Agent {
         pendingCancelsRefused.reserveCapacity(settings.orderCapacity)
         outbox = RiskOutbox(capacity: settings.outboxEntries + settings.outboxReduceOnly, entryCapacity: settings.outboxEntries)
         held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
-        wallOffsetNs = wallNs - nowNs
+        cycle = DutyCycleTime(monotonic: nowNs, wall: wallNs)
         self.stats = stats
         riskLatency = stats?.stageLatency("risk")
         tickToOrder = stats?.tickToOrder()
@@ -343,12 +348,15 @@ public final class RiskAgent: Agent {
                                   + "nothing unjournaled sent, \(v.heldSignals) signals held until the journal takes writes")
     }
 
-    public func doWork(nowNs: MonotonicNanos) -> Int {
+    public func doWork(now: DutyCycleTime) -> Int {
+        cycle = now
+        batchStampNs = Clock.monotonic()
+        let nowNs = now.monotonic
         var work = drainControl(nowNs: nowNs)
         work += drainReports(nowNs: nowNs)
         work += drainDepth(nowNs: nowNs)
         work += drainSignals(nowNs: nowNs)
-        work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
+        work += exits.checkTime(nowNs: cycle.wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         work += flush(nowNs: nowNs)
         publishViewWork(nowNs: nowNs)
         return work
@@ -402,7 +410,7 @@ public final class RiskAgent: Agent {
                 if risk.setState(.halted, instrument: fill.instrument) {
                     emitRisk(RiskEvent(kind: .overfill, scope: .symbol, reason: 0, instrument: fill.instrument,
                                        strategy: fill.strategy, fromState: from, toState: .halted, observed: excess, limit: 0,
-                                       clientOrderId: fill.clientOrderId, receiveWallNs: nowNs &+ wallOffsetNs))
+                                       clientOrderId: fill.clientOrderId, receiveWallNs: cycle.wall))
                 }
             case .refused:
                 counters.refusedReports &+= 1
@@ -427,7 +435,7 @@ public final class RiskAgent: Agent {
             plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss)
         }
         exits.setPosition(strategy: fill.strategy, instrument: fill.instrument, quantityUnits: q,
-                          entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: nowNs &+ wallOffsetNs)
+                          entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: cycle.wall)
         observeEquity(nowNs: nowNs)
     }
 
@@ -440,7 +448,7 @@ public final class RiskAgent: Agent {
             guard mid > 0 else { return }
             let price = Price(units: mid)
             risk.updatePrice(instrument: book.instrument, price: price, nowNs: nowNs)
-            exits.onPrice(instrument: book.instrument, price: price, nowNs: nowNs &+ wallOffsetNs) { signal, trigger in
+            exits.onPrice(instrument: book.instrument, price: price, nowNs: cycle.wall) { signal, trigger in
                 self.handle(exit: signal, trigger: trigger, nowNs: nowNs)
             }
             observeEquity(nowNs: nowNs)
@@ -482,8 +490,8 @@ public final class RiskAgent: Agent {
     /// `exit`: what triggered an exit (nil for a strategy's signal); `decidedNs`: when it was
     /// first decided (a held signal decided again). Returns the order's quantity (nil when denied).
     @discardableResult
-    func decide(_ signal: SignalEvent, nowNs: MonotonicNanos, exit: ExitReason?, decidedNs: Nanos? = nil) -> Int64? {
-        switch risk.decide(signal: signal, nowNs: nowNs) {
+    func decide(_ signal: SignalEvent, nowNs: MonotonicNanos, exit: ExitReason?, decidedNs: MonotonicNanos? = nil) -> Int64? {
+        switch risk.decide(signal: signal, nowNs: nowNs, stampNs: batchStampNs) {
         case .denied(let d):
             deny(d, signal, nowNs: nowNs)
             return nil
@@ -517,7 +525,7 @@ public final class RiskAgent: Agent {
                     emitRisk(RiskEvent(kind: .stale, scope: .symbol, reason: DenialReason.staleReferencePrice.rawValue,
                                        instrument: o.instrument, strategy: o.strategy, referenceSequence: signal.sequence,
                                        observed: age, limit: risk.limits.maxReferencePriceAgeNs, clientOrderId: o.clientOrderId,
-                                       receiveWallNs: nowNs &+ wallOffsetNs))
+                                       receiveWallNs: cycle.wall))
                 }
             }
             return o.quantity.units
@@ -530,7 +538,7 @@ public final class RiskAgent: Agent {
         counters.denials &+= 1
         view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
         riskSequence &+= 1
-        let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
+        let event = d.riskEvent(for: signal, sequence: riskSequence, stampNs: batchStampNs)
         if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
     }
 
@@ -546,7 +554,7 @@ public final class RiskAgent: Agent {
 
     /// Applies one control command; returns how (the ack the control plane waits for).
     func apply(command c: ControlCommand, nowNs: MonotonicNanos) -> ControlAckOutcome {
-        let wall = nowNs &+ wallOffsetNs
+        let wall = cycle.wall
         let equity = risk.positions.equityMoney
         switch c.kind {
         case .halt?: return setState(.halted, scope: c, wallNs: wall)
@@ -656,7 +664,7 @@ public final class RiskAgent: Agent {
             // Entries resting at the venue would still fill after the halt; exits keep
             // working so positions can still be closed.
             let scope = c.scope ?? .global, strategy = c.strategy, instrument = c.instrument
-            cancelOpen(nowNs: wallNs &- wallOffsetNs) { o in
+            cancelOpen(nowNs: cycle.monotonic) { o in
                 o.flags & OrderEvent.flagReduceOnly == 0
                     && (scope != .strategy || o.strategy == strategy) && (scope != .symbol || o.instrument == instrument)
             }
@@ -667,7 +675,7 @@ public final class RiskAgent: Agent {
     }
 
     func observeEquity(nowNs: MonotonicNanos) {
-        if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
+        if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: cycle.wall) {
             // The engine's state before (a halt command may have set it), not the breakers' own.
             e.fromStateRaw = risk.globalState.rawValue
             if let to = e.toState { risk.setGlobalState(to) }
@@ -743,14 +751,14 @@ public final class RiskAgent: Agent {
         stateAfterJournal = from
         risk.setGlobalState(.halted)
         emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalUnwritable.rawValue, fromState: from,
-                           toState: .halted, observed: Int64(error), limit: 0, receiveWallNs: nowNs &+ wallOffsetNs))
+                           toState: .halted, observed: Int64(error), limit: 0, receiveWallNs: cycle.wall))
     }
 
     /// A write succeeded again: resume (the resume command that asked for it, or the state
     /// the retry policy returns to), then decide the held signals again.
     func journalWritable(nowNs: MonotonicNanos, byCommand: Bool) {
         journalErrno = 0
-        let wall = nowNs &+ wallOffsetNs
+        let wall = cycle.wall
         // A kill switch engaged during the outage stays latched (only a confirmed resume lifts
         // it, and that needs a journal that takes writes); a breaker that tripped meanwhile
         // keeps its state: the stage returns to nothing looser than what they require.
@@ -795,6 +803,9 @@ public final class RiskAgent: Agent {
 
     /// Hands journaled orders to the venue ring, oldest first, until it refuses.
     func send(nowNs: MonotonicNanos) -> Int {
+        guard outbox.firstJournaled != nil else { return 0 }
+        // The latency stamp of this batch: the real clock, once, after the journal write.
+        let sentNs = Clock.monotonic()
         var sent = 0
         while let d = outbox.firstJournaled {
             var o = d.order
@@ -809,7 +820,7 @@ public final class RiskAgent: Agent {
                 }
                 continue
             }
-            o.timestamps.orderSentNs = Clock.monotonic()
+            o.timestamps.orderSentNs = sentNs
             guard orders.tryPush(o) else { counters.ordersRingFull &+= 1; break }
             outbox.removeFirstJournaled()
             if d.isNew { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
@@ -898,7 +909,7 @@ extension RiskAgent {
     /// limits and states; then publishes.
     func finishView(nowNs: MonotonicNanos) {
         let v = view.staging
-        let wall = nowNs &+ wallOffsetNs
+        let wall = cycle.wall
         v.pointee.openOrdersTotal = table.openCount
         v.pointee.openOrderCount = 0
         table.forEachOpen { r in
