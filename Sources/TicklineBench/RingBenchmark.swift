@@ -124,7 +124,7 @@ public struct RingBenchmark: Sendable {
             }
         }
         let done = try awaitReply(&replies, kind: 2, child: child)
-        let elapsedNs = Double(Int64(bitPattern: done.a) - startNs)
+        let elapsedNs = Double(Int64(bitPattern: done.a) - startNs.ns)
         var errors = done.b
 
         // Phase 2: paced latency.
@@ -134,7 +134,7 @@ public struct RingBenchmark: Sendable {
         var i: UInt64 = 0
         while i < paced {
             while Clock.monotonic() < next {}
-            let message = Message(sequence: total &+ i, stampNs: Clock.monotonic(), sequenceCheck: total &+ i)
+            let message = Message(sequence: total &+ i, stampNs: Clock.monotonic().ns, sequenceCheck: total &+ i)
             if producer.tryPush(message) {
                 i &+= 1
                 next += interval
@@ -218,7 +218,7 @@ public struct RingBenchmark: Sendable {
             }
             let endNs = Clock.monotonic()
             if sum != total &* (total &- 1) / 2 { errors &+= 1 }
-            replies.push(Reply(kind: 2, a: UInt64(bitPattern: endNs), b: errors))
+            replies.push(Reply(kind: 2, a: UInt64(bitPattern: endNs.ns), b: errors))
 
             let paced = UInt64(options.paced)
             let warmup = paced / 100
@@ -229,7 +229,7 @@ public struct RingBenchmark: Sendable {
                 if let m = consumer.tryPop() {
                     let now = Clock.monotonic()
                     if m.sequence != total &+ received { latencyErrors &+= 1 }
-                    if received >= warmup { _ = histogram.record(UInt64(max(0, now - m.stampNs))) }
+                    if received >= warmup { _ = histogram.record(UInt64(max(0, now.ns - m.stampNs))) }
                     received &+= 1
                 } else if Clock.monotonic() > deadline {
                     printError("bench ring consumer: paced phase did not finish in time")

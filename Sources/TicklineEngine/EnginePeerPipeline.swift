@@ -25,13 +25,13 @@ public final class EnginePeerPipeline {
                                                 positionLimitUnits: 20_000)
 
     /// `configure` adjusts the risk stage's settings (journal policy, outbox size, limits).
-    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true, nowNs: MonotonicNanos = Clock.monotonic(),
+    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true, now: DutyCycleTime = .now(),
                 spec: InstrumentRiskSpec = EnginePeerPipeline.spec, configure: (inout RiskStageSettings) -> Void = { _ in }) throws {
         var settings = RiskStageSettings(instruments: [spec], strategyCapacity: 2)
         settings.journalPath = journal
         settings.entryTimeInForce = .goodTillCancel
         configure(&settings)
-        risk = try RiskAgent(settings: settings, region: region, nowNs: nowNs)
+        risk = try RiskAgent(settings: settings, region: region, nowNs: now.monotonic, wallNs: now.wall)
         var venue = PaperVenueConfig()
         venue.latencyFixedNs = venueLatencyNs
         venue.latencyJitterNs = 0

@@ -79,7 +79,7 @@ struct Demo: ParsableCommand {
                                 venue: data.isEmpty ? "synthetic" : "binance")
         defer { writer.stop() }  // also when something below throws: the private servers go
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
-                                      startNowNs: Clock.monotonic(), startWallNs: Clock.wall(),
+                                      startWallNs: Clock.wall(),
                                       sharedInstance: instance, drainsJournals: writer.supervisor == nil)
         defer { engine.close() }
 
@@ -118,12 +118,14 @@ struct Demo: ParsableCommand {
             let due = Int(Double(now - start) / 1e9 * rate)
             var batch = 0
             while sent < due && batch < 1_000 {
-                let wall = startWall + Int64(Double(Clock.monotonic() - start) * speed)
+                // The simulated market clock: real time since the start at `speed`. The
+                // engine decides on it (both clocks); its latency stamps stay real.
+                let wall = startWall + Nanos(Double(Clock.monotonic() - start) * speed)
                 if recorded.isEmpty {
-                    var text = synthetic.message(venueTimeMs: wall / 1_000_000)
-                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall, nowNs: Clock.monotonic()) }
+                    var text = synthetic.message(venueTimeMs: wall.ns / 1_000_000)
+                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall) }
                 } else {
-                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall, nowNs: Clock.monotonic()) }
+                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall) }
                     line += 1
                 }
                 sent += 1
@@ -229,7 +231,7 @@ struct Demo: ParsableCommand {
         let view = engine.view.read()
         var s = view.map {
             EngineSnapshotBuilder.snapshot(instance: "demo", view: $0, symbols: names, stats: engine.stats, wallNs: wall)
-        } ?? EngineSnapshot(instance: "demo", wallNs: wall)
+        } ?? EngineSnapshot(instance: "demo", wallNs: wall.ns)
         s.events = r.events
         s.eventsPerSecond = r.eventsPerSecond
         return s
@@ -278,7 +280,7 @@ final class DemoSource: ControlPlaneSource {
 
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
-        let age = Double(Clock.wall() - s.wallNs) / 1e9
+        let age = Double(Clock.wall().ns - s.wallNs) / 1e9
         return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last snapshot %.1f s ago", age)),
                 ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) events")]
     }
