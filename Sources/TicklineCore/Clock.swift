@@ -22,12 +22,13 @@ public struct MonotonicNanos: Sendable, BitwiseCopyable, Hashable, Comparable, E
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
     @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
     @inlinable public static func - (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    // Disfavoured: `instant - 5` (a literal) means the duration overload.
+    @_disfavoredOverload @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
     @inlinable public static func += (a: inout Self, d: Nanos) { a.ns &+= d }
     @inlinable public static func &+= (a: inout Self, d: Nanos) { a.ns &+= d }
     @inlinable public static func &+ (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
     @inlinable public static func &- (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
 }
 
 /// An instant of the wall clock (CLOCK_REALTIME) in ns since the Unix epoch: stored
@@ -47,12 +48,13 @@ public struct WallNanos: Sendable, BitwiseCopyable, Hashable, Comparable, Expres
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
     @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
     @inlinable public static func - (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    // Disfavoured: `instant - 5` (a literal) means the duration overload.
+    @_disfavoredOverload @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
     @inlinable public static func += (a: inout Self, d: Nanos) { a.ns &+= d }
     @inlinable public static func &+= (a: inout Self, d: Nanos) { a.ns &+= d }
     @inlinable public static func &+ (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
     @inlinable public static func &- (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
 }
 
 /// The time of one duty cycle: both clocks, read once by the runner (or given by the
@@ -66,6 +68,13 @@ public struct DutyCycleTime: Sendable, BitwiseCopyable, Equatable {
     @inlinable public init(monotonic: MonotonicNanos, wall: WallNanos) {
         self.monotonic = monotonic
         self.wall = wall
+    }
+
+    /// A simulated clock on which both readings are `ns` (replay, demo, tests): the
+    /// monotonic reading moves exactly with the simulated wall time.
+    @inlinable public init(simulatedNs ns: Int64) {
+        monotonic = MonotonicNanos(ns)
+        wall = WallNanos(ns)
     }
 
     /// Both clocks read now.

@@ -265,7 +265,7 @@ public final class ReplayEngine {
         riskSettings.instruments = specs
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
-        clock = Self.simulated(startWallNs)
+        clock = DutyCycleTime(simulatedNs: startWallNs.ns)
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
         execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region)
         market = try region.producer(of: MarketEvent.self, ring: "market")
@@ -296,9 +296,6 @@ public final class ReplayEngine {
     /// The simulated market clock: both readings move with the receive times of the
     /// messages (never backwards), so every decision sees market time.
     public private(set) var clock: DutyCycleTime
-
-    /// The simulated clock at market time `wall`: the monotonic reading moves with it.
-    static func simulated(_ wall: WallNanos) -> DutyCycleTime { DutyCycleTime(monotonic: MonotonicNanos(wall.ns), wall: wall) }
 
     /// Replays `recording` (lines `<receive ns> <json>`). `pace`: 0 = as fast as possible,
     /// else replayed seconds per wall second. `progress` gets the fraction done now and then.
@@ -351,7 +348,7 @@ public final class ReplayEngine {
     public func runStages(_ json: UnsafeRawBufferPointer, receiveWallNs recv: WallNanos) {
         if report.messages == 0 { peak = report.startingEquity }
         report.messages += 1
-        if recv > clock.wall { clock = Self.simulated(recv) }
+        if recv > clock.wall { clock = DutyCycleTime(simulatedNs: recv.ns) }
         var chain = TimestampChain()
         // The latency chain starts at the real clock: the message is "read" now.
         chain.socketReadNs = Clock.monotonic()

@@ -19,8 +19,8 @@ import TicklineRisk
     static func run(_ p: EnginePeerPipeline, until done: () -> Bool) -> Bool {
         let deadline = Clock.monotonic() + 10_000_000_000
         while !done() && Clock.monotonic() < deadline {
-            _ = p.risk.doWork(nowNs: Clock.monotonic())
-            _ = p.execution?.doWork(nowNs: Clock.monotonic())
+            _ = p.risk.doWork(now: .now())
+            _ = p.execution?.doWork(now: .now())
         }
         return done()
     }

@@ -31,7 +31,7 @@ extension PaperVenue {
     }
 
     /// Submits and processes at once (zero latency configs).
-    mutating func run(_ o: OrderEvent, nowNs: Nanos = 0) -> [FillEvent] {
+    mutating func run(_ o: OrderEvent, nowNs: WallNanos = 0) -> [FillEvent] {
         _ = submit(o, nowNs: nowNs)
         advance(nowNs: nowNs)
         return drain()
@@ -190,7 +190,7 @@ extension PaperVenue {
             for id in UInt64(1)...20 { _ = v.submit(order(id, quantity: 10, price: 9_000), nowNs: 0) }
             var seen: [Nanos] = []
             for t in stride(from: Nanos(0), through: 2_000, by: 1) {
-                if v.advance(nowNs: t) > 0 { while let r = v.nextReport() { seen.append(r.venueTimeNs); #expect(r.clientOrderId == UInt64(seen.count)) } }
+                if v.advance(nowNs: WallNanos(t)) > 0 { while let r = v.nextReport() { seen.append(r.venueTimeNs.ns); #expect(r.clientOrderId == UInt64(seen.count)) } }
             }
             return seen
         }
@@ -256,7 +256,7 @@ extension PaperVenue {
                 let q = min(t.quantity - used, leaves)
                 if q > 0 { expectedFills.append(q); leaves -= q }
             }
-            v.onTrade(instrument: 0, price: Price(units: t.price), quantity: Quantity(units: t.quantity), aggressorSold: t.aggressorSold, nowNs: t.receiveNs)
+            v.onTrade(instrument: 0, price: Price(units: t.price), quantity: Quantity(units: t.quantity), aggressorSold: t.aggressorSold, nowNs: WallNanos(t.receiveNs))
             while let r = v.nextReport() {
                 #expect(r.price == best.price && r.liquidity == .maker)
                 filled.append(r.quantity.units)

@@ -50,7 +50,7 @@ struct FeedSubscriptionUnitTests {
     }
 
     func cycle(_ harness: FeedHarness) {
-        _ = harness.invoker.invoke(nowNs: Clock.monotonic())
+        _ = harness.invoker.invoke(now: .now())
         harness.drain()
     }
 

@@ -196,7 +196,7 @@ final class FeedHarness {
     func run(seconds: Double, until condition: (FeedHarness) -> Bool = { _ in false }) -> Bool {
         let deadline = Clock.monotonic() + Int64(seconds * 1e9)
         while Clock.monotonic() < deadline {
-            let work = invoker.invoke(nowNs: Clock.monotonic())
+            let work = invoker.invoke(now: .now())
             drain()
             if condition(self) { return true }
             if work == 0 { usleep(200) }

@@ -4,7 +4,7 @@ import TicklineRisk
 
 @Suite struct CircuitBreakerTests {
     /// Monday 2024-01-01 00:00 UTC.
-    let monday: Nanos = 1_704_067_200 * 1_000_000_000
+    let monday = WallNanos(1_704_067_200 * 1_000_000_000)
     let hour: Nanos = 3_600_000_000_000
     let day: Nanos = CircuitBreakers.nanosPerDay
     func m(_ whole: Int64) -> Int64 { MoneyScale.money(whole) }
