@@ -21,8 +21,14 @@ public final class ExecutionAgent: Agent {
     public private(set) var ordersReceived: UInt64 = 0
     public private(set) var ordersRefused: UInt64 = 0
     public private(set) var reportsSent: UInt64 = 0
+    /// Optional telemetry: order sent (by risk) to taken here, per order.
+    let stats: StatsBoard?
+    let executionLatency: StatsBoard.Histogram?
 
-    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256) throws(EngineError) {
+    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
+                stats: StatsBoard? = nil) throws(EngineError) {
+        self.stats = stats
+        executionLatency = stats?.stageLatency("execution")
         do {
             orders = try region.consumer(of: OrderEvent.self, ring: "orders")
             books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
@@ -47,8 +53,14 @@ public final class ExecutionAgent: Agent {
                           aggressorSold: e.flags & MarketEvent.flagAggressorSold != 0, nowNs: nowNs)
         }
         // Take orders only while the venue has room; the rest wait in the ring (never dropped).
+        // The latency stamp of the batch: the real clock, read once, when orders wait.
+        var takenNs: MonotonicNanos = 0
         while venue.inFlightOrders < venue.config.inFlightCapacity, let o = orders.tryPop() {
             ordersReceived &+= 1
+            if let stats, let h = executionLatency, o.timestamps.orderSentNs > 0 {
+                if takenNs == 0 { takenNs = Clock.monotonic() }
+                stats.record(h, takenNs - o.timestamps.orderSentNs)
+            }
             if !venue.submit(o, nowNs: nowNs) { ordersRefused &+= 1 }
             work += 1
         }

@@ -14,6 +14,29 @@ import TicklineStrategy
 
 /// What a replay (backtest) did: `tickline replay --json` prints it as one line. Money in
 /// the account currency; every figure is net of all fees unless its name says gross.
+/// One latency histogram of a run, in ns: samples and percentiles.
+public struct LatencyRow: Codable, Sendable, Equatable {
+    public var count: UInt64 = 0
+    public var p50: Int64 = 0
+    public var p99: Int64 = 0
+    public var max: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case count, p50 = "p50_ns", p99 = "p99_ns", max = "max_ns"
+    }
+
+    /// Every histogram of `stats` by its stage label (`tick_to_order` for the one without).
+    static func rows(_ stats: StatsBoard) -> [String: LatencyRow] {
+        var rows: [String: LatencyRow] = [:]
+        for (i, h) in stats.histograms.enumerated() {
+            let s = stats.snapshot(histogramAt: i)
+            rows[h.labels.first?.1 ?? "tick_to_order"] = LatencyRow(count: s.count, p50: Int64(s.percentile(0.5)),
+                                                                      p99: Int64(s.percentile(0.99)), max: Int64(s.max))
+        }
+        return rows
+    }
+}
+
 public struct ReplayReport: Codable, Sendable {
     public var messages: UInt64 = 0
     public var events: UInt64 = 0
@@ -68,6 +91,10 @@ public struct ReplayReport: Codable, Sendable {
     public var roundTripsMissed: UInt64 = 0
     /// Per strategy id that traded.
     public var byStrategy: [String: StrategyResult] = [:]
+    /// Per-stage and tick-to-order latency, by stage name (`strategy`, `risk`, `execution`,
+    /// `tick_to_order`): measured on the real monotonic clock, whatever clock the stages
+    /// decide on.
+    public var latency: [String: LatencyRow] = [:]
 
     enum CodingKeys: String, CodingKey {
         case messages, events, seconds, signals, orders, fills, exits, denials, trades, fees, sharpe, reports
@@ -78,7 +105,7 @@ public struct ReplayReport: Codable, Sendable {
         case positionLimit = "position_limit", decodeErrors = "decode_errors", depthGaps = "depth_gaps"
         case sharpeSamples = "sharpe_samples", curveIntervalSeconds = "curve_interval_s"
         case equityCurve = "equity_curve", drawdownCurve = "drawdown_curve", roundTrips = "round_trips"
-        case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy"
+        case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy", latency
     }
 
     public init() {}
@@ -181,7 +208,7 @@ public final class ReplayEngine {
     /// The journal rings' consumer ends when this process drains them; nil when a writer
     /// process does (each ring has one consumer).
     let journals: JournalConsumers?
-    /// Per-stage and tick-to-order latency (real clock only: `demo`).
+    /// Per-stage and tick-to-order latency (the real monotonic clock, also in replay).
     public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
     let startingCapital: Double
@@ -267,7 +294,7 @@ public final class ReplayEngine {
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
-        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region)
+        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region, stats: stats)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
@@ -513,6 +540,7 @@ public final class ReplayEngine {
         for trigger in ExitReason.allCases { report.exitsByTrigger["\(trigger.label)"] = risk.counters.exitsByTrigger[trigger] }
         for kind in ReportCounts.kinds { report.reports["\(kind.label)"] = risk.counters.reports[kind: kind] }
         report.cancelRequests = risk.counters.cancelRequests
+        report.latency = LatencyRow.rows(stats)
         report.denials = risk.counters.denials
         for r in DenialReason.allCases {
             let count = risk.risk.deniedByReason[Int(r.rawValue) & 63]

@@ -237,6 +237,7 @@ public final class RiskAgent: Agent {
     var batchStampNs: MonotonicNanos = 0
     /// Optional telemetry (per-stage latency, tick-to-order).
     let stats: StatsBoard?
+    let strategyLatency: StatsBoard.Histogram?
     let riskLatency: StatsBoard.Histogram?
     let tickToOrder: StatsBoard.Histogram?
     /// What other threads see of this stage (positions, orders, PnL, recent activity),
@@ -286,6 +287,9 @@ public final class RiskAgent: Agent {
         held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
         cycle = DutyCycleTime(monotonic: nowNs, wall: wallNs)
         self.stats = stats
+        // The strategy stage's latency is recorded here, where its signals arrive (one
+        // writer per histogram: this thread).
+        strategyLatency = stats?.stageLatency("strategy")
         riskLatency = stats?.stageLatency("risk")
         tickToOrder = stats?.tickToOrder()
 
@@ -381,6 +385,9 @@ public final class RiskAgent: Agent {
         return signals.drain(limit: min(settings.batchLimit, room)) { s, _ in
             var signal = s.pointee
             counters.signals &+= 1
+            if let stats, let h = strategyLatency, signal.timestamps.decodedNs > 0 {
+                stats.record(h, signal.timestamps.signalNs - signal.timestamps.decodedNs)
+            }
             view.staging.pointee.recentSignals.append(ViewActivity(signal: signal))
             if !journalSignals.tryPush(signal) { counters.journalRingsFull &+= 1 }
             signal.timestamps.riskDecidedNs = 0

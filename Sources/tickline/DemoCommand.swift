@@ -313,6 +313,7 @@ struct DemoSummary: Encodable {
         try c.encode(report.startingEquity, forKey: Key(stringValue: "starting_equity"))
         try c.encode(report.equityCurve, forKey: Key(stringValue: "equity_curve"))
         try c.encode(report.drawdownCurve, forKey: Key(stringValue: "drawdown_curve"))
+        try c.encode(report.latency, forKey: Key(stringValue: "latency"))
     }
 }
 
