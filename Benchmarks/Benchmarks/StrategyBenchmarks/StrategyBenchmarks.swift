@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
         let agent = BuiltInStrategyAgent(
             settings: benchmarkSettings(symbols: 2), market: try! region.consumer(of: MarketEvent.self, ring: "market"),
             signals: try! region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try! region.producer(of: BarEvent.self, ring: "journal.bars"), wallClockOffsetNs: 0)
+            barJournal: try! region.producer(of: BarEvent.self, ring: "journal.bars"))
         agent.onStart()
         let prices = samplePrices
         let mask = prices.count - 1
