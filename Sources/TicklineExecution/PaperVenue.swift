@@ -154,6 +154,9 @@ public struct PaperVenue: Sendable {
         var arrival = nowNs &+ config.latencyFixedNs
         if config.latencyJitterNs > 0 { arrival &+= Int64(nextRandom() % UInt64(config.latencyJitterNs + 1)) }
         arrival = max(arrival, lastArrivalNs)  // one connection: orders arrive in the order sent
+        // Nor before the wall time the order carries: on a runner of its own, the caller's
+        // duty-cycle time may have been read before that order's market event arrived.
+        arrival = max(arrival, order.receiveWallNs)
         lastArrivalNs = arrival
         let tail = (inFlightHead + inFlightCount) % inFlight.count
         inFlight[tail] = order

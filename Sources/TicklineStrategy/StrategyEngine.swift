@@ -166,7 +166,9 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         return indicatorSets[symbol * slotCount + slot]
     }
 
-    /// Handles one market event at `nowNs` (monotonic, stamped into signals as `signalNs`).
+    /// Handles one market event. `nowNs` is only the latency stamp signals carry as
+    /// `signalNs` (the real monotonic clock of the caller's batch); bars are cut on the
+    /// event's wall time.
     /// The caller ensures `hasRoomForEvent` first.
     @inlinable
     public mutating func process(_ event: MarketEvent, nowNs: MonotonicNanos) {
@@ -225,7 +227,8 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     /// Closes every time bar whose interval ended by `wallNs` (the wall clock of this duty
     /// cycle), even when no event arrived. O(1) until the earliest open bar is due, then one
     /// pass over the symbols, which pauses (returning) when the outboxes lack room for one
-    /// more symbol and resumes on the next call. Returns the bars closed.
+    /// more symbol and resumes on the next call. Returns the bars closed. `nowNs` is the
+    /// latency stamp signals from those bars carry.
     @inlinable
     public mutating func advanceTime(wallNs: WallNanos, nowNs: MonotonicNanos) -> Int {
         if timerCursor < 0 {

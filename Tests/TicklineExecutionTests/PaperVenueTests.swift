@@ -178,6 +178,23 @@ extension PaperVenue {
         #expect(again.count == 1 && again[0].status == .rejected && again[0].flags == VenueReportFlags.cancelRejected)
     }
 
+    @Test func neverAnswersAnOrderBeforeTheWallTimeItCarries() {
+        // The execution stage's duty-cycle time can be older than an order handed over by
+        // another runner in the same cycle: its reports still come at or after the order.
+        var v = PaperVenue(config: noLatency(), instrumentCapacity: 1)
+        v.onDepth(syntheticBook(), nowNs: 1_000)
+        var o = order(1, quantity: 10, price: 9_000)
+        o.receiveWallNs = 5_000
+        let queued = v.submit(o, nowNs: 1_000)
+        #expect(queued)
+        let early = v.advance(nowNs: 4_999)
+        #expect(early == 0 && v.drain().isEmpty)
+        let onTime = v.advance(nowNs: 5_000)
+        #expect(onTime == 1)
+        let reports = v.drain()
+        #expect(!reports.isEmpty && reports.allSatisfy { $0.receiveWallNs >= o.receiveWallNs && $0.venueTimeNs >= o.receiveWallNs })
+    }
+
     @Test func latencyIsFixedPlusSeededJitterAndOrdersArriveInTheOrderSent() {
         var c = PaperVenueConfig()
         c.latencyFixedNs = 1_000
