@@ -115,7 +115,7 @@ public struct RingBenchmark: Sendable {
         _ = try awaitReply(&replies, kind: 1, child: child)
 
         // Phase 1: throughput.
-        let startNs = Clock.monotonicNs()
+        let startNs = Clock.monotonic()
         var sequence: UInt64 = 0
         let total = UInt64(options.messages)
         while sequence < total {
@@ -124,17 +124,17 @@ public struct RingBenchmark: Sendable {
             }
         }
         let done = try awaitReply(&replies, kind: 2, child: child)
-        let elapsedNs = Double(Int64(bitPattern: done.a) - startNs)
+        let elapsedNs = Double(Int64(bitPattern: done.a) - startNs.ns)
         var errors = done.b
 
         // Phase 2: paced latency.
         let paced = UInt64(options.paced)
         let interval = Int64(options.intervalNs)
-        var next = Clock.monotonicNs() + interval
+        var next = Clock.monotonic() + interval
         var i: UInt64 = 0
         while i < paced {
-            while Clock.monotonicNs() < next {}
-            let message = Message(sequence: total &+ i, stampNs: Clock.monotonicNs(), sequenceCheck: total &+ i)
+            while Clock.monotonic() < next {}
+            let message = Message(sequence: total &+ i, stampNs: Clock.monotonic().ns, sequenceCheck: total &+ i)
             if producer.tryPush(message) {
                 i &+= 1
                 next += interval
@@ -156,7 +156,7 @@ public struct RingBenchmark: Sendable {
     }
 
     private func awaitReply(_ replies: inout RingConsumer<Reply>, kind: UInt64, child: Process) throws(Failure) -> Reply {
-        let deadline = Clock.monotonicNs() + Self.stallLimitNs
+        let deadline = Clock.monotonic() + Self.stallLimitNs
         while true {
             if let r = replies.tryPop() {
                 guard r.kind == kind else { throw .consumer("expected reply \(kind), got \(r.kind)") }
@@ -167,7 +167,7 @@ public struct RingBenchmark: Sendable {
                 if let r = replies.tryPop(), r.kind == kind { return r }
                 throw .consumer("exited (status \(child.terminationStatus)) before reply \(kind)")
             }
-            if Clock.monotonicNs() > deadline { throw .consumer("no reply \(kind) within \(Self.stallLimitNs / 1_000_000_000) s") }
+            if Clock.monotonic() > deadline { throw .consumer("no reply \(kind) within \(Self.stallLimitNs / 1_000_000_000) s") }
             tl_cpu_relax()
         }
     }
@@ -191,7 +191,7 @@ public struct RingBenchmark: Sendable {
             var expected: UInt64 = 0
             var errors: UInt64 = 0
             var sum: UInt64 = 0
-            var lastProgressNs = Clock.monotonicNs()
+            var lastProgressNs = Clock.monotonic()
             var expectedAtLastCheck: UInt64 = 0
             var spins = 0
             // Phase 1 drains batches (one cursor store per batch), as agents do.
@@ -205,7 +205,7 @@ public struct RingBenchmark: Sendable {
                 if n == 0 {
                     spins &+= 1
                     if spins & 0xFFFFF == 0 {
-                        let now = Clock.monotonicNs()
+                        let now = Clock.monotonic()
                         if expected != expectedAtLastCheck {
                             expectedAtLastCheck = expected
                             lastProgressNs = now
@@ -216,22 +216,22 @@ public struct RingBenchmark: Sendable {
                     }
                 }
             }
-            let endNs = Clock.monotonicNs()
+            let endNs = Clock.monotonic()
             if sum != total &* (total &- 1) / 2 { errors &+= 1 }
-            replies.push(Reply(kind: 2, a: UInt64(bitPattern: endNs), b: errors))
+            replies.push(Reply(kind: 2, a: UInt64(bitPattern: endNs.ns), b: errors))
 
             let paced = UInt64(options.paced)
             let warmup = paced / 100
             var received: UInt64 = 0
             var latencyErrors: UInt64 = 0
-            let deadline = Clock.monotonicNs() + stallLimitNs + Int64(paced) * Int64(options.intervalNs)
+            let deadline = Clock.monotonic() + stallLimitNs + Int64(paced) * Int64(options.intervalNs)
             while received < paced {
                 if let m = consumer.tryPop() {
-                    let now = Clock.monotonicNs()
+                    let now = Clock.monotonic()
                     if m.sequence != total &+ received { latencyErrors &+= 1 }
-                    if received >= warmup { _ = histogram.record(UInt64(max(0, now - m.stampNs))) }
+                    if received >= warmup { _ = histogram.record(UInt64(max(0, now.ns - m.stampNs))) }
                     received &+= 1
-                } else if Clock.monotonicNs() > deadline {
+                } else if Clock.monotonic() > deadline {
                     printError("bench ring consumer: paced phase did not finish in time")
                     return 3
                 }

@@ -86,10 +86,10 @@ public final class ControlServer: Sendable {
             }
         }
         task.withLock { $0 = t }
-        let deadline = Clock.monotonicNs() + Int64(timeoutSeconds * 1e9)
+        let deadline = Clock.monotonic() + Int64(timeoutSeconds * 1e9)
         while self.port == nil {
             if let why = startFailure.withLock({ $0 }) { throw ControlError(description: "control plane cannot listen on \(config.listen): \(why)") }
-            if Clock.monotonicNs() > deadline { throw ControlError(description: "control plane did not start listening on \(config.listen) in \(timeoutSeconds) s") }
+            if Clock.monotonic() > deadline { throw ControlError(description: "control plane did not start listening on \(config.listen) in \(timeoutSeconds) s") }
             usleep(5_000)
         }
     }

@@ -2,45 +2,133 @@
 import Glibc
 #endif
 
-/// Nanoseconds as a signed 64-bit count. Latency stamps use the monotonic clock; stored
-/// points use the wall clock.
+/// A duration in nanoseconds (signed: the difference of two instants of one clock).
 public typealias Nanos = Int64
 
-/// Reads of the two clocks every event carries. Thread-safe: each call reads the kernel clock.
-public enum Clock {
-    /// CLOCK_MONOTONIC in ns: for latency stamps (comparable across processes on one host).
-    /// The corresponding C function is `clock_gettime(CLOCK_MONOTONIC, …)` (vDSO, no syscall).
-    @inlinable
-    public static func monotonicNs() -> Nanos {
-        var ts = timespec()
-        _ = unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Nanos(ts.tv_sec) &* 1_000_000_000 &+ Nanos(ts.tv_nsec)
+/// An instant of the monotonic clock (CLOCK_MONOTONIC) in ns: latency stamps and ordering
+/// inside one host. Only comparable with, and subtractable from, other monotonic instants,
+/// so the compiler refuses a mix with wall time. One `Int64`: ring events keep their layout.
+
+public struct MonotonicNanos: Sendable, BitwiseCopyable, Hashable, Comparable, ExpressibleByIntegerLiteral {
+    public var ns: Int64
+
+    @inlinable public init(_ ns: Int64) { self.ns = ns }
+    @inlinable public init(integerLiteral value: Int64) { ns = value }
+
+    public static let zero = MonotonicNanos(0)
+    public static let max = MonotonicNanos(.max)
+    public static let min = MonotonicNanos(.min)
+
+    @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
+    @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
+    @inlinable public static func - (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
+    // Disfavoured: `instant - 5` (a literal) means the duration overload.
+    @_disfavoredOverload @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    @inlinable public static func += (a: inout Self, d: Nanos) { a.ns &+= d }
+    @inlinable public static func &+= (a: inout Self, d: Nanos) { a.ns &+= d }
+    @inlinable public static func &+ (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
+    @inlinable public static func &- (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
+    @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+}
+
+/// An instant of the wall clock (CLOCK_REALTIME) in ns since the Unix epoch: stored
+/// timestamps, sessions, calendars, UTC days. Only comparable with, and subtractable from,
+/// other wall instants. One `Int64`: ring events keep their layout.
+
+public struct WallNanos: Sendable, BitwiseCopyable, Hashable, Comparable, ExpressibleByIntegerLiteral {
+    public var ns: Int64
+
+    @inlinable public init(_ ns: Int64) { self.ns = ns }
+    @inlinable public init(integerLiteral value: Int64) { ns = value }
+
+    public static let zero = WallNanos(0)
+    public static let max = WallNanos(.max)
+    public static let min = WallNanos(.min)
+
+    @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
+    @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
+    @inlinable public static func - (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
+    // Disfavoured: `instant - 5` (a literal) means the duration overload.
+    @_disfavoredOverload @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+    @inlinable public static func += (a: inout Self, d: Nanos) { a.ns &+= d }
+    @inlinable public static func &+= (a: inout Self, d: Nanos) { a.ns &+= d }
+    @inlinable public static func &+ (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
+    @inlinable public static func &- (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
+    @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
+}
+
+/// The time of one duty cycle: both clocks, read once by the runner (or given by the
+/// invoker: tests, replay and demo pass a simulated market clock). Decisions use it;
+/// latency stamps do not (each stage reads `Clock.monotonic()` per batch for those).
+
+public struct DutyCycleTime: Sendable, BitwiseCopyable, Equatable {
+    public var monotonic: MonotonicNanos
+    public var wall: WallNanos
+
+    @inlinable public init(monotonic: MonotonicNanos, wall: WallNanos) {
+        self.monotonic = monotonic
+        self.wall = wall
     }
 
-    /// CLOCK_REALTIME in ns since the Unix epoch: the receive time stored points carry.
-    @inlinable
-    public static func wallNs() -> Nanos {
-        var ts = timespec()
-        _ = unsafe clock_gettime(CLOCK_REALTIME, &ts)
-        return Nanos(ts.tv_sec) &* 1_000_000_000 &+ Nanos(ts.tv_nsec)
+    /// A simulated clock on which both readings are `ns` (replay, demo, tests): the
+    /// monotonic reading moves exactly with the simulated wall time.
+    @inlinable public init(simulatedNs ns: Int64) {
+        monotonic = MonotonicNanos(ns)
+        wall = WallNanos(ns)
+    }
+
+    /// Both clocks read now.
+    @inlinable public static func now() -> DutyCycleTime {
+        DutyCycleTime(monotonic: Clock.monotonic(), wall: Clock.wall())
+    }
+
+    /// Both clocks moved forward by `d`.
+    @inlinable public func advanced(by d: Nanos) -> DutyCycleTime {
+        DutyCycleTime(monotonic: monotonic + d, wall: wall + d)
     }
 }
 
-/// A clock that only moves when told to: for invoker-mode tests and replay.
-/// Not thread-safe: owned by the test or the replay driver.
-public struct ManualClock: Sendable {
-    public private(set) var nowNs: Nanos
-
-    public init(startNs: Nanos = 0) { nowNs = startNs }
-
-    /// Moves time forward; traps if asked to go backwards.
-    public mutating func advance(byNs delta: Nanos) {
-        precondition(delta >= 0, "ManualClock cannot go backwards (delta \(delta) ns)")
-        nowNs += delta
+/// Reads of the two kernel clocks. Thread-safe: each call reads the kernel clock.
+public enum Clock {
+    /// CLOCK_MONOTONIC: for latency stamps (comparable across processes on one host).
+    /// The corresponding C function is `clock_gettime(CLOCK_MONOTONIC, …)` (vDSO, no syscall).
+    @inlinable
+    public static func monotonic() -> MonotonicNanos {
+        var ts = timespec()
+        _ = unsafe clock_gettime(CLOCK_MONOTONIC, &ts)
+        return MonotonicNanos(Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec))
     }
 
-    public mutating func set(_ ns: Nanos) {
-        precondition(ns >= nowNs, "ManualClock cannot go backwards (\(nowNs) -> \(ns))")
-        nowNs = ns
+    /// CLOCK_REALTIME since the Unix epoch: the receive time stored points carry.
+    /// The corresponding C function is `clock_gettime(CLOCK_REALTIME, …)`.
+    @inlinable
+    public static func wall() -> WallNanos {
+        var ts = timespec()
+        _ = unsafe clock_gettime(CLOCK_REALTIME, &ts)
+        return WallNanos(Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec))
+    }
+}
+
+/// A duty-cycle time that only moves when told to: for invoker-mode tests and replay.
+/// Both clocks move together. Not thread-safe: owned by the test or the replay driver.
+public struct ManualClock: Sendable {
+    public private(set) var now: DutyCycleTime
+
+    /// Starts with the monotonic clock at `startNs` and the wall clock at `wallStartNs`
+    /// (the same number unless given).
+    public init(startNs: Int64 = 0, wallStartNs: Int64? = nil) {
+        now = DutyCycleTime(monotonic: MonotonicNanos(startNs), wall: WallNanos(wallStartNs ?? startNs))
+    }
+
+    /// Moves both clocks forward; traps if asked to go backwards.
+    public mutating func advance(byNs delta: Nanos) {
+        precondition(delta >= 0, "ManualClock cannot go backwards (delta \(delta) ns)")
+        now = now.advanced(by: delta)
+    }
+
+    /// Sets the wall clock to `wall` and moves the monotonic clock by the same amount;
+    /// traps if asked to go backwards.
+    public mutating func set(wall: WallNanos) {
+        advance(byNs: wall - now.wall)
     }
 }

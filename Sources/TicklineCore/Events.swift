@@ -12,18 +12,18 @@
 /// can be measured at the end.
 public struct TimestampChain: Sendable, BitwiseCopyable, Equatable {
     /// When the bytes were read from the socket (or the replay clock).
-    public var socketReadNs: Nanos
+    public var socketReadNs: MonotonicNanos
     /// When the venue message became an event.
-    public var decodedNs: Nanos
+    public var decodedNs: MonotonicNanos
     /// When a strategy emitted a signal from it.
-    public var signalNs: Nanos
+    public var signalNs: MonotonicNanos
     /// When pre-trade risk approved or denied it.
-    public var riskDecidedNs: Nanos
+    public var riskDecidedNs: MonotonicNanos
     /// When the order reached the venue ring.
-    public var orderSentNs: Nanos
+    public var orderSentNs: MonotonicNanos
 
     @inlinable
-    public init(socketReadNs: Nanos = 0, decodedNs: Nanos = 0, signalNs: Nanos = 0, riskDecidedNs: Nanos = 0, orderSentNs: Nanos = 0) {
+    public init(socketReadNs: MonotonicNanos = 0, decodedNs: MonotonicNanos = 0, signalNs: MonotonicNanos = 0, riskDecidedNs: MonotonicNanos = 0, orderSentNs: MonotonicNanos = 0) {
         self.socketReadNs = socketReadNs
         self.decodedNs = decodedNs
         self.signalNs = signalNs
@@ -65,9 +65,9 @@ public struct MarketEvent: Sendable, BitwiseCopyable {
     /// Trade id or book update id, as the venue numbers them.
     public var venueSequence: UInt64
     /// The venue's own event time in ns since the epoch (0 when the venue gives none).
-    public var venueTimeNs: Nanos
+    public var venueTimeNs: WallNanos
     /// CLOCK_REALTIME at receive: the time stored points carry.
-    public var receiveWallNs: Nanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     public static let flagAggressorSold: UInt8 = 1
@@ -76,7 +76,7 @@ public struct MarketEvent: Sendable, BitwiseCopyable {
     public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, kind: MarketEventKind = .trade, flags: UInt8 = 0,
                 priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, price: Price = .zero, quantity: Quantity = .zero,
                 bidPrice: Price = .zero, bidQuantity: Quantity = .zero, askPrice: Price = .zero, askQuantity: Quantity = .zero,
-                venueSequence: UInt64 = 0, venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
+                venueSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.instrument = instrument
         self.kindRaw = kind.rawValue
@@ -123,10 +123,10 @@ public struct DepthSnapshot: Sendable, BitwiseCopyable {
     public var quantityDecimals: UInt8
     /// The book's last applied update id.
     public var updateId: UInt64
-    public var receiveWallNs: Nanos
-    public var venueTimeNs: Nanos
-    public var socketReadNs: Nanos
-    public var decodedNs: Nanos
+    public var receiveWallNs: WallNanos
+    public var venueTimeNs: WallNanos
+    public var socketReadNs: MonotonicNanos
+    public var decodedNs: MonotonicNanos
     public var reserved0: UInt64
     /// Best first.
     public var bids: InlineArray<10, BookLevel>
@@ -166,8 +166,8 @@ public struct BarEvent: Sendable, BitwiseCopyable {
     public var priceDecimals: UInt8
     public var quantityDecimals: UInt8
     public var flags: UInt8
-    public var startWallNs: Nanos
-    public var endWallNs: Nanos
+    public var startWallNs: WallNanos
+    public var endWallNs: WallNanos
     public var open: Price
     public var high: Price
     public var low: Price
@@ -183,7 +183,7 @@ public struct BarEvent: Sendable, BitwiseCopyable {
 
     @inlinable
     public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, kind: BarKind = .minutes1, priceDecimals: UInt8 = 0,
-                quantityDecimals: UInt8 = 0, startWallNs: Nanos = 0, endWallNs: Nanos = 0, open: Price = .zero,
+                quantityDecimals: UInt8 = 0, startWallNs: WallNanos = 0, endWallNs: WallNanos = 0, open: Price = .zero,
                 high: Price = .zero, low: Price = .zero, close: Price = .zero, volume: Quantity = .zero, tradeCount: UInt64 = 0) {
         self.sequence = sequence
         self.instrument = instrument
@@ -249,8 +249,8 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     public var reserved1: UInt32
     /// The market event that triggered it.
     public var marketSequence: UInt64
-    public var venueTimeNs: Nanos
-    public var receiveWallNs: Nanos
+    public var venueTimeNs: WallNanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     public static let flagReduceOnly: UInt8 = 1
@@ -260,8 +260,8 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
                 sizing: SignalSizing = .quantity, quantity: Quantity = .zero, entryPrice: Price = .zero,
                 takeProfit: Price = .zero, stopLoss: Price = .zero, riskPartsPerMillion: UInt32 = 0,
                 confidenceBasisPoints: UInt16 = 0, horizon: Horizon = .swing, priceDecimals: UInt8 = 0,
-                quantityDecimals: UInt8 = 0, flags: UInt8 = 0, marketSequence: UInt64 = 0, venueTimeNs: Nanos = 0,
-                receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
+                quantityDecimals: UInt8 = 0, flags: UInt8 = 0, marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0,
+                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.instrument = instrument
         self.strategy = strategy
@@ -347,7 +347,7 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
     /// The venue the order is for.
     public var venue: VenueId
     public var reserved2: UInt64
-    public var receiveWallNs: Nanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     public static let flagReduceOnly: UInt8 = 1
@@ -358,7 +358,7 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
                 takeProfit: Price = .zero, stopLoss: Price = .zero, signalSequence: UInt64 = 0,
                 timeInForce: TimeInForce = .goodTillCancel, flags: UInt8 = 0, priceDecimals: UInt8 = 0,
                 quantityDecimals: UInt8 = 0, action: OrderAction = .new, stage: StageId = .risk, venue: VenueId = 0,
-                receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
+                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.clientOrderId = clientOrderId
         self.instrument = instrument
@@ -439,8 +439,8 @@ public struct FillEvent: Sendable, BitwiseCopyable {
     public var reserved0: UInt8
     /// The venue that reported it.
     public var venue: VenueId
-    public var venueTimeNs: Nanos
-    public var receiveWallNs: Nanos
+    public var venueTimeNs: WallNanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     @inlinable
@@ -448,7 +448,7 @@ public struct FillEvent: Sendable, BitwiseCopyable {
                 side: Side = .buy, liquidity: Liquidity = .taker, price: Price = .zero, quantity: Quantity = .zero,
                 fee: Int64 = 0, leavesQuantity: Quantity = .zero, venueTradeId: UInt64 = 0, status: OrderStatus = .filled,
                 priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, stage: StageId = .execution, venue: VenueId = 0,
-                venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
+                venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.clientOrderId = clientOrderId
         self.instrument = instrument
@@ -518,15 +518,15 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
     public var clientOrderId: UInt64
     public var reserved1: UInt64
     public var reserved2: UInt64
-    public var venueTimeNs: Nanos
-    public var receiveWallNs: Nanos
+    public var venueTimeNs: WallNanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     @inlinable
     public init(sequence: UInt64 = 0, kind: RiskEventKind = .denial, scope: RiskScope = .global, reason: UInt16 = 0,
                 instrument: InstrumentId = 0, strategy: StrategyId = 0, fromState: TradingState? = nil,
                 toState: TradingState? = nil, referenceSequence: UInt64 = 0, observed: Int64 = 0, limit: Int64 = 0,
-                clientOrderId: UInt64 = 0, venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0,
+                clientOrderId: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0,
                 timestamps: TimestampChain = .init()) {
         self.sequence = sequence
         self.kindRaw = kind.rawValue
@@ -571,15 +571,15 @@ public struct TelemetryRecord: Sendable, BitwiseCopyable {
     public var metric: UInt16
     public var instrument: InstrumentId
     public var value: Int64
-    public var wallNs: Nanos
-    public var monotonicNs: Nanos
+    public var wallNs: WallNanos
+    public var monotonicNs: MonotonicNanos
     public var reserved0: UInt64
     public var reserved1: UInt64
     public var reserved2: UInt64
 
     @inlinable
     public init(sequence: UInt64 = 0, kind: TelemetryKind = .counter, stage: UInt8 = 0, metric: UInt16 = 0,
-                instrument: InstrumentId = 0, value: Int64 = 0, wallNs: Nanos = 0, monotonicNs: Nanos = 0) {
+                instrument: InstrumentId = 0, value: Int64 = 0, wallNs: WallNanos = 0, monotonicNs: MonotonicNanos = 0) {
         self.sequence = sequence
         self.kindRaw = kind.rawValue
         self.stage = stage
@@ -622,7 +622,7 @@ public struct ControlCommand: Sendable, BitwiseCopyable {
     public var reserved0: UInt8
     public var reserved1: UInt32
     public var value: Int64
-    public var issuedWallNs: Nanos
+    public var issuedWallNs: WallNanos
     public var reserved2: UInt64
     /// Venue symbol bytes for subscribe/unsubscribe (`symbolLength` valid).
     public var symbol: InlineArray<32, UInt8>
@@ -635,7 +635,7 @@ public struct ControlCommand: Sendable, BitwiseCopyable {
 
     @inlinable
     public init(sequence: UInt64 = 0, kind: ControlCommandKind, scope: RiskScope = .global, limitId: UInt16 = 0,
-                instrument: InstrumentId = 0, strategy: StrategyId = 0, value: Int64 = 0, issuedWallNs: Nanos = 0) {
+                instrument: InstrumentId = 0, strategy: StrategyId = 0, value: Int64 = 0, issuedWallNs: WallNanos = 0) {
         self.sequence = sequence
         self.kindRaw = kind.rawValue
         self.scopeRaw = scope.rawValue

@@ -24,7 +24,7 @@ public struct FeedCommand: Sendable, BitwiseCopyable {
     public var symbolLength: UInt8
     public var reserved0: UInt8
     public var instrument: InstrumentId
-    public var issuedWallNs: Nanos
+    public var issuedWallNs: WallNanos
     public var reserved1: UInt64
     /// Venue symbol bytes (`symbolLength` valid, the rest 0).
     public var symbol: InlineArray<64, UInt8>
@@ -36,7 +36,7 @@ public struct FeedCommand: Sendable, BitwiseCopyable {
     /// A command for `symbol`; nil when the symbol is empty or longer than `maxSymbolBytes`
     /// (cold path: the control plane).
     public init?(kind: FeedCommandKind, feed: UInt8 = 0, symbol: String, instrument: InstrumentId,
-                 requestId: UInt64 = 0, issuedWallNs: Nanos = 0) {
+                 requestId: UInt64 = 0, issuedWallNs: WallNanos = 0) {
         let bytes = Array(symbol.utf8)
         guard !bytes.isEmpty, bytes.count <= Self.maxSymbolBytes else { return nil }
         self.requestId = requestId

@@ -112,7 +112,7 @@ final class BenchJournalSink: Agent {
         tickToOrder = stats.tickToOrder()
     }
 
-    func doWork(nowNs: Nanos) -> Int {
+    func doWork(now: DutyCycleTime) -> Int {
         let limit = 4_096
         var work = market.drain(limit: limit) { _, _ in }
         work += bars.drain(limit: limit) { _, _ in }
@@ -124,7 +124,7 @@ final class BenchJournalSink: Agent {
         work += orders.drain(limit: limit) { o, _ in
             let order = o.pointee
             let t = order.timestamps
-            guard order.action == .new, order.flags & OrderEvent.flagReduceOnly == 0, t.socketReadNs >= start, t.socketReadNs < end
+            guard order.action == .new, order.flags & OrderEvent.flagReduceOnly == 0, t.socketReadNs.ns >= start, t.socketReadNs.ns < end
             else { return }
             stats.record(feed, t.decodedNs - t.socketReadNs)
             stats.record(strategy, t.signalNs - t.decodedNs)
@@ -278,9 +278,9 @@ public final class BenchPipeline {
     }
 
     /// Measures orders whose market event was read from the socket from now on.
-    public func openWindow(atNs: Nanos) { window.startNs.store(atNs, ordering: .relaxed) }
+    public func openWindow(atNs: MonotonicNanos) { window.startNs.store(atNs.ns, ordering: .relaxed) }
     /// Stops measuring events read from the socket after `atNs`.
-    public func closeWindow(atNs: Nanos) { window.endNs.store(atNs, ordering: .relaxed) }
+    public func closeWindow(atNs: MonotonicNanos) { window.endNs.store(atNs.ns, ordering: .relaxed) }
 
     /// Ring counters now (any thread).
     public func ringStats() -> [RingStats] { region.ringNames.compactMap { try? region.stats(ring: $0) } }
@@ -333,9 +333,9 @@ public final class FeedServerChild {
         stderrFd = errPipe[0]
         // The first stdout line names the port.
         var line: [UInt8] = []
-        let deadline = Clock.monotonicNs() + 10_000_000_000
+        let deadline = Clock.monotonic() + 10_000_000_000
         var byte: UInt8 = 0
-        while Clock.monotonicNs() < deadline {
+        while Clock.monotonic() < deadline {
             var p = pollfd(fd: stdoutFd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
             guard read(stdoutFd, &byte, 1) == 1 else { break }
@@ -507,31 +507,31 @@ public enum EndToEndBench {
         defer { if !stopped { pipeline.stop() } }
 
         func published(_ ring: String) -> UInt64 { (try? pipeline.region.stats(ring: ring).published) ?? 0 }
-        func sleepUntil(_ ns: Nanos) -> Bool {
-            while Clock.monotonicNs() < ns {
+        func sleepUntil(_ ns: MonotonicNanos) -> Bool {
+            while Clock.monotonic() < ns {
                 if ShutdownSignal.requested != nil { return false }
                 usleep(20_000)
             }
             return true
         }
         // Sending starts once every connection is up: the first market event marks it.
-        let connectDeadline = Clock.monotonicNs() + 30_000_000_000
+        let connectDeadline = Clock.monotonic() + 30_000_000_000
         while published("market") == 0 {
             if ShutdownSignal.requested != nil { throw EngineError(description: "interrupted") }
-            guard Clock.monotonicNs() < connectDeadline else {
+            guard Clock.monotonic() < connectDeadline else {
                 throw EngineError(description: "no market event within 30 s (\(connections) connection(s) to \(server.address))")
             }
             usleep(5_000)
         }
-        let sendingNs = Clock.monotonicNs()
+        let sendingNs = Clock.monotonic()
         guard sleepUntil(sendingNs + Nanos(s.warmupSeconds * 1e9)) else { throw EngineError(description: "interrupted") }
 
-        let startNs = Clock.monotonicNs()
+        let startNs = Clock.monotonic()
         pipeline.openWindow(atNs: startNs)
         let eventsAtStart = published("market")
         let cpuAtStart = processCpuSeconds()
         _ = sleepUntil(startNs + Nanos(s.durationSeconds * 1e9))
-        let endNs = Clock.monotonicNs()
+        let endNs = Clock.monotonic()
         pipeline.closeWindow(atNs: endNs)
         result.windowSeconds = Double(endNs - startNs) / 1e9
         result.events = published("market") &- eventsAtStart
@@ -540,10 +540,10 @@ public enum EndToEndBench {
         log(String(format: "  window %.2f s: %llu events", result.windowSeconds, result.events))
 
         // The server stops (its counters come with its exit); the pipeline drains what it has.
-        result.sendingSeconds = Double(Clock.monotonicNs() - sendingNs) / 1e9
+        result.sendingSeconds = Double(Clock.monotonic() - sendingNs) / 1e9
         server.stop()
-        let drainDeadline = Clock.monotonicNs() + 3_000_000_000
-        while Clock.monotonicNs() < drainDeadline {
+        let drainDeadline = Clock.monotonic() + 3_000_000_000
+        while Clock.monotonic() < drainDeadline {
             let busy = ["market", "signals", "orders", "journal.orders"].contains {
                 ((try? pipeline.region.stats(ring: $0).depth) ?? 0) > 0
             }

@@ -112,7 +112,7 @@ public final class RiskCommandQueue: Sendable {
         let numbered: [ControlCommand] = state.withLock { s in
             let first = s.nextSequence
             s.nextSequence &+= UInt64(commands.count)
-            let wall = Clock.wallNs()
+            let wall = Clock.wall()
             let numbered = commands.enumerated().map { k, c in
                 var c = c
                 c.sequence = first + UInt64(k)
@@ -123,7 +123,7 @@ public final class RiskCommandQueue: Sendable {
             return numbered
         }
         let sequences = numbered.map(\.sequence)
-        let deadline = Clock.monotonicNs() &+ ackTimeoutNs
+        let deadline = Clock.monotonic() &+ ackTimeoutNs
         while true {
             let refusedByRing = state.withLock { s -> Bool in
                 guard sequences.contains(where: { s.ringRefused.contains($0) }) else { return false }
@@ -142,7 +142,7 @@ public final class RiskCommandQueue: Sendable {
                 lookups.append(l)
             }
             if lookups.count == sequences.count { return Self.reply(numbered, lookups) }
-            if Clock.monotonicNs() >= deadline { break }
+            if Clock.monotonic() >= deadline { break }
             try? await Task.sleep(nanoseconds: pollNs)
         }
         let unsent = state.withLock { s in

@@ -25,13 +25,13 @@ public final class EnginePeerPipeline {
                                                 positionLimitUnits: 20_000)
 
     /// `configure` adjusts the risk stage's settings (journal policy, outbox size, limits).
-    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true, nowNs: Nanos = Clock.monotonicNs(),
+    public init(region: SharedRegion, journal: String?, venueLatencyNs: Nanos, withVenue: Bool = true, now: DutyCycleTime = .now(),
                 spec: InstrumentRiskSpec = EnginePeerPipeline.spec, configure: (inout RiskStageSettings) -> Void = { _ in }) throws {
         var settings = RiskStageSettings(instruments: [spec], strategyCapacity: 2)
         settings.journalPath = journal
         settings.entryTimeInForce = .goodTillCancel
         configure(&settings)
-        risk = try RiskAgent(settings: settings, region: region, nowNs: nowNs)
+        risk = try RiskAgent(settings: settings, region: region, nowNs: now.monotonic, wallNs: now.wall)
         var venue = PaperVenueConfig()
         venue.latencyFixedNs = venueLatencyNs
         venue.latencyJitterNs = 0
@@ -42,7 +42,7 @@ public final class EnginePeerPipeline {
     }
 
     /// A one-level book (default bid 61,000.00 / ask 61,000.10, 5.000 each) to both rings.
-    public func publishBook(nowNs: Nanos, bid: Int64 = 6_100_000, ask: Int64 = 6_100_010) {
+    public func publishBook(nowNs: MonotonicNanos, bid: Int64 = 6_100_000, ask: Int64 = 6_100_010) {
         var b = DepthSnapshot(instrument: 0, priceDecimals: 2, quantityDecimals: 3)
         b.bids[0] = BookLevel(price: Price(units: bid), quantity: Quantity(units: 5_000))
         b.asks[0] = BookLevel(price: Price(units: ask), quantity: Quantity(units: 5_000))

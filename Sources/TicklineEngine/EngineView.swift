@@ -72,7 +72,7 @@ public struct ViewOrder: Sendable, BitwiseCopyable {
 
 /// A signal, trade or denial.
 public struct ViewActivity: Sendable, BitwiseCopyable, Equatable {
-    public var wallNs: Nanos = 0
+    public var wallNs: WallNanos = 0
     public var instrument: InstrumentId = 0
     public var strategy: StrategyId = 0
     public var sideRaw: UInt8 = 0
@@ -154,8 +154,8 @@ public struct ViewAccount: Sendable, BitwiseCopyable {
 /// the risk agent into its private staging copy, then published through `EngineView`.
 public struct EngineViewData: Sendable, BitwiseCopyable {
     /// The risk agent's clock and the wall clock at the publish.
-    public var publishedNs: Nanos = 0
-    public var wallNs: Nanos = 0
+    public var publishedNs: MonotonicNanos = 0
+    public var wallNs: WallNanos = 0
     /// Publishes so far (1 = the first).
     public var publishes: UInt64 = 0
     public var globalStateRaw: UInt8 = TradingState.active.rawValue
@@ -199,9 +199,9 @@ public struct EngineViewData: Sendable, BitwiseCopyable {
 
     public init() {}
 
-    mutating func sampleEquity(wallNs: Nanos, money: Int64) {
+    mutating func sampleEquity(wallNs: WallNanos, money: Int64) {
         let k = Int(equitySamples % UInt64(equityMoney.count))
-        equityWallNs[k] = wallNs
+        equityWallNs[k] = wallNs.ns
         equityMoney[k] = money
         equitySamples &+= 1
     }
@@ -231,18 +231,18 @@ public enum EngineSnapshotBuilder {
     ///   - strategyNames: names by strategy id (missing: the id).
     /// `events` and `eventsPerSecond` are the caller's (the view holds the risk stage only).
     public static func snapshot(instance: String, view v: EngineViewData, symbols: [String], stats: StatsBoard?,
-                                wallNs: Nanos, strategyNames: [String] = []) -> EngineSnapshot {
+                                wallNs: WallNanos, strategyNames: [String] = []) -> EngineSnapshot {
         func name(_ i: InstrumentId) -> String { Int(i) < symbols.count ? symbols[Int(i)] : "#\(i)" }
         func strategy(_ s: StrategyId) -> String { strategyName(s, names: strategyNames) }
         func scaled(_ units: Int64, _ decimals: UInt8) -> Double { Double(units) / pow(10, Double(decimals)) }
         func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         func side(_ raw: UInt8) -> String { Side(rawValue: raw).map { $0 == .buy ? "buy" : "sell" } ?? "" }
         func activity(_ a: ViewActivity, detail: String = "") -> EngineSnapshot.Activity {
-            .init(wallNs: a.wallNs, symbol: name(a.instrument), strategy: strategy(a.strategy), side: side(a.sideRaw),
+            .init(wallNs: a.wallNs.ns, symbol: name(a.instrument), strategy: strategy(a.strategy), side: side(a.sideRaw),
                   price: scaled(a.priceUnits, a.priceDecimals), quantity: scaled(a.quantityUnits, a.quantityDecimals), detail: detail)
         }
 
-        var s = EngineSnapshot(instance: instance, wallNs: wallNs,
+        var s = EngineSnapshot(instance: instance, wallNs: wallNs.ns,
                                tradingState: TradingState(rawValue: v.globalStateRaw).map { "\($0)" } ?? "unknown")
         s.killSwitchEngaged = v.breakers.killSwitchEngaged
         s.breakers = breakers(v.breakers)
@@ -325,7 +325,7 @@ public enum EngineSnapshotBuilder {
         out.dayStartEquity = money(b.dayStartEquityMoney)
         out.week = date(CircuitBreakers.firstDay(ofWeek: b.weekIndex))
         out.weekStartEquity = money(b.weekStartEquityMoney)
-        let year = 1970 + (b.monthIndex >= 0 ? b.monthIndex / 12 : (b.monthIndex - 11) / 12)
+        let year: Int64 = 1970 + (b.monthIndex >= 0 ? b.monthIndex / 12 : (b.monthIndex - 11) / 12)
         out.month = String(format: "%04lld-%02lld", year, b.monthIndex - (year - 1970) * 12 + 1)
         out.monthStartEquity = money(b.monthStartEquityMoney)
         out.drawdownPeakEquity = money(b.peakEquityMoney)
@@ -345,7 +345,7 @@ public enum EngineSnapshotBuilder {
         return RoundTripRecord(
             sequence: t.sequence, strategy: strategyName(t.strategy, names: strategyNames),
             symbol: Int(t.instrument) < symbols.count ? symbols[Int(t.instrument)] : "#\(t.instrument)",
-            entryNs: t.entryWallNs, exitNs: t.exitWallNs, side: t.side == .sell ? "short" : "long",
+            entryNs: t.entryWallNs.ns, exitNs: t.exitWallNs.ns, side: t.side == .sell ? "short" : "long",
             qty: q / pow(10, Double(t.quantityDecimals)),
             entryPrice: q > 0 ? Double(t.entryNotional) / q / priceScale : 0,
             exitPrice: q > 0 ? Double(t.exitNotional) / q / priceScale : 0,

@@ -21,16 +21,14 @@ public final class ExecutionAgent: Agent {
     public private(set) var ordersReceived: UInt64 = 0
     public private(set) var ordersRefused: UInt64 = 0
     public private(set) var reportsSent: UInt64 = 0
+    /// Optional telemetry: order sent (by risk) to taken here, per order.
+    let stats: StatsBoard?
+    let executionLatency: StatsBoard.Histogram?
 
-    /// Wall clock − the clock `doWork` gets: reports are stamped with the wall-clock time
-    /// they come back (the paper venue works on the stage's clock).
-    let wallOffsetNs: Nanos
-
-    /// - Parameter wallOffsetNs: nil = measured now (live); 0 for a simulated clock that
-    ///   already is wall time (replay).
     public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
-                wallOffsetNs: Nanos? = nil) throws(EngineError) {
-        self.wallOffsetNs = wallOffsetNs ?? (Clock.wallNs() - Clock.monotonicNs())
+                stats: StatsBoard? = nil) throws(EngineError) {
+        self.stats = stats
+        executionLatency = stats?.stageLatency("execution")
         do {
             orders = try region.consumer(of: OrderEvent.self, ring: "orders")
             books = try region.consumer(of: DepthSnapshot.self, ring: "depth.venue")
@@ -43,7 +41,10 @@ public final class ExecutionAgent: Agent {
         self.batchLimit = batchLimit
     }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    /// The paper venue runs on the duty cycle's wall time: its latency, fills and the
+    /// reports' times are on the same clock as the market events and orders it answers.
+    public func doWork(now: DutyCycleTime) -> Int {
+        let nowNs = now.wall
         var work = books.drain(limit: batchLimit) { b, _ in _ = venue.onDepth(b.pointee, nowNs: nowNs) }
         work += trades.drain(limit: batchLimit) { t, _ in
             let e = t.pointee
@@ -52,8 +53,14 @@ public final class ExecutionAgent: Agent {
                           aggressorSold: e.flags & MarketEvent.flagAggressorSold != 0, nowNs: nowNs)
         }
         // Take orders only while the venue has room; the rest wait in the ring (never dropped).
+        // The latency stamp of the batch: the real clock, read once, when orders wait.
+        var takenNs: MonotonicNanos = 0
         while venue.inFlightOrders < venue.config.inFlightCapacity, let o = orders.tryPop() {
             ordersReceived &+= 1
+            if let stats, let h = executionLatency, o.timestamps.orderSentNs > 0 {
+                if takenNs == 0 { takenNs = Clock.monotonic() }
+                stats.record(h, takenNs - o.timestamps.orderSentNs)
+            }
             if !venue.submit(o, nowNs: nowNs) { ordersRefused &+= 1 }
             work += 1
         }
@@ -63,8 +70,7 @@ public final class ExecutionAgent: Agent {
             held = nil
             reportsSent &+= 1
         }
-        while var r = venue.nextReport() {
-            r.receiveWallNs = r.receiveWallNs &+ wallOffsetNs
+        while let r = venue.nextReport() {
             guard reports.tryPush(r) else { held = r; break }
             reportsSent &+= 1
             work += 1

@@ -62,7 +62,7 @@ public final class LiveEngine {
                                              barJournal: region.producer(of: BarEvent.self, ring: "journal.bars"))
             } catch { throw EngineError(description: "strategy stage: \(error.description)") }
             risk = try RiskAgent(settings: RiskStageSettings(config: config.risk, instance: config.instance), region: region, stats: stats)
-            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region)
+            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region, stats: stats)
             let agents: [String: any Agent] = ["feed": AgentGroup(role: "feed", agents: feeds), "strategy": strategy,
                                                 "risk": risk, "execution": execution]
             do { runners = try config.threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
@@ -161,14 +161,14 @@ public final class LiveEngine {
         if let line = risk.recoveryReport { log(line) }
         for r in runners { r.start() }
         log("running: \(symbols.count) instruments, feeds \(config.feeds.map(\.name).joined(separator: ", ")), runners \(runners.count)")
-        var nextSnapshot = Clock.monotonicNs()
+        var nextSnapshot = Clock.monotonic()
         while ShutdownSignal.requested == nil {
             usleep(10_000)
             // Requests from the API go onto the control ring from this one thread; every
             // pass, since each request waits for the risk stage's acknowledgement.
             source.forwardRequests()
             writer?.poll()
-            let now = Clock.monotonicNs()
+            let now = Clock.monotonic()
             if now >= nextSnapshot {
                 nextSnapshot = now + 500_000_000
                 source.refresh(region: region, stats: stats, writerRestarts: writer?.restarts ?? 0,
@@ -221,9 +221,9 @@ final class AgentGroup: Agent {
         self.agents = agents
     }
     func onStart() { for a in agents { a.onStart() } }
-    func doWork(nowNs: Nanos) -> Int {
+    func doWork(now: DutyCycleTime) -> Int {
         var work = 0
-        for a in agents { work += a.doWork(nowNs: nowNs) }
+        for a in agents { work += a.doWork(now: now) }
         return work
     }
     func onClose() { for a in agents { a.onClose() } }
@@ -284,15 +284,15 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         var p = PrometheusText()
         var checks: [ReadinessCheck] = []
         var full: [String] = []
-        let now = Clock.monotonicNs()
-        let wall = Clock.wallNs()
+        let now = Clock.monotonic().ns
+        let wall = Clock.wall()
         // The risk view: nil only if every copy overlapped a publish (then the last snapshot's
         // risk part stays, with fresh ring counters).
         let v = view.read()
         var s = v.map { EngineSnapshotBuilder.snapshot(instance: instance, view: $0, symbols: symbols, stats: stats, wallNs: wall) }
             ?? latest.withLock { $0.0 }
         if let v { trips.withLock { $0.add(from: v, symbols: symbols) } }
-        s.wallNs = wall
+        s.wallNs = wall.ns
         p.family("tickline_ring_published_total", .counter, "Records pushed into each ring.")
         p.family("tickline_ring_dropped_total", .counter, "Records dropped (market-data rings only).")
         p.family("tickline_ring_depth", .gauge, "Records waiting in each ring.")
@@ -368,7 +368,7 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
     /// writes; the writer alive (when supervised here); every ring below its high-water mark (90 %).
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
-        let age = Double(Clock.wallNs() - s.wallNs) / 1e9
+        let age = Double(Clock.wall().ns - s.wallNs) / 1e9
         return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last refresh %.1f s ago", age))]
             + readinessChecks.withLock { $0 }
     }

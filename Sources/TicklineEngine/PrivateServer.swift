@@ -74,9 +74,9 @@ public final class PrivateServer {
     public func waitUntilReady(seconds: Double = 30) throws(PrivateServerError) {
         let ready: (request: String, expect: String) = kind == .redis
             ? ("PING\r\n", "+PONG") : ("GET /ping HTTP/1.0\r\n\r\n", " 204")
-        let deadline = TicklineCore.Clock.monotonicNs() + Int64(seconds * 1e9)
+        let deadline = TicklineCore.Clock.monotonic() + Int64(seconds * 1e9)
         while !Self.probe(port: UInt16(port), request: ready.request, expect: ready.expect) {
-            if !running || TicklineCore.Clock.monotonicNs() > deadline {
+            if !running || TicklineCore.Clock.monotonic() > deadline {
                 let why = running ? "did not answer on 127.0.0.1:\(port) within \(Int(seconds)) s" : "exited"
                 let tail = Self.lastLines(of: logPath)
                 stop()
@@ -111,9 +111,9 @@ public final class PrivateServer {
         if let p = pid {
             kill(p, SIGTERM)
             var status: Int32 = 0
-            let deadline = TicklineCore.Clock.monotonicNs() + Int64(timeoutMs) * 1_000_000
+            let deadline = TicklineCore.Clock.monotonic() + Int64(timeoutMs) * 1_000_000
             while waitpid(p, &status, WNOHANG) == 0 {
-                if TicklineCore.Clock.monotonicNs() > deadline {
+                if TicklineCore.Clock.monotonic() > deadline {
                     kill(p, SIGKILL)
                     waitpid(p, &status, 0)
                     break

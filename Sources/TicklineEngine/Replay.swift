@@ -14,6 +14,29 @@ import TicklineStrategy
 
 /// What a replay (backtest) did: `tickline replay --json` prints it as one line. Money in
 /// the account currency; every figure is net of all fees unless its name says gross.
+/// One latency histogram of a run, in ns: samples and percentiles.
+public struct LatencyRow: Codable, Sendable, Equatable {
+    public var count: UInt64 = 0
+    public var p50: Int64 = 0
+    public var p99: Int64 = 0
+    public var max: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case count, p50 = "p50_ns", p99 = "p99_ns", max = "max_ns"
+    }
+
+    /// Every histogram of `stats` by its stage label (`tick_to_order` for the one without).
+    static func rows(_ stats: StatsBoard) -> [String: LatencyRow] {
+        var rows: [String: LatencyRow] = [:]
+        for (i, h) in stats.histograms.enumerated() {
+            let s = stats.snapshot(histogramAt: i)
+            rows[h.labels.first?.1 ?? "tick_to_order"] = LatencyRow(count: s.count, p50: Int64(s.percentile(0.5)),
+                                                                      p99: Int64(s.percentile(0.99)), max: Int64(s.max))
+        }
+        return rows
+    }
+}
+
 public struct ReplayReport: Codable, Sendable {
     public var messages: UInt64 = 0
     public var events: UInt64 = 0
@@ -68,6 +91,10 @@ public struct ReplayReport: Codable, Sendable {
     public var roundTripsMissed: UInt64 = 0
     /// Per strategy id that traded.
     public var byStrategy: [String: StrategyResult] = [:]
+    /// Per-stage and tick-to-order latency, by stage name (`strategy`, `risk`, `execution`,
+    /// `tick_to_order`): measured on the real monotonic clock, whatever clock the stages
+    /// decide on.
+    public var latency: [String: LatencyRow] = [:]
 
     enum CodingKeys: String, CodingKey {
         case messages, events, seconds, signals, orders, fills, exits, denials, trades, fees, sharpe, reports
@@ -78,7 +105,7 @@ public struct ReplayReport: Codable, Sendable {
         case positionLimit = "position_limit", decodeErrors = "decode_errors", depthGaps = "depth_gaps"
         case sharpeSamples = "sharpe_samples", curveIntervalSeconds = "curve_interval_s"
         case equityCurve = "equity_curve", drawdownCurve = "drawdown_curve", roundTrips = "round_trips"
-        case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy"
+        case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy", latency
     }
 
     public init() {}
@@ -181,7 +208,7 @@ public final class ReplayEngine {
     /// The journal rings' consumer ends when this process drains them; nil when a writer
     /// process does (each ring has one consumer).
     let journals: JournalConsumers?
-    /// Per-stage and tick-to-order latency (real clock only: `demo`).
+    /// Per-stage and tick-to-order latency (the real monotonic clock, also in replay).
     public let stats = StatsBoard()
     let specs: [InstrumentRiskSpec]
     let startingCapital: Double
@@ -215,14 +242,16 @@ public final class ReplayEngine {
     ///   - config: strategies (none configured = the built-ins), risk (instruments by symbol;
     ///     a symbol without one gets `fallbackSpec`), venue.
     /// - Parameters:
-    ///   - startNowNs, startWallNs: the clock at start (0, 0 for a simulated clock that starts
-    ///     at the first message's receive time).
+    ///   - startWallNs: the simulated market clock at start (0: it starts at the first
+    ///     message's receive time). Every decision of every stage runs on that clock (both
+    ///     its monotonic and its wall reading), advanced by the messages' receive times; the
+    ///     latency stamps are the real monotonic clock.
     ///   - sharedInstance: nil = a private region (gone with the process); else the region is
     ///     `/dev/shm/tickline-<sharedInstance>`, for a writer process to attach to (the demo),
     ///     removed by `close()`.
     ///   - drainsJournals: false when a writer process drains the journal rings.
     public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
-                startNowNs: Nanos = 0, startWallNs: Nanos = 0, sharedInstance: String? = nil,
+                startWallNs: WallNanos = 0, sharedInstance: String? = nil,
                 drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000) throws {
         precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
         self.symbols = symbols
@@ -257,16 +286,15 @@ public final class ReplayEngine {
         strategy = StrategyAgent(settings: strategySettings,
                                  market: try region.consumer(of: MarketEvent.self, ring: "market"),
                                  signals: try region.producer(of: SignalEvent.self, ring: "signals"),
-                                 barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"),
-                                 wallClockOffsetNs: startWallNs - startNowNs)
+                                 barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
         var riskSettings = RiskStageSettings(config: config.risk, instance: instance)
         riskSettings.feePartsPerMillion = feePartsPerMillion
         riskSettings.instruments = specs
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
-        risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: startNowNs, wallNs: startWallNs)
-        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region,
-                                       wallOffsetNs: startWallNs - startNowNs)
+        clock = DutyCycleTime(simulatedNs: startWallNs.ns)
+        risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
+        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region, stats: stats)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
@@ -291,14 +319,15 @@ public final class ReplayEngine {
     /// Closed round trips copied from the risk stage, and the last sequence copied.
     var trips: [RoundTrip] = []
     var lastTrip: UInt64 = 0
-    var lastRecv: Int64 = 0
-    var lastNowNs: Int64 = 0
-    var startedNs: Int64 = 0
+    var lastRecv: WallNanos = 0
+    /// The simulated market clock: both readings move with the receive times of the
+    /// messages (never backwards), so every decision sees market time.
+    public private(set) var clock: DutyCycleTime
 
     /// Replays `recording` (lines `<receive ns> <json>`). `pace`: 0 = as fast as possible,
     /// else replayed seconds per wall second. `progress` gets the fraction done now and then.
     public func run(_ recording: [UInt8], pace: Double = 0, progress: (Double) -> Void = { _ in }) -> ReplayReport {
-        let startWall = Clock.monotonicNs()
+        let startWall = Clock.monotonic()
         var firstRecv: Int64 = 0
         var nextProgress = 0
         recording.withUnsafeBytes { raw in
@@ -322,40 +351,38 @@ public final class ReplayEngine {
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
-                    while Clock.monotonicNs() < due { usleep(200) }
+                    while Clock.monotonic() < due { usleep(200) }
                 }
-                // Simulated clock: the receive time is "now" for every stage.
-                step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: recv, nowNs: recv)
+                step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: WallNanos(recv))
                 let done = Int(Double(i) / Double(max(n, 1)) * 100)
                 if done >= nextProgress { progress(Double(done) / 100); nextProgress = done + 1 }
             }
         }
         progress(1)
-        return finish(elapsedSeconds: Double(Clock.monotonicNs() - startWall) / 1e9)
+        return finish(elapsedSeconds: Double(Clock.monotonic() - startWall) / 1e9)
     }
 
-    /// One message through the feed code and one duty cycle of every stage (until idle) at
-    /// `nowNs`, then the report's bookkeeping. `receiveWallNs` stamps the events.
-    public func step(_ json: UnsafeRawBufferPointer, receiveWallNs recv: Int64, nowNs: Int64) {
-        runStages(json, receiveWallNs: recv, nowNs: nowNs)
+    /// One message through the feed code and one duty cycle of every stage (until idle),
+    /// then the report's bookkeeping. `receiveWallNs` stamps the events and advances the
+    /// simulated market clock the stages decide on.
+    public func step(_ json: UnsafeRawBufferPointer, receiveWallNs recv: WallNanos) {
+        runStages(json, receiveWallNs: recv)
         account(recv)
     }
 
     /// `step` without the report's bookkeeping (which grows the equity curve): the live
     /// stages' path alone, what the allocation gate measures per message.
-    public func runStages(_ json: UnsafeRawBufferPointer, receiveWallNs recv: Int64, nowNs: Int64) {
-        if report.messages == 0 {
-            peak = report.startingEquity
-            startedNs = nowNs
-        }
+    public func runStages(_ json: UnsafeRawBufferPointer, receiveWallNs recv: WallNanos) {
+        if report.messages == 0 { peak = report.startingEquity }
         report.messages += 1
-        lastNowNs = nowNs
+        if recv > clock.wall { clock = DutyCycleTime(simulatedNs: recv.ns) }
         var chain = TimestampChain()
-        chain.socketReadNs = nowNs
+        // The latency chain starts at the real clock: the message is "read" now.
+        chain.socketReadNs = Clock.monotonic()
         switch processor.process(json, receiveWallNs: recv, timestamps: chain) {
         case .marketEvent:
             let e = stamped(processor.event)
-            push(e, recv)
+            push(e)
             report.events += 1
             // A feed without depth diffs (or before its book syncs): the quote is the book
             // that risk marks against and the venue fills against, one level a side.
@@ -374,9 +401,9 @@ public final class ReplayEngine {
                 _ = venueDepth.tryPush(d)
             }
         case .bookUpdated, .snapshotLoaded:
-            push(stamped(processor.event), recv)
+            push(stamped(processor.event))
             var d = processor.depth
-            d.decodedNs = Clock.monotonicNs()
+            d.decodedNs = Clock.monotonic()
             _ = depth.tryPush(d)
             _ = venueDepth.tryPush(d)
             report.events += 1
@@ -390,7 +417,7 @@ public final class ReplayEngine {
         var work = 1
         var cycles = 0
         while work > 0 && cycles < 64 {
-            work = strategy.doWork(nowNs: nowNs) + risk.doWork(nowNs: nowNs) + execution.doWork(nowNs: nowNs)
+            work = strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
             cycles += 1
         }
         drainJournals()
@@ -452,15 +479,15 @@ public final class ReplayEngine {
     /// The risk stage (positions, orders, limits) for views; read on the stepping thread.
     public var riskStage: RiskAgent { risk }
 
-    /// The decoded stamp (a simulated clock leaves it at the read time).
+    /// The decoded stamp: the real clock after the decode.
     @inline(__always)
     func stamped(_ e: MarketEvent) -> MarketEvent {
         var e = e
-        e.timestamps.decodedNs = max(Clock.monotonicNs(), e.timestamps.socketReadNs)
+        e.timestamps.decodedNs = Clock.monotonic()
         return e
     }
 
-    func account(_ recv: Int64) {
+    func account(_ recv: WallNanos) {
         let positions = risk.risk.positions
         for s in 0..<symbols.count {
             maxAbs[s] = max(maxAbs[s], abs(positions.quantity(instrument: InstrumentId(s))))
@@ -474,10 +501,10 @@ public final class ReplayEngine {
         let drawdown = peak > 0 ? (peak - equity) / peak : 0
         report.maxDrawdown = max(report.maxDrawdown, drawdown)
         lastRecv = recv
-        let interval = recv / curveIntervalNs
+        let interval = recv.ns / curveIntervalNs
         if interval != lastInterval {
             lastInterval = interval
-            samples.append((recv, equity, drawdown))
+            samples.append((recv.ns, equity, drawdown))
             for s in 0..<strategyPnl.count { strategyPnl[s].append(pnl(positions.strategy(StrategyId(s)))) }
         }
     }
@@ -488,11 +515,11 @@ public final class ReplayEngine {
     /// Lets the venue's last reports arrive (its latency past the last message) and builds
     /// the report.
     public func finish(elapsedSeconds: Double) -> ReplayReport {
-        for step in 1...100 {
-            let now = lastNowNs + Int64(step) * 10_000_000
-            _ = strategy.doWork(nowNs: now) + risk.doWork(nowNs: now) + execution.doWork(nowNs: now)
+        for _ in 1...100 {
+            clock = clock.advanced(by: 10_000_000)
+            _ = strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
         }
-        risk.publishView(nowNs: lastNowNs + 100 * 10_000_000)
+        risk.publishView(nowNs: clock.monotonic)
         account(lastRecv)
         return current(elapsedSeconds: elapsedSeconds)
     }
@@ -513,6 +540,7 @@ public final class ReplayEngine {
         for trigger in ExitReason.allCases { report.exitsByTrigger["\(trigger.label)"] = risk.counters.exitsByTrigger[trigger] }
         for kind in ReportCounts.kinds { report.reports["\(kind.label)"] = risk.counters.reports[kind: kind] }
         report.cancelRequests = risk.counters.cancelRequests
+        report.latency = LatencyRow.rows(stats)
         report.denials = risk.counters.denials
         for r in DenialReason.allCases {
             let count = risk.risk.deniedByReason[Int(r.rawValue) & 63]
@@ -545,7 +573,7 @@ public final class ReplayEngine {
     func addStatistics(to report: inout ReplayReport, positions: Positions) {
         func money(_ m: Int64) -> Double { Double(m) / Double(MoneyScale.one) }
         // The curves: the samples, then the equity now (the last point is the final equity).
-        let endNs = max(lastRecv, trips.last?.exitWallNs ?? 0)
+        let endNs = max(lastRecv, trips.last?.exitWallNs ?? 0).ns
         let equity = report.finalEquity
         let drawdown = peak > 0 ? max(0, (max(peak, equity) - equity) / max(peak, equity)) : 0
         let points = samples + [(endNs, equity, drawdown)]
@@ -588,7 +616,7 @@ public final class ReplayEngine {
     }
 
     @inline(__always)
-    func push(_ e: MarketEvent, _ recv: Int64) {
+    func push(_ e: MarketEvent) {
         _ = market.tryPush(e)
         if e.kind == .trade { _ = venueMarket.tryPush(e) }
     }

@@ -223,15 +223,21 @@ public final class RiskAgent: Agent {
     /// The `errno` of the failed journal write the stage is halted for (0: healthy).
     public private(set) var journalErrno: Int32 = 0
     var journalResumeRequested = false
-    var nextJournalRetryNs: Nanos = 0
+    var nextJournalRetryNs: MonotonicNanos = 0
     /// The global state to return to when the journal is writable again (retry policy).
     var stateAfterJournal: TradingState = .active
     /// Since when signals have been left in their ring (nil: not blocked).
-    var signalsBlockedSinceNs: Nanos?
+    var signalsBlockedSinceNs: MonotonicNanos?
     var riskSequence: UInt64 = 0
-    let wallOffsetNs: Nanos
+    /// The time of the duty cycle under way (both clocks, as the runner passed them): every
+    /// decision and every wall time this stage writes comes from it.
+    var cycle: DutyCycleTime
+    /// The real monotonic clock read once at the start of the duty cycle: the latency stamp
+    /// (`riskDecidedNs`) of what this stage decides in it, even when `cycle` is simulated.
+    var batchStampNs: MonotonicNanos = 0
     /// Optional telemetry (per-stage latency, tick-to-order).
     let stats: StatsBoard?
+    let strategyLatency: StatsBoard.Histogram?
     let riskLatency: StatsBoard.Histogram?
     let tickToOrder: StatsBoard.Histogram?
     /// What other threads see of this stage (positions, orders, PnL, recent activity),
@@ -241,13 +247,13 @@ public final class RiskAgent: Agent {
     public let acks = ControlAcks()
     /// Where the view's position scan is (slot index; nil: no publish under way).
     var viewScanSlot: Int?
-    var nextViewNs: Nanos = 0
-    var nextEquitySampleNs: Nanos = 0
+    var nextViewNs: MonotonicNanos = 0
+    var nextEquitySampleNs: MonotonicNanos = 0
 
     /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
     /// orders and states from the journal first, and refuses (throws) when it cannot.
     public init(settings: RiskStageSettings, region: SharedRegion, stats: StatsBoard? = nil,
-                nowNs: Nanos = Clock.monotonicNs(), wallNs: Nanos = Clock.wallNs()) throws(EngineError) {
+                nowNs: MonotonicNanos = Clock.monotonic(), wallNs: WallNanos = Clock.wall()) throws(EngineError) {
         self.settings = settings
         do {
             signals = try region.consumer(of: SignalEvent.self, ring: "signals")
@@ -279,8 +285,11 @@ public final class RiskAgent: Agent {
         pendingCancelsRefused.reserveCapacity(settings.orderCapacity)
         outbox = RiskOutbox(capacity: settings.outboxEntries + settings.outboxReduceOnly, entryCapacity: settings.outboxEntries)
         held = FixedQueue(capacity: outbox.capacity, filler: DecidedOrder(order: OrderEvent(), exit: false, decidedNs: 0))
-        wallOffsetNs = wallNs - nowNs
+        cycle = DutyCycleTime(monotonic: nowNs, wall: wallNs)
         self.stats = stats
+        // The strategy stage's latency is recorded here, where its signals arrive (one
+        // writer per histogram: this thread).
+        strategyLatency = stats?.stageLatency("strategy")
         riskLatency = stats?.stageLatency("risk")
         tickToOrder = stats?.tickToOrder()
 
@@ -326,7 +335,7 @@ public final class RiskAgent: Agent {
     /// The breakers' state in the last `riskState` record appended (nil: none yet).
     var journaledBreakers: BreakerSnapshot?
     /// A move of the peak alone is journaled no sooner than this (risk clock ns).
-    var nextPeakJournalNs: Nanos = 0
+    var nextPeakJournalNs: MonotonicNanos = 0
 
     public var journalPath: String? { journal?.path }
 
@@ -353,12 +362,15 @@ public final class RiskAgent: Agent {
                                   + "nothing unjournaled sent, \(v.heldSignals) signals held until the journal takes writes")
     }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    public func doWork(now: DutyCycleTime) -> Int {
+        cycle = now
+        batchStampNs = Clock.monotonic()
+        let nowNs = now.monotonic
         var work = drainControl(nowNs: nowNs)
         work += drainReports(nowNs: nowNs)
         work += drainDepth(nowNs: nowNs)
         work += drainSignals(nowNs: nowNs)
-        work += exits.checkTime(nowNs: nowNs &+ wallOffsetNs) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
+        work += exits.checkTime(nowNs: cycle.wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
         work += flush(nowNs: nowNs)
         publishViewWork(nowNs: nowNs)
         return work
@@ -368,7 +380,7 @@ public final class RiskAgent: Agent {
 
     /// Takes signals while the outbox has room for their orders; otherwise leaves them in the
     /// ring and counts the time.
-    func drainSignals(nowNs: Nanos) -> Int {
+    func drainSignals(nowNs: MonotonicNanos) -> Int {
         let room = outbox.entryCapacity - outbox.count - held.count
         if room <= 0 && signals.available(limit: 1) > 0 {
             if let since = signalsBlockedSinceNs { counters.signalsBlockedNs &+= UInt64(max(nowNs - since, 0)) }
@@ -383,6 +395,9 @@ public final class RiskAgent: Agent {
         return signals.drain(limit: min(settings.batchLimit, room)) { s, _ in
             var signal = s.pointee
             counters.signals &+= 1
+            if let stats, let h = strategyLatency, signal.timestamps.decodedNs > 0 {
+                stats.record(h, signal.timestamps.signalNs - signal.timestamps.decodedNs)
+            }
             view.staging.pointee.recentSignals.append(ViewActivity(signal: signal))
             if !journalSignals.tryPush(signal) { counters.journalRingsFull &+= 1 }
             signal.timestamps.riskDecidedNs = 0
@@ -390,7 +405,7 @@ public final class RiskAgent: Agent {
         }
     }
 
-    func drainReports(nowNs: Nanos) -> Int {
+    func drainReports(nowNs: MonotonicNanos) -> Int {
         reports.drain(limit: settings.batchLimit) { r, _ in
             let report = r.pointee
             if report.flags & VenueReportFlags.cancelRejected != 0 {
@@ -412,7 +427,7 @@ public final class RiskAgent: Agent {
                 if risk.setState(.halted, instrument: fill.instrument) {
                     emitRisk(RiskEvent(kind: .overfill, scope: .symbol, reason: 0, instrument: fill.instrument,
                                        strategy: fill.strategy, fromState: from, toState: .halted, observed: excess, limit: 0,
-                                       clientOrderId: fill.clientOrderId, receiveWallNs: nowNs &+ wallOffsetNs))
+                                       clientOrderId: fill.clientOrderId, receiveWallNs: cycle.wall))
                 }
             case .refused:
                 counters.refusedReports &+= 1
@@ -420,7 +435,7 @@ public final class RiskAgent: Agent {
         }
     }
 
-    func onFill(_ fill: FillEvent, nowNs: Nanos) {
+    func onFill(_ fill: FillEvent, nowNs: MonotonicNanos) {
         if fill.isExecution {
             counters.fills &+= 1
             view.staging.pointee.recentTrades.append(ViewActivity(fill: fill))
@@ -437,11 +452,11 @@ public final class RiskAgent: Agent {
             plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss)
         }
         exits.setPosition(strategy: fill.strategy, instrument: fill.instrument, quantityUnits: q,
-                          entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: nowNs &+ wallOffsetNs)
+                          entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: cycle.wall)
         observeEquity(nowNs: nowNs)
     }
 
-    func drainDepth(nowNs: Nanos) -> Int {
+    func drainDepth(nowNs: MonotonicNanos) -> Int {
         depth.drain(limit: settings.batchLimit) { d, _ in
             let book = d.pointee
             let bid = book.bidLevels > 0 ? book.bids[0].price.units : 0
@@ -450,14 +465,14 @@ public final class RiskAgent: Agent {
             guard mid > 0 else { return }
             let price = Price(units: mid)
             risk.updatePrice(instrument: book.instrument, price: price, nowNs: nowNs)
-            exits.onPrice(instrument: book.instrument, price: price, nowNs: nowNs &+ wallOffsetNs) { signal, trigger in
+            exits.onPrice(instrument: book.instrument, price: price, nowNs: cycle.wall) { signal, trigger in
                 self.handle(exit: signal, trigger: trigger, nowNs: nowNs)
             }
             observeEquity(nowNs: nowNs)
         }
     }
 
-    func drainControl(nowNs: Nanos) -> Int {
+    func drainControl(nowNs: MonotonicNanos) -> Int {
         control.drain(limit: 16) { c, _ in
             counters.commands &+= 1
             let outcome = apply(command: c.pointee, nowNs: nowNs)
@@ -476,7 +491,7 @@ public final class RiskAgent: Agent {
 
     /// An exit goes out as one market order, or as several when the max quantity per order
     /// requires, until its quantity (the whole position when it names none) is covered.
-    func handle(exit signal: SignalEvent, trigger: ExitReason, nowNs: Nanos) {
+    func handle(exit signal: SignalEvent, trigger: ExitReason, nowNs: MonotonicNanos) {
         var rest = signal
         for _ in 0..<Self.maxExitOrders {
             guard let sent = decide(rest, nowNs: nowNs, exit: trigger), let side = signal.side else { return }
@@ -492,8 +507,8 @@ public final class RiskAgent: Agent {
     /// `exit`: what triggered an exit (nil for a strategy's signal); `decidedNs`: when it was
     /// first decided (a held signal decided again). Returns the order's quantity (nil when denied).
     @discardableResult
-    func decide(_ signal: SignalEvent, nowNs: Nanos, exit: ExitReason?, decidedNs: Nanos? = nil) -> Int64? {
-        switch risk.decide(signal: signal, nowNs: nowNs) {
+    func decide(_ signal: SignalEvent, nowNs: MonotonicNanos, exit: ExitReason?, decidedNs: MonotonicNanos? = nil) -> Int64? {
+        switch risk.decide(signal: signal, nowNs: nowNs, stampNs: batchStampNs) {
         case .denied(let d):
             deny(d, signal, nowNs: nowNs)
             return nil
@@ -527,7 +542,7 @@ public final class RiskAgent: Agent {
                     emitRisk(RiskEvent(kind: .stale, scope: .symbol, reason: DenialReason.staleReferencePrice.rawValue,
                                        instrument: o.instrument, strategy: o.strategy, referenceSequence: signal.sequence,
                                        observed: age, limit: risk.limits.maxReferencePriceAgeNs, clientOrderId: o.clientOrderId,
-                                       receiveWallNs: nowNs &+ wallOffsetNs))
+                                       receiveWallNs: cycle.wall))
                 }
             }
             return o.quantity.units
@@ -536,11 +551,11 @@ public final class RiskAgent: Agent {
 
     /// A denial: counted, shown in the view, and published on the journal's risk ring (the
     /// journal file keeps denials only as counts).
-    func deny(_ d: Denial, _ signal: SignalEvent, nowNs: Nanos) {
+    func deny(_ d: Denial, _ signal: SignalEvent, nowNs: MonotonicNanos) {
         counters.denials &+= 1
         view.staging.pointee.recentDenials.append(ViewActivity(signal: signal, detail: d.reason.rawValue))
         riskSequence &+= 1
-        let event = d.riskEvent(for: signal, sequence: riskSequence, nowNs: nowNs &+ wallOffsetNs)
+        let event = d.riskEvent(for: signal, sequence: riskSequence, stampNs: batchStampNs)
         if !journalRisk.tryPush(event) { counters.journalRingsFull &+= 1 }
     }
 
@@ -555,8 +570,8 @@ public final class RiskAgent: Agent {
     }
 
     /// Applies one control command; returns how (the ack the control plane waits for).
-    func apply(command c: ControlCommand, nowNs: Nanos) -> ControlAckOutcome {
-        let wall = nowNs &+ wallOffsetNs
+    func apply(command c: ControlCommand, nowNs: MonotonicNanos) -> ControlAckOutcome {
+        let wall = cycle.wall
         let equity = risk.positions.equityMoney
         switch c.kind {
         case .halt?: return setState(.halted, scope: c, wallNs: wall)
@@ -623,7 +638,7 @@ public final class RiskAgent: Agent {
     /// Cancels the open orders `including` picks (a halt with `cancel_entries_on_halt`):
     /// each cancel request goes out through the outbox (one it refuses is taken back and
     /// counted), an order never sent ends here and its report is journaled.
-    func cancelOpen(nowNs: Nanos, including: (OrderEvent) -> Bool) {
+    func cancelOpen(nowNs: MonotonicNanos, including: (OrderEvent) -> Bool) {
         table.cancelAll(nowNs: nowNs, including: including, send: { request in
             var cancel = request
             self.risk.stamp(request: &cancel)  // a request of its own, after every order sent before it
@@ -647,7 +662,7 @@ public final class RiskAgent: Agent {
     /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
     var pendingCancelsRefused: [UInt64] = []
 
-    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: Nanos) -> ControlAckOutcome {
+    func setState(_ state: TradingState, scope c: ControlCommand, wallNs: WallNanos) -> ControlAckOutcome {
         let from: TradingState?
         switch c.scope {
         case .strategy?:
@@ -666,7 +681,7 @@ public final class RiskAgent: Agent {
             // Entries resting at the venue would still fill after the halt; exits keep
             // working so positions can still be closed.
             let scope = c.scope ?? .global, strategy = c.strategy, instrument = c.instrument
-            cancelOpen(nowNs: wallNs &- wallOffsetNs) { o in
+            cancelOpen(nowNs: cycle.monotonic) { o in
                 o.flags & OrderEvent.flagReduceOnly == 0
                     && (scope != .strategy || o.strategy == strategy) && (scope != .symbol || o.instrument == instrument)
             }
@@ -676,8 +691,8 @@ public final class RiskAgent: Agent {
         return .applied
     }
 
-    func observeEquity(nowNs: Nanos) {
-        if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: nowNs &+ wallOffsetNs) {
+    func observeEquity(nowNs: MonotonicNanos) {
+        if var e = breakers.observe(equityMoney: risk.positions.equityMoney, wallNs: cycle.wall) {
             // The engine's state before (a halt command may have set it), not the breakers' own.
             e.fromStateRaw = risk.globalState.rawValue
             if let to = e.toState { risk.setGlobalState(to) }
@@ -697,7 +712,7 @@ public final class RiskAgent: Agent {
 
     /// Writes the cycle's journal records, then hands journaled orders to the venue ring
     /// (what the ring refuses waits in the outbox; nothing is dropped).
-    func flush(nowNs: Nanos) -> Int {
+    func flush(nowNs: MonotonicNanos) -> Int {
         if let journal {
             journalBreakers(nowNs: nowNs)
             writeJournal(journal, nowNs: nowNs)
@@ -712,7 +727,7 @@ public final class RiskAgent: Agent {
     /// for a trip, a resume, a kill or a new day, week or month; for the peak alone at most
     /// once a second (it moves with every mark while equity climbs). Into the reserved
     /// journal buffer: no allocation.
-    func journalBreakers(nowNs: Nanos) {
+    func journalBreakers(nowNs: MonotonicNanos) {
         let now = breakers.snapshot
         if let last = journaledBreakers {
             guard now != last else { return }
@@ -727,7 +742,7 @@ public final class RiskAgent: Agent {
     /// fails (the file is cut back to its last whole record) the orders' records are dropped
     /// and their signals held; the other records (reports, risk events) stay buffered and go
     /// first in the next write, so sequences stay gapless.
-    func writeJournal(_ journal: JournalFile, nowNs: Nanos) {
+    func writeJournal(_ journal: JournalFile, nowNs: MonotonicNanos) {
         if journalErrno != 0 {
             let attempt = journalResumeRequested || (settings.onJournalError == .retry && nowNs >= nextJournalRetryNs)
             guard attempt else { holdUnjournaled(); return }
@@ -762,21 +777,21 @@ public final class RiskAgent: Agent {
     }
 
     /// No durable journal, no trading: halt (so entries are denied at once) and say why.
-    func journalUnwritable(_ error: Int32, nowNs: Nanos) {
+    func journalUnwritable(_ error: Int32, nowNs: MonotonicNanos) {
         journalErrno = error
         nextJournalRetryNs = nowNs &+ settings.journalRetryIntervalNs
         let from = risk.globalState
         stateAfterJournal = from
         risk.setGlobalState(.halted)
         emitRisk(RiskEvent(kind: .stateChange, scope: .global, reason: BreakerReason.journalUnwritable.rawValue, fromState: from,
-                           toState: .halted, observed: Int64(error), limit: 0, receiveWallNs: nowNs &+ wallOffsetNs))
+                           toState: .halted, observed: Int64(error), limit: 0, receiveWallNs: cycle.wall))
     }
 
     /// A write succeeded again: resume (the resume command that asked for it, or the state
     /// the retry policy returns to), then decide the held signals again.
-    func journalWritable(nowNs: Nanos, byCommand: Bool) {
+    func journalWritable(nowNs: MonotonicNanos, byCommand: Bool) {
         journalErrno = 0
-        let wall = nowNs &+ wallOffsetNs
+        let wall = cycle.wall
         // A kill switch engaged during the outage stays latched (only a confirmed resume lifts
         // it, and that needs a journal that takes writes); a breaker that tripped meanwhile
         // keeps its state: the stage returns to nothing looser than what they require.
@@ -820,7 +835,10 @@ public final class RiskAgent: Agent {
     }
 
     /// Hands journaled orders to the venue ring, oldest first, until it refuses.
-    func send(nowNs: Nanos) -> Int {
+    func send(nowNs: MonotonicNanos) -> Int {
+        guard outbox.firstJournaled != nil else { return 0 }
+        // The latency stamp of this batch: the real clock, once, after the journal write.
+        let sentNs = Clock.monotonic()
         var sent = 0
         while let d = outbox.firstJournaled {
             var o = d.order
@@ -835,7 +853,7 @@ public final class RiskAgent: Agent {
                 }
                 continue
             }
-            o.timestamps.orderSentNs = Clock.monotonicNs()
+            o.timestamps.orderSentNs = sentNs
             guard orders.tryPush(o) else { counters.ordersRingFull &+= 1; break }
             outbox.removeFirstJournaled()
             if d.isNew { _ = table.markSent(clientOrderId: o.clientOrderId, nowNs: nowNs) }
@@ -859,7 +877,7 @@ extension RiskAgent {
     /// One duty cycle's share of the view: starts a publish when `viewIntervalNs` has passed,
     /// scans at most `viewSlotsPerCycle` position slots, and when the scan is done fills in
     /// orders, account, counters and limits and publishes. No allocation (fixed-size storage).
-    func publishViewWork(nowNs: Nanos) {
+    func publishViewWork(nowNs: MonotonicNanos) {
         if viewScanSlot == nil {
             guard nowNs >= nextViewNs else { return }
             viewScanSlot = 0
@@ -880,7 +898,7 @@ extension RiskAgent {
     }
 
     /// A whole publish at once (tests, tools, the end of a replay): owner thread only.
-    public func publishView(nowNs: Nanos) {
+    public func publishView(nowNs: MonotonicNanos) {
         view.staging.pointee.positionsTotal = 0
         view.staging.pointee.positionCount = 0
         scanPositions(0..<(risk.strategyCapacity * risk.instrumentCapacity))
@@ -922,9 +940,9 @@ extension RiskAgent {
 
     /// Open orders (a scan of the order table, bounded by its capacity), account, counters,
     /// limits and states; then publishes.
-    func finishView(nowNs: Nanos) {
+    func finishView(nowNs: MonotonicNanos) {
         let v = view.staging
-        let wall = nowNs &+ wallOffsetNs
+        let wall = cycle.wall
         v.pointee.openOrdersTotal = table.openCount
         v.pointee.openOrderCount = 0
         table.forEachOpen { r in

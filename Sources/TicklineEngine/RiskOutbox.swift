@@ -12,9 +12,9 @@ public struct DecidedOrder: Sendable, BitwiseCopyable {
     /// What triggered an exit (`ExitReason` raw value; 0 for an entry or a cancel).
     public var triggerRaw: UInt8
     /// The risk clock when the signal was first decided.
-    public var decidedNs: Nanos
+    public var decidedNs: MonotonicNanos
 
-    public init(order: OrderEvent, signal: SignalEvent = SignalEvent(), exit: Bool, trigger: ExitReason? = nil, decidedNs: Nanos) {
+    public init(order: OrderEvent, signal: SignalEvent = SignalEvent(), exit: Bool, trigger: ExitReason? = nil, decidedNs: MonotonicNanos) {
         self.order = order
         self.signal = signal
         self.exit = exit

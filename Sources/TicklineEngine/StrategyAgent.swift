@@ -31,9 +31,9 @@ public struct StrategyAgentStats: Sendable, Equatable {
 /// could produce, market events stay in the market ring (`backpressuredCycles`). The bar
 /// journal drops the newest bar when full (counted in `barsDropped` and by the ring).
 ///
-/// Time: `doWork`'s `nowNs` is the monotonic clock (stamped into signals as `signalNs`);
-/// bars are cut on the wall clock = `nowNs + wallClockOffsetNs` (measured at `onStart`
-/// unless given, e.g. 0 with a manual clock that already reads wall time).
+/// Time: bars are cut on the duty cycle's wall time (`doWork`'s `now.wall`); signals carry
+/// as `signalNs` the real monotonic clock read once per batch of market events, so the
+/// strategy's latency is measured even when `now` is a simulated clock.
 ///
 /// A final class owned by one runner thread after `onStart`; not thread-safe. No allocation
 /// in `doWork`.
@@ -45,37 +45,27 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
     /// Moved out into a local for each duty cycle (one exclusivity check per cycle, not per event).
     @usableFromInline var engineSlot: StrategyEngine<Custom>?
     @usableFromInline let batchLimit: Int
-    @usableFromInline var wallClockOffsetNs: Nanos
-    let measureOffsetAtStart: Bool
     public private(set) var stats = StrategyAgentStats()
 
     /// An agent over the given ring ends, with `settings` (allocates all per-symbol state).
     public init(settings: StrategySettings, custom: [Custom] = [],
                 market: consuming RingConsumer<MarketEvent>, signals: consuming RingProducer<SignalEvent>,
-                barJournal: consuming RingProducer<BarEvent>, wallClockOffsetNs: Nanos? = nil, roleName: String = "strategy") {
+                barJournal: consuming RingProducer<BarEvent>, roleName: String = "strategy") {
         self.roleName = roleName
         self.market = market
         self.signalRing = signals
         self.barJournal = barJournal
         engineSlot = StrategyEngine(settings: settings, custom: custom)
         batchLimit = settings.batchLimit
-        self.wallClockOffsetNs = wallClockOffsetNs ?? 0
-        measureOffsetAtStart = wallClockOffsetNs == nil
     }
 
     /// An agent on `region`'s `market`, `signals` and `journal.bars` rings (the names of
     /// `RingCatalog`), configured by the `strategies:` section.
-    public convenience init(config: StrategyConfig, custom: [Custom] = [], region: SharedRegion,
-                            wallClockOffsetNs: Nanos? = nil) throws(RegionError) {
+    public convenience init(config: StrategyConfig, custom: [Custom] = [], region: SharedRegion) throws(RegionError) {
         self.init(settings: config.settings, custom: custom,
                   market: try region.consumer(of: MarketEvent.self, ring: "market"),
                   signals: try region.producer(of: SignalEvent.self, ring: "signals"),
-                  barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"),
-                  wallClockOffsetNs: wallClockOffsetNs)
-    }
-
-    public func onStart() {
-        if measureOffsetAtStart { wallClockOffsetNs = Clock.wallNs() - Clock.monotonicNs() }
+                  barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
     }
 
     /// The engine's counters (bars, trades, unknown instruments…).
@@ -87,10 +77,13 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
     /// Bytes of strategy state per symbol and independent of the symbol count.
     public var memory: (perSymbol: Int, fixed: Int) { (engineSlot?.bytesPerSymbol ?? 0, engineSlot?.fixedBytes ?? 0) }
 
-    public func doWork(nowNs: Nanos) -> Int {
+    public func doWork(now: DutyCycleTime) -> Int {
         guard var engine = engineSlot.take() else { return 0 }
         var work = flush(&engine)
-        work += engine.advanceTime(wallNs: nowNs &+ wallClockOffsetNs, nowNs: nowNs)
+        // A bar closed by the clock carries the stamp of this cycle; market events the stamp
+        // of their batch (the real clock, read once when the batch is taken).
+        var stampNs = Clock.monotonic()
+        work += engine.advanceTime(wallNs: now.wall, nowNs: stampNs)
         work += flush(&engine)
         var handled = 0
         while handled < batchLimit {
@@ -100,8 +93,9 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
                 if market.available(limit: 1) > 0 { stats.backpressuredCycles &+= 1 }
                 break
             }
+            if handled > 0 { stampNs = Clock.monotonic() }
             let n = market.drain(limit: room) { event, _ in
-                engine.process(event.pointee, nowNs: nowNs)
+                engine.process(event.pointee, nowNs: stampNs)
             }
             if n == 0 { break }
             handled += n

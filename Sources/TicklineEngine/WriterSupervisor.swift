@@ -31,9 +31,9 @@ public final class WriterSupervisor {
     public private(set) var restarts = 0
     /// How the last writer ended ("exit 1", "signal 9 (Killed)"), empty before any ended.
     public private(set) var lastExit = ""
-    var startedNs: Int64 = 0
+    var startedNs: MonotonicNanos = 0
     var delayNs: Int64
-    var restartAtNs: Int64?
+    var restartAtNs: MonotonicNanos?
     var stopped = false
 
     /// - Parameters:
@@ -67,7 +67,7 @@ public final class WriterSupervisor {
     }
 
     /// Starts the writer. Throws when it cannot be spawned at all (no such executable).
-    public func start(nowNs: Int64 = Clock.monotonicNs()) throws(SupervisorError) {
+    public func start(nowNs: MonotonicNanos = Clock.monotonic()) throws(SupervisorError) {
         guard access(executable, X_OK) == 0 else {
             throw SupervisorError(description: "writer executable \(executable) is missing or not executable (set writer.binary)")
         }
@@ -75,7 +75,7 @@ public final class WriterSupervisor {
         try spawn(nowNs: nowNs)
     }
 
-    func spawn(nowNs: Int64) throws(SupervisorError) {
+    func spawn(nowNs: MonotonicNanos) throws(SupervisorError) {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var actions = posix_spawn_file_actions_t()
@@ -106,7 +106,7 @@ public final class WriterSupervisor {
     /// Reaps a writer that exited and restarts it when its delay has passed. Returns true
     /// while a writer runs.
     @discardableResult
-    public func poll(nowNs: Int64 = Clock.monotonicNs()) -> Bool {
+    public func poll(nowNs: MonotonicNanos = Clock.monotonic()) -> Bool {
         guard !stopped else { return false }
         if let p = pid {
             var status: Int32 = 0
@@ -143,9 +143,9 @@ public final class WriterSupervisor {
         guard let p = pid else { return "" }
         kill(p, SIGTERM)
         var status: Int32 = 0
-        let deadline = Clock.monotonicNs() + Int64(timeoutMs) * 1_000_000
+        let deadline = Clock.monotonic() + Int64(timeoutMs) * 1_000_000
         while waitpid(p, &status, WNOHANG) == 0 {
-            if Clock.monotonicNs() > deadline {
+            if Clock.monotonic() > deadline {
                 log("writer pid \(p) did not stop in \(timeoutMs) ms: SIGKILL (it resumes at the cursors)")
                 kill(p, SIGKILL)
                 waitpid(p, &status, 0)

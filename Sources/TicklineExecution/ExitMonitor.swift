@@ -85,9 +85,9 @@ public struct ExitMonitor: Sendable {
     private var plan: [ExitPlan]
     /// Best price since entry: highest for longs, lowest for shorts.
     private var best: [Int64]
-    private var deadline: [Nanos]
-    private var sessionDeadline: [Nanos]
-    private var pendingUntil: [Nanos]
+    private var deadline: [WallNanos]
+    private var sessionDeadline: [WallNanos]
+    private var pendingUntil: [WallNanos]
     /// Money at risk between entry and the stop-loss, money units (0 without a stop or when the stop is past entry).
     private var pairMoneyAtRisk: [Int64]
     private var strategyMoneyAtRisk: [Int64]
@@ -104,9 +104,9 @@ public struct ExitMonitor: Sendable {
     private var downTrigger: [Int64]
     private var longBestFloor: [Int64]
     private var shortBestCeiling: [Int64]
-    private var earliest: [Nanos]
+    private var earliest: [WallNanos]
     /// A lower bound of every instrument's earliest deadline (for `checkTime`).
-    private var globalEarliest: Nanos = .max
+    private var globalEarliest: WallNanos = .max
 
     public private(set) var openPositions = 0
     /// Instrument scans (updates outside the band).
@@ -148,11 +148,12 @@ public struct ExitMonitor: Sendable {
     }
 
     /// The next session end strictly after `wallNs`.
-    public func sessionEnd(after wallNs: Nanos) -> Nanos {
+    public func sessionEnd(after wallNs: WallNanos) -> WallNanos {
         let day = 86_400_000_000_000 as Nanos
-        let midnight = wallNs >= 0 ? wallNs - wallNs % day : wallNs - ((wallNs % day) + day) % day
+        let ns = wallNs.ns
+        let midnight = ns >= 0 ? ns - ns % day : ns - ((ns % day) + day) % day
         let end = midnight + config.sessionEndUtcNs
-        return end > wallNs ? end : end + day
+        return WallNanos(end > ns ? end : end + day)
     }
 
     /// A strategy's position on a symbol changed (after a fill): `quantityUnits` signed (0 =
@@ -163,7 +164,7 @@ public struct ExitMonitor: Sendable {
     /// Returns false for out-of-range ids.
     @discardableResult
     public mutating func setPosition(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64,
-                                     entryPriceUnits: Int64, plan newPlan: ExitPlan, nowNs: Nanos) -> Bool {
+                                     entryPriceUnits: Int64, plan newPlan: ExitPlan, nowNs: WallNanos) -> Bool {
         let s = Int(strategy), i = Int(instrument)
         guard s < strategyCapacity, i < instrumentCapacity else { return false }
         let p = s * instrumentCapacity + i
@@ -196,7 +197,7 @@ public struct ExitMonitor: Sendable {
     /// reason). O(1) inside the instrument's band, O(positions on it) outside. Returns the
     /// number of exits emitted.
     @discardableResult
-    public mutating func onPrice(instrument: InstrumentId, price: Price, nowNs: Nanos,
+    public mutating func onPrice(instrument: InstrumentId, price: Price, nowNs: WallNanos,
                                  emit: (SignalEvent, ExitReason) -> Void) -> Int {
         let i = Int(instrument)
         guard i < instrumentCapacity, price.units > 0 else { return 0 }
@@ -211,10 +212,10 @@ public struct ExitMonitor: Sendable {
     /// Time passes without prices: exits positions whose time stop or session end has come
     /// (at the instrument's last price). O(1) when nothing is due, else O(instruments).
     @discardableResult
-    public mutating func checkTime(nowNs: Nanos, emit: (SignalEvent, ExitReason) -> Void) -> Int {
+    public mutating func checkTime(nowNs: WallNanos, emit: (SignalEvent, ExitReason) -> Void) -> Int {
         guard nowNs >= globalEarliest else { return 0 }
         var exits = 0
-        var nextEarliest: Nanos = .max
+        var nextEarliest: WallNanos = .max
         for i in 0..<instrumentCapacity where head[i] >= 0 {
             if nowNs >= earliest[i], lastPrice[i] > 0 { exits += scan(i, lastPrice[i], nowNs, emit) }
             nextEarliest = min(nextEarliest, earliest[i])
@@ -227,7 +228,7 @@ public struct ExitMonitor: Sendable {
     /// instrument's last price (positions on instruments without a price yet are skipped
     /// and counted in the return's second value). O(instruments + positions).
     @discardableResult
-    public mutating func flattenAll(nowNs: Nanos, emit: (SignalEvent, ExitReason) -> Void) -> (exits: Int, withoutPrice: Int) {
+    public mutating func flattenAll(nowNs: WallNanos, emit: (SignalEvent, ExitReason) -> Void) -> (exits: Int, withoutPrice: Int) {
         var exits = 0, skipped = 0
         for i in 0..<instrumentCapacity {
             var p = head[i]
@@ -282,7 +283,7 @@ public struct ExitMonitor: Sendable {
         moneyAtRiskMoney &+= delta
     }
 
-    private mutating func scan(_ i: Int, _ px: Int64, _ nowNs: Nanos, _ emit: (SignalEvent, ExitReason) -> Void) -> Int {
+    private mutating func scan(_ i: Int, _ px: Int64, _ nowNs: WallNanos, _ emit: (SignalEvent, ExitReason) -> Void) -> Int {
         scans &+= 1
         var exits = 0
         var p = head[i]
@@ -318,7 +319,7 @@ public struct ExitMonitor: Sendable {
         return exits
     }
 
-    private mutating func emitExit(_ k: Int, _ i: Int, _ px: Int64, _ reason: ExitReason, _ nowNs: Nanos,
+    private mutating func emitExit(_ k: Int, _ i: Int, _ px: Int64, _ reason: ExitReason, _ nowNs: WallNanos,
                                    _ emit: (SignalEvent, ExitReason) -> Void) {
         let q = quantity[k]
         pendingUntil[k] = nowNs &+ config.retryNs
@@ -331,7 +332,7 @@ public struct ExitMonitor: Sendable {
     /// The instrument's band: the nearest trigger on each side among armed positions, the
     /// trailing bests a new extreme would move, and the earliest time anything is due.
     private mutating func recomputeBand(_ i: Int) {
-        var up = Int64.max, down = Int64.min, longFloor = Int64.max, shortCeiling = Int64.min, due = Nanos.max
+        var up = Int64.max, down = Int64.min, longFloor = Int64.max, shortCeiling = Int64.min, due = WallNanos.max
         var p = head[i]
         while p >= 0 {
             let k = Int(p)
@@ -371,7 +372,7 @@ public struct ExitMonitor: Sendable {
     }
 
     private func bounds(_ k: Int, _ up: inout Int64, _ down: inout Int64, _ longFloor: inout Int64, _ shortCeiling: inout Int64,
-                        _ due: inout Nanos) {
+                        _ due: inout WallNanos) {
         let pl = plan[k]
         due = min(due, min(deadline[k], sessionDeadline[k]))  // not the variadic min: it builds an array
         let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits

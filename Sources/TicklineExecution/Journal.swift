@@ -107,7 +107,7 @@ public struct JournalEncoder: Sendable {
         w.i64(o.price.units, &out); w.i64(o.quantity.units, &out); w.i64(o.takeProfit.units, &out); w.i64(o.stopLoss.units, &out)
         w.u64(o.signalSequence, &out)
         w.u8(o.timeInForceRaw, &out); w.u8(o.flags, &out); w.u8(o.priceDecimals, &out); w.u8(o.quantityDecimals, &out); w.u8(o.actionRaw, &out)
-        w.i64(o.receiveWallNs, &out)
+        w.i64(o.receiveWallNs.ns, &out)
         w.chain(o.timestamps, &out)
         finish(start, &out)
     }
@@ -120,7 +120,7 @@ public struct JournalEncoder: Sendable {
         w.i64(f.price.units, &out); w.i64(f.quantity.units, &out); w.i64(f.fee, &out); w.i64(f.leavesQuantity.units, &out)
         w.u64(f.venueTradeId, &out)
         w.u8(f.statusRaw, &out); w.u8(f.flags, &out); w.u8(f.priceDecimals, &out); w.u8(f.quantityDecimals, &out)
-        w.i64(f.venueTimeNs, &out); w.i64(f.receiveWallNs, &out)
+        w.i64(f.venueTimeNs.ns, &out); w.i64(f.receiveWallNs.ns, &out)
         w.chain(f.timestamps, &out)
         finish(start, &out)
     }
@@ -131,7 +131,7 @@ public struct JournalEncoder: Sendable {
         w.u64(r.sequence, &out); w.u8(r.kindRaw, &out); w.u8(r.scopeRaw, &out); w.u16(r.reason, &out)
         w.u32(r.instrument, &out); w.u16(r.strategy, &out); w.u8(r.fromStateRaw, &out); w.u8(r.toStateRaw, &out)
         w.u64(r.referenceSequence, &out); w.i64(r.observed, &out); w.i64(r.limit, &out); w.u64(r.clientOrderId, &out)
-        w.i64(r.venueTimeNs, &out); w.i64(r.receiveWallNs, &out)
+        w.i64(r.venueTimeNs.ns, &out); w.i64(r.receiveWallNs.ns, &out)
         w.chain(r.timestamps, &out)
         finish(start, &out)
     }
@@ -260,7 +260,7 @@ public struct RecoverySummary: Sendable, Equatable {
 /// record. Cold path.
 public enum JournalRecovery {
     public static func recover(_ bytes: [UInt8], risk: inout PreTradeRisk, orders: inout OrderTable,
-                               nowNs: Nanos) -> Result<RecoverySummary, JournalCorruption> {
+                               nowNs: MonotonicNanos) -> Result<RecoverySummary, JournalCorruption> {
         // Validate everything first, so a corrupt journal changes nothing.
         let scan: JournalScan
         switch JournalReader.read(bytes) {
@@ -319,7 +319,7 @@ extension JournalRecovery {
     /// stop and horizon are not journaled: `plan` supplies them (a strategy's configured
     /// exits). Time stops restart at `nowNs`. Returns the number of positions watched, or
     /// the corruption (nothing changed). Cold path.
-    public static func rebuildExits(_ bytes: [UInt8], risk: PreTradeRisk, exits: inout ExitMonitor, nowNs: Nanos,
+    public static func rebuildExits(_ bytes: [UInt8], risk: PreTradeRisk, exits: inout ExitMonitor, nowNs: WallNanos,
                                     plan: (StrategyId, InstrumentId) -> ExitPlan = { _, _ in ExitPlan() }) -> Result<Int, JournalCorruption> {
         let strategies = min(risk.strategyCapacity, exits.strategyCapacity)
         let instruments = min(risk.instrumentCapacity, exits.instrumentCapacity)
@@ -364,7 +364,7 @@ struct ByteWriter {
     @inline(__always) func u64(_ v: UInt64, _ out: inout [UInt8]) { for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
     @inline(__always) func i64(_ v: Int64, _ out: inout [UInt8]) { u64(UInt64(bitPattern: v), &out) }
     func chain(_ c: TimestampChain, _ out: inout [UInt8]) {
-        i64(c.socketReadNs, &out); i64(c.decodedNs, &out); i64(c.signalNs, &out); i64(c.riskDecidedNs, &out); i64(c.orderSentNs, &out)
+        i64(c.socketReadNs.ns, &out); i64(c.decodedNs.ns, &out); i64(c.signalNs.ns, &out); i64(c.riskDecidedNs.ns, &out); i64(c.orderSentNs.ns, &out)
     }
 }
 
@@ -378,8 +378,10 @@ struct ByteReader {
     mutating func u32() -> UInt32 { var v: UInt32 = 0; for k in 0..<4 { v |= UInt32(u8()) << (8 * k) }; return v }
     mutating func u64() -> UInt64 { var v: UInt64 = 0; for k in 0..<8 { v |= UInt64(u8()) << (8 * k) }; return v }
     mutating func i64() -> Int64 { Int64(bitPattern: u64()) }
+    mutating func wall() -> WallNanos { WallNanos(i64()) }
+    mutating func mono() -> MonotonicNanos { MonotonicNanos(i64()) }
     mutating func chain() -> TimestampChain {
-        TimestampChain(socketReadNs: i64(), decodedNs: i64(), signalNs: i64(), riskDecidedNs: i64(), orderSentNs: i64())
+        TimestampChain(socketReadNs: mono(), decodedNs: mono(), signalNs: mono(), riskDecidedNs: mono(), orderSentNs: mono())
     }
     mutating func order() -> OrderEvent {
         var o = OrderEvent()
@@ -387,7 +389,7 @@ struct ByteReader {
         o.price = Price(units: i64()); o.quantity = Quantity(units: i64()); o.takeProfit = Price(units: i64()); o.stopLoss = Price(units: i64())
         o.signalSequence = u64()
         o.timeInForceRaw = u8(); o.flags = u8(); o.priceDecimals = u8(); o.quantityDecimals = u8(); o.actionRaw = u8()
-        o.receiveWallNs = i64()
+        o.receiveWallNs = wall()
         o.timestamps = chain()
         return o
     }
@@ -397,7 +399,7 @@ struct ByteReader {
         f.price = Price(units: i64()); f.quantity = Quantity(units: i64()); f.fee = i64(); f.leavesQuantity = Quantity(units: i64())
         f.venueTradeId = u64()
         f.statusRaw = u8(); f.flags = u8(); f.priceDecimals = u8(); f.quantityDecimals = u8()
-        f.venueTimeNs = i64(); f.receiveWallNs = i64()
+        f.venueTimeNs = wall(); f.receiveWallNs = wall()
         f.timestamps = chain()
         return f
     }
@@ -414,7 +416,7 @@ struct ByteReader {
         e.sequence = u64(); e.kindRaw = u8(); e.scopeRaw = u8(); e.reason = u16()
         e.instrument = u32(); e.strategy = u16(); e.fromStateRaw = u8(); e.toStateRaw = u8()
         e.referenceSequence = u64(); e.observed = i64(); e.limit = i64(); e.clientOrderId = u64()
-        e.venueTimeNs = i64(); e.receiveWallNs = i64()
+        e.venueTimeNs = wall(); e.receiveWallNs = wall()
         e.timestamps = chain()
         return e
     }

@@ -15,7 +15,7 @@ public enum KillSwitch {
     ///     refused because our own cancel is still in flight on the other side (self-trade)
     ///     is retried by `ExitMonitor` after its retry time.
     public static func engage(breakers: inout CircuitBreakers, risk: inout PreTradeRisk, orders: inout OrderTable,
-                              exits: inout ExitMonitor, flatten: Bool, wallNs: Nanos, nowNs: Nanos,
+                              exits: inout ExitMonitor, flatten: Bool, wallNs: WallNanos, nowNs: MonotonicNanos,
                               sendCancel: (OrderEvent) -> Void, cancelled: (FillEvent) -> Void,
                               exit: (SignalEvent, ExitReason) -> Void) -> RiskEvent {
         let event = breakers.engageKillSwitch(equityMoney: risk.positions.equityMoney, wallNs: wallNs)
@@ -28,7 +28,7 @@ public enum KillSwitch {
             risk.apply(fill: report)
             cancelled(report)
         }
-        if flatten { exits.flattenAll(nowNs: nowNs) { signal, _ in exit(signal, .killSwitch) } }
+        if flatten { exits.flattenAll(nowNs: wallNs) { signal, _ in exit(signal, .killSwitch) } }
         return event
     }
 }

@@ -51,8 +51,8 @@ public struct OrderRecord: Sendable {
     /// Σ fill price × quantity (units at price + quantity decimals), for the average fill price.
     public var filledCost: Int128
     public var feeUnits: Int64
-    public var createdNs: Nanos
-    public var updatedNs: Nanos
+    public var createdNs: MonotonicNanos
+    public var updatedNs: MonotonicNanos
 
     @inlinable public var leavesUnits: Int64 { order.quantity.units - filledUnits }
     @inlinable public var clientOrderId: UInt64 { order.clientOrderId }
@@ -157,7 +157,7 @@ public struct OrderTable: Sendable {
     /// Adds an order risk approved, in state `new`. Refused for a known client order id or
     /// when every slot is open.
     @discardableResult
-    public mutating func insert(_ order: OrderEvent, nowNs: Nanos) -> OrderFault? {
+    public mutating func insert(_ order: OrderEvent, nowNs: MonotonicNanos) -> OrderFault? {
         let id = order.clientOrderId
         if index.find(id) != nil { return fault(OrderFault(.duplicateClientOrderId, clientOrderId: id)) }
         guard let slot = takeSlot() else { return fault(OrderFault(.tableFull, clientOrderId: id, observed: Int64(openCount), limit: Int64(capacity))) }
@@ -184,12 +184,12 @@ public struct OrderTable: Sendable {
 
     /// The order was handed to the venue: new → pendingNew.
     @discardableResult
-    public mutating func markSent(clientOrderId: UInt64, nowNs: Nanos) -> OrderFault? {
+    public mutating func markSent(clientOrderId: UInt64, nowNs: MonotonicNanos) -> OrderFault? {
         transition(clientOrderId, .send, nowNs).failure
     }
 
     /// We cancel an open order: → pendingCancel. Returns the cancel request to send.
-    public mutating func requestCancel(clientOrderId: UInt64, nowNs: Nanos) -> Result<OrderEvent, OrderFault> {
+    public mutating func requestCancel(clientOrderId: UInt64, nowNs: MonotonicNanos) -> Result<OrderEvent, OrderFault> {
         switch transition(clientOrderId, .requestCancel, nowNs) {
         case .failure(let f): return .failure(f)
         case .success(let slot):
@@ -205,7 +205,7 @@ public struct OrderTable: Sendable {
     /// flight: the usual reason for the refusal) changes nothing and is counted in
     /// `lateCancelRejects`, not as a fault.
     @discardableResult
-    public mutating func cancelRejected(clientOrderId: UInt64, nowNs: Nanos) -> OrderFault? {
+    public mutating func cancelRejected(clientOrderId: UInt64, nowNs: MonotonicNanos) -> OrderFault? {
         if let slot = index.find(clientOrderId), records[Int(slot)].state.isTerminal {
             lateCancelRejects &+= 1
             return nil
@@ -220,7 +220,7 @@ public struct OrderTable: Sendable {
     /// - Parameter including: which open orders to cancel (all by default; a halt with
     ///   `cancel_entries_on_halt` passes the entries of its scope).
     @discardableResult
-    public mutating func cancelAll(nowNs: Nanos, including: (OrderEvent) -> Bool = { _ in true },
+    public mutating func cancelAll(nowNs: MonotonicNanos, including: (OrderEvent) -> Bool = { _ in true },
                                    send: (OrderEvent) -> Void, cancelled: (FillEvent) -> Void = { _ in }) -> Int {
         guard openCount > 0 else { return 0 }
         var requests = 0
@@ -253,7 +253,7 @@ public struct OrderTable: Sendable {
     /// quantity is a fill (the order's new state follows from the cumulative quantity, not
     /// from the reported status); `cancelled`, `rejected`, `expired` end the order (after
     /// applying any quantity the same report carries).
-    public mutating func apply(report: FillEvent, nowNs: Nanos) -> ReportOutcome {
+    public mutating func apply(report: FillEvent, nowNs: MonotonicNanos) -> ReportOutcome {
         let id = report.clientOrderId
         guard let status = report.status, status != .new, report.side != nil, report.quantity.units >= 0 else {
             return .refused(fault(OrderFault(.malformedReport, clientOrderId: id, observed: Int64(report.statusRaw))))
@@ -345,7 +345,7 @@ public struct OrderTable: Sendable {
         return .applied(f)
     }
 
-    private mutating func transition(_ id: UInt64, _ input: OrderInput, _ nowNs: Nanos) -> Result<Int32, OrderFault> {
+    private mutating func transition(_ id: UInt64, _ input: OrderInput, _ nowNs: MonotonicNanos) -> Result<Int32, OrderFault> {
         guard let slot = index.find(id) else { return .failure(fault(OrderFault(.unknownOrder, clientOrderId: id))) }
         let r = records[Int(slot)]
         guard let next = OrderStateMachine.next(r.state, input, hasFills: r.filledUnits > 0) else {

@@ -55,6 +55,10 @@ public enum VenueReportFlags {
 }
 
 /// A deterministic simulated venue (pure: an injected clock, seeded latency jitter).
+/// Its clock is the wall clock the caller passes (the duty cycle's): latency, arrival and
+/// the reports' venue and receive times are all on it, so a report is never stamped before
+/// the order it answers. Arrivals never move backwards (see `submit`), even if the wall
+/// clock is stepped back.
 ///
 /// - `submit` queues an order (new or cancel); it reaches the matching engine after the
 ///   configured latency, in submission order (`advance(nowNs:)` processes what has arrived).
@@ -83,10 +87,10 @@ public struct PaperVenue: Sendable {
     private var hasBook: [Bool]
 
     private var inFlight: [OrderEvent]
-    private var inFlightArrival: [Nanos]
+    private var inFlightArrival: [WallNanos]
     private var inFlightHead = 0
     private var inFlightCount = 0
-    private var lastArrivalNs: Nanos = .min
+    private var lastArrivalNs: WallNanos = .min
 
     private var resting: [RestingOrder]
     /// Per instrument, oldest first (time priority among our own orders).
@@ -145,11 +149,14 @@ public struct PaperVenue: Sendable {
 
     /// Queues an order or a cancel; it arrives after the latency. Returns false when the
     /// in-flight queue is full (nothing queued).
-    public mutating func submit(_ order: OrderEvent, nowNs: Nanos) -> Bool {
+    public mutating func submit(_ order: OrderEvent, nowNs: WallNanos) -> Bool {
         guard inFlightCount < inFlight.count else { return false }
         var arrival = nowNs &+ config.latencyFixedNs
         if config.latencyJitterNs > 0 { arrival &+= Int64(nextRandom() % UInt64(config.latencyJitterNs + 1)) }
         arrival = max(arrival, lastArrivalNs)  // one connection: orders arrive in the order sent
+        // Nor before the wall time the order carries: on a runner of its own, the caller's
+        // duty-cycle time may have been read before that order's market event arrived.
+        arrival = max(arrival, order.receiveWallNs)
         lastArrivalNs = arrival
         let tail = (inFlightHead + inFlightCount) % inFlight.count
         inFlight[tail] = order
@@ -161,7 +168,7 @@ public struct PaperVenue: Sendable {
     /// Processes every order that has arrived by `nowNs`. Returns how many were processed
     /// (an arrival waits while the report queue could not take its reports).
     @discardableResult
-    public mutating func advance(nowNs: Nanos) -> Int {
+    public mutating func advance(nowNs: WallNanos) -> Int {
         var processed = 0
         while inFlightCount > 0, inFlightArrival[inFlightHead] <= nowNs, freeReports >= DepthSnapshot.depth + 3 {
             let order = inFlight[inFlightHead]
@@ -178,7 +185,7 @@ public struct PaperVenue: Sendable {
     /// crosses fill, queues ahead shrink to the level's quantity. Returns false for an
     /// instrument outside the capacity.
     @discardableResult
-    public mutating func onDepth(_ snapshot: DepthSnapshot, nowNs: Nanos) -> Bool {
+    public mutating func onDepth(_ snapshot: DepthSnapshot, nowNs: WallNanos) -> Bool {
         let i = Int(snapshot.instrument)
         guard i < instrumentCapacity else { return false }
         books[i] = snapshot
@@ -210,7 +217,7 @@ public struct PaperVenue: Sendable {
 
     /// A public trade: resting orders it trades through fill whole; at their own price, a
     /// trade by the other side uses up the queue ahead and then fills them.
-    public mutating func onTrade(instrument: InstrumentId, price: Price, quantity: Quantity, aggressorSold: Bool, nowNs: Nanos) {
+    public mutating func onTrade(instrument: InstrumentId, price: Price, quantity: Quantity, aggressorSold: Bool, nowNs: WallNanos) {
         let i = Int(instrument)
         guard i < instrumentCapacity else { return }
         var slot = restingHead[i]
@@ -261,7 +268,7 @@ public struct PaperVenue: Sendable {
 
     // MARK: Matching
 
-    private mutating func arrive(_ order: OrderEvent, _ nowNs: Nanos) {
+    private mutating func arrive(_ order: OrderEvent, _ nowNs: WallNanos) {
         let i = Int(order.instrument)
         guard let side = order.side, let type = order.type, let tif = order.timeInForce, order.quantity.units > 0,
               type == .market || order.price.units > 0 else { return reject(order, .malformedOrder, nowNs) }
@@ -324,7 +331,7 @@ public struct PaperVenue: Sendable {
     }
 
     /// Walks the venue's book as taker, one fill per level, removing what it takes. Returns the leaves.
-    private mutating func takeLiquidity(_ order: OrderEvent, _ side: Side, _ limit: Int64?, _ quantity: Int64, _ nowNs: Nanos) -> Int64 {
+    private mutating func takeLiquidity(_ order: OrderEvent, _ side: Side, _ limit: Int64?, _ quantity: Int64, _ nowNs: WallNanos) -> Int64 {
         let i = Int(order.instrument)
         var leaves = quantity
         var l = 0
@@ -361,7 +368,7 @@ public struct PaperVenue: Sendable {
         restingCount += 1
     }
 
-    private mutating func cancel(_ request: OrderEvent, _ nowNs: Nanos) {
+    private mutating func cancel(_ request: OrderEvent, _ nowNs: WallNanos) {
         let i = Int(request.instrument)
         guard i < instrumentCapacity, let slot = findResting(request.clientOrderId, i) else {
             // Not resting (filled, expired, never arrived): the cancel is refused; the order's own reports tell the rest.
@@ -377,7 +384,7 @@ public struct PaperVenue: Sendable {
         emit(r.order, status: .cancelled, price: 0, quantity: 0, fee: 0, liquidity: .maker, leaves: r.leaves, nowNs)
     }
 
-    private mutating func fillResting(_ slot: Int32, quantity: Int64, _ nowNs: Nanos) {
+    private mutating func fillResting(_ slot: Int32, quantity: Int64, _ nowNs: WallNanos) {
         let r = resting[Int(slot)]
         let leaves = fill(r.order, price: r.order.price.units, quantity: quantity, leaves: r.leaves, liquidity: .maker, nowNs)
         resting[Int(slot)].leaves = leaves
@@ -385,7 +392,7 @@ public struct PaperVenue: Sendable {
     }
 
     /// Emits one fill; returns the leaves after it.
-    private mutating func fill(_ order: OrderEvent, price: Int64, quantity: Int64, leaves: Int64, liquidity: Liquidity, _ nowNs: Nanos) -> Int64 {
+    private mutating func fill(_ order: OrderEvent, price: Int64, quantity: Int64, leaves: Int64, liquidity: Liquidity, _ nowNs: WallNanos) -> Int64 {
         let pd = order.priceDecimals, qd = order.quantityDecimals
         let pq = Int128(price) * Int128(quantity)
         let ppm = liquidity == .maker ? config.makerFeePartsPerMillion : config.takerFeePartsPerMillion
@@ -402,13 +409,13 @@ public struct PaperVenue: Sendable {
         return after
     }
 
-    private mutating func reject(_ order: OrderEvent, _ reason: PaperRejectReason, _ nowNs: Nanos) {
+    private mutating func reject(_ order: OrderEvent, _ reason: PaperRejectReason, _ nowNs: WallNanos) {
         rejectsByReason[Int(reason.rawValue)] &+= 1
         emit(order, status: .rejected, price: 0, quantity: 0, fee: 0, liquidity: .taker, leaves: order.quantity.units, nowNs)
     }
 
     private mutating func emit(_ order: OrderEvent, status: OrderStatus, price: Int64, quantity: Int64, fee: Int64,
-                               liquidity: Liquidity, leaves: Int64, _ nowNs: Nanos) {
+                               liquidity: Liquidity, leaves: Int64, _ nowNs: WallNanos) {
         var tradeId: UInt64 = 0
         if quantity > 0 {
             tradeId = nextTradeId

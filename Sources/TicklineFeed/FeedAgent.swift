@@ -95,11 +95,11 @@ public final class FeedAgent: Agent {
 
     /// Per symbol (table index).
     private var connectionOf: [Int16]
-    private var lastDataNs: [Nanos]
+    private var lastDataNs: [MonotonicNanos]
     private var stale: [Bool]
     private var generation: [UInt32]
     private var snapshotState: [UInt8]
-    private var snapshotNotBeforeNs: [Nanos]
+    private var snapshotNotBeforeNs: [MonotonicNanos]
     private var snapshotAttempts: [Int]
     private var snapshotQueued: [Bool]
     private var lowerSymbols: [[UInt8]]
@@ -114,16 +114,16 @@ public final class FeedAgent: Agent {
     private var snapshotMessage = BinanceMessage()
     private var sequence: UInt64 = 0
     private var random: UInt64
-    private var nowNs: Nanos = 0
-    private var nextWatchdogNs: Nanos = 0
+    private var nowNs: MonotonicNanos = 0
+    private var nextWatchdogNs: MonotonicNanos = 0
     private let watchdogIntervalNs: Nanos
     private var started = false
     /// REST weight budget of snapshots: a token bucket refilled continuously.
     private let snapshotWeight: Double
     private var weightTokens: Double
-    private var weightRefilledNs: Nanos = 0
+    private var weightRefilledNs: MonotonicNanos = 0
 
-    private static let notYet = Nanos.min
+    private static let notYet = MonotonicNanos.min
     /// Commands applied per duty cycle at most (bounds one `doWork`; the rest wait a cycle).
     static let commandsPerCycle = 256
     private static let snapshotNone: UInt8 = 0, snapshotWanted: UInt8 = 1, snapshotInFlight: UInt8 = 2
@@ -241,7 +241,7 @@ public final class FeedAgent: Agent {
         var handler = Handler(agent: self)
         var rounds = 0
         while connections.contains(where: { $0.phase == .closing || $0.phase == .connecting }) && rounds < 200 {
-            nowNs = Clock.monotonicNs()
+            nowNs = Clock.monotonic()
             for c in connections where c.phase != .down {
                 handler.connection = c.index
                 c.socket.poll(&handler)
@@ -264,8 +264,8 @@ public final class FeedAgent: Agent {
 
     // MARK: - Duty cycle
 
-    public func doWork(nowNs: Nanos) -> Int {
-        self.nowNs = nowNs
+    public func doWork(now: DutyCycleTime) -> Int {
+        nowNs = now.monotonic
         var work = 0
         // Commands first: a request's symbols then leave in one batched SUBSCRIBE below.
         if let commands { work += commands.ring.drain(limit: Self.commandsPerCycle) { command, _ in apply(command.pointee) } }
@@ -507,10 +507,10 @@ public final class FeedAgent: Agent {
     /// One decoded-to-be message of connection `index` (internal for the unit tests).
     func messageArrived(_ bytes: UnsafeRawBufferPointer, stamp: ReadStamp, connection index: Int) {
         counters.messages &+= 1
-        recorder?.append(wallNs: stamp.wallNs, payload: bytes)
+        recorder?.append(wallNs: stamp.wallNs.ns, payload: bytes)
         let outcome = processor.process(bytes, receiveWallNs: stamp.wallNs,
                                         timestamps: TimestampChain(socketReadNs: stamp.monotonicNs))
-        let decodedNs = Clock.monotonicNs()
+        let decodedNs = Clock.monotonic()
         let c = connections[index]
         if !c.receivedData {
             c.receivedData = true
@@ -579,7 +579,7 @@ public final class FeedAgent: Agent {
 
     /// Pushes a top-N snapshot numbered like the book-top event published just before it.
     @inline(__always)
-    private func publishDepth(_ snapshot: DepthSnapshot, decodedNs: Nanos) {
+    private func publishDepth(_ snapshot: DepthSnapshot, decodedNs: MonotonicNanos) {
         var stamped = snapshot
         stamped.sequence = sequence
         stamped.decodedNs = decodedNs
@@ -590,7 +590,7 @@ public final class FeedAgent: Agent {
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
         let entry = instruments.entry(at: symbol)
         publish(MarketEvent(instrument: entry.id, kind: kind, priceDecimals: entry.priceDecimals,
-                            quantityDecimals: entry.quantityDecimals, receiveWallNs: Clock.wallNs(),
+                            quantityDecimals: entry.quantityDecimals, receiveWallNs: Clock.wall(),
                             timestamps: TimestampChain(socketReadNs: nowNs)))
     }
 
@@ -614,7 +614,7 @@ public final class FeedAgent: Agent {
         snapshotAttempts[symbol] = 0
     }
 
-    private func wantSnapshot(_ symbol: Int, notBeforeNs: Nanos) {
+    private func wantSnapshot(_ symbol: Int, notBeforeNs: MonotonicNanos) {
         guard snapshotState[symbol] == Self.snapshotNone else { return }
         snapshotState[symbol] = Self.snapshotWanted
         snapshotNotBeforeNs[symbol] = notBeforeNs
@@ -688,7 +688,7 @@ public final class FeedAgent: Agent {
             retrySnapshot(symbol)
             return
         }
-        recorder?.appendSnapshot(wallNs: Clock.wallNs(), symbol: instruments.specs[symbol].symbol, body: done.body)
+        recorder?.appendSnapshot(wallNs: Clock.wall().ns, symbol: instruments.specs[symbol].symbol, body: done.body)
         let decoder = processor.decoder
         guard decoder.decode(done.body, into: &snapshotMessage, fallbackInstrumentIndex: Int32(symbol)) == nil,
               snapshotMessage.kind == .depthSnapshot
@@ -703,8 +703,8 @@ public final class FeedAgent: Agent {
             counters.snapshotsLoaded &+= 1
             snapshotState[symbol] = Self.snapshotNone
             snapshotAttempts[symbol] = 0
-            let readNs = Clock.monotonicNs()
-            let wallNs = Clock.wallNs()
+            let readNs = Clock.monotonic()
+            let wallNs = Clock.wall()
             if let top = book.topEvent(sequence: 0, venueTimeNs: 0, receiveWallNs: wallNs,
                                        timestamps: TimestampChain(socketReadNs: readNs, decodedNs: readNs)) {
                 publish(top)

@@ -23,13 +23,13 @@ public final class FeedConnection {
     let socket: WebSocketConnection<TCPTransport>
     public internal(set) var phase = Phase.down
     /// When a `down` connection may connect again.
-    public internal(set) var reconnectAtNs: Nanos = 0
+    public internal(set) var reconnectAtNs: MonotonicNanos = 0
     /// Failed attempts in a row (reset by the first message after an open).
     public internal(set) var attempts = 0
-    var openedAtNs: Nanos = 0
-    var lastPongNs: Nanos = 0
+    var openedAtNs: MonotonicNanos = 0
+    var lastPongNs: MonotonicNanos = 0
     /// When our outstanding ping went out; 0 = none outstanding.
-    var pingSentNs: Nanos = 0
+    var pingSentNs: MonotonicNanos = 0
     var pingCounter: UInt64 = 0
     var receivedData = false
     /// Set by `serverShutdown` or the 24 h timer: close and reconnect without backoff.
@@ -46,7 +46,7 @@ public final class FeedConnection {
     var toUnsubscribe: [Int32]
 
     /// Send times of the last `count` control messages (a ring; the oldest at `controlNext`).
-    private var controlTimes: [Nanos]
+    private var controlTimes: [MonotonicNanos]
     private var controlNext = 0
 
     init(index: Int, socket: WebSocketConnection<TCPTransport>, symbolCapacity: Int, controlMessagesPerSecond: Int) {
@@ -58,20 +58,20 @@ public final class FeedConnection {
         toSubscribe.reserveCapacity(symbolCapacity)
         toUnsubscribe = []
         toUnsubscribe.reserveCapacity(symbolCapacity)
-        controlTimes = Array(repeating: Nanos.min / 2, count: controlMessagesPerSecond)
+        controlTimes = Array(repeating: MonotonicNanos(Int64.min / 2), count: controlMessagesPerSecond)
     }
 
     /// Whether one more control message fits in the last second's budget.
-    func controlAllowed(nowNs: Nanos) -> Bool { nowNs &- controlTimes[controlNext] >= 1_000_000_000 }
+    func controlAllowed(nowNs: MonotonicNanos) -> Bool { nowNs &- controlTimes[controlNext] >= 1_000_000_000 }
 
     /// Records a control message sent at `nowNs`.
-    func recordControl(nowNs: Nanos) {
+    func recordControl(nowNs: MonotonicNanos) {
         controlTimes[controlNext] = nowNs
         controlNext = (controlNext + 1) % controlTimes.count
     }
 
     /// The latest sign of life: a read, a pong, or the open itself.
-    var lastActivityNs: Nanos { max(socket.lastRead.monotonicNs, lastPongNs, openedAtNs) }
+    var lastActivityNs: MonotonicNanos { max(socket.lastRead.monotonicNs, lastPongNs, openedAtNs) }
 
     /// The socket's state (for reports and tests).
     public var socketState: WebSocketConnection<TCPTransport>.State { socket.state }

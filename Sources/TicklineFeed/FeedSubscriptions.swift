@@ -115,7 +115,7 @@ public final class FeedSubscriptionDesk: Sendable {
                                   + "/ streams) and carries \(count): \(entries.count) more do not fit")
                 }
             }
-            let wallNs = Clock.wallNs()
+            let wallNs = Clock.wall()
             var queued: [String] = []
             for entry in entries {
                 let spec = universe.specs[Int(entry.index)]

@@ -932,7 +932,7 @@ public final class BinanceDecoder {
         let time = has & Has.T != 0 ? m.transactionTime : m.eventTime
         let (ns, overflow) = time.multipliedReportingOverflow(by: venueTimeUnitNs)
         guard !overflow, ns <= UInt64(Int64.max) else { return s.fail(.badNumber) }
-        m.venueTimeNs = Nanos(ns)
+        m.venueTimeNs = WallNanos(Int64(ns))
         return true
     }
 

@@ -65,7 +65,7 @@ public final class BinanceFeedProcessor {
 
     /// Processes one message. Hot path: no allocation.
     @inline(__always)
-    public func process(_ bytes: UnsafeRawBufferPointer, receiveWallNs: Nanos, timestamps: TimestampChain) -> ProcessOutcome {
+    public func process(_ bytes: UnsafeRawBufferPointer, receiveWallNs: WallNanos, timestamps: TimestampChain) -> ProcessOutcome {
         // Decoding into a local and storing it once keeps the class property out of an inout
         // access across a call (which costs a dynamic exclusivity check per message).
         var decoded = BinanceMessage()
@@ -103,7 +103,7 @@ public final class BinanceFeedProcessor {
     }
 
     @inline(__always)
-    private func publishTop(_ book: OrderBook, receiveWallNs: Nanos, timestamps: TimestampChain) {
+    private func publishTop(_ book: OrderBook, receiveWallNs: WallNanos, timestamps: TimestampChain) {
         sequenceStorage &+= 1
         eventStorage = book.topEvent(sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
                               timestamps: timestamps) ?? MarketEvent()
@@ -223,7 +223,7 @@ public final class RecordingVerifier {
         guard end > start else { return }
         report.messages += 1
         let payload = unsafe UnsafeRawBufferPointer(rebasing: line[start..<end])
-        let outcome = unsafe processor.process(payload, receiveWallNs: receiveNs, timestamps: TimestampChain())
+        let outcome = unsafe processor.process(payload, receiveWallNs: WallNanos(receiveNs), timestamps: TimestampChain())
         let message = processor.message
         switch outcome {
         case .decodeFailed:

@@ -101,7 +101,7 @@ public struct BinanceMessage: Sendable, BitwiseCopyable {
     /// `T` (trade or transaction time); 0 when absent.
     public var transactionTime: UInt64 = 0
     /// `T` when present, else `E`, in ns since the epoch (0 when neither).
-    public var venueTimeNs: Nanos = 0
+    public var venueTimeNs: WallNanos = 0
     /// `t` for trades, `a` for aggregate trades.
     public var tradeId: UInt64 = 0
     /// `f`/`l` of an aggregate trade.
@@ -127,7 +127,7 @@ public struct BinanceMessage: Sendable, BitwiseCopyable {
     /// The market event for a trade, aggregate trade (kind `.trade`) or bookTicker (kind
     /// `.quote`); nil for the other kinds (depth goes through `OrderBook`).
     @inline(__always)
-    public func marketEvent(sequence: UInt64, receiveWallNs: Nanos, timestamps: TimestampChain) -> MarketEvent? {
+    public func marketEvent(sequence: UInt64, receiveWallNs: WallNanos, timestamps: TimestampChain) -> MarketEvent? {
         switch kind {
         case .trade, .aggTrade:
             return MarketEvent(

@@ -65,7 +65,7 @@ public final class DecodeWorkload {
 
     @inline(__always)
     private func step(_ bytes: UnsafeRawBufferPointer, _ receive: Int64) -> UInt64 {
-        let outcome = unsafe processor.process(bytes, receiveWallNs: receive, timestamps: TimestampChain())
+        let outcome = unsafe processor.process(bytes, receiveWallNs: WallNanos(receive), timestamps: TimestampChain())
         let e = processor.event
         return UInt64(outcome.rawValue) &+ e.sequence &+ UInt64(bitPattern: e.price.units &+ e.bidPrice.units)
     }

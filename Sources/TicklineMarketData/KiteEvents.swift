@@ -17,12 +17,12 @@ public struct KiteTokenAsInstrument: KiteInstrumentLookup, Sendable {
 
 /// The stamps every event of one message carries, read once per duty cycle by the caller.
 public struct KiteMessageStamps: Sendable, Equatable {
-    public var receiveWallNs: Nanos
-    public var socketReadNs: Nanos
-    public var decodedNs: Nanos
+    public var receiveWallNs: WallNanos
+    public var socketReadNs: MonotonicNanos
+    public var decodedNs: MonotonicNanos
 
     @inlinable
-    public init(receiveWallNs: Nanos = 0, socketReadNs: Nanos = 0, decodedNs: Nanos = 0) {
+    public init(receiveWallNs: WallNanos = 0, socketReadNs: MonotonicNanos = 0, decodedNs: MonotonicNanos = 0) {
         self.receiveWallNs = receiveWallNs
         self.socketReadNs = socketReadNs
         self.decodedNs = decodedNs
@@ -41,7 +41,7 @@ extension KiteTick {
         return MarketEvent(
             instrument: instrument, kind: .trade, priceDecimals: priceDecimals, quantityDecimals: 0,
             price: Price(units: lastPrice), quantity: Quantity(units: lastQuantity),
-            venueSequence: UInt64(volumeTraded), venueTimeNs: seconds &* Self.nanosPerSecond,
+            venueSequence: UInt64(volumeTraded), venueTimeNs: WallNanos(seconds &* Self.nanosPerSecond),
             receiveWallNs: stamps.receiveWallNs, timestamps: Self.chain(stamps))
     }
 
@@ -54,7 +54,7 @@ extension KiteTick {
             instrument: instrument, kind: .quote, priceDecimals: priceDecimals, quantityDecimals: 0,
             bidPrice: Price(units: bid.price), bidQuantity: Quantity(units: Int64(bid.quantity)),
             askPrice: Price(units: ask.price), askQuantity: Quantity(units: Int64(ask.quantity)),
-            venueTimeNs: exchangeTime &* Self.nanosPerSecond,
+            venueTimeNs: WallNanos(exchangeTime &* Self.nanosPerSecond),
             receiveWallNs: stamps.receiveWallNs, timestamps: Self.chain(stamps))
     }
 
@@ -71,7 +71,7 @@ extension KiteTick {
             snapshot.asks[i] = BookLevel(price: Price(units: asks[i].price), quantity: Quantity(units: Int64(asks[i].quantity)))
         }
         snapshot.receiveWallNs = stamps.receiveWallNs
-        snapshot.venueTimeNs = exchangeTime &* Self.nanosPerSecond
+        snapshot.venueTimeNs = WallNanos(exchangeTime &* Self.nanosPerSecond)
         snapshot.socketReadNs = stamps.socketReadNs
         snapshot.decodedNs = stamps.decodedNs
         return snapshot

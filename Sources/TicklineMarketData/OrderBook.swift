@@ -678,7 +678,7 @@ public final class OrderBook {
     /// The top of book as a `bookTop` market event (`venueSequence` = last update id); nil
     /// unless synced.
     @inline(__always)
-    public func topEvent(sequence: UInt64, venueTimeNs: Nanos, receiveWallNs: Nanos,
+    public func topEvent(sequence: UInt64, venueTimeNs: WallNanos, receiveWallNs: WallNanos,
                          timestamps: TimestampChain) -> MarketEvent? {
         guard stateStorage == .synced else { return nil }
         let bid = bids.best ?? BookLevel()
@@ -691,8 +691,8 @@ public final class OrderBook {
 
     /// Fills the top `DepthSnapshot.depth` levels per side; false (snapshot untouched) unless synced.
     @inline(__always)
-    public func fill(_ snapshot: inout DepthSnapshot, sequence: UInt64, venueTimeNs: Nanos, receiveWallNs: Nanos,
-                     socketReadNs: Nanos, decodedNs: Nanos) -> Bool {
+    public func fill(_ snapshot: inout DepthSnapshot, sequence: UInt64, venueTimeNs: WallNanos, receiveWallNs: WallNanos,
+                     socketReadNs: MonotonicNanos, decodedNs: MonotonicNanos) -> Bool {
         guard stateStorage == .synced else { return false }
         snapshot.sequence = sequence
         snapshot.instrument = instrument

@@ -3,10 +3,10 @@ import TicklineWebSocket
 
 /// When the bytes of a read batch left the socket: both clocks, read once per batch.
 public struct ReadStamp: Sendable, Equatable {
-    /// `Clock.monotonicNs()` right after the read: the start of every latency chain.
-    public var monotonicNs: Nanos
-    /// `Clock.wallNs()`: the receive time stored points carry.
-    public var wallNs: Nanos
+    /// `Clock.monotonic()` right after the read: the start of every latency chain.
+    public var monotonicNs: MonotonicNanos
+    /// `Clock.wall()`: the receive time stored points carry.
+    public var wallNs: WallNanos
 }
 
 /// Why a connection failed.
@@ -78,7 +78,7 @@ public final class WebSocketConnection<T: Transport> {
     private var handshake: ClientHandshake?
     private var handshakeBytes: [UInt8]
     private var handshakeCount = 0
-    private var deadlineNs: Nanos = 0
+    private var deadlineNs: MonotonicNanos = 0
     private var closeSent = false
     private var closeReceived = false
     private var pendingPong: InlineArray<125, UInt8> = .init(repeating: 0)
@@ -107,7 +107,7 @@ public final class WebSocketConnection<T: Transport> {
         closeReceived = false
         closeCode = nil
         pendingPongCount = -1
-        deadlineNs = Clock.monotonicNs() + options.openTimeoutNs
+        deadlineNs = Clock.monotonic() + options.openTimeoutNs
         state = .connecting
     }
 
@@ -122,7 +122,7 @@ public final class WebSocketConnection<T: Transport> {
         case .connecting:
             switch transport.pollConnect() {
             case .inProgress:
-                if Clock.monotonicNs() > deadlineNs { fail(.timedOut, code: .abnormal, &handler) }
+                if Clock.monotonic() > deadlineNs { fail(.timedOut, code: .abnormal, &handler) }
                 return 0
             case .failed(let error):
                 fail(.connect(error), code: .abnormal, &handler)
@@ -150,7 +150,7 @@ public final class WebSocketConnection<T: Transport> {
         }
         switch transport.receive() {
         case .nothing:
-            if state != .open && Clock.monotonicNs() > deadlineNs {
+            if state != .open && Clock.monotonic() > deadlineNs {
                 if closeSent && closeReceived {
                     // Both closes exchanged; the server should have dropped TCP first
                     // (RFC 6455 §7.1.1), but waiting longer gains nothing.
@@ -171,7 +171,7 @@ public final class WebSocketConnection<T: Transport> {
             fail(.transport(error), code: .abnormal, &handler)
             return 1
         case .bytes(let raw):
-            lastRead = ReadStamp(monotonicNs: Clock.monotonicNs(), wallNs: Clock.wallNs())
+            lastRead = ReadStamp(monotonicNs: Clock.monotonic(), wallNs: Clock.wall())
             let bytes = raw.assumingMemoryBound(to: UInt8.self)
             work += 1
             if state == .handshaking {
@@ -279,7 +279,7 @@ public final class WebSocketConnection<T: Transport> {
     private func enterClosing() {
         if state != .closing {
             state = .closing
-            deadlineNs = Clock.monotonicNs() + options.closeTimeoutNs
+            deadlineNs = Clock.monotonic() + options.closeTimeoutNs
         }
     }
 

@@ -154,7 +154,7 @@ public final class SharedRegion: @unchecked Sendable {
         mapped.storeBytes(of: RegionLayout.layoutHash, toByteOffset: RegionLayout.layoutHashOffset, as: UInt64.self)
         mapped.storeBytes(of: getpid(), toByteOffset: RegionLayout.creatorPidOffset, as: Int32.self)
         mapped.storeBytes(of: tl_process_start_ticks(getpid()), toByteOffset: RegionLayout.creatorStartTicksOffset, as: UInt64.self)
-        mapped.storeBytes(of: Clock.wallNs(), toByteOffset: RegionLayout.startWallNsOffset, as: Int64.self)
+        mapped.storeBytes(of: Clock.wall().ns, toByteOffset: RegionLayout.startWallNsOffset, as: Int64.self)
         mapped.storeBytes(of: UInt64(size), toByteOffset: RegionLayout.regionSizeOffset, as: UInt64.self)
         writeName(instance, mapped + RegionLayout.instanceNameOffset, RegionLayout.instanceNameBytes)
         for (i, r) in rings.enumerated() {
@@ -351,7 +351,7 @@ public final class SharedRegion: @unchecked Sendable {
         }
         close(fd)
         if isAlive(pid: pid, startTicks: ticks) { throw .ownedByLiveProcess(instance: instance, pid: pid) }
-        let aside = "\(path).stale-\(pid)-\(Clock.wallNs() / 1_000_000_000)"
+        let aside = "\(path).stale-\(pid)-\(Clock.wall().ns / 1_000_000_000)"
         guard rename(path, aside) == 0 else { throw .system(call: "rename", path: path, errno: errno) }
         return aside
     }

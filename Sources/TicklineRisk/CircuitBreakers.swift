@@ -36,7 +36,7 @@ public struct CircuitBreakers: Sendable {
     public var monthStartEquityMoney: Int64 { snapshot.monthStartEquityMoney }
     public var peakEquityMoney: Int64 { snapshot.peakEquityMoney }
 
-    public init(limits: RiskLimits = RiskLimits(), equityMoney: Int64, wallNs: Nanos) {
+    public init(limits: RiskLimits = RiskLimits(), equityMoney: Int64, wallNs: WallNanos) {
         self.limits = limits
         let day = Self.utcDay(wallNs)
         snapshot = BreakerSnapshot(dayIndex: day, weekIndex: Self.utcWeek(day), monthIndex: Self.utcMonth(day), equityMoney: equityMoney)
@@ -47,8 +47,9 @@ public struct CircuitBreakers: Sendable {
     public mutating func restore(_ saved: BreakerSnapshot) { snapshot = saved }
 
     /// Days since the epoch (floor).
-    @inlinable public static func utcDay(_ wallNs: Nanos) -> Int64 {
-        wallNs >= 0 ? wallNs / nanosPerDay : (wallNs - nanosPerDay + 1) / nanosPerDay
+    @inlinable public static func utcDay(_ wallNs: WallNanos) -> Int64 {
+        let ns = wallNs.ns
+        return ns >= 0 ? ns / nanosPerDay : (ns - nanosPerDay + 1) / nanosPerDay
     }
     /// Weeks starting Monday 00:00 UTC (1970-01-01 was a Thursday).
     @inlinable public static func utcWeek(_ day: Int64) -> Int64 {
@@ -79,7 +80,7 @@ public struct CircuitBreakers: Sendable {
 
     /// Feeds the current equity (call on every mark and fill). Returns the transition, if any:
     /// the most severe breaker that trips, else a lifted daily reduction on a new UTC day.
-    public mutating func observe(equityMoney: Int64, wallNs: Nanos) -> RiskEvent? {
+    public mutating func observe(equityMoney: Int64, wallNs: WallNanos) -> RiskEvent? {
         var lifted = false
         let day = Self.utcDay(wallNs)
         if day > snapshot.dayIndex {
@@ -119,7 +120,7 @@ public struct CircuitBreakers: Sendable {
     }
 
     /// Engages the kill switch: halted until `resume`. Always returns the event.
-    public mutating func engageKillSwitch(equityMoney: Int64, wallNs: Nanos) -> RiskEvent {
+    public mutating func engageKillSwitch(equityMoney: Int64, wallNs: WallNanos) -> RiskEvent {
         let from = state
         snapshot.state = .halted
         snapshot.causeRaw = BreakerReason.killSwitch.rawValue
@@ -128,7 +129,7 @@ public struct CircuitBreakers: Sendable {
     }
 
     /// Manual resume: back to active, day/week/month/peak rebased at `equityMoney`. nil when already active.
-    public mutating func resume(equityMoney: Int64, wallNs: Nanos) -> RiskEvent? {
+    public mutating func resume(equityMoney: Int64, wallNs: WallNanos) -> RiskEvent? {
         let day = max(snapshot.dayIndex, Self.utcDay(wallNs))
         let from = state
         snapshot = BreakerSnapshot(dayIndex: day, weekIndex: max(snapshot.weekIndex, Self.utcWeek(day)),
@@ -137,7 +138,7 @@ public struct CircuitBreakers: Sendable {
         return event(.stateChange, .manualResume, from: from, observed: equityMoney, limit: 0, wallNs)
     }
 
-    private mutating func trip(_ reason: BreakerReason, base: Int64, equity: Int64, ppm: Int64, to: TradingState, _ wallNs: Nanos) -> RiskEvent? {
+    private mutating func trip(_ reason: BreakerReason, base: Int64, equity: Int64, ppm: Int64, to: TradingState, _ wallNs: WallNanos) -> RiskEvent? {
         let loss = Int128(base) - Int128(equity)
         guard base > 0, loss > 0, loss * 1_000_000 >= Int128(base) * Int128(ppm) else { return nil }
         let from = state
@@ -147,7 +148,7 @@ public struct CircuitBreakers: Sendable {
                      limit: MoneyScale.saturate(Int128(base) * Int128(ppm) / 1_000_000), wallNs)
     }
 
-    private func event(_ kind: RiskEventKind, _ reason: BreakerReason, from: TradingState, observed: Int64, limit: Int64, _ wallNs: Nanos) -> RiskEvent {
+    private func event(_ kind: RiskEventKind, _ reason: BreakerReason, from: TradingState, observed: Int64, limit: Int64, _ wallNs: WallNanos) -> RiskEvent {
         RiskEvent(kind: kind, scope: .global, reason: reason.rawValue, fromState: from, toState: state,
                   observed: observed, limit: limit, receiveWallNs: wallNs)
     }

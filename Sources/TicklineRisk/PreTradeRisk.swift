@@ -28,10 +28,11 @@ public struct Denial: Sendable, Equatable {
     }
 
     /// The denial as the journal's `RiskEvent` for `signal`.
+    /// `stampNs`: the risk stage's latency stamp (the real monotonic clock, read per batch).
     @inlinable
-    public func riskEvent(for signal: SignalEvent, sequence: UInt64 = 0, nowNs: Nanos = 0) -> RiskEvent {
+    public func riskEvent(for signal: SignalEvent, sequence: UInt64 = 0, stampNs: MonotonicNanos = 0) -> RiskEvent {
         var chain = signal.timestamps
-        chain.riskDecidedNs = nowNs
+        chain.riskDecidedNs = stampNs
         return RiskEvent(sequence: sequence, kind: .denial, scope: scope, reason: reason.rawValue,
                          instrument: signal.instrument, strategy: signal.strategy, referenceSequence: signal.sequence,
                          observed: observed, limit: limit, venueTimeNs: signal.venueTimeNs,
@@ -73,7 +74,7 @@ public struct PreTradeRisk: Sendable {
     @usableFromInline var specs: [InstrumentRiskSpec]
     @usableFromInline var known: [Bool]
     @usableFromInline var lastPriceUnits: [Int64]
-    @usableFromInline var lastPriceNs: [Nanos]
+    @usableFromInline var lastPriceNs: [MonotonicNanos]
 
     // Per pair (strategy × instrumentCapacity + instrument).
     @usableFromInline var pairOpenBuy: [Int64]
@@ -209,7 +210,7 @@ public struct PreTradeRisk: Sendable {
     /// A new last price: becomes the reference price (collar, freshness, exposure) and marks
     /// the positions. Returns false for an unknown instrument or a non-positive price.
     @discardableResult
-    public mutating func updatePrice(instrument: InstrumentId, price: Price, nowNs: Nanos) -> Bool {
+    public mutating func updatePrice(instrument: InstrumentId, price: Price, nowNs: MonotonicNanos) -> Bool {
         let i = Int(instrument)
         guard i < instrumentCapacity, known[i], price.units > 0 else { return false }
         lastPriceUnits[i] = price.units
@@ -352,8 +353,13 @@ public struct PreTradeRisk: Sendable {
     /// checker rejects every `Array` element write (its copy-on-write path could allocate,
     /// though it never does here: the arrays are uniquely referenced). In debug builds it also
     /// cannot see calls across files. The allocation gate must be a benchmark (not yet written).
-    public mutating func decide(signal: SignalEvent, nowNs: Nanos) -> RiskDecision {
-        let decision = evaluate(signal, nowNs)
+    ///
+    /// - Parameters:
+    ///   - nowNs: the duty cycle's monotonic time: rate limits and the reference price's age.
+    ///   - stampNs: the latency stamp an order carries as `riskDecidedNs` (the real monotonic
+    ///     clock read once per batch, even when `nowNs` is a simulated clock).
+    public mutating func decide(signal: SignalEvent, nowNs: MonotonicNanos, stampNs: MonotonicNanos) -> RiskDecision {
+        let decision = evaluate(signal, nowNs, stampNs)
         if case .denied(let d) = decision {
             deniedByReason[Int(d.reason.rawValue) & 63] &+= 1
         } else {
@@ -367,7 +373,7 @@ public struct PreTradeRisk: Sendable {
         .denied(Denial(reason: reason, observed: observed, limit: limit))
     }
 
-    private mutating func evaluate(_ signal: SignalEvent, _ nowNs: Nanos) -> RiskDecision {
+    private mutating func evaluate(_ signal: SignalEvent, _ nowNs: MonotonicNanos, _ stampNs: MonotonicNanos) -> RiskDecision {
         // 0. Malformed bytes.
         guard let side = signal.side else { return Self.deny(.malformedSignal, Int64(signal.sideRaw), 0) }
         guard let sizing = signal.sizing else { return Self.deny(.malformedSignal, Int64(signal.sizingRaw), 0) }
@@ -551,7 +557,7 @@ public struct PreTradeRisk: Sendable {
         nextClientOrderId &+= 1
         orderSequence &+= 1
         var chain = signal.timestamps
-        chain.riskDecidedNs = nowNs
+        chain.riskDecidedNs = stampNs
         return .order(OrderEvent(
             sequence: orderSequence, clientOrderId: id, instrument: signal.instrument, strategy: signal.strategy, side: side, type: .limit,
             price: Price(units: entry), quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
@@ -565,7 +571,7 @@ public struct PreTradeRisk: Sendable {
 
     /// How old the instrument's reference price is at `nowNs` (Int64.max without one): an exit
     /// approved past `maxReferencePriceAgeNs` went out on a stale book, which the caller reports.
-    public func referenceAgeNs(instrument: InstrumentId, nowNs: Nanos) -> Nanos {
+    public func referenceAgeNs(instrument: InstrumentId, nowNs: MonotonicNanos) -> Nanos {
         let i = Int(instrument)
         guard i < instrumentCapacity, known[i], lastPriceUnits[i] > 0 else { return Int64.max }
         return nowNs &- lastPriceNs[i]

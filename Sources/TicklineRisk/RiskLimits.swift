@@ -255,7 +255,7 @@ public enum BreakerReason: UInt16, Sendable, CaseIterable {
 /// Plain value, owned by the risk stage.
 public struct TokenBucket: Sendable, Equatable, BitwiseCopyable {
     public private(set) var tokensMilli: Int64
-    public private(set) var lastRefillNs: Nanos = 0
+    public private(set) var lastRefillNs: MonotonicNanos = 0
 
     /// Full at start.
     public init(burst: Int64) { tokensMilli = burst * 1000 }
@@ -270,7 +270,7 @@ public struct TokenBucket: Sendable, Equatable, BitwiseCopyable {
     public mutating func giveBack() { tokensMilli += 1000 }
 
     /// Adds the tokens earned since the last refill, up to `burst`.
-    public mutating func refill(nowNs: Nanos, burst: Int64, perSecond rate: Int64) {
+    public mutating func refill(nowNs: MonotonicNanos, burst: Int64, perSecond rate: Int64) {
         let capacity = burst * 1000
         guard nowNs > lastRefillNs, rate > 0, tokensMilli < capacity else {
             if tokensMilli >= capacity || rate <= 0 { lastRefillNs = max(lastRefillNs, nowNs) }

@@ -19,9 +19,9 @@ public struct RoundTrip: Sendable, BitwiseCopyable, Equatable {
     public var priceDecimals: UInt8 = 0
     public var quantityDecimals: UInt8 = 0
     /// Wall time of the fill that opened the position from flat (its first entry).
-    public var entryWallNs: Nanos = 0
+    public var entryWallNs: WallNanos = 0
     /// Wall time of the reducing fill.
-    public var exitWallNs: Nanos = 0
+    public var exitWallNs: WallNanos = 0
     public var quantityUnits: Int64 = 0
     /// Σ price × quantity in price units × quantity units: at the average cost for the
     /// entry, at the fill price for the exit (the prices are these over `quantityUnits`).
@@ -47,7 +47,7 @@ public struct RoundTrip: Sendable, BitwiseCopyable, Equatable {
 /// `init`; recording does not allocate. Owned by one agent thread; not thread-safe.
 public struct RoundTrips: Sendable {
     public let capacity: Int
-    var entryWallNs: [Nanos]
+    var entryWallNs: [WallNanos]
     var openingFees: [Int64]
     var ring: [RoundTrip]
     /// Round trips closed so far (the newest has this sequence), and per strategy id.
@@ -68,7 +68,7 @@ public struct RoundTrips: Sendable {
     }
 
     /// A fill that opened or grew pair `p`'s position (`fromFlat`: it was flat before).
-    mutating func recordOpen(pair p: Int, fromFlat: Bool, wallNs: Nanos, feeMoney: Int64) {
+    mutating func recordOpen(pair p: Int, fromFlat: Bool, wallNs: WallNanos, feeMoney: Int64) {
         if fromFlat { entryWallNs[p] = wallNs }
         openingFees[p] &+= feeMoney
         openFeesMoney &+= feeMoney

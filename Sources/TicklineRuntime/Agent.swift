@@ -8,9 +8,11 @@ public protocol Agent: AnyObject {
     var roleName: String { get }
     /// Called once on the runner thread before the first `doWork`: allocate here.
     func onStart()
-    /// Does a bounded amount of work and returns how much (0 = idle). `nowNs` is the
-    /// monotonic clock read once for this duty cycle (a manual clock under the invoker).
-    func doWork(nowNs: Nanos) -> Int
+    /// Does a bounded amount of work and returns how much (0 = idle). `now` is both clocks
+    /// read once for this duty cycle (given by the caller under the invoker: a manual clock
+    /// in tests, the simulated market clock in replay and demo): every decision uses it.
+    /// Latency stamps are not decisions: the agent reads `Clock.monotonic()` for those.
+    func doWork(now: DutyCycleTime) -> Int
     /// Called once on the runner thread after the last `doWork`: flush and release here.
     func onClose()
 }
@@ -41,20 +43,20 @@ public final class AgentInvoker {
 
     /// One duty cycle: `doWork` on every agent in order; returns the total work count.
     @discardableResult
-    public func invoke(nowNs: Nanos) -> Int {
+    public func invoke(now: DutyCycleTime) -> Int {
         precondition(isStarted && !isClosed, "AgentInvoker.invoke outside start()/close()")
         var work = 0
-        for a in agents { work += a.doWork(nowNs: nowNs) }
+        for a in agents { work += a.doWork(now: now) }
         return work
     }
 
     /// Runs duty cycles until one does no work (or `maxCycles` pass); returns the cycles run.
     @discardableResult
-    public func invokeUntilIdle(nowNs: Nanos, maxCycles: Int = 1_000_000) -> Int {
+    public func invokeUntilIdle(now: DutyCycleTime, maxCycles: Int = 1_000_000) -> Int {
         var cycles = 0
         while cycles < maxCycles {
             cycles += 1
-            if invoke(nowNs: nowNs) == 0 { break }
+            if invoke(now: now) == 0 { break }
         }
         return cycles
     }

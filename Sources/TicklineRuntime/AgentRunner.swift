@@ -82,10 +82,10 @@ public final class AgentRunner: @unchecked Sendable {
         var cycles: UInt64 = 0
         while running.load(ordering: .acquiring) {  // pairs with stop()'s releasing store
             var work = 0
-            // One clock read per agent per cycle (not per event): on a runner with several
-            // agents, a later stage stamped with a time read before the earlier stages ran
-            // would appear to act before the event it handles arrived.
-            for a in agents { work &+= a.doWork(nowNs: Clock.monotonicNs()) }
+            // Both clocks read once per duty cycle (not per event): every agent on this
+            // runner decides on the same time. Latency stamps are each agent's own reads.
+            let now = DutyCycleTime.now()
+            for a in agents { work &+= a.doWork(now: now) }
             cycles &+= 1
             if cycles & 1023 == 0 { dutyCycles.store(cycles, ordering: .relaxed) }
             idle.idle(workCount: work)
@@ -118,8 +118,8 @@ public enum ShutdownSignal {
     /// passes, polling every `pollNs`. Returns the signal, or nil on timeout.
     @discardableResult
     public static func wait(timeoutNs: Int64 = .max, pollNs: Int64 = 10_000_000) -> Int32? {
-        let deadline = timeoutNs == .max ? Int64.max : Clock.monotonicNs() + timeoutNs
-        while Clock.monotonicNs() < deadline {
+        let deadline = timeoutNs == .max ? MonotonicNanos(.max) : Clock.monotonic() + timeoutNs
+        while Clock.monotonic() < deadline {
             if let s = requested { return s }
             var ts = timespec(tv_sec: Int(pollNs / 1_000_000_000), tv_nsec: Int(pollNs % 1_000_000_000))
             nanosleep(&ts, nil)

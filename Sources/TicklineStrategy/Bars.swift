@@ -55,11 +55,11 @@ public struct BarBuilder: Sendable {
     public let threshold: Int64
     @usableFromInline var _isOpen: Bool
     public var isOpen: Bool { _isOpen }
-    @usableFromInline var _startNs: Nanos
-    public var startNs: Nanos { _startNs }
+    @usableFromInline var _startNs: WallNanos
+    public var startNs: WallNanos { _startNs }
     /// Time bars: the end of the interval (exclusive). Others: the last trade's time.
-    @usableFromInline var _endNs: Nanos
-    public var endNs: Nanos { _endNs }
+    @usableFromInline var _endNs: WallNanos
+    public var endNs: WallNanos { _endNs }
     @usableFromInline var open: Int64
     @usableFromInline var high: Int64
     @usableFromInline var low: Int64
@@ -102,18 +102,19 @@ public struct BarBuilder: Sendable {
 
     /// Whether this open time bar's interval has ended at `wallNs`.
     @inlinable
-    public func isDue(atWallNs wallNs: Nanos) -> Bool { isOpen && kind.isTimeBar && wallNs >= endNs }
+    public func isDue(atWallNs wallNs: WallNanos) -> Bool { isOpen && kind.isTimeBar && wallNs >= endNs }
 
     @inlinable
-    mutating func openIfNeeded(_ wallNs: Nanos) {
+    mutating func openIfNeeded(_ wallNs: WallNanos) {
         guard !isOpen else { return }
         _isOpen = true
         if kind.isTimeBar {
             let d = threshold
-            var start = wallNs - wallNs % d
-            if wallNs < 0 && wallNs % d != 0 { start -= d }
-            _startNs = start
-            _endNs = start + d
+            let ns = wallNs.ns
+            var start = ns - ns % d
+            if ns < 0 && ns % d != 0 { start -= d }
+            _startNs = WallNanos(start)
+            _endNs = WallNanos(start + d)
         } else {
             _startNs = wallNs
             _endNs = wallNs
@@ -126,7 +127,7 @@ public struct BarBuilder: Sendable {
     /// Adds a trade. Returns true when a tick or volume bar is now complete (call `close`).
     /// Time bars: the caller closes a due bar first (`isDue`).
     @inlinable
-    public mutating func addTrade(priceUnits: Int64, quantityUnits: Int64, wallNs: Nanos) -> Bool {
+    public mutating func addTrade(priceUnits: Int64, quantityUnits: Int64, wallNs: WallNanos) -> Bool {
         openIfNeeded(wallNs)
         if tradeCount == 0 {
             open = priceUnits
@@ -153,7 +154,7 @@ public struct BarBuilder: Sendable {
 
     /// Adds a best bid/ask (time bars only; the mid is used when the bar has no trade).
     @inlinable
-    public mutating func addQuote(bidUnits: Int64, askUnits: Int64, wallNs: Nanos) {
+    public mutating func addQuote(bidUnits: Int64, askUnits: Int64, wallNs: WallNanos) {
         guard kind.isTimeBar, bidUnits > 0, askUnits > 0 else { return }
         openIfNeeded(wallNs)
         let mid2 = bidUnits &+ askUnits
@@ -187,7 +188,7 @@ public struct BarBuilder: Sendable {
             event.close = Price(units: close)
             event.volume = Quantity(units: volume)
             event.tradeCount = tradeCount
-            bar = OHLCVBar(timestampNs: startNs, open: Double(open) / priceScale, high: Double(high) / priceScale,
+            bar = OHLCVBar(timestampNs: startNs.ns, open: Double(open) / priceScale, high: Double(high) / priceScale,
                            low: Double(low) / priceScale, close: Double(close) / priceScale,
                            volume: Double(volume) / quantityScale)
         } else {
@@ -198,7 +199,7 @@ public struct BarBuilder: Sendable {
             event.close = Price(units: midClose2 >> 1)
             event.flags = barFlagFromQuotes
             let scale2 = 2 * priceScale
-            bar = OHLCVBar(timestampNs: startNs, open: Double(midOpen2) / scale2, high: Double(midHigh2) / scale2,
+            bar = OHLCVBar(timestampNs: startNs.ns, open: Double(midOpen2) / scale2, high: Double(midHigh2) / scale2,
                            low: Double(midLow2) / scale2, close: Double(midClose2) / scale2, volume: 0)
         }
         _tradeCount = 0

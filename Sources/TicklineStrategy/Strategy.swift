@@ -174,13 +174,13 @@ public struct SignalOrigin: Sendable, BitwiseCopyable {
     public var quantityDecimals: UInt8
     public var priceScale: Double
     public var marketSequence: UInt64
-    public var venueTimeNs: Nanos
-    public var receiveWallNs: Nanos
+    public var venueTimeNs: WallNanos
+    public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
 
     @inlinable
     public init(instrument: InstrumentId = 0, priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, priceScale: Double = 1,
-                marketSequence: UInt64 = 0, venueTimeNs: Nanos = 0, receiveWallNs: Nanos = 0, timestamps: TimestampChain = .init()) {
+                marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.instrument = instrument
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
@@ -220,7 +220,7 @@ public struct SignalOutbox: Sendable {
     /// price outside Int64 units) is refused and counted in `refused`. Traps when the queue
     /// is full (the engine reserves room first: a signal is never dropped).
     @inlinable
-    public mutating func emit(_ decision: StrategyDecision, common: StrategyCommon, origin: SignalOrigin, nowNs: Nanos) {
+    public mutating func emit(_ decision: StrategyDecision, common: StrategyCommon, origin: SignalOrigin, nowNs: MonotonicNanos) {
         let scale = origin.priceScale
         // A hair above 1 is rounding in a strategy's arithmetic, not a bad value.
         guard decision.confidence >= 0 && decision.confidence <= 1.000_001,
@@ -302,7 +302,7 @@ public struct StrategyBank<S: SymbolStrategy>: Sendable {
     /// A bar of `slot` closed for `symbol`: runs every enabled instance reading that slot.
     @inlinable
     public mutating func onBar(slot: Int, symbol: Int, bar: OHLCVBar, indicators: borrowing IndicatorSet,
-                               origin: SignalOrigin, nowNs: Nanos, enabledToSignal: Bool, outbox: inout SignalOutbox) {
+                               origin: SignalOrigin, nowNs: MonotonicNanos, enabledToSignal: Bool, outbox: inout SignalOutbox) {
         for i in 0..<instances.count where slots[i] == slot && enabled[i * symbolCount + symbol] {
             let instance = instances[i]
             if let decision = instance.onBar(bar, indicators: indicators, state: &states[i * symbolCount + symbol]), enabledToSignal {
@@ -313,7 +313,7 @@ public struct StrategyBank<S: SymbolStrategy>: Sendable {
 
     /// A trade of `symbol` (skipped entirely unless `S.readsTicks`).
     @inlinable
-    public mutating func onTrade(symbol: Int, price: Double, quantity: Double, origin: SignalOrigin, nowNs: Nanos,
+    public mutating func onTrade(symbol: Int, price: Double, quantity: Double, origin: SignalOrigin, nowNs: MonotonicNanos,
                                  enabledToSignal: Bool, outbox: inout SignalOutbox) {
         guard S.readsTicks else { return }
         for i in 0..<instances.count where enabled[i * symbolCount + symbol] {
@@ -326,7 +326,7 @@ public struct StrategyBank<S: SymbolStrategy>: Sendable {
 
     /// A best bid/ask of `symbol` (skipped entirely unless `S.readsTicks`).
     @inlinable
-    public mutating func onQuote(symbol: Int, bid: Double, ask: Double, origin: SignalOrigin, nowNs: Nanos,
+    public mutating func onQuote(symbol: Int, bid: Double, ask: Double, origin: SignalOrigin, nowNs: MonotonicNanos,
                                  enabledToSignal: Bool, outbox: inout SignalOutbox) {
         guard S.readsTicks else { return }
         for i in 0..<instances.count where enabled[i * symbolCount + symbol] {

@@ -82,9 +82,9 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         return c
     }
     /// The earliest end of an open time bar (or .max): the clock scan runs only once it passes.
-    @usableFromInline var nextTimerDueNs: Nanos
+    @usableFromInline var nextTimerDueNs: WallNanos
     @usableFromInline var timerCursor: Int
-    @usableFromInline var scanNextDueNs: Nanos
+    @usableFromInline var scanNextDueNs: WallNanos
     /// The most signals one event (or one symbol's clock close) can produce.
     public let maxSignalsPerEvent: Int
 
@@ -166,10 +166,12 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         return indicatorSets[symbol * slotCount + slot]
     }
 
-    /// Handles one market event at `nowNs` (monotonic, stamped into signals as `signalNs`).
+    /// Handles one market event. `nowNs` is only the latency stamp signals carry as
+    /// `signalNs` (the real monotonic clock of the caller's batch); bars are cut on the
+    /// event's wall time.
     /// The caller ensures `hasRoomForEvent` first.
     @inlinable
-    public mutating func process(_ event: MarketEvent, nowNs: Nanos) {
+    public mutating func process(_ event: MarketEvent, nowNs: MonotonicNanos) {
         _counters.events &+= 1
         let symbol = Int(event.instrument)
         guard symbol < symbolCount else {
@@ -225,9 +227,10 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     /// Closes every time bar whose interval ended by `wallNs` (the wall clock of this duty
     /// cycle), even when no event arrived. O(1) until the earliest open bar is due, then one
     /// pass over the symbols, which pauses (returning) when the outboxes lack room for one
-    /// more symbol and resumes on the next call. Returns the bars closed.
+    /// more symbol and resumes on the next call. Returns the bars closed. `nowNs` is the
+    /// latency stamp signals from those bars carry.
     @inlinable
-    public mutating func advanceTime(wallNs: Nanos, nowNs: Nanos) -> Int {
+    public mutating func advanceTime(wallNs: WallNanos, nowNs: MonotonicNanos) -> Int {
         if timerCursor < 0 {
             guard wallNs >= nextTimerDueNs else { return 0 }
             timerCursor = 0
@@ -277,7 +280,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     }
 
     @inlinable
-    mutating func closeBar(symbol: Int, slot: Int, nowNs: Nanos) {
+    mutating func closeBar(symbol: Int, slot: Int, nowNs: MonotonicNanos) {
         let index = symbol * slotCount + slot
         let context = contexts[symbol]
         guard var closed = builders[index].close(instrument: InstrumentId(symbol), priceDecimals: context.origin.priceDecimals,

@@ -324,11 +324,11 @@ public enum MarketEncoder: JournalEncoder {
     public static let maxRespBytes = 512
     public static let mayShed = true
 
-    public static func wallNs(_ e: UnsafePointer<MarketEvent>) -> Int64 { e.pointee.receiveWallNs }
+    public static func wallNs(_ e: UnsafePointer<MarketEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<MarketEvent>) -> MalformedReason? {
         if e.pointee.kind == nil { return .unknownEnum }
-        return checkCommon(decimals: e.pointee.priceDecimals, e.pointee.quantityDecimals, wallNs: e.pointee.receiveWallNs)
+        return checkCommon(decimals: e.pointee.priceDecimals, e.pointee.quantityDecimals, wallNs: e.pointee.receiveWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<MarketEvent>) -> UInt64 {
@@ -368,7 +368,7 @@ public enum MarketEncoder: JournalEncoder {
         }
         appendSeq(m.venueSequence, out)
         out.append(",venue_ns=")
-        appendInt(m.venueTimeNs, out)
+        appendInt(m.venueTimeNs.ns, out)
         out.append(",seq=")
         appendSeq(m.sequence, out)
         appendTimestamp(timestampNs, out)
@@ -385,7 +385,7 @@ public enum MarketEncoder: JournalEncoder {
             RESP.argument(prefix: keys.trade, id: UInt64(m.instrument), out)
             RESP.argument("price", out); RESP.argument(fixed: m.price.units, decimals: p, out)
             RESP.argument("qty", out); RESP.argument(fixed: m.quantity.units, decimals: q, out)
-            RESP.argument("ts_ns", out); RESP.argument(signed: m.receiveWallNs, out)
+            RESP.argument("ts_ns", out); RESP.argument(signed: m.receiveWallNs.ns, out)
             RESP.argument("seq", out); RESP.argument(unsigned: m.sequence, out)
         case .quote, .bookTop:
             RESP.beginCommand(argumentCount: 2 + 7 * 2, out)
@@ -395,7 +395,7 @@ public enum MarketEncoder: JournalEncoder {
             RESP.argument("bid_qty", out); RESP.argument(fixed: m.bidQuantity.units, decimals: q, out)
             RESP.argument("ask", out); RESP.argument(fixed: m.askPrice.units, decimals: p, out)
             RESP.argument("ask_qty", out); RESP.argument(fixed: m.askQuantity.units, decimals: q, out)
-            RESP.argument("ts_ns", out); RESP.argument(signed: m.receiveWallNs, out)
+            RESP.argument("ts_ns", out); RESP.argument(signed: m.receiveWallNs.ns, out)
             RESP.argument("seq", out); RESP.argument(unsigned: m.sequence, out)
             RESP.argument("stale", out); RESP.argument("0", out)
         case .stale, .fresh:
@@ -403,7 +403,7 @@ public enum MarketEncoder: JournalEncoder {
             RESP.argument("HSET", out)
             RESP.argument(prefix: keys.quote, id: UInt64(m.instrument), out)
             RESP.argument("stale", out); RESP.argument(m.kind == .stale ? "1" : "0", out)
-            RESP.argument("stale_ts_ns", out); RESP.argument(signed: m.receiveWallNs, out)
+            RESP.argument("stale_ts_ns", out); RESP.argument(signed: m.receiveWallNs.ns, out)
         }
         return 1
     }
@@ -419,11 +419,11 @@ public enum BarEncoder: JournalEncoder {
     public static let maxRespBytes = 512
     public static let mayShed = true
 
-    public static func wallNs(_ e: UnsafePointer<BarEvent>) -> Int64 { e.pointee.endWallNs }
+    public static func wallNs(_ e: UnsafePointer<BarEvent>) -> Int64 { e.pointee.endWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<BarEvent>) -> MalformedReason? {
         if e.pointee.kind == nil { return .unknownEnum }
-        return checkCommon(decimals: e.pointee.priceDecimals, e.pointee.quantityDecimals, wallNs: e.pointee.endWallNs)
+        return checkCommon(decimals: e.pointee.priceDecimals, e.pointee.quantityDecimals, wallNs: e.pointee.endWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<BarEvent>) -> UInt64 {
@@ -451,7 +451,7 @@ public enum BarEncoder: JournalEncoder {
         out.append(",trades=")
         appendSeq(b.tradeCount, out)
         out.append(",start_ns=")
-        appendInt(b.startWallNs, out)
+        appendInt(b.startWallNs.ns, out)
         out.append(",seq=")
         appendSeq(b.sequence, out)
         appendTimestamp(timestampNs, out)
@@ -479,8 +479,8 @@ public enum BarEncoder: JournalEncoder {
         RESP.argument("close", out); RESP.argument(fixed: b.close.units, decimals: p, out)
         RESP.argument("volume", out); RESP.argument(fixed: b.volume.units, decimals: b.quantityDecimals, out)
         RESP.argument("trades", out); RESP.argument(unsigned: b.tradeCount, out)
-        RESP.argument("start_ns", out); RESP.argument(signed: b.startWallNs, out)
-        RESP.argument("end_ns", out); RESP.argument(signed: b.endWallNs, out)
+        RESP.argument("start_ns", out); RESP.argument(signed: b.startWallNs.ns, out)
+        RESP.argument("end_ns", out); RESP.argument(signed: b.endWallNs.ns, out)
         RESP.argument("seq", out); RESP.argument(unsigned: b.sequence, out)
         return 1
     }
@@ -498,12 +498,12 @@ public enum SignalEncoder: JournalEncoder {
     public static let maxRespBytes = 2_048
     public static let mayShed = false
 
-    public static func wallNs(_ e: UnsafePointer<SignalEvent>) -> Int64 { e.pointee.receiveWallNs }
+    public static func wallNs(_ e: UnsafePointer<SignalEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<SignalEvent>) -> MalformedReason? {
         let s = e.pointee
         if s.side == nil || s.sizing == nil || s.horizon == nil { return .unknownEnum }
-        return checkCommon(decimals: s.priceDecimals, s.quantityDecimals, wallNs: s.receiveWallNs)
+        return checkCommon(decimals: s.priceDecimals, s.quantityDecimals, wallNs: s.receiveWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<SignalEvent>) -> UInt64 {
@@ -549,7 +549,7 @@ public enum SignalEncoder: JournalEncoder {
     public static func appendRedis(_ e: UnsafePointer<SignalEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let s = e.pointee
         let p = s.priceDecimals
-        StreamScript.begin(keys.signals, stage: StageId.strategy.rawValue, venue: 0, sequence: s.sequence, wallNs: s.receiveWallNs,
+        StreamScript.begin(keys.signals, stage: StageId.strategy.rawValue, venue: 0, sequence: s.sequence, wallNs: s.receiveWallNs.ns,
                            fieldPairs: 10, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: s.sequence, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(s.instrument), out)
@@ -560,7 +560,7 @@ public enum SignalEncoder: JournalEncoder {
         RESP.argument("take_profit", out); RESP.argument(fixed: s.takeProfit.units, decimals: p, out)
         RESP.argument("stop_loss", out); RESP.argument(fixed: s.stopLoss.units, decimals: p, out)
         RESP.argument("confidence_bp", out); RESP.argument(unsigned: UInt64(s.confidenceBasisPoints), out)
-        RESP.argument("ts_ns", out); RESP.argument(signed: s.receiveWallNs, out)
+        RESP.argument("ts_ns", out); RESP.argument(signed: s.receiveWallNs.ns, out)
         return 1
     }
 }
@@ -575,12 +575,12 @@ public enum OrderEncoder: JournalEncoder {
     public static let maxRespBytes = 2_048
     public static let mayShed = false
 
-    public static func wallNs(_ e: UnsafePointer<OrderEvent>) -> Int64 { e.pointee.receiveWallNs }
+    public static func wallNs(_ e: UnsafePointer<OrderEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<OrderEvent>) -> MalformedReason? {
         let o = e.pointee
         if o.side == nil || o.type == nil || o.timeInForce == nil || o.action == nil { return .unknownEnum }
-        return checkCommon(decimals: o.priceDecimals, o.quantityDecimals, wallNs: o.receiveWallNs)
+        return checkCommon(decimals: o.priceDecimals, o.quantityDecimals, wallNs: o.receiveWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<OrderEvent>) -> UInt64 {
@@ -635,7 +635,7 @@ public enum OrderEncoder: JournalEncoder {
     public static func appendRedis(_ e: UnsafePointer<OrderEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let o = e.pointee
         let p = o.priceDecimals
-        StreamScript.begin(keys.orders, stage: o.stageRaw, venue: o.venue, sequence: o.sequence, wallNs: o.receiveWallNs,
+        StreamScript.begin(keys.orders, stage: o.stageRaw, venue: o.venue, sequence: o.sequence, wallNs: o.receiveWallNs.ns,
                            fieldPairs: 12, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: o.sequence, out)
         RESP.argument("reduce_only", out); RESP.argument(o.flags & OrderEvent.flagReduceOnly != 0 ? "1" : "0", out)
@@ -648,7 +648,7 @@ public enum OrderEncoder: JournalEncoder {
         RESP.argument("tif", out); RESP.argument(tifName(o), out)
         RESP.argument("price", out); RESP.argument(fixed: o.price.units, decimals: p, out)
         RESP.argument("qty", out); RESP.argument(fixed: o.quantity.units, decimals: o.quantityDecimals, out)
-        RESP.argument("ts_ns", out); RESP.argument(signed: o.receiveWallNs, out)
+        RESP.argument("ts_ns", out); RESP.argument(signed: o.receiveWallNs.ns, out)
         return 1
     }
 }
@@ -667,12 +667,12 @@ public enum FillEncoder: JournalEncoder {
     public static let maxRespBytes = 2_048
     public static let mayShed = false
 
-    public static func wallNs(_ e: UnsafePointer<FillEvent>) -> Int64 { e.pointee.receiveWallNs }
+    public static func wallNs(_ e: UnsafePointer<FillEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<FillEvent>) -> MalformedReason? {
         let f = e.pointee
         if f.side == nil || f.liquidity == nil || f.status == nil { return .unknownEnum }
-        return checkCommon(decimals: f.priceDecimals, f.quantityDecimals, wallNs: f.receiveWallNs)
+        return checkCommon(decimals: f.priceDecimals, f.quantityDecimals, wallNs: f.receiveWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<FillEvent>) -> UInt64 {
@@ -705,7 +705,7 @@ public enum FillEncoder: JournalEncoder {
         out.append(",trade_id=")
         appendSeq(f.venueTradeId, out)
         out.append(",venue_ns=")
-        appendInt(f.venueTimeNs, out)
+        appendInt(f.venueTimeNs.ns, out)
         out.append(",seq=")
         appendSeq(f.sequence, out)
         appendTimestamp(timestampNs, out)
@@ -718,10 +718,10 @@ public enum FillEncoder: JournalEncoder {
             let position = StreamScript.Position(
                 instrument: f.instrument, strategy: f.strategy, signedUnits: f.side == .sell ? -f.quantity.units : f.quantity.units,
                 quantityDecimals: q, price: f.price.units, priceDecimals: p)
-            StreamScript.begin(keys.fills, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs,
+            StreamScript.begin(keys.fills, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs.ns,
                                fieldPairs: 12, position: position, keys: keys, out)
         } else {
-            StreamScript.begin(keys.reports, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs,
+            StreamScript.begin(keys.reports, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs.ns,
                                fieldPairs: 12, keys: keys, out)
         }
         RESP.argument("seq", out); RESP.argument(unsigned: f.sequence, out)
@@ -735,7 +735,7 @@ public enum FillEncoder: JournalEncoder {
         RESP.argument("fee", out); RESP.argument(fixed: f.fee, decimals: p, out)
         RESP.argument("leaves_qty", out); RESP.argument(fixed: f.leavesQuantity.units, decimals: q, out)
         RESP.argument("trade_id", out); RESP.argument(unsigned: f.venueTradeId, out)
-        RESP.argument("ts_ns", out); RESP.argument(signed: f.receiveWallNs, out)
+        RESP.argument("ts_ns", out); RESP.argument(signed: f.receiveWallNs.ns, out)
         return 1
     }
 }
@@ -749,12 +749,12 @@ public enum RiskEncoder: JournalEncoder {
     public static let maxRespBytes = 2_048
     public static let mayShed = false
 
-    public static func wallNs(_ e: UnsafePointer<RiskEvent>) -> Int64 { e.pointee.receiveWallNs }
+    public static func wallNs(_ e: UnsafePointer<RiskEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
 
     public static func validate(_ e: UnsafePointer<RiskEvent>) -> MalformedReason? {
         let r = e.pointee
         if r.kind == nil || r.scope == nil { return .unknownEnum }
-        return checkCommon(decimals: 0, 0, wallNs: r.receiveWallNs)
+        return checkCommon(decimals: 0, 0, wallNs: r.receiveWallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<RiskEvent>) -> UInt64 {
@@ -794,7 +794,7 @@ public enum RiskEncoder: JournalEncoder {
 
     public static func appendRedis(_ e: UnsafePointer<RiskEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let r = e.pointee
-        StreamScript.begin(keys.risk, stage: StageId.risk.rawValue, venue: 0, sequence: r.sequence, wallNs: r.receiveWallNs,
+        StreamScript.begin(keys.risk, stage: StageId.risk.rawValue, venue: 0, sequence: r.sequence, wallNs: r.receiveWallNs.ns,
                            fieldPairs: 11, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: r.sequence, out)
         RESP.argument("kind", out); RESP.argument(Names.riskKind(r.kind ?? .denial), out)
@@ -806,7 +806,7 @@ public enum RiskEncoder: JournalEncoder {
         RESP.argument("to_state", out); RESP.argument(Names.state(r.toStateRaw), out)
         RESP.argument("observed", out); RESP.argument(signed: r.observed, out)
         RESP.argument("limit", out); RESP.argument(signed: r.limit, out)
-        RESP.argument("ts_ns", out); RESP.argument(signed: r.receiveWallNs, out)
+        RESP.argument("ts_ns", out); RESP.argument(signed: r.receiveWallNs.ns, out)
         return 1
     }
 }
@@ -821,11 +821,11 @@ public enum TelemetryEncoder: JournalEncoder {
     public static let maxRespBytes = 256
     public static let mayShed = true
 
-    public static func wallNs(_ e: UnsafePointer<TelemetryRecord>) -> Int64 { e.pointee.wallNs }
+    public static func wallNs(_ e: UnsafePointer<TelemetryRecord>) -> Int64 { e.pointee.wallNs.ns }
 
     public static func validate(_ e: UnsafePointer<TelemetryRecord>) -> MalformedReason? {
         if e.pointee.kind == nil { return .unknownEnum }
-        return checkCommon(decimals: 0, 0, wallNs: e.pointee.wallNs)
+        return checkCommon(decimals: 0, 0, wallNs: e.pointee.wallNs.ns)
     }
 
     public static func seriesKey(_ e: UnsafePointer<TelemetryRecord>) -> UInt64 {
@@ -846,7 +846,7 @@ public enum TelemetryEncoder: JournalEncoder {
         out.append(",instrument=")
         appendInt(Int64(t.instrument), out)
         out.append(",mono_ns=")
-        appendInt(t.monotonicNs, out)
+        appendInt(t.monotonicNs.ns, out)
         out.append(",seq=")
         appendSeq(t.sequence, out)
         appendTimestamp(timestampNs, out)

@@ -244,7 +244,7 @@ public final class JournalWriter {
             redis = SinkChannel(name: "redis", transport: nil, spill: nil, directory: config.spillDirectory, backoffInitialMs: 1,
                                 backoffMaxMs: 1, configRetryMs: 100, serverErrorRetries: 0)
         }
-        counters = WriterMetrics(instance: instance, startedWallNs: Clock.wallNs())
+        counters = WriterMetrics(instance: instance, startedWallNs: Clock.wall().ns)
         published = Mutex(counters)
     }
 
@@ -315,7 +315,7 @@ public final class JournalWriter {
     /// Releases the ring ends (their consumer cursors stay in the region).
     public func detach() {
         for d in drains {
-            d.refreshLag(wallNs: Clock.wallNs())
+            d.refreshLag(wallNs: Clock.wall().ns)
             var m = d.metrics
             m.lagRecords = 0
             m.lagSeconds = 0
@@ -347,7 +347,7 @@ public final class JournalWriter {
     /// One duty cycle: replay spills that are due, then one batch per ring. Returns the
     /// records released (0 = idle).
     @discardableResult
-    public func runOnce(nowNs: Int64 = Clock.monotonicNs()) -> Int {
+    public func runOnce(nowNs: Int64 = Clock.monotonic().ns) -> Int {
         influx.replay(nowNs: nowNs, budget: 4)
         redis.replay(nowNs: nowNs, budget: 4)
         var work = 0
@@ -362,7 +362,7 @@ public final class JournalWriter {
     /// Refreshes the snapshot and writes it to the sinks that are healthy (best effort: a
     /// metrics write never goes to the spill).
     public func publishMetrics() {
-        let wall = Clock.wallNs()
+        let wall = Clock.wall().ns
         for d in drains { d.refreshLag(wallNs: wall) }
         counters.rings = ringTotals()
         counters.influx = influx.metrics
@@ -371,7 +371,7 @@ public final class JournalWriter {
         let snapshot = counters
         published.withLock { $0 = snapshot }
         writeMetricsFile(snapshot.prometheusText)
-        let now = Clock.monotonicNs()
+        let now = Clock.monotonic().ns
         if let client = influxClient, !influx.wouldSpill(nowNs: now) {
             metricsBuffer.removeAll()
             encodeMetricsLines(snapshot, wallNs: wall, into: metricsBuffer)
@@ -509,7 +509,7 @@ public final class JournalWriter {
             while !shouldStop() {
                 let work = runOnce()
                 if work > 0 { idleSince = nil; continue }
-                let now = Clock.monotonicNs()
+                let now = Clock.monotonic().ns
                 if idleSince == nil { idleSince = now }
                 // The engine is gone and everything it left is written (spills replayed too).
                 if !current.creatorIsAlive && ringsEmpty && spillsEmpty && now - idleSince! > 200_000_000 { break }
@@ -534,9 +534,9 @@ public final class JournalWriter {
     /// when down) before exiting, for at most `stop_drain_ms`: the engine removes its region
     /// after the writer stops, and records left in a removed region would be lost.
     func drainBeforeStop() {
-        let deadline = Clock.monotonicNs() + Int64(config.stopDrainMs) * 1_000_000
+        let deadline = Clock.monotonic().ns + Int64(config.stopDrainMs) * 1_000_000
         while !ringsEmpty {
-            if Clock.monotonicNs() > deadline {
+            if Clock.monotonic().ns > deadline {
                 writerLog("stopping with records still in the rings after \(config.stopDrainMs) ms (stop_drain_ms)")
                 return
             }
@@ -547,7 +547,7 @@ public final class JournalWriter {
     /// Drains what stale regions (moved aside by a new engine) still hold, then attaches to
     /// the live one, waiting as configured. Returns nil on stop or timeout.
     func waitForRegion(shouldStop: () -> Bool, notStartedAt: Int64?) throws(WriterError) -> SharedRegion? {
-        let deadline = config.attachTimeoutMs > 0 ? Clock.monotonicNs() + Int64(config.attachTimeoutMs) * 1_000_000 : Int64.max
+        let deadline = config.attachTimeoutMs > 0 ? Clock.monotonic().ns + Int64(config.attachTimeoutMs) * 1_000_000 : Int64.max
         var reported = false
         while !shouldStop() {
             drainStaleRegions(shouldStop: shouldStop)
@@ -569,7 +569,7 @@ public final class JournalWriter {
                     throw .region(error.description)
                 }
             }
-            if Clock.monotonicNs() > deadline { return nil }
+            if Clock.monotonic().ns > deadline { return nil }
             usleep(50_000)
         }
         return nil

@@ -193,7 +193,7 @@ final class RingDrain<E: JournalEncoder>: JournalDrain {
 
     /// Starts the batch on each sink's thread when it goes straight to the sink.
     func start(_ b: inout Batch, _ w: JournalWriter) {
-        let now = Clock.monotonicNs()
+        let now = Clock.monotonic().ns
         if b.influxOn { b.influxAsync = w.influx.begin(w.influxBuffers[b.set].bytes, count: b.lines, nowNs: now) }
         if b.redisOn { b.redisAsync = w.redis.begin(w.redisBuffers[b.set].bytes, count: b.commands, nowNs: now) }
     }
@@ -203,7 +203,7 @@ final class RingDrain<E: JournalEncoder>: JournalDrain {
     func finish(_ b: Batch, _ w: JournalWriter) -> Bool {
         let influx = w.influx, redis = w.redis
         let lines = w.influxBuffers[b.set].bytes, commands = w.redisBuffers[b.set].bytes
-        let now = Clock.monotonicNs()
+        let now = Clock.monotonic().ns
         let toInflux: Submitted = !b.influxOn ? .delivered
             : b.influxAsync ? influx.end(lines, count: b.lines, nowNs: now) : influx.submit(lines, count: b.lines, nowNs: now)
         let toRedis: Submitted = !b.redisOn ? .delivered

@@ -24,7 +24,7 @@ public final class WriterLock {
     /// its pid). Returns nil when `shouldStop` says so or `timeoutMs` (> 0) passes first.
     public static func acquire(instance: String, timeoutMs: Int, shouldStop: () -> Bool) throws(WriterError) -> WriterLock? {
         let path = path(instance: instance)
-        let deadline = timeoutMs > 0 ? Clock.monotonicNs() + Int64(timeoutMs) * 1_000_000 : Int64.max
+        let deadline = timeoutMs > 0 ? Clock.monotonic().ns + Int64(timeoutMs) * 1_000_000 : Int64.max
         var reported = false
         while !shouldStop() {
             if let lock = try tryAcquire(path: path) { return lock }
@@ -32,7 +32,7 @@ public final class WriterLock {
                 writerLog("instance has a writer already (pid \(holder(path: path).map(String.init) ?? "unknown"), lock \(path)): waiting for it to exit")
                 reported = true
             }
-            if Clock.monotonicNs() > deadline { return nil }
+            if Clock.monotonic().ns > deadline { return nil }
             usleep(50_000)
         }
         return nil

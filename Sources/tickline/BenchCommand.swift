@@ -119,9 +119,9 @@ struct Bench: ParsableCommand {
             let allocationsBefore = Bench.allocationCount()
             for _ in 0..<passes {
                 let cpuStart = Bench.threadCpuNs()
-                let start = Clock.monotonicNs()
+                let start = Clock.monotonic()
                 sink &+= pass()
-                durations.append(Clock.monotonicNs() - start)
+                durations.append(Clock.monotonic() - start)
                 cpuDurations.append(Bench.threadCpuNs() - cpuStart)
             }
             let allocationsAfter = Bench.allocationCount()

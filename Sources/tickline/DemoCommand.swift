@@ -79,7 +79,7 @@ struct Demo: ParsableCommand {
                                 venue: data.isEmpty ? "synthetic" : "binance")
         defer { writer.stop() }  // also when something below throws: the private servers go
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
-                                      startNowNs: Clock.monotonicNs(), startWallNs: Clock.wallNs(),
+                                      startWallNs: Clock.wall(),
                                       sharedInstance: instance, drainsJournals: writer.supervisor == nil)
         defer { engine.close() }
 
@@ -102,8 +102,8 @@ struct Demo: ParsableCommand {
         say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
         for l in writer.lines() { say(l) }
 
-        let start = Clock.monotonicNs()
-        let startWall = Clock.wallNs()
+        let start = Clock.monotonic()
+        let startWall = Clock.wall()
         var sent = 0
         var nextView = start + 1_000_000_000
         var nextSnapshot = start
@@ -112,18 +112,20 @@ struct Demo: ParsableCommand {
         var shown = EngineSnapshot(instance: "demo")
         var line = 0
         while ShutdownSignal.requested == nil {
-            let now = Clock.monotonicNs()
+            let now = Clock.monotonic()
             if let duration, Double(now - start) / 1e9 >= duration { break }
             // Open loop: as many messages as are due by now.
             let due = Int(Double(now - start) / 1e9 * rate)
             var batch = 0
             while sent < due && batch < 1_000 {
-                let wall = startWall + Int64(Double(Clock.monotonicNs() - start) * speed)
+                // The simulated market clock: real time since the start at `speed`. The
+                // engine decides on it (both clocks); its latency stamps stay real.
+                let wall = startWall + Nanos(Double(Clock.monotonic() - start) * speed)
                 if recorded.isEmpty {
-                    var text = synthetic.message(venueTimeMs: wall / 1_000_000)
-                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall, nowNs: Clock.monotonicNs()) }
+                    var text = synthetic.message(venueTimeMs: wall.ns / 1_000_000)
+                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall) }
                 } else {
-                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall, nowNs: Clock.monotonicNs()) }
+                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall) }
                     line += 1
                 }
                 sent += 1
@@ -152,7 +154,7 @@ struct Demo: ParsableCommand {
             }
             if sent >= due { usleep(500) }
         }
-        let r = engine.finish(elapsedSeconds: Double(Clock.monotonicNs() - start) / 1e9)
+        let r = engine.finish(elapsedSeconds: Double(Clock.monotonic() - start) / 1e9)
         // The writer drains what the journal rings still hold and exits; then the private
         // servers stop and their data goes. What each sink received stays on the screen.
         let ended = writer.supervisor.map { $0.stop(timeoutMs: 10_000) }
@@ -231,11 +233,11 @@ struct Demo: ParsableCommand {
     /// The control plane's snapshot: the risk stage's published view (the one translation
     /// `tickline run` uses too) plus the demo's event counts.
     static func snapshot(_ engine: ReplayEngine, report r: ReplayReport, names: [String]) -> EngineSnapshot {
-        let wall = Clock.wallNs()
+        let wall = Clock.wall()
         let view = engine.view.read()
         var s = view.map {
             EngineSnapshotBuilder.snapshot(instance: "demo", view: $0, symbols: names, stats: engine.stats, wallNs: wall)
-        } ?? EngineSnapshot(instance: "demo", wallNs: wall)
+        } ?? EngineSnapshot(instance: "demo", wallNs: wall.ns)
         s.events = r.events
         s.eventsPerSecond = r.eventsPerSecond
         return s
@@ -284,7 +286,7 @@ final class DemoSource: ControlPlaneSource {
 
     func readiness() -> [ReadinessCheck] {
         let s = snapshot()
-        let age = Double(Clock.wallNs() - s.wallNs) / 1e9
+        let age = Double(Clock.wall().ns - s.wallNs) / 1e9
         return [ReadinessCheck(name: "engine", ok: age < 2, detail: String(format: "last snapshot %.1f s ago", age)),
                 ReadinessCheck(name: "feed", ok: s.events > 0, detail: "\(s.events) events")]
     }
@@ -317,6 +319,7 @@ struct DemoSummary: Encodable {
         try c.encode(report.startingEquity, forKey: Key(stringValue: "starting_equity"))
         try c.encode(report.equityCurve, forKey: Key(stringValue: "equity_curve"))
         try c.encode(report.drawdownCurve, forKey: Key(stringValue: "drawdown_curve"))
+        try c.encode(report.latency, forKey: Key(stringValue: "latency"))
     }
 }
 

@@ -52,12 +52,12 @@ struct Record: ParsableCommand {
             var journal = try region.consumer(of: MarketEvent.self, ring: "journal.market")
             ShutdownSignal.install()
             say("recording feed '\(feedConfig.name)' (\(feedConfig.symbols.joined(separator: ", "))) from \(feedConfig.streamAddress) to \(out)")
-            let start = Clock.monotonicNs()
+            let start = Clock.monotonic()
             agent.onStart()
             while ShutdownSignal.requested == nil {
-                let now = Clock.monotonicNs()
-                if let duration, Double(now - start) / 1e9 >= duration { break }
-                var work = agent.doWork(nowNs: now)
+                let now = DutyCycleTime.now()
+                if let duration, Double(now.monotonic - start) / 1e9 >= duration { break }
+                var work = agent.doWork(now: now)
                 work += market.drain(limit: 4_096) { _, _ in } + depth.drain(limit: 4_096) { _, _ in } + journal.drain(limit: 4_096) { _, _ in }
                 if work == 0 { usleep(200) }
             }

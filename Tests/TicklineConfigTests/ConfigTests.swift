@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TicklineCore
 import TicklineConfig
 import TicklineRing
 import TicklineRuntime
@@ -148,7 +149,7 @@ import TicklineRuntime
 final class NamedAgent: Agent {
     let roleName: String
     init(_ role: String) { roleName = role }
-    func doWork(nowNs: Int64) -> Int { 0 }
+    func doWork(now: DutyCycleTime) -> Int { 0 }
 }
 
 @Suite struct PlacementTests {

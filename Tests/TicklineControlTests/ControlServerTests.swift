@@ -17,7 +17,7 @@ final class ScriptedSource: ControlPlaneSource {
     let ready = Mutex(true)
 
     func snapshot() -> EngineSnapshot {
-        var s = EngineSnapshot(instance: "t", wallNs: Clock.wallNs(), tradingState: "active")
+        var s = EngineSnapshot(instance: "t", wallNs: Clock.wall().ns, tradingState: "active")
         s.equity = 50_123.5
         s.events = 42
         s.equityCurve = [[1, 50_000], [2, 50_123.5]]

@@ -27,11 +27,19 @@ import TicklineCore
     }
 
     @Test func manualClockOnlyMovesForward() {
-        var clock = ManualClock(startNs: 10)
+        var clock = ManualClock(startNs: 10, wallStartNs: 1_000)
         clock.advance(byNs: 5)
-        #expect(clock.nowNs == 15)
-        clock.set(100)
-        #expect(clock.nowNs == 100)
-        #expect(Clock.monotonicNs() > 0 && Clock.wallNs() > 1_700_000_000_000_000_000)
+        #expect(clock.now.monotonic == 15 && clock.now.wall == 1_005)
+        clock.set(wall: 1_100)
+        #expect(clock.now.monotonic == 110 && clock.now.wall == 1_100)
+        #expect(Clock.monotonic() > 0 && Clock.wall() > 1_700_000_000_000_000_000)
+    }
+
+    @Test func instantsOfOneClockGiveDurationsAndMoveByThem() {
+        let t = MonotonicNanos(1_000)
+        let later = t + 250
+        #expect(later - t == 250 && later > t && later - 250 == t)
+        let w = WallNanos(86_400_000_000_000)
+        #expect((w + 1) - w == 1 && MemoryLayout<WallNanos>.size == 8 && MemoryLayout<MonotonicNanos>.size == 8)
     }
 }

@@ -36,8 +36,8 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     close(fd)
     let (region, _) = try SharedRegion.create(instance: instance, rings: EnginePeerPipeline.smallRings)
     defer { region.unlink() }
-    var clock: Nanos = 1_000_000_000
-    let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 0, withVenue: false, nowNs: clock) { s in
+    var clock = ManualClock(startNs: 1_000_000_000)
+    let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 0, withVenue: false, now: clock.now) { s in
         s.limits = RiskLimits.unbounded()
         s.onJournalError = policy == "retry" || policy == "kill" ? .retry : .halt
         s.journalRetryIntervalNs = 1_000_000
@@ -50,8 +50,8 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     var tradeId: UInt64 = 0
     /// One duty cycle of the risk stage and of this venue: every order it takes is filled.
     func cycle() -> Int {
-        clock += 1_000_000
-        let work = p.risk.doWork(nowNs: clock)
+        clock.advance(byNs: 1_000_000)
+        let work = p.risk.doWork(now: clock.now)
         let got = venueOrders.drain(limit: 64) { o, _ in
             let order = o.pointee
             sent.append(order.clientOrderId)
@@ -64,8 +64,8 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     }
     func settle() { while cycle() > 0 {} }
 
-    clock += 1_000_000
-    p.publishBook(nowNs: clock)
+    clock.advance(byNs: 1_000_000)
+    p.publishBook(nowNs: clock.now.monotonic)
     settle()
     // Rounds of two orders (strategies 0 and 1), buys then sells, until the journal refuses a
     // write. One duty cycle per round: the previous round's fills and this round's orders go
@@ -89,7 +89,7 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
     } else {
         say("file corrupt")
     }
-    p.risk.publishView(nowNs: clock)
+    p.risk.publishView(nowNs: clock.now.monotonic)
     if let v = p.risk.view.read() {
         let check = RiskAgent.journalReadiness(v, path: journal)
         say("readiness ok=\(check.ok) \(check.detail)")
@@ -112,11 +112,11 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
         for _ in 0..<20 { _ = cycle() }
         say("freed-no-resume errno=\(p.risk.journalErrno) sent=\(sent.count - sentAtFault)")
         // "stale": the resume comes later than the reference price's maximum age (5 s).
-        if policy == "stale" { clock += 6_000_000_000 }
+        if policy == "stale" { clock.advance(byNs: 6_000_000_000) }
         _ = control.tryPush(ControlCommand(kind: .resume))
     }
-    let deadline = Clock.monotonicNs() + 20_000_000_000
-    while (p.risk.journalErrno != 0 || p.risk.heldSignalCount > 0) && Clock.monotonicNs() < deadline { _ = cycle() }
+    let deadline = Clock.monotonic() + 20_000_000_000
+    while (p.risk.journalErrno != 0 || p.risk.heldSignalCount > 0) && Clock.monotonic() < deadline { _ = cycle() }
     settle()
     say("resumed errno=\(p.risk.journalErrno) state=\(p.risk.risk.globalState) held=\(p.risk.heldSignalCount) sent-after=\(sent.count - sentAtFault)")
     say("denied held-too-long=\(p.risk.risk.deniedByReason[Int(DenialReason.heldTooLong.rawValue)])")
@@ -141,12 +141,12 @@ guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL |
 do {
     let (region, _) = try SharedRegion.create(instance: args[1], rings: EnginePeerPipeline.smallRings)
     let pipeline = try EnginePeerPipeline(region: region, journal: args[2], venueLatencyNs: 3_600_000_000_000)
-    pipeline.publishBook(nowNs: Clock.monotonicNs())
+    pipeline.publishBook(nowNs: Clock.monotonic())
     pipeline.sendSignal()
-    let deadline = Clock.monotonicNs() + 30_000_000_000
-    while pipeline.execution!.ordersReceived == 0 && Clock.monotonicNs() < deadline {
-        _ = pipeline.risk.doWork(nowNs: Clock.monotonicNs())
-        _ = pipeline.execution!.doWork(nowNs: Clock.monotonicNs())
+    let deadline = Clock.monotonic() + 30_000_000_000
+    while pipeline.execution!.ordersReceived == 0 && Clock.monotonic() < deadline {
+        _ = pipeline.risk.doWork(now: .now())
+        _ = pipeline.execution!.doWork(now: .now())
     }
     var first: UInt64?
     pipeline.risk.table.forEachOpen { if first == nil { first = $0.clientOrderId } }

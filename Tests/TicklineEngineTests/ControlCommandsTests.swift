@@ -33,9 +33,9 @@ import TicklineRisk
     /// Forwards the queue's commands with `push` once something is queued (the request is
     /// submitted concurrently); false when nothing arrived within a generous bound.
     static func forwardOnceQueued(_ queue: RiskCommandQueue, _ push: (ControlCommand) -> Bool) async -> Bool {
-        let deadline = Clock.monotonicNs() + 30_000_000_000
+        let deadline = Clock.monotonic() + 30_000_000_000
         while queue.waiting == 0 {
-            guard Clock.monotonicNs() < deadline else { return false }
+            guard Clock.monotonic() < deadline else { return false }
             try? await Task.sleep(nanoseconds: 1_000_000)
         }
         queue.forward(push)
@@ -149,7 +149,7 @@ import TicklineRisk
         async let halt = queue.submit(.halt)
         let forwarded = await Self.forwardOnceQueued(queue) { ring.tryPush($0) }
         #expect(forwarded)
-        _ = p.risk.doWork(nowNs: Clock.monotonicNs())
+        _ = p.risk.doWork(now: .now())
         let h = await halt
         #expect(h.httpStatus == 200 && h.state == "halted", "\(h)")
         #expect(p.risk.risk.globalState == .halted)
@@ -157,7 +157,7 @@ import TicklineRisk
         async let limit = queue.submit(.setLimits(["max_order_notional": 2_500]))
         let forwardedLimit = await Self.forwardOnceQueued(queue) { ring.tryPush($0) }
         #expect(forwardedLimit)
-        _ = p.risk.doWork(nowNs: Clock.monotonicNs())
+        _ = p.risk.doWork(now: .now())
         let l = await limit
         #expect(l.httpStatus == 200 && l.limits == ["max_order_notional": 2_500] && l.state == "halted", "\(l)")
         #expect(p.risk.risk.limits.maxOrderNotionalMoney == MoneyScale.money(2_500))
@@ -167,7 +167,7 @@ import TicklineRisk
         let pushedLimit = ring.tryPush(ControlCommand(sequence: 1_000, kind: .setLimit, limitId: 999, value: 1))
         let pushedHalt = ring.tryPush(ControlCommand(sequence: 1_001, kind: .halt, scope: .symbol, instrument: 60_000))
         #expect(pushedLimit && pushedHalt)
-        _ = p.risk.doWork(nowNs: Clock.monotonicNs())
+        _ = p.risk.doWork(now: .now())
         #expect(p.risk.acks.ack(of: 1_000) == .acked(ControlAck(sequence: 1_000, outcome: .unknownLimit, state: .halted)))
         guard case .acked(let symbol) = p.risk.acks.ack(of: 1_001) else { Issue.record("no ack of the symbol halt"); return }
         #expect(symbol.outcome == .symbolOutOfRange)
@@ -193,7 +193,7 @@ import TicklineRisk
             c.sequence = sequence
             let pushed = ring.tryPush(c)
             #expect(pushed)
-            _ = p.risk.doWork(nowNs: Clock.monotonicNs())
+            _ = p.risk.doWork(now: .now())
             guard case .acked(let ack) = p.risk.acks.ack(of: sequence) else { return nil }
             return ack
         }

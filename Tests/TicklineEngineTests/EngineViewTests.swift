@@ -18,11 +18,11 @@ import TicklineTestSupport
     static func instance(_ tag: String) -> String { "ev\(tag)\(getpid())" }
 
     /// Duty cycles of the risk stage (and the venue, when there is one) on a manual clock.
-    static func cycles(_ p: EnginePeerPipeline, _ n: Int = 8, nowNs: inout Nanos) {
+    static func cycles(_ p: EnginePeerPipeline, _ n: Int = 8, now: inout DutyCycleTime) {
         for _ in 0..<n {
-            nowNs += 1_000_000
-            _ = p.risk.doWork(nowNs: nowNs)
-            _ = p.execution?.doWork(nowNs: nowNs)
+            now = now.advanced(by: 1_000_000)
+            _ = p.risk.doWork(now: now)
+            _ = p.execution?.doWork(now: now)
         }
     }
 
@@ -39,10 +39,10 @@ import TicklineTestSupport
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false)
         var fills = try region.producer(of: FillEvent.self, ring: "fills")
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        var now = Clock.monotonicNs()
-        p.publishBook(nowNs: now)
+        var now = DutyCycleTime.now()
+        p.publishBook(nowNs: now.monotonic)
         p.sendSignal()  // buy 0.100 at 61,000.10, GTC
-        Self.cycles(p, nowNs: &now)
+        Self.cycles(p, now: &now)
         var order: UInt64 = 0
         p.risk.table.forEachOpen { order = $0.clientOrderId }
         #expect(order != 0)
@@ -50,15 +50,15 @@ import TicklineTestSupport
         _ = fills.tryPush(FillEvent(clientOrderId: order, instrument: 0, strategy: 1, side: .buy, liquidity: .maker,
                                     price: Price(units: 6_100_010), quantity: Quantity(units: 50), leavesQuantity: Quantity(units: 50),
                                     venueTradeId: 9, status: .partiallyFilled, priceDecimals: 2, quantityDecimals: 3, receiveWallNs: 42))
-        Self.cycles(p, nowNs: &now)
+        Self.cycles(p, now: &now)
         // Halted: the next signal is denied.
         _ = control.tryPush(ControlCommand(kind: .halt))
-        Self.cycles(p, nowNs: &now)
+        Self.cycles(p, now: &now)
         p.sendSignal()
-        Self.cycles(p, nowNs: &now)
+        Self.cycles(p, now: &now)
         #expect(p.risk.counters.denials == 1)
 
-        p.risk.publishView(nowNs: now)
+        p.risk.publishView(nowNs: now.monotonic)
         let v = try #require(p.risk.view.read())
         #expect(v.positionCount == 1 && v.positionsTotal == 1)
         #expect(v.positions[0].strategy == 1 && v.positions[0].instrument == 0 && v.positions[0].quantityUnits == 50)
@@ -90,14 +90,14 @@ import TicklineTestSupport
         defer { region.unlink() }
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false)
         #expect(p.risk.view.publishes == 1)  // init publishes
-        var now: Nanos = 1_000_000_000
-        _ = p.risk.doWork(nowNs: now)
+        var now = DutyCycleTime(simulatedNs: 1_000_000_000)
+        _ = p.risk.doWork(now: now)
         #expect(p.risk.view.publishes == 2)  // so does the first cycle (2 slots: one cycle)
-        now += 99_000_000
-        _ = p.risk.doWork(nowNs: now)
+        now = now.advanced(by: 99_000_000)
+        _ = p.risk.doWork(now: now)
         #expect(p.risk.view.publishes == 2)
-        now += 1_000_000
-        _ = p.risk.doWork(nowNs: now)
+        now = now.advanced(by: 1_000_000)
+        _ = p.risk.doWork(now: now)
         #expect(p.risk.view.publishes == 3)
     }
 
@@ -109,10 +109,10 @@ import TicklineTestSupport
         let risk = try RiskAgent(settings: settings, region: region)
         // 2,500 slots at 1,000 per cycle: the third cycle publishes.
         #expect(risk.view.publishes == 1)  // init publishes at once
-        _ = risk.doWork(nowNs: 1)
-        _ = risk.doWork(nowNs: 2)
+        _ = risk.doWork(now: DutyCycleTime(simulatedNs: 1))
+        _ = risk.doWork(now: DutyCycleTime(simulatedNs: 2))
         #expect(risk.view.publishes == 1)
-        _ = risk.doWork(nowNs: 3)
+        _ = risk.doWork(now: DutyCycleTime(simulatedNs: 3))
         #expect(risk.view.publishes == 2)
     }
 
@@ -125,15 +125,15 @@ import TicklineTestSupport
         let writer = Thread {
             for k in 1...publishes {
                 view.publish { d in
-                    d.publishedNs = k
+                    d.publishedNs = MonotonicNanos(k)
                     d.account.equityMoney = k
                     d.positions[0].quantityUnits = k
                     d.positions[EngineViewCapacity.positions - 1].quantityUnits = k
                     d.openOrders[EngineViewCapacity.openOrders - 1].clientOrderId = UInt64(k)
                     var a = ViewActivity()
-                    a.wallNs = k
+                    a.wallNs = WallNanos(k)
                     d.recentTrades.append(a)
-                    d.sampleEquity(wallNs: k, money: k)
+                    d.sampleEquity(wallNs: WallNanos(k), money: k)
                 }
             }
             done.store(true, ordering: .releasing)
@@ -145,9 +145,9 @@ import TicklineTestSupport
         while !done.load(ordering: .acquiring) && reads < 10_000_000 {
             reads += 1
             guard let v = view.read(maxAttempts: 64) else { continue }
-            let k = v.publishedNs
+            let k = v.publishedNs.ns
             var newestTrade: Int64 = -1
-            v.recentTrades.forEach { newestTrade = $0.wallNs }
+            v.recentTrades.forEach { newestTrade = $0.wallNs.ns }
             var newestSample: Int64 = -1
             v.forEachEquitySample { wall, _ in newestSample = wall }
             let agree = v.account.equityMoney == k && v.positions[0].quantityUnits == k
@@ -163,7 +163,7 @@ import TicklineTestSupport
         #expect(backwards == 0)
         #expect(whole > 0)
         let last = view.read()
-        #expect(last?.publishedNs == publishes && last?.recentTrades.count == EngineViewCapacity.recent)
+        #expect(last?.publishedNs == MonotonicNanos(publishes) && last?.recentTrades.count == EngineViewCapacity.recent)
     }
 
     @Test func runsControlSourceShowsPositionsAndMetricsThatPromtoolAccepts() throws {
@@ -175,21 +175,21 @@ import TicklineTestSupport
                                        writerMetricsPath: "/nonexistent/none.prom")
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         #expect(source.snapshot().positions.isEmpty)
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal()
-        let deadline = Clock.monotonicNs() + 10_000_000_000
-        while p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 && Clock.monotonicNs() < deadline {
-            _ = p.risk.doWork(nowNs: Clock.monotonicNs())
-            _ = p.execution?.doWork(nowNs: Clock.monotonicNs())
+        let deadline = Clock.monotonic() + 10_000_000_000
+        while p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 && Clock.monotonic() < deadline {
+            _ = p.risk.doWork(now: .now())
+            _ = p.execution?.doWork(now: .now())
         }
-        p.risk.publishView(nowNs: Clock.monotonicNs())
+        p.risk.publishView(nowNs: Clock.monotonic())
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: false)
         let s = source.snapshot()
         #expect(s.positions.count == 1 && s.positions.first?.quantity == 0.1 && s.positions.first?.symbol == "BTCUSDT")
         #expect(s.orders == 1 && s.fills == 1 && s.reports["accepted"] == 1 && s.exits == 0 && s.exitsByTrigger["take_profit"] == 0)
         #expect(s.recentTrades.count == 1 && s.recentSignals.count == 1)
         // The breakers: active from the starting capital, today (UTC) and this month.
-        let today = CircuitBreakers.civil(CircuitBreakers.utcDay(Clock.wallNs()))
+        let today = CircuitBreakers.civil(CircuitBreakers.utcDay(Clock.wall()))
         #expect(s.breakers.state == "active" && s.breakers.cause == "" && !s.killSwitchEngaged)
         #expect(s.breakers.dayStartEquity == 50_000 && s.breakers.weekStartEquity == 50_000 && s.breakers.monthStartEquity == 50_000)
         #expect(s.breakers.drawdownPeakEquity == 50_000)

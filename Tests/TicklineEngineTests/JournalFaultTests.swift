@@ -114,22 +114,22 @@ import TicklineRuntime
     @Test func readinessNamesTheJournalWhileItRefusesWrites() throws {
         let (region, _) = try SharedRegion.create(instance: Self.instance("d"), rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
-        var clock: Nanos = 1_000_000_000
-        let p = try EnginePeerPipeline(region: region, journal: "/dev/full", venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+        var clock = ManualClock(startNs: 1_000_000_000)
+        let p = try EnginePeerPipeline(region: region, journal: "/dev/full", venueLatencyNs: 1, withVenue: false, now: clock.now) { s in
             s.limits = RiskLimits.unbounded()
         }
         let source = LiveControlSource(instance: "t", symbols: ["BTCUSDT"], view: p.risk.view, journal: p.risk.journalPath,
                                        control: try region.producer(of: ControlCommand.self, ring: "control.risk"), acks: p.risk.acks,
                                        writerMetricsPath: "/nonexistent/none.prom")
-        p.risk.publishView(nowNs: clock)
+        p.risk.publishView(nowNs: clock.now.monotonic)
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: nil)
         #expect(source.readiness().first { $0.name == "journal" }?.ok == true)
-        p.publishBook(nowNs: clock)
+        p.publishBook(nowNs: clock.now.monotonic)
         p.sendSignal()
-        clock += 1_000_000
-        _ = p.risk.doWork(nowNs: clock)
+        clock.advance(byNs: 1_000_000)
+        _ = p.risk.doWork(now: clock.now)
         #expect(p.risk.journalErrno == ENOSPC && p.risk.heldSignalCount == 1 && p.risk.counters.orders == 0)
-        p.risk.publishView(nowNs: clock)
+        p.risk.publishView(nowNs: clock.now.monotonic)
         source.refresh(region: region, stats: StatsBoard(), writerRestarts: 0, writerRunning: nil)
         let check = try #require(source.readiness().first { $0.name == "journal" })
         #expect(!check.ok && check.detail.contains("/dev/full") && check.detail.contains("No space left on device"), "\(check)")
@@ -146,7 +146,7 @@ import TicklineRuntime
             let (region, _) = try SharedRegion.create(instance: Self.instance("t"), rings: EnginePeerPipeline.smallRings)
             defer { region.unlink() }
             let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1_000_000)
-            p.publishBook(nowNs: Clock.monotonicNs())
+            p.publishBook(nowNs: Clock.monotonic())
             p.sendSignal()
             #expect(RiskExecutionTests.run(p) { p.risk.counters.fills > 0 })
             whole = Self.fileSize(journal)
@@ -176,8 +176,8 @@ import TicklineRuntime
         let rings = EnginePeerPipeline.smallRings.map { $0.name == "orders" ? RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: 4, overflow: $0.overflow) : $0 }
         let (region, _) = try SharedRegion.create(instance: Self.instance("b"), rings: rings)
         defer { region.unlink() }
-        var clock: Nanos = 1_000_000_000
-        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+        var clock = ManualClock(startNs: 1_000_000_000)
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, now: clock.now) { s in
             s.limits = RiskLimits.unbounded()
             s.outboxEntries = 4
             s.orderCapacity = 64
@@ -185,8 +185,8 @@ import TicklineRuntime
         var venue = try region.consumer(of: OrderEvent.self, ring: "orders")
         var fills = try region.producer(of: FillEvent.self, ring: "fills")
         func signalsWaiting() throws -> UInt64 { try region.stats(ring: "signals").depth }
-        func cycle() { clock += 1_000_000; _ = p.risk.doWork(nowNs: clock) }
-        p.publishBook(nowNs: clock)
+        func cycle() { clock.advance(byNs: 1_000_000); _ = p.risk.doWork(now: clock.now) }
+        p.publishBook(nowNs: clock.now.monotonic)
         // Strategy 1 goes long 0.100 (filled), so a stop can exit it later.
         p.sendSignal(side: .buy, strategy: 1)
         cycle()
@@ -211,7 +211,7 @@ import TicklineRuntime
 
         // The price falls through strategy 1's stop: its exit is decided and queued in the
         // reserve (the entries' part is full).
-        p.publishBook(nowNs: clock, bid: 6_080_000, ask: 6_080_010)
+        p.publishBook(nowNs: clock.now.monotonic, bid: 6_080_000, ask: 6_080_010)
         cycle()
         #expect(p.risk.counters.exits == 1)
         #expect(p.risk.outbox.count == 5)
@@ -241,26 +241,26 @@ import TicklineRuntime
     @Test func killSwitchCancelsBeyondTheOutboxAreTakenBackAndCounted() throws {
         let (region, _) = try SharedRegion.create(instance: Self.instance("k"), rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
-        var clock: Nanos = 1_000_000_000
-        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+        var clock = ManualClock(startNs: 1_000_000_000)
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, now: clock.now) { s in
             s.limits = RiskLimits.unbounded()
             s.outboxEntries = 1
             s.outboxReduceOnly = 1
         }
         var venue = try region.consumer(of: OrderEvent.self, ring: "orders")
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        p.publishBook(nowNs: clock)
+        p.publishBook(nowNs: clock.now.monotonic)
         var ids: [UInt64] = []
         for k in 0..<5 {
             p.sendSignal(side: .buy, strategy: StrategyId(k % 2), sequence: UInt64(k + 1))
-            clock += 1_000_000
-            _ = p.risk.doWork(nowNs: clock)
+            clock.advance(byNs: 1_000_000)
+            _ = p.risk.doWork(now: clock.now)
             _ = venue.drain(limit: 8) { o, _ in ids.append(o.pointee.clientOrderId) }
         }
         #expect(ids.count == 5 && p.risk.table.openCount == 5)
         _ = control.tryPush(ControlCommand(kind: .killSwitch))
-        clock += 1_000_000
-        _ = p.risk.doWork(nowNs: clock)
+        clock.advance(byNs: 1_000_000)
+        _ = p.risk.doWork(now: clock.now)
         var cancels = 0
         _ = venue.drain(limit: 8) { o, _ in if o.pointee.action == .cancel { cancels += 1 } }
         #expect(cancels == 2)
@@ -274,16 +274,16 @@ import TicklineRuntime
     @Test func aFullOrderTableIsACountedAndPublishedDenial() throws {
         let (region, _) = try SharedRegion.create(instance: Self.instance("o"), rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
-        var clock: Nanos = 1_000_000_000
-        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+        var clock = ManualClock(startNs: 1_000_000_000)
+        let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, now: clock.now) { s in
             s.limits = RiskLimits.unbounded()
             s.orderCapacity = 2
         }
         var riskEvents = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
-        p.publishBook(nowNs: clock)
+        p.publishBook(nowNs: clock.now.monotonic)
         for k in 0..<3 { p.sendSignal(side: .buy, strategy: StrategyId(k % 2), sequence: UInt64(k + 1)) }
-        clock += 1_000_000
-        _ = p.risk.doWork(nowNs: clock)
+        clock.advance(byNs: 1_000_000)
+        _ = p.risk.doWork(now: clock.now)
         #expect(p.risk.counters.orders == 2 && p.risk.counters.denials == 1)
         #expect(p.risk.risk.deniedByReason[Int(DenialReason.orderTableFull.rawValue)] == 1)
         var reasons: [UInt16] = []

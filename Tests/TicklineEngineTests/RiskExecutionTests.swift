@@ -17,10 +17,10 @@ import TicklineRisk
 
     /// Runs both stages until `done` or 10 s.
     static func run(_ p: EnginePeerPipeline, until done: () -> Bool) -> Bool {
-        let deadline = Clock.monotonicNs() + 10_000_000_000
-        while !done() && Clock.monotonicNs() < deadline {
-            _ = p.risk.doWork(nowNs: Clock.monotonicNs())
-            _ = p.execution?.doWork(nowNs: Clock.monotonicNs())
+        let deadline = Clock.monotonic() + 10_000_000_000
+        while !done() && Clock.monotonic() < deadline {
+            _ = p.risk.doWork(now: .now())
+            _ = p.execution?.doWork(now: .now())
         }
         return done()
     }
@@ -35,7 +35,7 @@ import TicklineRisk
         var writerOrders = try region.consumer(of: OrderEvent.self, ring: "journal.orders")
         var writerFills = try region.consumer(of: FillEvent.self, ring: "journal.fills")
         var writerSignals = try region.consumer(of: SignalEvent.self, ring: "journal.signals")
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal()
         #expect(Self.run(p) { p.risk.counters.fills > 0 })
         #expect(p.risk.counters.signals == 1 && p.risk.counters.orders == 1 && p.risk.counters.denials == 0)
@@ -66,11 +66,11 @@ import TicklineRisk
         let (region, _) = try SharedRegion.create(instance: name, rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000)
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal()
         #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100 })
         // The market falls 150.00: through the 100.00 stop.
-        p.publishBook(nowNs: Clock.monotonicNs(), bid: 6_085_000, ask: 6_085_010)
+        p.publishBook(nowNs: Clock.monotonic(), bid: 6_085_000, ask: 6_085_010)
         #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 0 })
         #expect(p.risk.counters.exits == 1 && p.risk.counters.orders == 2)
         #expect(p.risk.counters.exitsByTrigger[.stopLoss] == 1 && p.risk.counters.exitsByTrigger[.takeProfit] == 0)
@@ -85,7 +85,7 @@ import TicklineRisk
         spec.maxOrderQuantityUnits = 40
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000, spec: spec)
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         for _ in 0..<3 { p.sendSignal(quantityUnits: 40) }
         #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 120 })
         // Every limit an exit could trip, lowered below the position: 0.040 × 61,000.00 is 2,440
@@ -109,7 +109,7 @@ import TicklineRisk
         let p = try EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1_000_000)
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
         var riskEvents = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         _ = control.tryPush(ControlCommand(kind: .halt))
         p.sendSignal()
         #expect(Self.run(p) { p.risk.counters.denials == 1 })
@@ -179,7 +179,7 @@ import TicklineRisk
         #expect(p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100)
         #expect(p.risk.counters.fills == 1 && p.risk.table.openCount == 0)
         // New client order ids continue above the recovered one.
-        p.publishBook(nowNs: Clock.monotonicNs())
+        p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal()
         #expect(Self.run(p) { p.risk.counters.orders == 1 })
         var newest: UInt64 = 0
@@ -194,7 +194,7 @@ import TicklineRisk
             let (region, _) = try SharedRegion.create(instance: Self.instance("j"), rings: EnginePeerPipeline.smallRings)
             defer { region.unlink() }
             let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1_000_000)
-            p.publishBook(nowNs: Clock.monotonicNs())
+            p.publishBook(nowNs: Clock.monotonic())
             p.sendSignal()
             #expect(Self.run(p) { p.risk.counters.fills > 0 })
         }

@@ -9,7 +9,7 @@ import TicklineEngine
         var o = OrderEvent()
         o.clientOrderId = id
         o.actionRaw = (cancel ? OrderAction.cancel : OrderAction.new).rawValue
-        return DecidedOrder(order: o, exit: cancel, decidedNs: Nanos(id))
+        return DecidedOrder(order: o, exit: cancel, decidedNs: MonotonicNanos(Int64(id)))
     }
 
     @Test func sendsOnlyJournaledOrdersOldestFirstAndRefusesWhenFull() {

@@ -26,7 +26,7 @@ import TicklineRisk
         let journal = "/tmp/tickline-riskstate-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).journal"
         defer { unlink(journal) }
         let second: Nanos = 1_000_000_000
-        var clock: Nanos = 1_000 * second
+        var clock = DutyCycleTime(simulatedNs: 1_000 * second)
         func settings(_ s: inout RiskStageSettings) {
             s.limits.dailyLossPartsPerMillion = 200  // 0.02 %: 10.00 of 50,000
             s.limits.riskPartsPerMillion = 1_000_000
@@ -38,15 +38,15 @@ import TicklineRisk
         }
         let (region, _) = try SharedRegion.create(instance: "rs\(getpid())", rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
-        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1, nowNs: clock, configure: settings)
+        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1, now: clock, configure: settings)
         func cycle(_ pipeline: EnginePeerPipeline, _ n: Int = 3) {
             for _ in 0..<n {
-                clock += 1_000_000
-                _ = pipeline.risk.doWork(nowNs: clock)
-                _ = pipeline.execution?.doWork(nowNs: clock)
+                clock = clock.advanced(by: 1_000_000)
+                _ = pipeline.risk.doWork(now: clock)
+                _ = pipeline.execution?.doWork(now: clock)
             }
         }
-        p.publishBook(nowNs: clock)
+        p.publishBook(nowNs: clock.monotonic)
         cycle(p)
         var records = try Self.breakerRecords(journal)
         #expect(records.count == 1 && records.last == p.risk.breakers.snapshot && records.last?.peakEquityMoney == MoneyScale.money(50_000))
@@ -57,21 +57,21 @@ import TicklineRisk
         cycle(p)
         try #require(p.risk.risk.positions.quantity(instrument: 0) == 100, "the entry did not fill")
         for k in Int64(1)...10 {
-            p.publishBook(nowNs: clock, bid: 6_100_000 + k * 1_000, ask: 6_100_010 + k * 1_000)
+            p.publishBook(nowNs: clock.monotonic, bid: 6_100_000 + k * 1_000, ask: 6_100_010 + k * 1_000)
             cycle(p, 1)
         }
         let peak = p.risk.breakers.peakEquityMoney
         #expect(peak > MoneyScale.money(50_000))
         records = try Self.breakerRecords(journal)
         #expect(records.count == 1, "a peak move within the second is not journaled: \(records)")
-        clock += second
+        clock = clock.advanced(by: second)
         cycle(p, 1)
         records = try Self.breakerRecords(journal)
         #expect(records.count == 2 && records.last?.peakEquityMoney == peak && records.last == p.risk.breakers.snapshot)
 
         // A fall to 60,940.05: 6.00 unrealised and the 6.10 fee below the day's start (the limit is
         // 10.00; the stop at 60,900.10 stays untouched): reducing, journaled at once.
-        p.publishBook(nowNs: clock, bid: 6_094_000, ask: 6_094_010)
+        p.publishBook(nowNs: clock.monotonic, bid: 6_094_000, ask: 6_094_010)
         cycle(p, 1)
         #expect(p.risk.breakers.state == .reducing && p.risk.breakers.cause == .dailyLoss && p.risk.risk.globalState == .reducing)
         records = try Self.breakerRecords(journal)
@@ -81,17 +81,17 @@ import TicklineRisk
         // A restart (same UTC day): reducing, every baseline and the peak as they were.
         let (region2, _) = try SharedRegion.create(instance: "rs2\(getpid())", rings: EnginePeerPipeline.smallRings)
         defer { region2.unlink() }
-        clock += second
-        let q = try EnginePeerPipeline(region: region2, journal: journal, venueLatencyNs: 1, nowNs: clock, configure: settings)
+        clock = clock.advanced(by: second)
+        let q = try EnginePeerPipeline(region: region2, journal: journal, venueLatencyNs: 1, now: clock, configure: settings)
         #expect(q.risk.breakers.snapshot == tripped && q.risk.risk.globalState == .reducing)
-        q.publishBook(nowNs: clock, bid: 6_094_000, ask: 6_094_010)
+        q.publishBook(nowNs: clock.monotonic, bid: 6_094_000, ask: 6_094_010)
         cycle(q)
         #expect(q.risk.breakers.snapshot == tripped, "the same day: nothing rolls")
         #expect(try Self.breakerRecords(journal).count == 3, "an unchanged state is not journaled again")
 
         // A day later on the risk clock (so on the wall clock): the reduction is lifted, the day rebased.
-        clock += CircuitBreakers.nanosPerDay
-        q.publishBook(nowNs: clock, bid: 6_094_000, ask: 6_094_010)
+        clock = clock.advanced(by: CircuitBreakers.nanosPerDay)
+        q.publishBook(nowNs: clock.monotonic, bid: 6_094_000, ask: 6_094_010)
         cycle(q, 1)
         #expect(q.risk.breakers.state == .active && q.risk.risk.globalState == .active)
         #expect(q.risk.breakers.dayIndex == tripped.dayIndex + 1 && q.risk.breakers.dayStartEquityMoney == q.risk.risk.positions.equityMoney)
@@ -99,7 +99,7 @@ import TicklineRisk
         #expect(try Self.breakerRecords(journal).last == lifted)
         let (region3, _) = try SharedRegion.create(instance: "rs3\(getpid())", rings: EnginePeerPipeline.smallRings)
         defer { region3.unlink() }
-        let r = try EnginePeerPipeline(region: region3, journal: journal, venueLatencyNs: 1, nowNs: clock, configure: settings)
+        let r = try EnginePeerPipeline(region: region3, journal: journal, venueLatencyNs: 1, now: clock, configure: settings)
         #expect(r.risk.breakers.snapshot == lifted && r.risk.risk.globalState == .active)
     }
 
@@ -108,10 +108,10 @@ import TicklineRisk
     @Test func manualHaltsAndTheKillLatchAreInForceAfterARestart() throws {
         let journal = "/tmp/tickline-riskstate-halts-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).journal"
         defer { unlink(journal) }
-        var clock: Nanos = 1_000_000_000_000
+        var clock = DutyCycleTime(simulatedNs: 1_000_000_000_000)
         let (region, _) = try SharedRegion.create(instance: "rh\(getpid())", rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
-        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1, withVenue: false, nowNs: clock)
+        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1, withVenue: false, now: clock)
         var control = try region.producer(of: ControlCommand.self, ring: "control.risk")
         for (k, c) in [ControlCommand(kind: .halt, scope: .strategy, strategy: 1), ControlCommand(kind: .reduce, scope: .symbol, instrument: 0),
                        ControlCommand(kind: .killSwitch)].enumerated() {
@@ -119,15 +119,15 @@ import TicklineRisk
             command.sequence = UInt64(k + 1)
             let pushed = control.tryPush(command)
             #expect(pushed)
-            clock += 1_000_000
-            _ = p.risk.doWork(nowNs: clock)
+            clock = clock.advanced(by: 1_000_000)
+            _ = p.risk.doWork(now: clock)
         }
         #expect(p.risk.risk.state(strategy: 1) == .halted && p.risk.risk.state(instrument: 0) == .reducing)
         #expect(p.risk.breakers.killSwitchEngaged && p.risk.risk.globalState == .halted)
 
         let (region2, _) = try SharedRegion.create(instance: "rh2\(getpid())", rings: EnginePeerPipeline.smallRings)
         defer { region2.unlink() }
-        let q = try EnginePeerPipeline(region: region2, journal: journal, venueLatencyNs: 1, withVenue: false, nowNs: clock)
+        let q = try EnginePeerPipeline(region: region2, journal: journal, venueLatencyNs: 1, withVenue: false, now: clock)
         #expect(q.risk.risk.state(strategy: 1) == .halted && q.risk.risk.state(strategy: 0) == .active)
         #expect(q.risk.risk.state(instrument: 0) == .reducing)
         #expect(q.risk.breakers.snapshot == p.risk.breakers.snapshot && q.risk.breakers.killSwitchEngaged)

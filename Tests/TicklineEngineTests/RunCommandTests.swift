@@ -284,15 +284,15 @@ import TicklineTestSupport
             }
             try #require(!held.isEmpty, "no position held open with the limits lowered; engine log:\n\(engine.errors)")
 
-            let start = Clock.monotonicNs()
+            let start = Clock.monotonic()
             let kill = httpRequest(port: port, path: "/api/kill", method: "POST", token: Self.token)
-            let answeredNs = Clock.monotonicNs() - start
+            let answeredNs = Clock.monotonic() - start
             #expect(kill.0 == 200 && kill.1.contains(#""state":"halted""#), "\(kill)")
             let flat = waitUntil(60, pollUs: 10_000) {
                 last = Self.snapshot(port: port)
                 return Self.openPositions(last).isEmpty && ((last["openOrders"] as? [Any])?.isEmpty ?? false)
             }
-            let seconds = Double(Clock.monotonicNs() - start) / 1e9
+            let seconds = Double(Clock.monotonic() - start) / 1e9
             #expect(flat, "not flat 60 s after the kill: \(Self.openPositions(last)), orders \(last["openOrders"] ?? "?"); engine log:\n\(engine.errors)")
             #expect(last["killSwitchEngaged"] as? Bool == true && last["tradingState"] as? String == "halted", "\(last)")
             killed = killExits(last) > killExits(heldSnapshot)

@@ -42,12 +42,12 @@ struct EveryBar: SymbolStrategy {
     }
 }
 
-let t0: Nanos = 1_704_067_200_000_000_000
+let t0 = WallNanos(1_704_067_200_000_000_000)
 let oneSecond: Nanos = 1_000_000_000
 
-func tradeEvent(_ instrument: InstrumentId = 0, price: Int64, at wallNs: Nanos, sequence: UInt64) -> MarketEvent {
+func tradeEvent(_ instrument: InstrumentId = 0, price: Int64, at wallNs: WallNanos, sequence: UInt64) -> MarketEvent {
     MarketEvent(sequence: sequence, instrument: instrument, kind: .trade, priceDecimals: 2, price: Price(units: price),
-                quantity: Quantity(units: 1), receiveWallNs: wallNs, timestamps: TimestampChain(socketReadNs: wallNs - 10, decodedNs: wallNs - 5))
+                quantity: Quantity(units: 1), receiveWallNs: wallNs, timestamps: TimestampChain(socketReadNs: MonotonicNanos(wallNs.ns - 10), decodedNs: MonotonicNanos(wallNs.ns - 5)))
 }
 
 func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
@@ -68,24 +68,26 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
             settings: everyBarSettings(), custom: [EveryBar(common: StrategyCommon(id: 42, timeframe: .seconds1))],
             market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
             signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"), wallClockOffsetNs: 0)
+            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
-        var clock = ManualClock(startNs: t0)
+        var clock = ManualClock(startNs: t0.ns)
 
         for event in [tradeEvent(price: 100, at: t0 + 100, sequence: 1), tradeEvent(1, price: 200, at: t0 + 200, sequence: 2),
                       tradeEvent(price: 110, at: t0 + 300, sequence: 3)] {
             let pushed = feed.tryPush(event)
             #expect(pushed)
         }
-        invoker.invokeUntilIdle(nowNs: clock.nowNs, maxCycles: 10)
+        invoker.invokeUntilIdle(now: clock.now, maxCycles: 10)
         #expect(risk.tryPop() == nil)
         #expect(journal.tryPop() == nil)
 
         // No further trade: the clock alone closes both symbols' bars.
-        clock.set(t0 + oneSecond)
-        invoker.invokeUntilIdle(nowNs: clock.nowNs, maxCycles: 10)
+        clock.set(wall: t0 + oneSecond)
+        let before = Clock.monotonic()
+        invoker.invokeUntilIdle(now: clock.now, maxCycles: 10)
+        let after = Clock.monotonic()
         var bars: [BarEvent] = []
         while let b = journal.tryPop() { bars.append(b) }
         #expect(bars.count == 2)
@@ -97,8 +99,10 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         let first = try #require(signals.first { $0.instrument == 0 })
         #expect(first.strategy == 42 && first.side == .buy && first.entryPrice.units == 110)
         #expect(first.marketSequence == 3)
-        #expect(first.timestamps.socketReadNs == t0 + 290 && first.timestamps.decodedNs == t0 + 295)
-        #expect(first.timestamps.signalNs == t0 + oneSecond)
+        #expect(first.timestamps.socketReadNs == MonotonicNanos(t0.ns + 290) && first.timestamps.decodedNs == MonotonicNanos(t0.ns + 295))
+        // The bar closed on the manual clock; the latency stamp is the real clock of that batch.
+        #expect(first.timestamps.signalNs >= before && first.timestamps.signalNs <= after)
+        #expect(bars.allSatisfy { $0.endWallNs == t0 + oneSecond })
         #expect(agent.stats.signalsPushed == 2 && agent.stats.barsJournaled == 2 && agent.stats.events == 3)
         #expect(agent.engineCounters.barsClosedByTimer == 2)
     }
@@ -111,7 +115,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
             settings: everyBarSettings(pendingSignals: 8), custom: [EveryBar(common: StrategyCommon(id: 7, timeframe: .seconds1))],
             market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
             signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"), wallClockOffsetNs: 0)
+            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -120,7 +124,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
             let pushed = feed.tryPush(tradeEvent(price: 100 + Int64(i), at: t0 + Nanos(i) * oneSecond, sequence: UInt64(i + 1)))
             #expect(pushed)
         }
-        invoker.invokeUntilIdle(nowNs: t0 + 31 * oneSecond, maxCycles: 50)
+        invoker.invokeUntilIdle(now: DutyCycleTime(simulatedNs: (t0 + 31 * oneSecond).ns), maxCycles: 50)
         #expect(agent.stats.signalsPushed == 4)
         #expect(agent.stats.signalsRefused > 0)
         #expect(agent.pendingSignals <= 8)
@@ -130,7 +134,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         var cycles = 0
         while received.count < 31 && cycles < 1_000 {
             while let s = risk.tryPop() { received.append(s) }
-            invoker.invoke(nowNs: t0 + 32 * oneSecond)
+            invoker.invoke(now: DutyCycleTime(simulatedNs: (t0 + 32 * oneSecond).ns))
             cycles += 1
         }
         while let s = risk.tryPop() { received.append(s) }
@@ -147,7 +151,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         let agent = BuiltInStrategyAgent(
             settings: everyBarSettings(), market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
             signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"), wallClockOffsetNs: 0)
+            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -155,7 +159,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
             let pushed = feed.tryPush(tradeEvent(price: 100, at: t0 + Nanos(i) * oneSecond, sequence: UInt64(i + 1)))
             #expect(pushed)
         }
-        invoker.invokeUntilIdle(nowNs: t0 + 6 * oneSecond, maxCycles: 10)
+        invoker.invokeUntilIdle(now: DutyCycleTime(simulatedNs: (t0 + 6 * oneSecond).ns), maxCycles: 10)
         #expect(agent.stats.barsJournaled == 2)
         #expect(agent.stats.barsDropped == 4)
         #expect(try test.region.stats(ring: "journal.bars").dropped == 4)
@@ -172,7 +176,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         let test = try EngineTestRegion()
         var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
         var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
-        let agent = try BuiltInStrategyAgent(config: config.strategies, region: test.region, wallClockOffsetNs: 0)
+        let agent = try BuiltInStrategyAgent(config: config.strategies, region: test.region)
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -181,7 +185,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
             let pushed = feed.tryPush(tradeEvent(price: price, at: t0 + Nanos(i) * oneSecond, sequence: UInt64(i + 1)))
             #expect(pushed)
         }
-        invoker.invokeUntilIdle(nowNs: t0 + 41 * oneSecond, maxCycles: 10)
+        invoker.invokeUntilIdle(now: DutyCycleTime(simulatedNs: (t0 + 41 * oneSecond).ns), maxCycles: 10)
         let popped = risk.tryPop()
         let signal = try #require(popped)
         #expect(signal.strategy == 3 && signal.side == .buy)

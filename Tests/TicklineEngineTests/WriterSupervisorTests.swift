@@ -26,8 +26,8 @@ import TicklineEngine
 
     /// Polls every 10 ms until `condition` holds or `seconds` pass.
     static func pollUntil(_ s: WriterSupervisor, seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Clock.monotonicNs() + Int64(seconds * 1e9)
-        while Clock.monotonicNs() < deadline {
+        let deadline = Clock.monotonic() + Int64(seconds * 1e9)
+        while Clock.monotonic() < deadline {
             s.poll()
             if condition() { return true }
             usleep(10_000)

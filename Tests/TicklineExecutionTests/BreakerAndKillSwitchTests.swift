@@ -35,12 +35,12 @@ func deepBook(mid: Int64) -> DepthSnapshot {
         exits.register(instrument: 0, priceDecimals: 2, quantityDecimals: 3)
         var t = monday + hour
         h.book(deepBook(mid: 10_000), nowNs: t)
-        var breakers = CircuitBreakers(limits: h.risk.limits, equityMoney: h.risk.positions.equityMoney, wallNs: t)
+        var breakers = CircuitBreakers(limits: h.risk.limits, equityMoney: h.risk.positions.equityMoney, wallNs: WallNanos(t))
         var events: [RiskEvent] = []
         func mark(_ mid: Int64) {
             t += hour / 4
             h.book(deepBook(mid: mid), nowNs: t)
-            if let e = breakers.observe(equityMoney: h.risk.positions.equityMoney, wallNs: t) {
+            if let e = breakers.observe(equityMoney: h.risk.positions.equityMoney, wallNs: WallNanos(t)) {
                 events.append(e)
                 h.risk.setGlobalState(breakers.state)
             }
@@ -50,7 +50,7 @@ func deepBook(mid: Int64) -> DepthSnapshot {
         h.pump(nowNs: t)
         let entry = try #require(entered)
         #expect(h.orders.state(clientOrderId: entry.clientOrderId) == .filled)
-        exits.setPosition(strategy: 0, instrument: 0, quantityUnits: 100_000, entryPriceUnits: 10_001, plan: ExitPlan(), nowNs: t)
+        exits.setPosition(strategy: 0, instrument: 0, quantityUnits: 100_000, entryPriceUnits: 10_001, plan: ExitPlan(), nowNs: WallNanos(t))
         // A resting entry of strategy 1 (a sell far above a falling market) that the kill switch will have to cancel.
         let rest = h.signal(buySignal(1, quantity: 1_000, price: 11_000, side: .sell), nowNs: t)
         h.pump(nowNs: t)
@@ -68,7 +68,7 @@ func deepBook(mid: Int64) -> DepthSnapshot {
         h.pump(nowNs: t)
         #expect(exitOrder != nil)  // exits pass when reducing
         exits.setPosition(strategy: 0, instrument: 0, quantityUnits: h.risk.positions.quantity(strategy: 0, instrument: 0),
-                          entryPriceUnits: 10_001, plan: ExitPlan(), nowNs: t)
+                          entryPriceUnits: 10_001, plan: ExitPlan(), nowNs: WallNanos(t))
         mark(6_500)  // the week's loss passes 6 %: halted
         #expect(events.last?.reason == BreakerReason.weeklyLoss.rawValue && events.last?.toState == .halted)
         #expect(h.risk.globalState == .halted)
@@ -76,16 +76,16 @@ func deepBook(mid: Int64) -> DepthSnapshot {
         // Kill switch: cancel all open orders, flatten.
         var cancels: [OrderEvent] = []
         var flattenSignals: [SignalEvent] = []
-        _ = exits.onPrice(instrument: 0, price: Price(units: 6_499), nowNs: t) { _, _ in }
+        _ = exits.onPrice(instrument: 0, price: Price(units: 6_499), nowNs: WallNanos(t)) { _, _ in }
         // (`h` is captured by `mark`, so two inout accesses into it would overlap: work on copies.)
         var risk = h.risk, orders = h.orders
-        let kill = KillSwitch.engage(breakers: &breakers, risk: &risk, orders: &orders, exits: &exits, flatten: true, wallNs: t, nowNs: t,
+        let kill = KillSwitch.engage(breakers: &breakers, risk: &risk, orders: &orders, exits: &exits, flatten: true, wallNs: WallNanos(t), nowNs: MonotonicNanos(t),
                                      sendCancel: { cancels.append($0) }, cancelled: { _ in }, exit: { s, _ in flattenSignals.append(s) })
         h.risk = risk
         h.orders = orders
         #expect(kill.kind == .killSwitch && kill.toState == .halted && breakers.killSwitchEngaged)
         #expect(cancels.map(\.clientOrderId) == [resting.clientOrderId])
-        for c in cancels { _ = h.venue.submit(c, nowNs: t) }
+        for c in cancels { _ = h.venue.submit(c, nowNs: WallNanos(t)) }
         h.pump(nowNs: t)
         #expect(h.orders.state(clientOrderId: resting.clientOrderId) == .cancelled && h.orders.openCount == 0)
         #expect(h.risk.openQuantity(strategy: 1, instrument: 0, side: .sell) == 0)
@@ -98,8 +98,8 @@ func deepBook(mid: Int64) -> DepthSnapshot {
         // A new day does not lift a halt; a manual resume does.
         mark(7_000)
         t += 24 * hour
-        #expect(breakers.observe(equityMoney: h.risk.positions.equityMoney, wallNs: t) == nil && breakers.state == .halted)
-        let resumed = breakers.resume(equityMoney: h.risk.positions.equityMoney, wallNs: t)
+        #expect(breakers.observe(equityMoney: h.risk.positions.equityMoney, wallNs: WallNanos(t)) == nil && breakers.state == .halted)
+        let resumed = breakers.resume(equityMoney: h.risk.positions.equityMoney, wallNs: WallNanos(t))
         #expect(resumed?.toState == .active)
         h.risk.setGlobalState(breakers.state)
         h.book(deepBook(mid: 7_000), nowNs: t)

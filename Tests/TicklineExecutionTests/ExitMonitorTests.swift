@@ -15,7 +15,7 @@ import TicklineTestSupport
         return m
     }
 
-    func price(_ m: inout ExitMonitor, _ px: Int64, at t: Nanos = 0, instrument: InstrumentId = 0) -> [Exit] {
+    func price(_ m: inout ExitMonitor, _ px: Int64, at t: WallNanos = 0, instrument: InstrumentId = 0) -> [Exit] {
         var out: [Exit] = []
         m.onPrice(instrument: instrument, price: Price(units: px), nowNs: t) { out.append(($0, $1)) }
         return out
@@ -92,7 +92,7 @@ import TicklineTestSupport
     }
 
     @Test func intradayPositionsCloseAtTheSessionEndSwingPositionsDoNot() {
-        let monday: Nanos = 1_704_067_200 * 1_000_000_000
+        let monday = WallNanos(1_704_067_200 * 1_000_000_000)
         let hour: Nanos = 3_600_000_000_000
         var m = monitor { $0.sessionEndUtcNs = 16 * hour }
         #expect(m.sessionEnd(after: monday + 10 * hour) == monday + 16 * hour)
@@ -152,7 +152,7 @@ import TicklineTestSupport
         risk.updatePrice(instrument: 0, price: Price(units: 10_000), nowNs: 0)
         let entry = SignalEvent(strategy: 1, side: .buy, quantity: Quantity(units: 1_000), entryPrice: Price(units: 10_000),
                                 takeProfit: Price(units: 10_200), stopLoss: Price(units: 9_900), priceDecimals: 2, quantityDecimals: 3)
-        let o = try #require(risk.decide(signal: entry, nowNs: 0).order)
+        let o = try #require(risk.decide(signal: entry, nowNs: 0, stampNs: 0).order)
         risk.apply(fill: FillEvent(clientOrderId: o.clientOrderId, strategy: 1, side: .buy, price: o.price, quantity: o.quantity,
                                    priceDecimals: 2, quantityDecimals: 3))
         var m = monitor()
@@ -162,14 +162,14 @@ import TicklineTestSupport
         risk.updatePrice(instrument: 0, price: Price(units: 9_890), nowNs: 1)
         let e = price(&m, 9_890, at: 1)
         let exit = try #require(e.first?.signal)
-        let decision = risk.decide(signal: exit, nowNs: 1)
+        let decision = risk.decide(signal: exit, nowNs: 1, stampNs: 1)
         let order = try #require(decision.order, "denied: \(String(describing: decision.denial))")
         #expect(order.side == .sell && order.quantity.units == 1_000 && order.flags & OrderEvent.flagReduceOnly != 0)
         // A second exit while the first is open has nothing left to reduce.
-        #expect(risk.decide(signal: exit, nowNs: 1).denial?.reason == .nothingToReduce)
+        #expect(risk.decide(signal: exit, nowNs: 1, stampNs: 1).denial?.reason == .nothingToReduce)
         // Reducing state too.
         risk.setGlobalState(.reducing)
-        #expect(risk.decide(signal: entry, nowNs: 1).denial?.reason == .globalNotActive)
+        #expect(risk.decide(signal: entry, nowNs: 1, stampNs: 1).denial?.reason == .globalNotActive)
     }
 
     /// The band is an optimisation only: over random price paths with many positions, the
@@ -180,10 +180,10 @@ import TicklineTestSupport
         for _ in 0..<200 {
             let strategies = 12
             var m = monitor(strategies: strategies, instruments: 1) { $0.retryNs = 50 }
-            struct Model { var q: Int64 = 0; var plan = ExitPlan(); var best: Int64 = 0; var deadline: Nanos = .max; var pending: Nanos = 0 }
+            struct Model { var q: Int64 = 0; var plan = ExitPlan(); var best: Int64 = 0; var deadline: WallNanos = .max; var pending: WallNanos = 0 }
             var model = Array(repeating: Model(), count: strategies)
             var px: Int64 = 10_000
-            var t: Nanos = 0
+            var t: WallNanos = 0
             for _ in 0..<300 {
                 t += Int64.random(in: 0...20, using: &rng)
                 if Int.random(in: 0..<8, using: &rng) == 0 {

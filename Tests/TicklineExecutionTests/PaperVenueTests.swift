@@ -31,7 +31,7 @@ extension PaperVenue {
     }
 
     /// Submits and processes at once (zero latency configs).
-    mutating func run(_ o: OrderEvent, nowNs: Nanos = 0) -> [FillEvent] {
+    mutating func run(_ o: OrderEvent, nowNs: WallNanos = 0) -> [FillEvent] {
         _ = submit(o, nowNs: nowNs)
         advance(nowNs: nowNs)
         return drain()
@@ -178,6 +178,23 @@ extension PaperVenue {
         #expect(again.count == 1 && again[0].status == .rejected && again[0].flags == VenueReportFlags.cancelRejected)
     }
 
+    @Test func neverAnswersAnOrderBeforeTheWallTimeItCarries() {
+        // The execution stage's duty-cycle time can be older than an order handed over by
+        // another runner in the same cycle: its reports still come at or after the order.
+        var v = PaperVenue(config: noLatency(), instrumentCapacity: 1)
+        v.onDepth(syntheticBook(), nowNs: 1_000)
+        var o = order(1, quantity: 10, price: 9_000)
+        o.receiveWallNs = 5_000
+        let queued = v.submit(o, nowNs: 1_000)
+        #expect(queued)
+        let early = v.advance(nowNs: 4_999)
+        #expect(early == 0 && v.drain().isEmpty)
+        let onTime = v.advance(nowNs: 5_000)
+        #expect(onTime == 1)
+        let reports = v.drain()
+        #expect(!reports.isEmpty && reports.allSatisfy { $0.receiveWallNs >= o.receiveWallNs && $0.venueTimeNs >= o.receiveWallNs })
+    }
+
     @Test func latencyIsFixedPlusSeededJitterAndOrdersArriveInTheOrderSent() {
         var c = PaperVenueConfig()
         c.latencyFixedNs = 1_000
@@ -190,7 +207,7 @@ extension PaperVenue {
             for id in UInt64(1)...20 { _ = v.submit(order(id, quantity: 10, price: 9_000), nowNs: 0) }
             var seen: [Nanos] = []
             for t in stride(from: Nanos(0), through: 2_000, by: 1) {
-                if v.advance(nowNs: t) > 0 { while let r = v.nextReport() { seen.append(r.venueTimeNs); #expect(r.clientOrderId == UInt64(seen.count)) } }
+                if v.advance(nowNs: WallNanos(t)) > 0 { while let r = v.nextReport() { seen.append(r.venueTimeNs.ns); #expect(r.clientOrderId == UInt64(seen.count)) } }
             }
             return seen
         }
@@ -256,7 +273,7 @@ extension PaperVenue {
                 let q = min(t.quantity - used, leaves)
                 if q > 0 { expectedFills.append(q); leaves -= q }
             }
-            v.onTrade(instrument: 0, price: Price(units: t.price), quantity: Quantity(units: t.quantity), aggressorSold: t.aggressorSold, nowNs: t.receiveNs)
+            v.onTrade(instrument: 0, price: Price(units: t.price), quantity: Quantity(units: t.quantity), aggressorSold: t.aggressorSold, nowNs: WallNanos(t.receiveNs))
             while let r = v.nextReport() {
                 #expect(r.price == best.price && r.liquidity == .maker)
                 filled.append(r.quantity.units)

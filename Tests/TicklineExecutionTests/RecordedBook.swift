@@ -49,7 +49,7 @@ enum RecordedBook {
         let (receive, root) = try json(all[at])
         var book = DepthSnapshot(instrument: 0, priceDecimals: 2, quantityDecimals: 8)
         book.updateId = (root["lastUpdateId"] as? NSNumber)?.uint64Value ?? 0
-        book.receiveWallNs = receive
+        book.receiveWallNs = WallNanos(receive)
         func levels(_ key: String) throws -> [BookLevel] {
             guard let rows = root[key] as? [[String]] else { throw Failure(description: "no \(key)") }
             return try rows.prefix(DepthSnapshot.depth).map { row in

@@ -62,8 +62,8 @@ struct FeedAgentTests {
         // Every kind arrives, stamped with the read batch's monotonic time and the wall clock.
         let kinds = Set(harness.market.compactMap(\.kind))
         #expect(kinds.isSuperset(of: [.trade, .quote, .bookTop]))
-        let now = Clock.monotonicNs()
-        let wall = Clock.wallNs()
+        let now = Clock.monotonic()
+        let wall = Clock.wall()
         let data = harness.market.filter { $0.kind != .stale && $0.kind != .fresh }
         #expect(data.allSatisfy { $0.timestamps.socketReadNs > 0 && $0.timestamps.socketReadNs <= now })
         #expect(data.allSatisfy { $0.timestamps.decodedNs >= $0.timestamps.socketReadNs })
@@ -231,13 +231,13 @@ struct FeedAgentTests {
         #expect(harness.counters.subscribeRefused == 1)
         #expect(harness.agent.connections.map(\.streams) == [6, 6])
         // 12 SUBSCRIBEs of one stream each, at most 5 per second per connection.
-        var samples: [(Nanos, [UInt64])] = []
+        var samples: [(MonotonicNanos, [UInt64])] = []
         var sent: [UInt64] = [0, 0]
         let done = harness.run(seconds: 10) { h in
             for (k, c) in h.agent.connections.enumerated() where c.phase == .open {
                 sent[k] = UInt64(6 - c.toSubscribe.count)
             }
-            samples.append((Clock.monotonicNs(), sent))
+            samples.append((Clock.monotonic(), sent))
             return h.counters.subscribeMessages == 12
         }
         #expect(done, "\(harness.counters)")
@@ -271,7 +271,7 @@ struct FeedAgentTests {
         let server = try FeedServerProcess(symbols: 1)
         let harness = try FeedHarness(config: testConfig(server: server, symbols: []), instruments: try syntheticTable(1))
         let c = harness.agent.connections[0]
-        let t0: Nanos = 10_000_000_000
+        let t0 = MonotonicNanos(10_000_000_000)
         for k in 0..<5 {
             #expect(c.controlAllowed(nowNs: t0 + Nanos(k) * 100_000_000))
             c.recordControl(nowNs: t0 + Nanos(k) * 100_000_000)

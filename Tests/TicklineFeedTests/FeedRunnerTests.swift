@@ -72,7 +72,7 @@ struct FeedRunnerTests {
         var clock = ManualClock(startNs: 5_000_000_000)
         func step(_ ms: Int64) {
             clock.advance(byNs: ms * 1_000_000)
-            harness.invoker.invoke(nowNs: clock.nowNs)
+            harness.invoker.invoke(now: clock.now)
             harness.drain()
         }
         step(0)

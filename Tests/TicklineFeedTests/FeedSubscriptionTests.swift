@@ -44,13 +44,13 @@ struct FeedSubscriptionUnitTests {
 
     /// Hands one message to the agent as connection 0's and collects what it published.
     func deliver(_ harness: FeedHarness, _ bytes: [UInt8]) {
-        let stamp = ReadStamp(monotonicNs: Clock.monotonicNs(), wallNs: Clock.wallNs())
+        let stamp = ReadStamp(monotonicNs: Clock.monotonic(), wallNs: Clock.wall())
         bytes.withUnsafeBytes { harness.agent.messageArrived($0, stamp: stamp, connection: 0) }
         harness.drain()
     }
 
     func cycle(_ harness: FeedHarness) {
-        _ = harness.invoker.invoke(nowNs: Clock.monotonicNs())
+        _ = harness.invoker.invoke(now: .now())
         harness.drain()
     }
 

@@ -194,9 +194,9 @@ final class FeedHarness {
     /// Runs duty cycles until `condition` holds or `seconds` pass (sleeping 200 µs when idle).
     @discardableResult
     func run(seconds: Double, until condition: (FeedHarness) -> Bool = { _ in false }) -> Bool {
-        let deadline = Clock.monotonicNs() + Int64(seconds * 1e9)
-        while Clock.monotonicNs() < deadline {
-            let work = invoker.invoke(nowNs: Clock.monotonicNs())
+        let deadline = Clock.monotonic() + Int64(seconds * 1e9)
+        while Clock.monotonic() < deadline {
+            let work = invoker.invoke(now: .now())
             drain()
             if condition(self) { return true }
             if work == 0 { usleep(200) }

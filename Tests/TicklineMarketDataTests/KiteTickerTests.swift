@@ -208,7 +208,7 @@ func decode(_ bytes: [UInt8], capacity: Int = 16, decoder: inout KiteTickerDecod
         #expect(trade.price == Price(units: 39_295) && trade.priceDecimals == 2)
         #expect(trade.quantity == Quantity(units: 2) && trade.quantityDecimals == 0)
         #expect(trade.venueSequence == 22_261_032)
-        #expect(trade.venueTimeNs == 1_655_375_264 * 1_000_000_000)
+        #expect(trade.venueTimeNs == WallNanos(1_655_375_264 * 1_000_000_000))
         #expect(trade.receiveWallNs == 11 && trade.timestamps.socketReadNs == 22 && trade.timestamps.decodedNs == 33)
         #expect(trade.price.doubleValue(decimals: trade.priceDecimals) == 392.95)
 
@@ -216,7 +216,7 @@ func decode(_ bytes: [UInt8], capacity: Int = 16, decoder: inout KiteTickerDecod
         #expect(quote.kind == .quote)
         #expect(quote.bidPrice == Price(units: 39_295) && quote.bidQuantity == Quantity(units: 5_617))
         #expect(quote.askPrice == .zero && quote.askQuantity == .zero)
-        #expect(quote.venueTimeNs == 1_655_378_328 * 1_000_000_000)
+        #expect(quote.venueTimeNs == WallNanos(1_655_378_328 * 1_000_000_000))
 
         let depth = events.depth(0)
         #expect(depth.instrument == 884_737 && depth.bidLevels == 1 && depth.askLevels == 0)

@@ -53,12 +53,12 @@ case "produce":
         let region = try SharedRegion.attach(instance: instance)
         var producer = try region.producer(of: PeerMessage.self, ring: ringName)
         var next = producer.published
-        var lastProgress = Clock.monotonicNs()
+        var lastProgress = Clock.monotonic()
         while next < count {
             if producer.tryPush(PeerMessage(next)) {
                 next += 1
-                if next & 0xFFF == 0 { lastProgress = Clock.monotonicNs() }
-            } else if Clock.monotonicNs() - lastProgress > stallLimitNs {
+                if next & 0xFFF == 0 { lastProgress = Clock.monotonic() }
+            } else if Clock.monotonic() - lastProgress > stallLimitNs {
                 fail("producer stalled at \(next)", status: 3)
             }
         }
@@ -75,11 +75,11 @@ case "consume":
         let region = try SharedRegion.attach(instance: instance)
         var consumer = try region.consumer(of: PeerMessage.self, ring: ringName)
         var expected = consumer.consumed
-        var lastProgress = Clock.monotonicNs()
+        var lastProgress = Clock.monotonic()
         while expected < until {
             let n = consumer.available(limit: 1024)
             if n == 0 {
-                if Clock.monotonicNs() - lastProgress > stallLimitNs { fail("consumer stalled at \(expected)", status: 3) }
+                if Clock.monotonic() - lastProgress > stallLimitNs { fail("consumer stalled at \(expected)", status: 3) }
                 continue
             }
             let first = expected
@@ -92,7 +92,7 @@ case "consume":
             let line = "\(first) \(expected - 1) \(errors)\n"
             _ = line.withCString { write(fd, $0, strlen($0)) }
             consumer.advance(by: n)
-            lastProgress = Clock.monotonicNs()
+            lastProgress = Clock.monotonic()
         }
         close(fd)
     } catch { fail("\(error)") }

@@ -4,7 +4,7 @@ import TicklineRisk
 
 @Suite struct CircuitBreakerTests {
     /// Monday 2024-01-01 00:00 UTC.
-    let monday: Nanos = 1_704_067_200 * 1_000_000_000
+    let monday = WallNanos(1_704_067_200 * 1_000_000_000)
     let hour: Nanos = 3_600_000_000_000
     let day: Nanos = CircuitBreakers.nanosPerDay
     func m(_ whole: Int64) -> Int64 { MoneyScale.money(whole) }
@@ -138,7 +138,7 @@ import TicklineRisk
     }
 
     @Test func civilDatesAcrossCenturiesAndBeforeTheEpoch() {
-        func dayOf(_ seconds: Int64) -> Int64 { CircuitBreakers.utcDay(seconds * 1_000_000_000) }
+        func dayOf(_ seconds: Int64) -> Int64 { CircuitBreakers.utcDay(WallNanos(seconds * 1_000_000_000)) }
         #expect(CircuitBreakers.civil(0) == (1970, 1, 1))
         #expect(CircuitBreakers.civil(-1) == (1969, 12, 31))
         #expect(CircuitBreakers.civil(dayOf(951_782_400)) == (2000, 2, 29))  // a leap century

@@ -38,7 +38,7 @@ import TicklineTestSupport
                                   strategy: StrategyId.random(in: 0..<StrategyId(strategies), using: &rng), instrument: InstrumentId(i))
                     if Int.random(in: 0..<5, using: &rng) == 0 { s.sizingRaw = SignalSizing.riskFraction.rawValue }
                     if Int.random(in: 0..<3, using: &rng) == 0 { s.flags = SignalEvent.flagReduceOnly }
-                    switch risk.decide(signal: s, nowNs: now) {
+                    switch risk.decide(signal: s, nowNs: now, stampNs: now) {
                     case .order(let o): open.append(o); approvals += 1
                     case .denied: denials += 1
                     }

@@ -356,7 +356,7 @@ import TicklineRisk
         var risk = makeRisk(spec: fixtureSpec(maxOrder: 100))
         let s = entry(quantity: 110)
         let d = try #require(risk.check(s).denial)
-        let e = d.riskEvent(for: s, sequence: 9, nowNs: 77)
+        let e = d.riskEvent(for: s, sequence: 9, stampNs: 77)
         #expect(e.kind == .denial && e.scope == .symbol && e.reason == DenialReason.orderQuantityAboveMaximum.rawValue)
         #expect(e.observed == 110 && e.limit == 100 && e.timestamps.riskDecidedNs == 77 && e.referenceSequence == s.sequence)
         #expect(risk.deniedByReason[Int(DenialReason.orderQuantityAboveMaximum.rawValue)] == 1)

@@ -5,7 +5,7 @@ import TicklineTestSupport
 /// Instrument 0 of the fixtures: prices at 2 decimals (tick 0.01), quantities at 3 decimals
 /// in steps of 0.010; reference price 100.00 = 10,000 units.
 let referenceUnits: Int64 = 10_000
-let startNs: Nanos = 1_000_000_000
+let startNs = MonotonicNanos(1_000_000_000)
 
 func fixtureSpec(tick: Int64 = 1, step: Int64 = 10, venueMin: Int64 = 10, venueMax: Int64 = 10_000_000,
                  minNotional: Int64 = 0, maxOrder: Int64 = 10_000_000, positionLimit: Int64 = 10_000_000) -> InstrumentRiskSpec {
@@ -66,11 +66,13 @@ func fill(_ order: OrderEvent, quantity: Int64? = nil, price: Int64? = nil, fee:
 
 extension PreTradeRisk {
     /// Decides at `startNs` (fresh price) unless told otherwise.
-    mutating func check(_ signal: SignalEvent, nowNs: Nanos = startNs) -> RiskDecision { decide(signal: signal, nowNs: nowNs) }
+    mutating func check(_ signal: SignalEvent, nowNs: MonotonicNanos = startNs) -> RiskDecision {
+        decide(signal: signal, nowNs: nowNs, stampNs: nowNs)
+    }
 
     /// Decides and fills the whole order at its price; returns the order.
     @discardableResult
-    mutating func enterAndFill(_ signal: SignalEvent, nowNs: Nanos = startNs) -> OrderEvent? {
+    mutating func enterAndFill(_ signal: SignalEvent, nowNs: MonotonicNanos = startNs) -> OrderEvent? {
         guard let o = check(signal, nowNs: nowNs).order else { return nil }
         apply(fill: fill(o))
         return o

@@ -12,7 +12,7 @@ import TicklineTestSupport
         return p
     }
 
-    func fill(_ side: Side, _ quantity: Int64, at price: Int64, strategy: StrategyId = 0, fee: Int64 = 0, wallNs: Nanos = 0) -> FillEvent {
+    func fill(_ side: Side, _ quantity: Int64, at price: Int64, strategy: StrategyId = 0, fee: Int64 = 0, wallNs: WallNanos = 0) -> FillEvent {
         FillEvent(strategy: strategy, side: side, price: Price(units: price), quantity: Quantity(units: quantity),
                   fee: fee, priceDecimals: 2, quantityDecimals: 3, receiveWallNs: wallNs)
     }
@@ -95,7 +95,7 @@ import TicklineTestSupport
         for k in 0..<2_000 {
             let side: Side = Bool.random(using: &rng) ? .buy : .sell
             p.apply(fill: fill(side, Int64.random(in: 1...3_333, using: &rng), at: Int64.random(in: 9_000...11_000, using: &rng),
-                               strategy: StrategyId(k % 3), fee: Int64.random(in: 0...97, using: &rng), wallNs: Nanos(k)))
+                               strategy: StrategyId(k % 3), fee: Int64.random(in: 0...97, using: &rng), wallNs: WallNanos(Int64(k))))
             if k % 7 == 0 { p.mark(instrument: 0, price: Price(units: Int64.random(in: 9_000...11_000, using: &rng))) }
         }
         #expect(trips(p).count > 500)
@@ -106,8 +106,8 @@ import TicklineTestSupport
     @Test func aReaderThatFellBehindTheRingIsToldHowManyItMissed() {
         var p = positions(capacity: 4)
         for k in 0..<6 {
-            p.apply(fill: fill(.buy, 1_000, at: 10_000, wallNs: Nanos(k)))
-            p.apply(fill: fill(.sell, 1_000, at: 10_000, wallNs: Nanos(k)))
+            p.apply(fill: fill(.buy, 1_000, at: 10_000, wallNs: WallNanos(Int64(k))))
+            p.apply(fill: fill(.sell, 1_000, at: 10_000, wallNs: WallNanos(Int64(k))))
         }
         var seen: [UInt64] = []
         let missed = p.roundTrips.forEach(after: 1) { seen.append($0.sequence) }

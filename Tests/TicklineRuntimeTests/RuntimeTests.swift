@@ -15,7 +15,7 @@ final class CountingAgent: Agent, @unchecked Sendable {
     private(set) var calls = 0
     /// Work units done, readable from the test thread while the runner runs.
     let workDone = Atomic<Int>(0)
-    private(set) var lastNowNs: Nanos = -1
+    private(set) var lastNow = DutyCycleTime(monotonic: -1, wall: -1)
     let threadCpu = Atomic<Int32>(-1)
     var budget: Int
 
@@ -29,9 +29,9 @@ final class CountingAgent: Agent, @unchecked Sendable {
         threadCpu.store(currentCpu(), ordering: .releasing)
     }
 
-    func doWork(nowNs: Nanos) -> Int {
+    func doWork(now: DutyCycleTime) -> Int {
         calls += 1
-        lastNowNs = nowNs
+        lastNow = now
         if budget > 0 {
             budget -= 1
             workDone.add(1, ordering: .releasing)
@@ -52,9 +52,10 @@ final class CountingAgent: Agent, @unchecked Sendable {
         let invoker = AgentInvoker([a, b])
         invoker.start()
         #expect(a.started == 1 && b.started == 1)
-        #expect(invoker.invoke(nowNs: 1_000) == 1)
-        #expect(a.lastNowNs == 1_000 && b.lastNowNs == 1_000)
-        let cycles = invoker.invokeUntilIdle(nowNs: 2_000)
+        let first = DutyCycleTime(monotonic: 1_000, wall: 1_700_000_000_000_000_000)
+        #expect(invoker.invoke(now: first) == 1)
+        #expect(a.lastNow == first && b.lastNow == first)
+        let cycles = invoker.invokeUntilIdle(now: first.advanced(by: 1_000))
         #expect(cycles == 3)  // two with work, then one idle
         #expect(a.calls == 4 && b.calls == 4)
         invoker.close()

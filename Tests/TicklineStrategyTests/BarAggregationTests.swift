@@ -52,9 +52,9 @@ import TicklineStrategy
         // One trade every 500 ms for 10 minutes, on two symbols.
         for i in 0..<1200 {
             let t = epoch2024Ns + Nanos(i) * 500_000_000
-            e.process(trade(0, priceUnits: 1000 + Int64(i % 7), wallNs: t), nowNs: t)
-            e.process(trade(1, priceUnits: 2000 + Int64(i % 5), wallNs: t), nowNs: t)
-            _ = e.advanceTime(wallNs: t, nowNs: t)
+            e.process(trade(0, priceUnits: 1000 + Int64(i % 7), wallNs: t), nowNs: mono(t))
+            e.process(trade(1, priceUnits: 2000 + Int64(i % 5), wallNs: t), nowNs: mono(t))
+            _ = e.advanceTime(wallNs: t, nowNs: mono(t))
             out.drain(&e)
         }
         _ = e.advanceTime(wallNs: epoch2024Ns + 600 * second, nowNs: 0)
@@ -64,7 +64,7 @@ import TicklineStrategy
             #expect(mine.filter { $0.kind == .seconds1 }.count == 600)
             #expect(mine.filter { $0.kind == .minutes1 }.count == 10)
             #expect(mine.filter { $0.kind == .minutes5 }.count == 2)
-            let minuteVolume = mine.filter { $0.kind == .minutes1 }.map(\.volume.units).reduce(0, +)
+            let minuteVolume = mine.filter { $0.kind == .minutes1 }.map(\.volume.units).reduce(Int64(0), +)
             #expect(minuteVolume == 1200)
         }
         #expect(e.indicators(symbol: 0, kind: .minutes1)?.barCount == 10)
@@ -76,7 +76,7 @@ import TicklineStrategy
         let start = epoch2024Ns + 23 * 3600 * second  // 23:00 UTC
         for i in 0..<8 {
             let t = start + Nanos(i) * 15 * 60 * second + 1
-            e.process(trade(priceUnits: 100 + Int64(i), wallNs: t), nowNs: t)
+            e.process(trade(priceUnits: 100 + Int64(i), wallNs: t), nowNs: mono(t))
         }
         _ = e.advanceTime(wallNs: start + 3 * 3600 * second, nowNs: 0)
         out.drain(&e)

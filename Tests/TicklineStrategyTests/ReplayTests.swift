@@ -20,12 +20,12 @@ import TicklineTestSupport
         var out = Collected()
         for event in trades {
             // The duty cycle reads the clock before draining the ring: replay time = receive time.
-            _ = engine.advanceTime(wallNs: event.receiveWallNs, nowNs: event.receiveWallNs)
+            _ = engine.advanceTime(wallNs: event.receiveWallNs, nowNs: mono(event.receiveWallNs))
             #expect(engine.hasRoomForEvent)
-            engine.process(event, nowNs: event.receiveWallNs)
+            engine.process(event, nowNs: mono(event.receiveWallNs))
             out.drain(&engine)
         }
-        _ = engine.advanceTime(wallNs: trades.last!.receiveWallNs + second, nowNs: trades.last!.receiveWallNs + second)
+        _ = engine.advanceTime(wallNs: trades.last!.receiveWallNs + second, nowNs: mono(trades.last!.receiveWallNs + second))
         out.drain(&engine)
         let bars = out.bars(of: .seconds1)
         #expect(bars.count > 600 && bars.count < 700)
@@ -64,7 +64,7 @@ import TicklineTestSupport
             func bar(_ open: Double, _ close: Double) -> OHLCVBar {
                 let high = max(open, close) * (1 + 0.0004 * abs(random.normal()))
                 let low = min(open, close) * (1 - 0.0004 * abs(random.normal()))
-                return OHLCVBar(timestampNs: epoch2024Ns + Nanos(i) * 60 * second, open: open, high: high, low: low, close: close,
+                return OHLCVBar(timestampNs: (epoch2024Ns + Nanos(i) * 60 * second).ns, open: open, high: high, low: low, close: close,
                                 volume: 1 + (random.unit() * 100).rounded())
             }
             out.append((bar(previousA, closeA), bar(previousB, closeB)))
@@ -95,10 +95,10 @@ import TicklineTestSupport
                     let t = start + Nanos(k) * 15 * second
                     let quantity = k == 3 ? Int64(bar.volume) - 3 : 1
                     engine.process(trade(symbol, priceUnits: Int64((price * 10_000).rounded()), quantityUnits: max(quantity, 1), wallNs: t,
-                                         sequence: sequence, priceDecimals: 4), nowNs: t)
+                                         sequence: sequence, priceDecimals: 4), nowNs: mono(t))
                 }
             }
-            _ = engine.advanceTime(wallNs: start + 60 * second, nowNs: start + 60 * second)
+            _ = engine.advanceTime(wallNs: start + 60 * second, nowNs: mono(start + 60 * second))
             while let s = engine.signals.queue.first {
                 signals[Int(s.strategy)] += 1
                 engine.signals.queue.removeFirst()

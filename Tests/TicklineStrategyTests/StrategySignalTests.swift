@@ -77,8 +77,8 @@ import TicklineStrategy
         var actions: [(Int, PairsTrading.LegDecisions)] = []
         func feed(_ i: Int, _ a: Double, _ b: Double) {
             let t = epoch2024Ns + Nanos(i) * 60 * second
-            let barA = OHLCVBar(timestampNs: t, open: a, high: a, low: a, close: a, volume: 1)
-            let barB = OHLCVBar(timestampNs: t, open: b, high: b, low: b, close: b, volume: 1)
+            let barA = OHLCVBar(timestampNs: t.ns, open: a, high: a, low: a, close: a, volume: 1)
+            let barB = OHLCVBar(timestampNs: t.ns, open: b, high: b, low: b, close: b, volume: 1)
             if let d = pair.onBar(leg: 0, bar: barA, state: &state) { actions.append((i, d)) }
             if let d = pair.onBar(leg: 1, bar: barB, state: &state) { actions.append((i, d)) }
         }
@@ -123,8 +123,8 @@ import TicklineStrategy
         #expect(signal.horizon == .intraday)
         #expect(signal.entryPrice.units == 9_500 && signal.priceDecimals == 2)
         #expect(signal.marketSequence == 140)
-        #expect(signal.timestamps.socketReadNs == epoch2024Ns + 40 * second)
-        #expect(signal.timestamps.decodedNs == epoch2024Ns + 40 * second + 1)
+        #expect(signal.timestamps.socketReadNs == mono(epoch2024Ns + 40 * second))
+        #expect(signal.timestamps.decodedNs == mono(epoch2024Ns + 40 * second) + 1)
         #expect(signal.timestamps.signalNs == 9_999)
         #expect(signal.confidenceBasisPoints > 6_000 && signal.confidenceBasisPoints <= 10_000)
         #expect(signal.sequence == 1)

@@ -7,17 +7,20 @@ import TicklineStrategy
 import TicklineTestSupport
 
 /// 2024-01-01T00:00:00Z in ns.
-let epoch2024Ns: Nanos = 1_704_067_200_000_000_000
+let epoch2024Ns = WallNanos(1_704_067_200_000_000_000)
 let second: Nanos = 1_000_000_000
 
-func trade(_ instrument: InstrumentId = 0, priceUnits: Int64, quantityUnits: Int64 = 1, wallNs: Nanos, sequence: UInt64 = 0,
+/// The monotonic reading of a test's simulated clock at wall time `w` (both read one number).
+func mono(_ w: WallNanos) -> MonotonicNanos { MonotonicNanos(w.ns) }
+
+func trade(_ instrument: InstrumentId = 0, priceUnits: Int64, quantityUnits: Int64 = 1, wallNs: WallNanos, sequence: UInt64 = 0,
            priceDecimals: UInt8 = 2, quantityDecimals: UInt8 = 0) -> MarketEvent {
     MarketEvent(sequence: sequence, instrument: instrument, kind: .trade, priceDecimals: priceDecimals, quantityDecimals: quantityDecimals,
                 price: Price(units: priceUnits), quantity: Quantity(units: quantityUnits), receiveWallNs: wallNs,
-                timestamps: TimestampChain(socketReadNs: wallNs, decodedNs: wallNs + 1))
+                timestamps: TimestampChain(socketReadNs: mono(wallNs), decodedNs: mono(wallNs) + 1))
 }
 
-func quote(_ instrument: InstrumentId = 0, bidUnits: Int64, askUnits: Int64, wallNs: Nanos) -> MarketEvent {
+func quote(_ instrument: InstrumentId = 0, bidUnits: Int64, askUnits: Int64, wallNs: WallNanos) -> MarketEvent {
     MarketEvent(instrument: instrument, kind: .quote, priceDecimals: 2, bidPrice: Price(units: bidUnits), bidQuantity: Quantity(units: 1),
                 askPrice: Price(units: askUnits), askQuantity: Quantity(units: 1), receiveWallNs: wallNs)
 }
@@ -43,12 +46,12 @@ struct Collected {
 }
 
 /// Bars of a constructed close series (high/low a fixed fraction around the close).
-func barsFrom(closes: [Double], spread: Double = 0.002, start: Nanos = epoch2024Ns, step: Nanos = 60 * second) -> [OHLCVBar] {
+func barsFrom(closes: [Double], spread: Double = 0.002, start: WallNanos = epoch2024Ns, step: Nanos = 60 * second) -> [OHLCVBar] {
     var previous = closes.first ?? 0
     return closes.enumerated().map { index, close in
         defer { previous = close }
         let open = previous
-        return OHLCVBar(timestampNs: start + Nanos(index) * step, open: open, high: max(open, close) * (1 + spread),
+        return OHLCVBar(timestampNs: (start + Nanos(index) * step).ns, open: open, high: max(open, close) * (1 + spread),
                         low: min(open, close) * (1 - spread), close: close, volume: 100)
     }
 }
@@ -99,8 +102,8 @@ enum RecordedData {
                 events.append(MarketEvent(sequence: UInt64(events.count + 1), instrument: 0, kind: .trade,
                                           flags: sold ? MarketEvent.flagAggressorSold : 0, priceDecimals: 2, quantityDecimals: 8,
                                           price: Price(units: price), quantity: Quantity(units: quantity), venueSequence: id,
-                                          venueTimeNs: eventMs * 1_000_000, receiveWallNs: receive,
-                                          timestamps: TimestampChain(socketReadNs: receive, decodedNs: receive)))
+                                          venueTimeNs: WallNanos(eventMs * 1_000_000), receiveWallNs: WallNanos(receive),
+                                          timestamps: TimestampChain(socketReadNs: MonotonicNanos(receive), decodedNs: MonotonicNanos(receive))))
             }
         }
         return events

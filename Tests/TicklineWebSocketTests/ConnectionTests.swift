@@ -22,8 +22,8 @@ struct Collector: WebSocketHandler {
 
 /// Polls until `done` holds or 15 s pass (sleeping briefly when idle); returns `done`.
 func drive<T>(_ connection: WebSocketConnection<T>, _ collector: inout Collector, until done: (Collector) -> Bool) -> Bool {
-    let deadline = Clock.monotonicNs() + 15_000_000_000
-    while Clock.monotonicNs() < deadline {
+    let deadline = Clock.monotonic() + 15_000_000_000
+    while Clock.monotonic() < deadline {
         if done(collector) { return true }
         if connection.poll(&collector) == 0 { usleep(100) }
     }

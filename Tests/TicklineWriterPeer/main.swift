@@ -97,8 +97,8 @@ func produce(region: SharedRegion) throws(RegionError) {
     // With --bad-slot the bars go to a ring the writer does not drain.
     var bars = try region.producer(of: BarEvent.self, ring: flag("bad-slot") ? "peer.bars" : "journal.bars")
 
-    let base = Clock.wallNs()
-    let start = Clock.monotonicNs()
+    let base = Clock.wall()
+    let start = Clock.monotonic()
     var refused = 0
     var produced = 0
     var maxDepth: UInt64 = 0
@@ -138,7 +138,7 @@ func produce(region: SharedRegion) throws(RegionError) {
                                        strategy: 3, referenceSequence: seq, observed: 120, limit: 100, receiveWallNs: ts)) { onRefused(&tries) } }
         if i % 10 == 0 {
             _ = telemetry.tryPush(TelemetryRecord(sequence: UInt64(i / 10 + 1), kind: .latency, stage: 1, metric: 2,
-                                                  value: Int64(1_000 + i), wallNs: ts, monotonicNs: Clock.monotonicNs()))
+                                                  value: Int64(1_000 + i), wallNs: ts, monotonicNs: Clock.monotonic()))
             do {
                 _ = bars.tryPush(BarEvent(sequence: UInt64(i / 10 + 1), instrument: instrument, kind: .seconds1, priceDecimals: 2,
                                            quantityDecimals: 3, startWallNs: ts - 1_000_000_000, endWallNs: ts,
@@ -190,7 +190,7 @@ func produce(region: SharedRegion) throws(RegionError) {
         }
         if perEvent > 0 {
             let due = start + Int64(i + 1) * perEvent
-            let now = Clock.monotonicNs()
+            let now = Clock.monotonic()
             if due - now > 200_000 { usleep(UInt32((due - now) / 1_000)) }
         }
     }
@@ -199,8 +199,8 @@ func produce(region: SharedRegion) throws(RegionError) {
         if let s = try? region.stats(ring: name) { dropped += s.dropped }
     }
     say("produced=\(produced) refused=\(refused) dropped=\(dropped) maxdepth=\(maxDepth)")
-    let holdUntil = Clock.monotonicNs() + Int64(holdMs) * 1_000_000
-    while tl_shutdown_signal() == 0 && Clock.monotonicNs() < holdUntil { usleep(10_000) }
+    let holdUntil = Clock.monotonic() + Int64(holdMs) * 1_000_000
+    while tl_shutdown_signal() == 0 && Clock.monotonic() < holdUntil { usleep(10_000) }
 }
 
 do { try produce(region: region) } catch { fail("\(error)") }

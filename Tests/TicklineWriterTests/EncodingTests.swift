@@ -96,7 +96,7 @@ import TicklineCore
                             quantityDecimals: 3, price: Price(units: 6_183_763), quantity: Quantity(units: 1_500),
                             venueSequence: 77, venueTimeNs: 1_700_000_000_000_000_000, receiveWallNs: 1_700_000_000_000_000_123)
         let out = ByteBuffer(capacity: 1_024)
-        withUnsafePointer(to: &e) { MarketEncoder.appendLine($0, timestampNs: $0.pointee.receiveWallNs, to: out) }
+        withUnsafePointer(to: &e) { MarketEncoder.appendLine($0, timestampNs: $0.pointee.receiveWallNs.ns, to: out) }
         #expect(out.text == "market,instrument=3,kind=trade price=61837.63,qty=1.500,aggressor_sold=true,trade_id=77i,venue_ns=1700000000000000000i,seq=9i 1700000000000000123\n")
     }
 

@@ -12,7 +12,7 @@ import TicklineWriter
 /// a stream; a redelivery recognised by its producer and sequence, and only that.
 @Suite(.serialized) struct StreamIdTests {
     static let ms: Int64 = 1_700_000_000_123
-    static let wall: Int64 = ms * 1_000_000 + 456_789
+    static let wall = WallNanos(ms * 1_000_000 + 456_789)
 
     /// A redis-server on a free loopback port and a client of it.
     static func server(_ tag: String) throws -> (RedisServer, RedisClient) {
@@ -34,7 +34,7 @@ import TicklineWriter
         return client.write(out.bytes, count: fills.count)
     }
 
-    static func order(_ sequence: UInt64, venue: VenueId = 0, wallNs: Int64 = wall) -> OrderEvent {
+    static func order(_ sequence: UInt64, venue: VenueId = 0, wallNs: WallNanos = wall) -> OrderEvent {
         OrderEvent(sequence: sequence, clientOrderId: sequence, instrument: 1, strategy: 2, quantity: Quantity(units: 5),
                    priceDecimals: 2, quantityDecimals: 3, venue: venue, receiveWallNs: wallNs)
     }

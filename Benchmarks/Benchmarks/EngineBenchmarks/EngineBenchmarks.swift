@@ -79,7 +79,7 @@ final class Replay {
     func step(_ i: Int) {
         let ns = messages.receiveNs[i] + offsetNs
         messages.payloads.withUnsafeBytes { all in
-            engine.runStages(UnsafeRawBufferPointer(rebasing: all[messages.starts[i]..<messages.ends[i]]), receiveWallNs: ns, nowNs: ns)
+            engine.runStages(UnsafeRawBufferPointer(rebasing: all[messages.starts[i]..<messages.ends[i]]), receiveWallNs: WallNanos(ns))
         }
     }
 

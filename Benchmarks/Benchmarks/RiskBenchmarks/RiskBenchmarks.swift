@@ -58,7 +58,7 @@ let benchmarks: @Sendable () -> Void = {
                                          side: side, quantity: Quantity(units: 1_000), entryPrice: Price(units: 10_000),
                                          takeProfit: Price(units: 10_000 + side.sign * 300), stopLoss: Price(units: 10_000 - side.sign * 100),
                                          priceDecimals: 2, quantityDecimals: 3)
-                if case .order(let o) = risk.decide(signal: signal, nowNs: 2) {
+                if case .order(let o) = risk.decide(signal: signal, nowNs: 2, stampNs: 2) {
                     _ = orders.insert(o, nowNs: 2)
                     _ = orders.markSent(clientOrderId: o.clientOrderId, nowNs: 2)
                     let reject = FillEvent(clientOrderId: o.clientOrderId, instrument: o.instrument, strategy: o.strategy, side: side,

@@ -28,28 +28,28 @@ nonisolated(unsafe) let region: SharedRegion = {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark("Risk.stageWithOrdersRingFull", configuration: gatedConfiguration()) { benchmark in
-        var clock: Nanos = 1_000_000_000
-        let p = try! EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, nowNs: clock) { s in
+        var clock = ManualClock(startNs: 1_000_000_000)
+        let p = try! EnginePeerPipeline(region: region, journal: nil, venueLatencyNs: 1, withVenue: false, now: clock.now) { s in
             s.limits = RiskLimits.unbounded()
             s.outboxEntries = 16
         }
-        p.publishBook(nowNs: clock)
+        p.publishBook(nowNs: clock.now.monotonic)
         // Fill the orders ring (4) and the outbox's entry part (16) with sell entries.
         var sequence: UInt64 = 0
         while p.risk.outbox.count < 16 {
             sequence += 1
             p.sendSignal(side: .sell, strategy: 0, sequence: sequence)
-            clock += 1_000
-            _ = p.risk.doWork(nowNs: clock)
+            clock.advance(byNs: 1_000)
+            _ = p.risk.doWork(now: clock.now)
         }
         let blockedBefore = p.risk.counters.signalsBlockedNs
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             sequence &+= 1
             p.sendSignal(side: .sell, strategy: 0, sequence: sequence)
-            clock &+= 1_000
-            p.publishBook(nowNs: clock, bid: 6_100_000 - Int64(sequence & 7), ask: 6_100_010)
-            _ = p.risk.doWork(nowNs: clock)
+            clock.advance(byNs: 1_000)
+            p.publishBook(nowNs: clock.now.monotonic, bid: 6_100_000 - Int64(sequence & 7), ask: 6_100_010)
+            _ = p.risk.doWork(now: clock.now)
         }
         benchmark.stopMeasurement()
         precondition(p.risk.outbox.count == 16 && p.risk.counters.signalsBlockedNs > blockedBefore,

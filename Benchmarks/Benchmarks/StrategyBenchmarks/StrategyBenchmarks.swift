@@ -58,7 +58,7 @@ func benchmarkSettings(symbols: Int) -> StrategySettings {
     return s
 }
 
-let startWallNs: Nanos = 1_704_067_200_000_000_000
+let startWallNs = WallNanos(1_704_067_200_000_000_000)
 
 nonisolated(unsafe) let configuration = gatedConfiguration()
 
@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
         let agent = BuiltInStrategyAgent(
             settings: benchmarkSettings(symbols: 2), market: try! region.consumer(of: MarketEvent.self, ring: "market"),
             signals: try! region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try! region.producer(of: BarEvent.self, ring: "journal.bars"), wallClockOffsetNs: 0)
+            barJournal: try! region.producer(of: BarEvent.self, ring: "journal.bars"))
         agent.onStart()
         let prices = samplePrices
         let mask = prices.count - 1
@@ -88,9 +88,10 @@ let benchmarks: @Sendable () -> Void = {
             let wallNs = startWallNs &+ Nanos(i >> 1) &* 100_000_000
             let event = MarketEvent(sequence: sequence, instrument: InstrumentId(i & 1), kind: .trade, priceDecimals: 2,
                                     price: Price(units: prices[(i >> 1) & mask] &+ Int64(i & 1) &* 5), quantity: Quantity(units: 1),
-                                    receiveWallNs: wallNs, timestamps: TimestampChain(socketReadNs: wallNs, decodedNs: wallNs))
+                                    receiveWallNs: wallNs,
+                                    timestamps: TimestampChain(socketReadNs: MonotonicNanos(wallNs.ns), decodedNs: MonotonicNanos(wallNs.ns)))
             _ = feed.tryPush(event)
-            sink &+= agent.doWork(nowNs: wallNs)
+            sink &+= agent.doWork(now: DutyCycleTime(simulatedNs: wallNs.ns))
             while let s = risk.tryPop() { sink &+= Int(s.side?.rawValue ?? 0) }
             while let b = journal.tryPop() { sink &+= Int(b.tradeCount) }
         }
