@@ -23,6 +23,12 @@ public struct ExitPlan: Sendable, Equatable {
     }
 }
 
+extension ExitPlan {
+    /// Whether the position's trailing best and time-stop deadline are journaled (so that a
+    /// restart restores them).
+    public var journalsExitState: Bool { trailingDistanceUnits > 0 || maxHoldNs > 0 }
+}
+
 public enum ExitReason: UInt8, Sendable, CaseIterable {
     case takeProfit = 1
     case stopLoss = 2
@@ -95,6 +101,17 @@ public struct ExitMonitor: Sendable {
     public private(set) var moneyAtRiskMoney: Int64 = 0
     private var next: [Int32]
     private var prev: [Int32]
+    /// Positions whose trailing best moved since `takeMovedBests` last reported them:
+    /// `moved[0..<movedCount]`, each at most once (`isMoved`).
+    private var moved: [Int32]
+    private var movedCount = 0
+    private var isMoved: [Bool]
+    private var bestReportedNs: [Nanos]
+    /// Positions with a trailing or time stop an exit was emitted for since `takeFired`:
+    /// `fired[0..<firedCount]`, each at most once, with the last reason (`firedReason`, 0 = none).
+    private var fired: [Int32]
+    private var firedCount = 0
+    private var firedReason: [UInt8]
     // Per instrument.
     private var head: [Int32]
     private var priceDecimals: [UInt8]
@@ -129,6 +146,11 @@ public struct ExitMonitor: Sendable {
         strategyMoneyAtRisk = Array(repeating: 0, count: strategyCapacity)
         next = Array(repeating: -1, count: pairs)
         prev = Array(repeating: -1, count: pairs)
+        moved = Array(repeating: -1, count: pairs)
+        isMoved = Array(repeating: false, count: pairs)
+        bestReportedNs = Array(repeating: .min, count: pairs)
+        fired = Array(repeating: -1, count: pairs)
+        firedReason = Array(repeating: 0, count: pairs)
         head = Array(repeating: -1, count: instrumentCapacity)
         priceDecimals = Array(repeating: 0, count: instrumentCapacity)
         quantityDecimals = Array(repeating: 0, count: instrumentCapacity)
@@ -183,12 +205,78 @@ public struct ExitMonitor: Sendable {
         plan[p] = newPlan
         pendingUntil[p] = 0
         if fresh {
+            bestReportedNs[p] = nowNs  // the opening is journaled with its best
             best[p] = max(entryPriceUnits, 0)
             deadline[p] = newPlan.maxHoldNs > 0 ? nowNs &+ newPlan.maxHoldNs : .max
             sessionDeadline[p] = newPlan.horizon == .intraday ? sessionEnd(after: nowNs) : .max
         }
         tighten(p, i)
         return true
+    }
+
+    /// A restart: puts back the trailing best and the absolute time-stop deadline a position
+    /// had (as journaled), after `setPosition` watched it again. `deadlineWallNs` `.max` = no
+    /// time stop. Returns false for out-of-range ids or a position not watched. O(1).
+    @discardableResult
+    public mutating func restore(strategy: StrategyId, instrument: InstrumentId, bestPriceUnits: Int64, deadlineWallNs: Nanos) -> Bool {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        let p = s * instrumentCapacity + i
+        guard quantity[p] != 0 else { return false }
+        if bestPriceUnits > 0 { best[p] = bestPriceUnits }
+        deadline[p] = deadlineWallNs
+        // The band may only widen here: recomputed from every position of the instrument.
+        recomputeBand(i)
+        return true
+    }
+
+    /// The plan a position is watched with (the empty plan when flat).
+    public func plan(strategy: StrategyId, instrument: InstrumentId) -> ExitPlan {
+        let p = Int(strategy) * instrumentCapacity + Int(instrument)
+        return quantity[p] != 0 ? plan[p] : ExitPlan()
+    }
+
+    /// When a position's time stop fires, wall ns (`.max` without one or when flat).
+    public func timeStopDeadline(strategy: StrategyId, instrument: InstrumentId) -> Nanos {
+        let p = Int(strategy) * instrumentCapacity + Int(instrument)
+        return quantity[p] != 0 ? deadline[p] : .max
+    }
+
+    /// Calls `body` with each open position whose trailing best moved since it was last
+    /// reported here, at most once per `intervalNs` per position (one not yet due stays for a
+    /// later call). O(positions moved); no allocation.
+    public mutating func takeMovedBests(nowNs: Nanos, intervalNs: Nanos,
+                                        _ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ best: Int64, _ deadline: Nanos) -> Void) {
+        var kept = 0
+        for k in 0..<movedCount {
+            let p = Int(moved[k])
+            if quantity[p] == 0 {
+                isMoved[p] = false
+            } else if nowNs &- bestReportedNs[p] >= intervalNs || bestReportedNs[p] == .min {
+                isMoved[p] = false
+                bestReportedNs[p] = nowNs
+                body(StrategyId(p / instrumentCapacity), InstrumentId(p % instrumentCapacity), best[p], deadline[p])
+            } else {
+                moved[kept] = Int32(p)
+                kept += 1
+            }
+        }
+        movedCount = kept
+    }
+
+    /// Calls `body` once for each position with a trailing or time stop that an exit was
+    /// emitted for since the last call (the last reason, its best and deadline now). O(exits
+    /// emitted); no allocation.
+    public mutating func takeFired(_ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ reason: ExitReason, _ best: Int64,
+                                            _ deadline: Nanos) -> Void) {
+        for k in 0..<firedCount {
+            let p = Int(fired[k])
+            if let reason = ExitReason(rawValue: firedReason[p]) {
+                body(StrategyId(p / instrumentCapacity), InstrumentId(p % instrumentCapacity), reason, best[p], deadline[p])
+            }
+            firedReason[p] = 0
+        }
+        firedCount = 0
     }
 
     /// A new price for `instrument`: exits every position whose take-profit, stop, trailing
@@ -291,7 +379,14 @@ public struct ExitMonitor: Sendable {
             p = next[k]
             let q = quantity[k]
             let pl = plan[k]
-            if q > 0 { if px > best[k] { best[k] = px } } else if px < best[k] || best[k] == 0 { best[k] = px }
+            if q > 0 ? px > best[k] : px < best[k] || best[k] == 0 {
+                best[k] = px
+                if pl.trailingDistanceUnits > 0 && !isMoved[k] {
+                    isMoved[k] = true
+                    moved[movedCount] = Int32(k)
+                    movedCount += 1
+                }
+            }
             guard nowNs >= pendingUntil[k] else { continue }
             var reason: ExitReason?
             let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits
@@ -322,6 +417,13 @@ public struct ExitMonitor: Sendable {
                                    _ emit: (SignalEvent, ExitReason) -> Void) {
         let q = quantity[k]
         pendingUntil[k] = nowNs &+ config.retryNs
+        if plan[k].journalsExitState {
+            if firedReason[k] == 0 {
+                fired[firedCount] = Int32(k)
+                firedCount += 1
+            }
+            firedReason[k] = reason.rawValue
+        }
         emit(SignalEvent(instrument: InstrumentId(i), strategy: StrategyId(k / instrumentCapacity), side: q > 0 ? .sell : .buy,
                          sizing: .quantity, quantity: Quantity(units: q > 0 ? q : -q), entryPrice: Price(units: px),
                          horizon: plan[k].horizon, priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i],
