@@ -105,6 +105,8 @@ public struct ExitMonitor: Sendable {
     /// `moved[0..<movedCount]`, each at most once (`isMoved`).
     private var moved: [Int32]
     private var movedCount = 0
+    /// The earliest time a position in `moved` is due for a report (`.min`: one may be due now).
+    private var movedDueNs: Nanos = .min
     private var isMoved: [Bool]
     private var bestReportedNs: [Nanos]
     /// Positions with a trailing or time stop an exit was emitted for since `takeFired`:
@@ -244,10 +246,12 @@ public struct ExitMonitor: Sendable {
 
     /// Calls `body` with each open position whose trailing best moved since it was last
     /// reported here, at most once per `intervalNs` per position (one not yet due stays for a
-    /// later call). O(positions moved); no allocation.
+    /// later call). O(1) until one is due, then O(positions moved); no allocation.
     public mutating func takeMovedBests(nowNs: Nanos, intervalNs: Nanos,
                                         _ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ best: Int64, _ deadline: Nanos) -> Void) {
+        guard movedCount > 0, nowNs >= movedDueNs else { return }
         var kept = 0
+        var due = Nanos.max
         for k in 0..<movedCount {
             let p = Int(moved[k])
             if quantity[p] == 0 {
@@ -259,9 +263,11 @@ public struct ExitMonitor: Sendable {
             } else {
                 moved[kept] = Int32(p)
                 kept += 1
+                due = min(due, bestReportedNs[p] &+ intervalNs)
             }
         }
         movedCount = kept
+        movedDueNs = due
     }
 
     /// Calls `body` once for each position with a trailing or time stop that an exit was
@@ -385,6 +391,7 @@ public struct ExitMonitor: Sendable {
                     isMoved[k] = true
                     moved[movedCount] = Int32(k)
                     movedCount += 1
+                    movedDueNs = .min  // checked at the next call
                 }
             }
             guard nowNs >= pendingUntil[k] else { continue }
