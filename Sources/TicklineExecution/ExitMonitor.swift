@@ -218,7 +218,8 @@ public struct ExitMonitor: Sendable {
 
     /// A restart: puts back the trailing best and the absolute time-stop deadline a position
     /// had (as journaled), after `setPosition` watched it again. `deadlineWallNs` `.max` = no
-    /// time stop. Returns false for out-of-range ids or a position not watched. O(1).
+    /// time stop. Returns false for out-of-range ids or a position not watched. O(positions on
+    /// the instrument).
     @discardableResult
     public mutating func restore(strategy: StrategyId, instrument: InstrumentId, bestPriceUnits: Int64, deadlineWallNs: Nanos) -> Bool {
         let s = Int(strategy), i = Int(instrument)
@@ -227,21 +228,28 @@ public struct ExitMonitor: Sendable {
         guard quantity[p] != 0 else { return false }
         if bestPriceUnits > 0 { best[p] = bestPriceUnits }
         deadline[p] = deadlineWallNs
-        // The band may only widen here: recomputed from every position of the instrument.
+        // Either may move the band either way: recomputed from every position of the instrument.
         recomputeBand(i)
         return true
     }
 
-    /// The plan a position is watched with (the empty plan when flat).
+    /// The plan a position is watched with (the empty plan when flat or out of range).
     public func plan(strategy: StrategyId, instrument: InstrumentId) -> ExitPlan {
-        let p = Int(strategy) * instrumentCapacity + Int(instrument)
-        return quantity[p] != 0 ? plan[p] : ExitPlan()
+        guard let p = pair(strategy, instrument), quantity[p] != 0 else { return ExitPlan() }
+        return plan[p]
     }
 
-    /// When a position's time stop fires, wall ns (`.max` without one or when flat).
+    /// When a position's time stop fires, wall ns (`.max` without one, when flat or out of range).
     public func timeStopDeadline(strategy: StrategyId, instrument: InstrumentId) -> Nanos {
-        let p = Int(strategy) * instrumentCapacity + Int(instrument)
-        return quantity[p] != 0 ? deadline[p] : .max
+        guard let p = pair(strategy, instrument), quantity[p] != 0 else { return .max }
+        return deadline[p]
+    }
+
+    /// The slot of a (strategy, instrument) pair; nil out of range.
+    private func pair(_ strategy: StrategyId, _ instrument: InstrumentId) -> Int? {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return nil }
+        return s * instrumentCapacity + i
     }
 
     /// Calls `body` with each open position whose trailing best moved since it was last
@@ -339,9 +347,10 @@ public struct ExitMonitor: Sendable {
         return (exits, skipped)
     }
 
-    /// The watched quantity of a position (0 when flat).
+    /// The watched quantity of a position (0 when flat or out of range).
     public func watchedQuantity(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
-        quantity[Int(strategy) * instrumentCapacity + Int(instrument)]
+        guard let p = pair(strategy, instrument) else { return 0 }
+        return quantity[p]
     }
 
     /// Money at risk of one position: |quantity| × (entry − stop) for a long, (stop − entry)
@@ -354,9 +363,11 @@ public struct ExitMonitor: Sendable {
     /// Σ money at risk of one strategy's positions. O(1).
     public func moneyAtRisk(strategy: StrategyId) -> Int64 { strategyMoneyAtRisk[Int(strategy)] }
 
-    /// The trailing best price of a position (highest since entry for longs, lowest for shorts).
+    /// The trailing best price of a position (highest since entry for longs, lowest for shorts;
+    /// 0 out of range).
     public func bestPrice(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
-        best[Int(strategy) * instrumentCapacity + Int(instrument)]
+        guard let p = pair(strategy, instrument) else { return 0 }
+        return best[p]
     }
 
     // MARK: Internals

@@ -176,6 +176,9 @@ extension RunCommandTests {
             let long = entriesAreLong(Self.journalRecords(journal), best)
             #expect(long ? next.bestPriceUnits >= best.bestPriceUnits : next.bestPriceUnits <= best.bestPriceUnits, "\(best) then \(next)")
         }
+        print("time stop after the restart: deadline journaled before the kill, fired \((state.wallNs - deadline) / 1_000_000) ms after it, "
+              + "\((restartWall + holdNs - state.wallNs) / 1_000_000) ms before the restart + max hold; trailing best before the kill "
+              + "\(best.bestPriceUnits), first state after the restart: \(next.map { "\($0.cause!) best \($0.bestPriceUnits)" } ?? "none")")
         #expect(again.stop(seconds: 40) == 0, "engine log:\n\(again.errors)")
     }
 
