@@ -17,7 +17,8 @@ public struct StrategyCounters: Sendable, Equatable {
     public var barsDropped: UInt64 = 0
     /// Decisions not turned into signals because the symbol was stale.
     public var signalsSuppressedStale: UInt64 = 0
-    /// Decisions refused for a non-finite or out-of-range value (`SignalOutbox.emit`).
+    /// Decisions refused for a non-finite or out-of-range value, or entries whose trailing
+    /// stop could not be computed (`SignalOutbox.emit`).
     public var signalsRefusedBadValue: UInt64 = 0
     public init() {}
 }

@@ -118,8 +118,13 @@ extension RunCommandTests {
         // strategies halted. A position that closed meanwhile: resume and wait for the next.
         var open: [String: ExitStateRecord] = [:]
         var timed: ExitStateRecord?, trailed: ExitStateRecord?
-        // The time stop's deadline at least 20 s ahead, so it is still ahead after the restart.
-        func fresh(_ e: ExitStateRecord) -> Bool { e.strategy == 4 && e.deadlineWallNs > Clock.wallNs() + 20_000_000_000 }
+        // A time-stop position open for 3 s at least (so that its deadline and the restart's
+        // time + max hold lie apart) whose deadline is 15 s ahead at least (so that it is still
+        // ahead after the restart).
+        func fresh(_ e: ExitStateRecord) -> Bool {
+            let now = Clock.wallNs()
+            return e.strategy == 4 && e.deadlineWallNs > now + 15_000_000_000 && e.deadlineWallNs < now + holdNs - 3_000_000_000
+        }
         for attempt in 1...5 where timed == nil || trailed == nil {
             let seen = waitUntil(120, pollUs: 50_000) {
                 open = Self.openStates(Self.journalRecords(journal))
