@@ -454,8 +454,11 @@ public final class RiskAgent: Agent {
             to: &journalBytes)
     }
 
-    /// Trailing bests that moved go to the journal at most once a second per position.
+    /// Trailing bests that moved go to the journal at most once a second per position, and at
+    /// most this many per duty cycle (so a cycle's records stay within the journal buffer
+    /// reserved at start; the rest go in the next cycles).
     static let exitStateIntervalNs: Nanos = 1_000_000_000
+    static let exitStatesPerCycle = 1_024
 
     /// The cycle's exit states: every position a trailing or time stop was fired for, and the
     /// trailing bests that moved (throttled).
@@ -465,7 +468,8 @@ public final class RiskAgent: Agent {
             encoder.append(exitState: ExitStateRecord(instrument: instrument, strategy: strategy, cause: .fired, trigger: trigger,
                                                       bestPriceUnits: best, deadlineWallNs: deadline, wallNs: wall), to: &journalBytes)
         }
-        exits.takeMovedBests(nowNs: wall, intervalNs: Self.exitStateIntervalNs) { strategy, instrument, best, deadline in
+        exits.takeMovedBests(nowNs: wall, intervalNs: Self.exitStateIntervalNs, limit: Self.exitStatesPerCycle) {
+            strategy, instrument, best, deadline in
             encoder.append(exitState: ExitStateRecord(instrument: instrument, strategy: strategy, cause: .moved, bestPriceUnits: best,
                                                       deadlineWallNs: deadline, wallNs: wall), to: &journalBytes)
         }

@@ -253,25 +253,28 @@ public struct ExitMonitor: Sendable {
     }
 
     /// Calls `body` with each open position whose trailing best moved since it was last
-    /// reported here, at most once per `intervalNs` per position (one not yet due stays for a
-    /// later call). O(1) until one is due, then O(positions moved); no allocation.
-    public mutating func takeMovedBests(nowNs: Nanos, intervalNs: Nanos,
+    /// reported here, at most once per `intervalNs` per position and `limit` positions per
+    /// call (the others stay for a later call). O(1) until one is due, then O(positions
+    /// moved); no allocation.
+    public mutating func takeMovedBests(nowNs: Nanos, intervalNs: Nanos, limit: Int = .max,
                                         _ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ best: Int64, _ deadline: Nanos) -> Void) {
         guard movedCount > 0, nowNs >= movedDueNs else { return }
         var kept = 0
+        var reported = 0
         var due = Nanos.max
         for k in 0..<movedCount {
             let p = Int(moved[k])
             if quantity[p] == 0 {
                 isMoved[p] = false
-            } else if nowNs &- bestReportedNs[p] >= intervalNs || bestReportedNs[p] == .min {
+            } else if reported < limit && (nowNs &- bestReportedNs[p] >= intervalNs || bestReportedNs[p] == .min) {
+                reported += 1
                 isMoved[p] = false
                 bestReportedNs[p] = nowNs
                 body(StrategyId(p / instrumentCapacity), InstrumentId(p % instrumentCapacity), best[p], deadline[p])
             } else {
                 moved[kept] = Int32(p)
                 kept += 1
-                due = min(due, bestReportedNs[p] &+ intervalNs)
+                due = reported < limit ? min(due, bestReportedNs[p] &+ intervalNs) : .min
             }
         }
         movedCount = kept

@@ -171,4 +171,21 @@ import TicklineRisk
         exits.takeFired { s, _, reason, best, _ in fired.append((s, reason, best)) }
         #expect(fired.count == 1)
     }
+
+    @Test func movedBestsBeyondTheLimitWaitForTheNextCall() {
+        var exits = ExitMonitor(strategyCapacity: 3, instrumentCapacity: 1)
+        exits.register(instrument: 0, priceDecimals: 2, quantityDecimals: 3)
+        for s in StrategyId(0)..<3 {
+            exits.setPosition(strategy: s, instrument: 0, quantityUnits: 1_000, entryPriceUnits: 10_000,
+                              plan: ExitPlan(trailingDistanceUnits: 500), nowNs: 0)
+        }
+        exits.onPrice(instrument: 0, price: Price(units: 10_100), nowNs: 5_000) { _, _ in }
+        var reported: [StrategyId] = []
+        exits.takeMovedBests(nowNs: 5_000, intervalNs: 1_000, limit: 2) { s, _, _, _ in reported.append(s) }
+        #expect(reported.count == 2)
+        exits.takeMovedBests(nowNs: 5_000, intervalNs: 1_000, limit: 2) { s, _, _, _ in reported.append(s) }
+        #expect(reported.sorted() == [0, 1, 2])
+        exits.takeMovedBests(nowNs: 9_000, intervalNs: 1_000, limit: 2) { s, _, _, _ in reported.append(s) }
+        #expect(reported.count == 3)  // nothing moved since
+    }
 }
