@@ -14,7 +14,9 @@ public struct StrategyConfig: Sendable, Equatable {
 
     public static let sectionKeys = ["symbols", "bars", "pending_signals", "pending_bars", "batch_limit", "instances"]
     public static let types = ["sma_crossover", "ema_adx_trend", "zscore_reversion", "rsi_bollinger_reversal", "vote", "pairs"]
-    static let commonKeys = ["id", "type", "timeframe", "symbols", "sizing", "risk_ppm", "quantity_units", "horizon"]
+    static let commonKeys = ["id", "type", "timeframe", "symbols", "sizing", "risk_ppm", "quantity_units", "horizon", "exits"]
+    static let exitKeys = ["trailing", "max_hold_ms"]
+    static let trailingKeys = ["ticks", "percent", "atr"]
 
     /// Parses the section. Errors name the file, line and key.
     public static func parse(_ value: ConfigValue) throws(ConfigError) -> StrategyConfig {
@@ -73,6 +75,39 @@ public struct StrategyConfig: Sendable, Equatable {
         return allowed.first { $0.configName == name }!
     }
 
+    /// `exits: { trailing: { ticks: N | percent: P | atr: M }, max_hold_ms: T }`: exactly one
+    /// trailing kind, every value positive.
+    static func parseExits(_ value: ConfigValue) throws(ConfigError) -> StrategyExits {
+        var m = try value.mapping()
+        var exits = StrategyExits()
+        if let t = m.optional("trailing") {
+            var tm = try t.mapping()
+            let ticks = tm.optional("ticks"), percent = tm.optional("percent"), atr = tm.optional("atr")
+            try tm.finish(allowed: trailingKeys)
+            let given = zip(trailingKeys, [ticks, percent, atr]).filter { $0.1 != nil }.map(\.0)
+            guard given.count == 1 else {
+                throw t.error(given.isEmpty ? "name one of \(trailingKeys.joined(separator: ", "))"
+                                            : "give one trailing distance, not \(given.joined(separator: " and "))")
+            }
+            func positive(_ v: ConfigValue, upTo limit: Double) throws(ConfigError) -> Double {
+                let x = try v.double()
+                guard x > 0, x <= limit else { throw v.error("\(x) must be greater than 0 and at most \(limit)") }
+                return x
+            }
+            if let ticks {
+                exits.trailing = .ticks(Int64(try ticks.int(in: 1...1_000_000_000)))
+            } else if let percent {
+                exits.trailing = .percent(try positive(percent, upTo: 100))
+            } else if let atr {
+                exits.trailing = .atr(try positive(atr, upTo: 1_000))
+            }
+        }
+        // Up to a year, in milliseconds like every other duration of the config.
+        if let v = m.optional("max_hold_ms") { exits.maxHoldNs = Nanos(try v.int(in: 1...31_536_000_000)) * 1_000_000 }
+        try m.finish(allowed: exitKeys)
+        return exits
+    }
+
     static func parseInstance(_ item: ConfigValue, into s: inout StrategySettings) throws(ConfigError) {
         var m = try item.mapping()
         let idValue = try m.required("id")
@@ -102,6 +137,7 @@ public struct StrategyConfig: Sendable, Equatable {
             common.sizing = .riskFraction(partsPerMillion: UInt32(ppm))
         }
         if let v = m.optional("horizon") { common.horizon = try v.choice(["intraday", "swing"]) == "intraday" ? .intraday : .swing }
+        if let v = m.optional("exits") { common.exits = try parseExits(v) }
 
         func positive(_ key: String, _ fallback: Double) throws(ConfigError) -> Double {
             guard let v = m.optional(key) else { return fallback }

@@ -224,7 +224,7 @@ public enum Horizon: UInt8, Sendable {
     case swing = 2
 }
 
-/// A strategy's trading intent (128 bytes). Producer: strategy stage. Consumers: risk, journal.
+/// A strategy's trading intent (192 bytes). Producer: strategy stage. Consumers: risk, journal.
 public struct SignalEvent: Sendable, BitwiseCopyable {
     public var sequence: UInt64
     public var instrument: InstrumentId
@@ -252,6 +252,18 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     public var venueTimeNs: WallNanos
     public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
+    /// Trailing stop of the position an entry opens: exit when the price comes back this far
+    /// from its best since entry, in price units (0 = none). The strategy stage turns the
+    /// configured ticks, percent or ATR multiple into this distance when it emits the entry.
+    public var trailingDistance: Price
+    /// Time stop of the position an entry opens: exit this long after it opened (0 = none).
+    public var maxHoldNs: Nanos
+    public var reserved2: UInt64
+    public var reserved3: UInt64
+    public var reserved4: UInt64
+    public var reserved5: UInt64
+    public var reserved6: UInt64
+    public var reserved7: UInt64
 
     public static let flagReduceOnly: UInt8 = 1
 
@@ -261,7 +273,8 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
                 takeProfit: Price = .zero, stopLoss: Price = .zero, riskPartsPerMillion: UInt32 = 0,
                 confidenceBasisPoints: UInt16 = 0, horizon: Horizon = .swing, priceDecimals: UInt8 = 0,
                 quantityDecimals: UInt8 = 0, flags: UInt8 = 0, marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0,
-                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
+                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init(), trailingDistance: Price = .zero,
+                maxHoldNs: Nanos = 0) {
         self.sequence = sequence
         self.instrument = instrument
         self.strategy = strategy
@@ -283,6 +296,14 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
         self.venueTimeNs = venueTimeNs
         self.receiveWallNs = receiveWallNs
         self.timestamps = timestamps
+        self.trailingDistance = trailingDistance
+        self.maxHoldNs = maxHoldNs
+        self.reserved2 = 0
+        self.reserved3 = 0
+        self.reserved4 = 0
+        self.reserved5 = 0
+        self.reserved6 = 0
+        self.reserved7 = 0
     }
 
     @inlinable public var side: Side? { Side(rawValue: sideRaw) }
@@ -319,7 +340,7 @@ public enum OrderAction: UInt8, Sendable {
     case cancel = 2
 }
 
-/// An order request or cancel (128 bytes). Producer: risk stage. Consumers: execution, journal.
+/// An order request or cancel (192 bytes). Producer: risk stage. Consumers: execution, journal.
 public struct OrderEvent: Sendable, BitwiseCopyable {
     /// Assigned by the risk stage, monotonic in the order orders are sent (identity with
     /// `stage` and `venue`).
@@ -349,6 +370,16 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
     public var reserved2: UInt64
     public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
+    /// The trailing stop the position an entry opens gets (its signal's; 0 = none).
+    public var trailingDistance: Price
+    /// The time stop the position an entry opens gets (its signal's; 0 = none).
+    public var maxHoldNs: Nanos
+    public var reserved3: UInt64
+    public var reserved4: UInt64
+    public var reserved5: UInt64
+    public var reserved6: UInt64
+    public var reserved7: UInt64
+    public var reserved8: UInt64
 
     public static let flagReduceOnly: UInt8 = 1
 
@@ -358,7 +389,8 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
                 takeProfit: Price = .zero, stopLoss: Price = .zero, signalSequence: UInt64 = 0,
                 timeInForce: TimeInForce = .goodTillCancel, flags: UInt8 = 0, priceDecimals: UInt8 = 0,
                 quantityDecimals: UInt8 = 0, action: OrderAction = .new, stage: StageId = .risk, venue: VenueId = 0,
-                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
+                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init(), trailingDistance: Price = .zero,
+                maxHoldNs: Nanos = 0) {
         self.sequence = sequence
         self.clientOrderId = clientOrderId
         self.instrument = instrument
@@ -380,6 +412,14 @@ public struct OrderEvent: Sendable, BitwiseCopyable {
         self.reserved2 = 0
         self.receiveWallNs = receiveWallNs
         self.timestamps = timestamps
+        self.trailingDistance = trailingDistance
+        self.maxHoldNs = maxHoldNs
+        self.reserved3 = 0
+        self.reserved4 = 0
+        self.reserved5 = 0
+        self.reserved6 = 0
+        self.reserved7 = 0
+        self.reserved8 = 0
     }
 
     @inlinable public var side: Side? { Side(rawValue: sideRaw) }

@@ -2,7 +2,7 @@
 /// header stores both; a process built with other layouts refuses to attach.
 public enum LayoutManifest {
     /// Bump on any change to an event or region layout.
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
 
     /// One type's size and field offsets, as this binary lays them out.
     public struct Entry: Sendable, Equatable {
@@ -49,7 +49,8 @@ public enum LayoutManifest {
             ("confidenceBasisPoints", \.confidenceBasisPoints), ("horizonRaw", \.horizonRaw),
             ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("flags", \.flags),
             ("marketSequence", \.marketSequence), ("venueTimeNs", \.venueTimeNs),
-            ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
+            ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps), ("trailingDistance", \.trailingDistance),
+            ("maxHoldNs", \.maxHoldNs),
         ]),
         entry(OrderEvent.self, [
             ("sequence", \.sequence), ("clientOrderId", \.clientOrderId), ("instrument", \.instrument),
@@ -58,6 +59,7 @@ public enum LayoutManifest {
             ("signalSequence", \.signalSequence), ("timeInForceRaw", \.timeInForceRaw), ("flags", \.flags),
             ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("actionRaw", \.actionRaw),
             ("stageRaw", \.stageRaw), ("venue", \.venue), ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
+            ("trailingDistance", \.trailingDistance), ("maxHoldNs", \.maxHoldNs),
         ]),
         entry(FillEvent.self, [
             ("sequence", \.sequence), ("clientOrderId", \.clientOrderId), ("instrument", \.instrument),

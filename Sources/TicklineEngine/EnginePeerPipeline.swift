@@ -55,14 +55,16 @@ public final class EnginePeerPipeline {
 
     /// Buy `quantityUnits` (default 0.100) at the ask (61,000.10), stop 100.00 below,
     /// take-profit 300.00 above; or sell at the bid (61,000.00), stop 100.00 above,
-    /// take-profit 300.00 below.
+    /// take-profit 300.00 below; with the trailing distance and max hold given (none by default).
     /// False when the signals ring is full.
     @discardableResult
-    public func sendSignal(side: Side = .buy, strategy: StrategyId = 1, sequence: UInt64 = 1, quantityUnits: Int64 = 100) -> Bool {
+    public func sendSignal(side: Side = .buy, strategy: StrategyId = 1, sequence: UInt64 = 1, quantityUnits: Int64 = 100,
+                           trailingUnits: Int64 = 0, maxHoldNs: Nanos = 0) -> Bool {
         let entry: Int64 = side == .buy ? 6_100_010 : 6_100_000
         return signals.tryPush(SignalEvent(sequence: sequence, instrument: 0, strategy: strategy, side: side, sizing: .quantity,
                                            quantity: Quantity(units: quantityUnits), entryPrice: Price(units: entry),
                                            takeProfit: Price(units: entry + side.sign * 30_000), stopLoss: Price(units: entry - side.sign * 10_000),
-                                           horizon: .swing, priceDecimals: 2, quantityDecimals: 3))
+                                           horizon: .swing, priceDecimals: 2, quantityDecimals: 3,
+                                           trailingDistance: Price(units: trailingUnits), maxHoldNs: maxHoldNs))
     }
 }

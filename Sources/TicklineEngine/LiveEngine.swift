@@ -55,6 +55,7 @@ public final class LiveEngine {
             feeds = built
             var strategySettings = config.strategies.settings
             strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
+            strategySettings.tickUnits = config.risk.instruments.map(\.spec.tickSizeUnits)
             do {
                 strategy = try StrategyAgent(settings: strategySettings,
                                              market: region.consumer(of: MarketEvent.self, ring: "market"),

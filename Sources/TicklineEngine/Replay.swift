@@ -283,6 +283,7 @@ public final class ReplayEngine {
         }
         feePartsPerMillion = max(venue.makerFeePartsPerMillion, venue.takerFeePartsPerMillion)
         strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
+        strategySettings.tickUnits = specs.map(\.tickSizeUnits)
         strategy = StrategyAgent(settings: strategySettings,
                                  market: try region.consumer(of: MarketEvent.self, ring: "market"),
                                  signals: try region.producer(of: SignalEvent.self, ring: "signals"),

@@ -371,6 +371,7 @@ public final class RiskAgent: Agent {
         work += drainDepth(nowNs: nowNs)
         work += drainSignals(nowNs: nowNs)
         work += exits.checkTime(nowNs: cycle.wall) { signal, trigger in self.handle(exit: signal, trigger: trigger, nowNs: nowNs) }
+        journalExitStates(now: cycle)
         work += flush(nowNs: nowNs)
         publishViewWork(nowNs: nowNs)
         return work
@@ -447,13 +448,55 @@ public final class RiskAgent: Agent {
         risk.apply(fill: fill)
         let q = risk.positions.quantity(strategy: fill.strategy, instrument: fill.instrument)
         let p = risk.positions.position(strategy: fill.strategy, instrument: fill.instrument)
-        var plan = ExitPlan()
+        let was = exits.watchedQuantity(strategy: fill.strategy, instrument: fill.instrument)
+        let previous = exits.plan(strategy: fill.strategy, instrument: fill.instrument)
+        // An entry's fill brings its order's plan; an exit's fill leaves what is left of the
+        // position under the plan it had.
+        var plan = previous
         if let r = table.record(clientOrderId: fill.clientOrderId), r.order.flags & OrderEvent.flagReduceOnly == 0 {
-            plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss)
+            plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss,
+                            trailingDistanceUnits: r.order.trailingDistance.units, maxHoldNs: r.order.maxHoldNs)
         }
         exits.setPosition(strategy: fill.strategy, instrument: fill.instrument, quantityUnits: q,
                           entryPriceUnits: p.averagePriceUnits, plan: plan, nowNs: cycle.wall)
+        let fresh = q != 0 && (was == 0 || (was > 0) != (q > 0))
+        if was != 0 && (q == 0 || fresh) && previous.journalsExitState {
+            journalExitState(strategy: fill.strategy, instrument: fill.instrument, cause: .closed)
+        }
+        if fresh && plan.journalsExitState {
+            journalExitState(strategy: fill.strategy, instrument: fill.instrument, cause: .opened)
+        }
         observeEquity(nowNs: nowNs)
+    }
+
+    /// Journals a position's trailing best and time-stop deadline (restored at a restart).
+    func journalExitState(strategy: StrategyId, instrument: InstrumentId, cause: ExitStateCause, trigger: ExitReason? = nil) {
+        encoder.append(exitState: ExitStateRecord(
+            instrument: instrument, strategy: strategy, cause: cause, trigger: trigger,
+            bestPriceUnits: exits.bestPrice(strategy: strategy, instrument: instrument),
+            deadlineWallNs: exits.timeStopDeadline(strategy: strategy, instrument: instrument), wallNs: cycle.wall),
+            to: &journalBytes)
+    }
+
+    /// Trailing bests that moved go to the journal at most once a second per position, and at
+    /// most this many per duty cycle (so a cycle's records stay within the journal buffer
+    /// reserved at start; the rest go in the next cycles).
+    static let exitStateIntervalNs: Nanos = 1_000_000_000
+    static let exitStatesPerCycle = 1_024
+
+    /// The cycle's exit states: every position a trailing or time stop was fired for, and the
+    /// trailing bests that moved (throttled).
+    func journalExitStates(now: DutyCycleTime) {
+        let wall = now.wall
+        exits.takeFired { strategy, instrument, trigger, best, deadline in
+            encoder.append(exitState: ExitStateRecord(instrument: instrument, strategy: strategy, cause: .fired, trigger: trigger,
+                                                      bestPriceUnits: best, deadlineWallNs: deadline, wallNs: wall), to: &journalBytes)
+        }
+        exits.takeMovedBests(nowNs: wall, intervalNs: Self.exitStateIntervalNs, limit: Self.exitStatesPerCycle) {
+            strategy, instrument, best, deadline in
+            encoder.append(exitState: ExitStateRecord(instrument: instrument, strategy: strategy, cause: .moved, bestPriceUnits: best,
+                                                      deadlineWallNs: deadline, wallNs: wall), to: &journalBytes)
+        }
     }
 
     func drainDepth(nowNs: MonotonicNanos) -> Int {

@@ -23,6 +23,12 @@ public struct ExitPlan: Sendable, Equatable {
     }
 }
 
+extension ExitPlan {
+    /// Whether the position's trailing best and time-stop deadline are journaled (so that a
+    /// restart restores them).
+    public var journalsExitState: Bool { trailingDistanceUnits > 0 || maxHoldNs > 0 }
+}
+
 public enum ExitReason: UInt8, Sendable, CaseIterable {
     case takeProfit = 1
     case stopLoss = 2
@@ -95,6 +101,19 @@ public struct ExitMonitor: Sendable {
     public private(set) var moneyAtRiskMoney: Int64 = 0
     private var next: [Int32]
     private var prev: [Int32]
+    /// Positions whose trailing best moved since `takeMovedBests` last reported them:
+    /// `moved[0..<movedCount]`, each at most once (`isMoved`).
+    private var moved: [Int32]
+    private var movedCount = 0
+    /// The earliest time a position in `moved` is due for a report (`.min`: one may be due now).
+    private var movedDueNs: WallNanos = .min
+    private var isMoved: [Bool]
+    private var bestReportedNs: [WallNanos]
+    /// Positions with a trailing or time stop an exit was emitted for since `takeFired`:
+    /// `fired[0..<firedCount]`, each at most once, with the last reason (`firedReason`, 0 = none).
+    private var fired: [Int32]
+    private var firedCount = 0
+    private var firedReason: [UInt8]
     // Per instrument.
     private var head: [Int32]
     private var priceDecimals: [UInt8]
@@ -129,6 +148,11 @@ public struct ExitMonitor: Sendable {
         strategyMoneyAtRisk = Array(repeating: 0, count: strategyCapacity)
         next = Array(repeating: -1, count: pairs)
         prev = Array(repeating: -1, count: pairs)
+        moved = Array(repeating: -1, count: pairs)
+        isMoved = Array(repeating: false, count: pairs)
+        bestReportedNs = Array(repeating: .min, count: pairs)
+        fired = Array(repeating: -1, count: pairs)
+        firedReason = Array(repeating: 0, count: pairs)
         head = Array(repeating: -1, count: instrumentCapacity)
         priceDecimals = Array(repeating: 0, count: instrumentCapacity)
         quantityDecimals = Array(repeating: 0, count: instrumentCapacity)
@@ -184,12 +208,93 @@ public struct ExitMonitor: Sendable {
         plan[p] = newPlan
         pendingUntil[p] = 0
         if fresh {
+            bestReportedNs[p] = nowNs  // the opening is journaled with its best
             best[p] = max(entryPriceUnits, 0)
             deadline[p] = newPlan.maxHoldNs > 0 ? nowNs &+ newPlan.maxHoldNs : .max
             sessionDeadline[p] = newPlan.horizon == .intraday ? sessionEnd(after: nowNs) : .max
         }
         tighten(p, i)
         return true
+    }
+
+    /// A restart: puts back the trailing best and the absolute time-stop deadline a position
+    /// had (as journaled), after `setPosition` watched it again. `deadlineWallNs` `.max` = no
+    /// time stop. Returns false for out-of-range ids or a position not watched. O(positions on
+    /// the instrument).
+    @discardableResult
+    public mutating func restore(strategy: StrategyId, instrument: InstrumentId, bestPriceUnits: Int64, deadlineWallNs: WallNanos) -> Bool {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        let p = s * instrumentCapacity + i
+        guard quantity[p] != 0 else { return false }
+        if bestPriceUnits > 0 { best[p] = bestPriceUnits }
+        deadline[p] = deadlineWallNs
+        // Either may move the band either way: recomputed from every position of the instrument.
+        recomputeBand(i)
+        return true
+    }
+
+    /// The plan a position is watched with (the empty plan when flat or out of range).
+    public func plan(strategy: StrategyId, instrument: InstrumentId) -> ExitPlan {
+        guard let p = pair(strategy, instrument), quantity[p] != 0 else { return ExitPlan() }
+        return plan[p]
+    }
+
+    /// When a position's time stop fires, wall ns (`.max` without one, when flat or out of range).
+    public func timeStopDeadline(strategy: StrategyId, instrument: InstrumentId) -> WallNanos {
+        guard let p = pair(strategy, instrument), quantity[p] != 0 else { return .max }
+        return deadline[p]
+    }
+
+    /// The slot of a (strategy, instrument) pair; nil out of range.
+    private func pair(_ strategy: StrategyId, _ instrument: InstrumentId) -> Int? {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return nil }
+        return s * instrumentCapacity + i
+    }
+
+    /// Calls `body` with each open position whose trailing best moved since it was last
+    /// reported here, at most once per `intervalNs` per position and `limit` positions per
+    /// call (the others stay for a later call). O(1) until one is due, then O(positions
+    /// moved); no allocation.
+    public mutating func takeMovedBests(nowNs: WallNanos, intervalNs: Nanos, limit: Int = .max,
+                                        _ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ best: Int64, _ deadline: WallNanos) -> Void) {
+        guard movedCount > 0, nowNs >= movedDueNs else { return }
+        var kept = 0
+        var reported = 0
+        var due = WallNanos.max
+        for k in 0..<movedCount {
+            let p = Int(moved[k])
+            if quantity[p] == 0 {
+                isMoved[p] = false
+            } else if reported < limit && (nowNs &- bestReportedNs[p] >= intervalNs || bestReportedNs[p] == .min) {
+                reported += 1
+                isMoved[p] = false
+                bestReportedNs[p] = nowNs
+                body(StrategyId(p / instrumentCapacity), InstrumentId(p % instrumentCapacity), best[p], deadline[p])
+            } else {
+                moved[kept] = Int32(p)
+                kept += 1
+                due = reported < limit ? min(due, bestReportedNs[p] &+ intervalNs) : .min
+            }
+        }
+        movedCount = kept
+        movedDueNs = due
+    }
+
+    /// Calls `body` once for each position with a trailing or time stop that an exit was
+    /// emitted for since the last call (the last reason, its best and deadline now). O(exits
+    /// emitted); no allocation.
+    public mutating func takeFired(_ body: (_ strategy: StrategyId, _ instrument: InstrumentId, _ reason: ExitReason, _ best: Int64,
+                                            _ deadline: WallNanos) -> Void) {
+        for k in 0..<firedCount {
+            let p = Int(fired[k])
+            if let reason = ExitReason(rawValue: firedReason[p]) {
+                body(StrategyId(p / instrumentCapacity), InstrumentId(p % instrumentCapacity), reason, best[p], deadline[p])
+            }
+            firedReason[p] = 0
+        }
+        firedCount = 0
     }
 
     /// A new price for `instrument`: exits every position whose take-profit, stop, trailing
@@ -246,9 +351,10 @@ public struct ExitMonitor: Sendable {
         return (exits, skipped)
     }
 
-    /// The watched quantity of a position (0 when flat).
+    /// The watched quantity of a position (0 when flat or out of range).
     public func watchedQuantity(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
-        quantity[Int(strategy) * instrumentCapacity + Int(instrument)]
+        guard let p = pair(strategy, instrument) else { return 0 }
+        return quantity[p]
     }
 
     /// Money at risk of one position: |quantity| × (entry − stop) for a long, (stop − entry)
@@ -261,9 +367,11 @@ public struct ExitMonitor: Sendable {
     /// Σ money at risk of one strategy's positions. O(1).
     public func moneyAtRisk(strategy: StrategyId) -> Int64 { strategyMoneyAtRisk[Int(strategy)] }
 
-    /// The trailing best price of a position (highest since entry for longs, lowest for shorts).
+    /// The trailing best price of a position (highest since entry for longs, lowest for shorts;
+    /// 0 out of range).
     public func bestPrice(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
-        best[Int(strategy) * instrumentCapacity + Int(instrument)]
+        guard let p = pair(strategy, instrument) else { return 0 }
+        return best[p]
     }
 
     // MARK: Internals
@@ -292,7 +400,15 @@ public struct ExitMonitor: Sendable {
             p = next[k]
             let q = quantity[k]
             let pl = plan[k]
-            if q > 0 { if px > best[k] { best[k] = px } } else if px < best[k] || best[k] == 0 { best[k] = px }
+            if q > 0 ? px > best[k] : px < best[k] || best[k] == 0 {
+                best[k] = px
+                if pl.trailingDistanceUnits > 0 && !isMoved[k] {
+                    isMoved[k] = true
+                    moved[movedCount] = Int32(k)
+                    movedCount += 1
+                    movedDueNs = .min  // checked at the next call
+                }
+            }
             guard nowNs >= pendingUntil[k] else { continue }
             var reason: ExitReason?
             let tp = pl.takeProfit.units, sl = pl.stopLoss.units, trail = pl.trailingDistanceUnits
@@ -323,6 +439,13 @@ public struct ExitMonitor: Sendable {
                                    _ emit: (SignalEvent, ExitReason) -> Void) {
         let q = quantity[k]
         pendingUntil[k] = nowNs &+ config.retryNs
+        if plan[k].journalsExitState {
+            if firedReason[k] == 0 {
+                fired[firedCount] = Int32(k)
+                firedCount += 1
+            }
+            firedReason[k] = reason.rawValue
+        }
         emit(SignalEvent(instrument: InstrumentId(i), strategy: StrategyId(k / instrumentCapacity), side: q > 0 ? .sell : .buy,
                          sizing: .quantity, quantity: Quantity(units: q > 0 ? q : -q), entryPrice: Price(units: px),
                          horizon: plan[k].horizon, priceDecimals: priceDecimals[i], quantityDecimals: quantityDecimals[i],

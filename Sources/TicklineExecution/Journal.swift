@@ -4,9 +4,10 @@ import TicklineRisk
 // The local journal file's records: orders, venue reports and risk events, append-only.
 // Layout (little endian, explicit, independent of Swift's struct layout):
 //
-//   offset 0  u16 magic 0x4A54 ("TJ")   offset 2  u8 kind   offset 3  u8 version (1)
+//   offset 0  u16 magic 0x4A54 ("TJ")   offset 2  u8 kind   offset 3  u8 version (2; 1 still read)
 //   offset 4  u32 payload length         offset 8  u64 record sequence (1, 2, 3, … no gaps)
-//   offset 16 payload (fields of the event in declaration order, fixed length per kind)
+//   offset 16 payload (fields of the event in declaration order, fixed length per kind and version;
+//             version 2 adds the exit plan to orders and the exit-state kind)
 //   then      u32 CRC-32C of everything before it in the record
 //
 // Records are written whole by one writer. After a crash, the last record may be torn
@@ -25,6 +26,9 @@ public enum JournalRecordKind: UInt8, Sendable, CaseIterable {
     /// The circuit breakers' whole state (`BreakerSnapshot`), written whenever it changes;
     /// the last one in the journal is the state restored at start.
     case riskState = 4
+    /// The trailing best and time-stop deadline of a position with a trailing or time stop:
+    /// when it opens, when its best moves (throttled), when an exit fires and when it closes.
+    case exitState = 5
 }
 
 /// Why a journal cannot be trusted (recovery refuses to trade).
@@ -53,26 +57,72 @@ public struct JournalCorruption: Error, Sendable, Equatable {
     }
 }
 
+/// Why an exit-state record was written.
+public enum ExitStateCause: UInt8, Sendable, CaseIterable {
+    case opened = 1
+    /// The trailing best moved.
+    case moved = 2
+    /// An exit was sent (`trigger` says which).
+    case fired = 3
+    /// The position is flat: what was recorded for it before no longer applies.
+    case closed = 4
+}
+
+/// What a restart needs to go on watching a position's trailing and time stops.
+public struct ExitStateRecord: Sendable, Equatable {
+    public var instrument: InstrumentId
+    public var strategy: StrategyId
+    public var causeRaw: UInt8
+    /// `ExitReason` raw of a fired exit (0 otherwise).
+    public var triggerRaw: UInt8
+    /// Best price since entry (highest for longs, lowest for shorts), price units.
+    public var bestPriceUnits: Int64
+    /// Wall ns at which the time stop fires (entry fill + max hold); `Nanos.max` = none.
+    public var deadlineWallNs: WallNanos
+    /// When this was recorded, wall ns.
+    public var wallNs: WallNanos
+
+    public init(instrument: InstrumentId, strategy: StrategyId, cause: ExitStateCause, trigger: ExitReason? = nil,
+                bestPriceUnits: Int64, deadlineWallNs: WallNanos, wallNs: WallNanos) {
+        self.instrument = instrument
+        self.strategy = strategy
+        self.causeRaw = cause.rawValue
+        self.triggerRaw = trigger?.rawValue ?? 0
+        self.bestPriceUnits = bestPriceUnits
+        self.deadlineWallNs = deadlineWallNs
+        self.wallNs = wallNs
+    }
+
+    public var cause: ExitStateCause? { ExitStateCause(rawValue: causeRaw) }
+    public var trigger: ExitReason? { ExitReason(rawValue: triggerRaw) }
+}
+
 /// One decoded record.
 public enum JournalRecord: Sendable {
     case order(OrderEvent)
     case report(FillEvent)
     case risk(RiskEvent)
     case riskState(BreakerSnapshot)
+    case exitState(ExitStateRecord)
 }
 
 public enum JournalFormat {
     public static let magic: UInt16 = 0x4A54
-    public static let version: UInt8 = 1
+    /// The version records are written in; `versionOne` records are still read.
+    public static let version: UInt8 = 2
+    public static let versionOne: UInt8 = 1
     public static let headerBytes = 16
     public static let checksumBytes = 4
 
-    /// Payload lengths per kind.
-    public static let orderPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 1 + 8 + 8 * 5
+    /// Payload lengths per kind (the current version).
+    public static let orderPayloadBytes = orderPayloadBytesVersionOne + 8 + 8
+    /// Orders before the exit plan (trailing distance, max hold) was journaled.
+    public static let orderPayloadBytesVersionOne = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 1 + 8 + 8 * 5
     public static let reportPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 8 + 8 + 8 * 5
     public static let riskPayloadBytes = 8 + 1 + 1 + 2 + 4 + 2 + 1 + 1 + 8 * 4 + 8 + 8 + 8 * 5
     /// state, cause, kill latch, then day/week/month indexes, their start equity and the peak.
     public static let riskStatePayloadBytes = 1 + 2 + 1 + 8 * 7
+    public static let exitStatePayloadBytes = 4 + 2 + 1 + 1 + 8 * 3
 
     public static func payloadBytes(_ kind: JournalRecordKind) -> Int {
         switch kind {
@@ -80,11 +130,23 @@ public enum JournalFormat {
         case .report: reportPayloadBytes
         case .risk: riskPayloadBytes
         case .riskState: riskStatePayloadBytes
+        case .exitState: exitStatePayloadBytes
+        }
+    }
+
+    /// The payload length of `kind` in records of `version` (nil: the version does not have it).
+    public static func payloadBytes(_ kind: JournalRecordKind, version v: UInt8) -> Int? {
+        switch (v, kind) {
+        case (version, _): payloadBytes(kind)
+        case (versionOne, .order): orderPayloadBytesVersionOne
+        case (versionOne, .exitState): nil
+        case (versionOne, _): payloadBytes(kind)
+        default: nil
         }
     }
 
     /// The largest record, for sizing write buffers.
-    public static let maxRecordBytes = headerBytes + max(orderPayloadBytes, reportPayloadBytes, riskPayloadBytes, riskStatePayloadBytes)
+    public static let maxRecordBytes = headerBytes + max(max(orderPayloadBytes, reportPayloadBytes), max(riskPayloadBytes, max(riskStatePayloadBytes, exitStatePayloadBytes)))
         + checksumBytes
 }
 
@@ -109,6 +171,7 @@ public struct JournalEncoder: Sendable {
         w.u8(o.timeInForceRaw, &out); w.u8(o.flags, &out); w.u8(o.priceDecimals, &out); w.u8(o.quantityDecimals, &out); w.u8(o.actionRaw, &out)
         w.i64(o.receiveWallNs.ns, &out)
         w.chain(o.timestamps, &out)
+        w.i64(o.trailingDistance.units, &out); w.i64(o.maxHoldNs, &out)
         finish(start, &out)
     }
 
@@ -143,6 +206,14 @@ public struct JournalEncoder: Sendable {
         w.i64(b.dayIndex, &out); w.i64(b.weekIndex, &out); w.i64(b.monthIndex, &out)
         w.i64(b.dayStartEquityMoney, &out); w.i64(b.weekStartEquityMoney, &out); w.i64(b.monthStartEquityMoney, &out)
         w.i64(b.peakEquityMoney, &out)
+        finish(start, &out)
+    }
+
+    public mutating func append(exitState e: ExitStateRecord, to out: inout [UInt8]) {
+        let start = begin(.exitState, &out)
+        var w = ByteWriter()
+        w.u32(e.instrument, &out); w.u16(e.strategy, &out); w.u8(e.causeRaw, &out); w.u8(e.triggerRaw, &out)
+        w.i64(e.bestPriceUnits, &out); w.i64(e.deadlineWallNs.ns, &out); w.i64(e.wallNs.ns, &out)
         finish(start, &out)
     }
 
@@ -201,10 +272,10 @@ public enum JournalReader {
             guard let kind = JournalRecordKind(rawValue: kindRaw) else {
                 return .failure(JournalCorruption(error: .unknownKind, offset: offset, sequence: sequence))
             }
-            guard version == JournalFormat.version else {
+            guard version == JournalFormat.version || version == JournalFormat.versionOne else {
                 return .failure(JournalCorruption(error: .unsupportedVersion, offset: offset, sequence: sequence))
             }
-            guard length == JournalFormat.payloadBytes(kind) else {
+            guard length == JournalFormat.payloadBytes(kind, version: version) else {
                 return .failure(JournalCorruption(error: .badLength, offset: offset, sequence: sequence))
             }
             let total = JournalFormat.headerBytes + length + JournalFormat.checksumBytes
@@ -216,10 +287,11 @@ public enum JournalReader {
             }
             guard sequence == last + 1 else { return .failure(JournalCorruption(error: .sequenceGap, offset: offset, sequence: sequence)) }
             switch kind {
-            case .order: body(.order(r.order()))
+            case .order: body(.order(r.order(withExitPlan: version >= JournalFormat.version)))
             case .report: body(.report(r.report()))
             case .risk: body(.risk(r.risk()))
             case .riskState: body(.riskState(r.riskState()))
+            case .exitState: body(.exitState(r.exitState()))
             }
             last = sequence
             records += 1
@@ -292,6 +364,7 @@ public enum JournalRecovery {
                 case .applied(let fill), .overfilled(let fill, _): r.apply(fill: fill)
                 case .refused: summary.refusedReports += 1
                 }
+            case .exitState: break  // `rebuildExits` reads these
             case .risk(let e):
                 summary.riskEvents += 1
                 summary.breakers?.follow(e)
@@ -313,26 +386,34 @@ public enum JournalRecovery {
 }
 
 extension JournalRecovery {
-    /// After `recover`: puts every open position of `risk` under `exits`, with the
-    /// take-profit and stop-loss of the last entry (not reduce-only) order of that strategy
-    /// and symbol in the journal that was filled at least in part. Trailing distance, time
-    /// stop and horizon are not journaled: `plan` supplies them (a strategy's configured
-    /// exits). Time stops restart at `nowNs`. Returns the number of positions watched, or
-    /// the corruption (nothing changed). Cold path.
+    /// After `recover`: puts every open position of `risk` under `exits`, with the exit plan
+    /// (take-profit, stop-loss, trailing distance, max hold) of the last entry (not
+    /// reduce-only) order of that strategy and symbol in the journal that was filled at least
+    /// in part, and the trailing best and absolute time-stop deadline of its last exit-state
+    /// record (a position without one trails from its average price and times out `maxHold`
+    /// after `nowNs`). Horizon is not journaled: `plan` supplies it. Returns the number of
+    /// positions watched, or the corruption (nothing changed). Cold path.
     public static func rebuildExits(_ bytes: [UInt8], risk: PreTradeRisk, exits: inout ExitMonitor, nowNs: WallNanos,
                                     plan: (StrategyId, InstrumentId) -> ExitPlan = { _, _ in ExitPlan() }) -> Result<Int, JournalCorruption> {
         let strategies = min(risk.strategyCapacity, exits.strategyCapacity)
         let instruments = min(risk.instrumentCapacity, exits.instrumentCapacity)
-        var levels = Array(repeating: (tp: Int64(0), sl: Int64(0)), count: strategies * instruments)
-        var entries: [UInt64: (pair: Int, tp: Int64, sl: Int64)] = [:]
+        var plans = Array(repeating: ExitPlan(), count: strategies * instruments)
+        var states: [Int: ExitStateRecord] = [:]
+        var entries: [UInt64: (pair: Int, plan: ExitPlan)] = [:]
         let read = JournalReader.read(bytes) { record in
             switch record {
             case .order(let o):
                 guard o.action == .new, o.flags & OrderEvent.flagReduceOnly == 0, Int(o.strategy) < strategies,
                       Int(o.instrument) < instruments else { return }
-                entries[o.clientOrderId] = (Int(o.strategy) * instruments + Int(o.instrument), o.takeProfit.units, o.stopLoss.units)
+                entries[o.clientOrderId] = (Int(o.strategy) * instruments + Int(o.instrument),
+                                            ExitPlan(takeProfit: o.takeProfit, stopLoss: o.stopLoss,
+                                                     trailingDistanceUnits: o.trailingDistance.units, maxHoldNs: o.maxHoldNs))
             case .report(let f):
-                if f.quantity.units > 0, let e = entries[f.clientOrderId] { levels[e.pair] = (e.tp, e.sl) }
+                if f.quantity.units > 0, let e = entries[f.clientOrderId] { plans[e.pair] = e.plan }
+            case .exitState(let e):
+                guard Int(e.strategy) < strategies, Int(e.instrument) < instruments else { return }
+                let pair = Int(e.strategy) * instruments + Int(e.instrument)
+                if e.cause == .closed { states[pair] = nil } else { states[pair] = e }
             case .risk, .riskState: break
             }
         }
@@ -343,11 +424,17 @@ extension JournalRecovery {
                 let view = risk.positions.position(strategy: StrategyId(s), instrument: InstrumentId(i))
                 guard view.quantityUnits != 0 else { continue }
                 var p = plan(StrategyId(s), InstrumentId(i))
-                let l = levels[s * instruments + i]
-                p.takeProfit = Price(units: l.tp)
-                p.stopLoss = Price(units: l.sl)
+                let journaled = plans[s * instruments + i]
+                p.takeProfit = journaled.takeProfit
+                p.stopLoss = journaled.stopLoss
+                p.trailingDistanceUnits = journaled.trailingDistanceUnits
+                p.maxHoldNs = journaled.maxHoldNs
                 exits.setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: view.quantityUnits,
                                   entryPriceUnits: view.averagePriceUnits, plan: p, nowNs: nowNs)
+                if let state = states[s * instruments + i] {
+                    exits.restore(strategy: StrategyId(s), instrument: InstrumentId(i), bestPriceUnits: state.bestPriceUnits,
+                                  deadlineWallNs: state.deadlineWallNs)
+                }
                 watched += 1
             }
         }
@@ -383,7 +470,7 @@ struct ByteReader {
     mutating func chain() -> TimestampChain {
         TimestampChain(socketReadNs: mono(), decodedNs: mono(), signalNs: mono(), riskDecidedNs: mono(), orderSentNs: mono())
     }
-    mutating func order() -> OrderEvent {
+    mutating func order(withExitPlan: Bool) -> OrderEvent {
         var o = OrderEvent()
         o.sequence = u64(); o.clientOrderId = u64(); o.instrument = u32(); o.strategy = u16(); o.sideRaw = u8(); o.typeRaw = u8()
         o.price = Price(units: i64()); o.quantity = Quantity(units: i64()); o.takeProfit = Price(units: i64()); o.stopLoss = Price(units: i64())
@@ -391,6 +478,10 @@ struct ByteReader {
         o.timeInForceRaw = u8(); o.flags = u8(); o.priceDecimals = u8(); o.quantityDecimals = u8(); o.actionRaw = u8()
         o.receiveWallNs = wall()
         o.timestamps = chain()
+        if withExitPlan {
+            o.trailingDistance = Price(units: i64())
+            o.maxHoldNs = i64()
+        }
         return o
     }
     mutating func report() -> FillEvent {
@@ -410,6 +501,12 @@ struct ByteReader {
         b.dayStartEquityMoney = i64(); b.weekStartEquityMoney = i64(); b.monthStartEquityMoney = i64()
         b.peakEquityMoney = i64()
         return b
+    }
+    mutating func exitState() -> ExitStateRecord {
+        var e = ExitStateRecord(instrument: u32(), strategy: u16(), cause: .opened, bestPriceUnits: 0, deadlineWallNs: 0, wallNs: 0)
+        e.causeRaw = u8(); e.triggerRaw = u8()
+        e.bestPriceUnits = i64(); e.deadlineWallNs = wall(); e.wallNs = wall()
+        return e
     }
     mutating func risk() -> RiskEvent {
         var e = RiskEvent()

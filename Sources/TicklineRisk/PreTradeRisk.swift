@@ -383,6 +383,8 @@ public struct PreTradeRisk: Sendable {
         // Values no order can carry are refused, never computed with (an overflow traps).
         if signal.takeProfit.units < 0 { return Self.deny(.valueOutOfRange, signal.takeProfit.units, 0) }
         if signal.stopLoss.units < 0 { return Self.deny(.valueOutOfRange, signal.stopLoss.units, 0) }
+        if signal.trailingDistance.units < 0 { return Self.deny(.valueOutOfRange, signal.trailingDistance.units, 0) }
+        if signal.maxHoldNs < 0 { return Self.deny(.valueOutOfRange, signal.maxHoldNs, 0) }
         if signal.confidenceBasisPoints > 10_000 { return Self.deny(.valueOutOfRange, Int64(signal.confidenceBasisPoints), 10_000) }
         if signal.riskPartsPerMillion > 1_000_000 { return Self.deny(.valueOutOfRange, Int64(signal.riskPartsPerMillion), 1_000_000) }
 
@@ -564,7 +566,8 @@ public struct PreTradeRisk: Sendable {
             stopLoss: signal.stopLoss, signalSequence: signal.sequence, timeInForce: .goodTillCancel,
             flags: reduceOnly ? OrderEvent.flagReduceOnly : 0, priceDecimals: spec.priceDecimals,
             quantityDecimals: spec.quantityDecimals, action: .new, stage: .risk, receiveWallNs: signal.receiveWallNs,
-            timestamps: chain))
+            timestamps: chain, trailingDistance: reduceOnly ? .zero : signal.trailingDistance,
+            maxHoldNs: reduceOnly ? 0 : signal.maxHoldNs))
     }
 
     // MARK: Helpers

@@ -9,8 +9,31 @@ public enum StrategySizing: Sendable, Equatable {
     case riskFraction(partsPerMillion: UInt32)
 }
 
+/// How far a trailing stop stays behind the best price since entry.
+public enum TrailingDistance: Sendable, Equatable {
+    /// Whole ticks of the instrument.
+    case ticks(Int64)
+    /// Percent of the entry price.
+    case percent(Double)
+    /// A multiple of the ATR (14) of the strategy's bars when it enters.
+    case atr(Double)
+}
+
+/// The exits every position a strategy opens gets besides its own take-profit and stop-loss.
+public struct StrategyExits: Sendable, Equatable {
+    /// nil: no trailing stop.
+    public var trailing: TrailingDistance?
+    /// Time stop: the position is closed this long after it opened (0: none).
+    public var maxHoldNs: Nanos
+
+    public init(trailing: TrailingDistance? = nil, maxHoldNs: Nanos = 0) {
+        self.trailing = trailing
+        self.maxHoldNs = maxHoldNs
+    }
+}
+
 /// What every strategy instance has, whatever its type: its id, the bars it reads, the
-/// symbols it trades, how it sizes and its horizon.
+/// symbols it trades, how it sizes, its horizon and its exits.
 public struct StrategyCommon: Sendable, Equatable {
     public var id: StrategyId
     /// The bars the strategy reads (must be one of the bars the engine builds).
@@ -19,14 +42,17 @@ public struct StrategyCommon: Sendable, Equatable {
     public var symbols: [InstrumentId]?
     public var sizing: StrategySizing
     public var horizon: Horizon
+    public var exits: StrategyExits
 
     public init(id: StrategyId, timeframe: BarKind = .minutes1, symbols: [InstrumentId]? = nil,
-                sizing: StrategySizing = .riskFraction(partsPerMillion: 0), horizon: Horizon = .swing) {
+                sizing: StrategySizing = .riskFraction(partsPerMillion: 0), horizon: Horizon = .swing,
+                exits: StrategyExits = StrategyExits()) {
         self.id = id
         self.timeframe = timeframe
         self.symbols = symbols
         self.sizing = sizing
         self.horizon = horizon
+        self.exits = exits
     }
 }
 
@@ -173,6 +199,8 @@ public struct SignalOrigin: Sendable, BitwiseCopyable {
     public var priceDecimals: UInt8
     public var quantityDecimals: UInt8
     public var priceScale: Double
+    /// The instrument's tick in price units (trailing stops in ticks).
+    public var tickUnits: Int64
     public var marketSequence: UInt64
     public var venueTimeNs: WallNanos
     public var receiveWallNs: WallNanos
@@ -180,11 +208,13 @@ public struct SignalOrigin: Sendable, BitwiseCopyable {
 
     @inlinable
     public init(instrument: InstrumentId = 0, priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, priceScale: Double = 1,
-                marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
+                tickUnits: Int64 = 1, marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0,
+                timestamps: TimestampChain = .init()) {
         self.instrument = instrument
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
         self.priceScale = priceScale
+        self.tickUnits = tickUnits
         self.marketSequence = marketSequence
         self.venueTimeNs = venueTimeNs
         self.receiveWallNs = receiveWallNs
@@ -214,13 +244,17 @@ public struct SignalOutbox: Sendable {
         _refused = 0
     }
 
-    /// Turns `decision` into a signal of `common`'s strategy for `origin`, stamped `nowNs`.
-    /// A decision with a value no signal can carry (confidence outside 0…1 or NaN, an entry
-    /// that is not a positive price, a negative or non-finite take-profit or stop-loss, or a
-    /// price outside Int64 units) is refused and counted in `refused`. Traps when the queue
-    /// is full (the engine reserves room first: a signal is never dropped).
+    /// Turns `decision` into a signal of `common`'s strategy for `origin`, stamped `nowNs`;
+    /// an entry carries the strategy's exits (the trailing distance in price units, from
+    /// ticks, percent of the entry or `atr` × the multiple). A decision with a value no signal
+    /// can carry (confidence outside 0…1 or NaN, an entry that is not a positive price, a
+    /// negative or non-finite take-profit or stop-loss, a price outside Int64 units, or a
+    /// trailing distance that is not at least one price unit, e.g. with the ATR not ready) is
+    /// refused and counted in `refused`. Traps when the queue is full (the engine reserves
+    /// room first: a signal is never dropped).
     @inlinable
-    public mutating func emit(_ decision: StrategyDecision, common: StrategyCommon, origin: SignalOrigin, nowNs: MonotonicNanos) {
+    public mutating func emit(_ decision: StrategyDecision, common: StrategyCommon, origin: SignalOrigin, nowNs: MonotonicNanos,
+                              atr: Double = .nan) {
         let scale = origin.priceScale
         // A hair above 1 is rounding in a strategy's arithmetic, not a bad value.
         guard decision.confidence >= 0 && decision.confidence <= 1.000_001,
@@ -230,6 +264,16 @@ public struct SignalOutbox: Sendable {
             _refused &+= 1
             return
         }
+        var trailing: Int64 = 0
+        if !decision.reduceOnly, let t = common.exits.trailing {
+            // An entry that asks for a trailing stop goes out with one or not at all.
+            guard let units = Self.trailingUnits(t, entryUnits: entry, tickUnits: origin.tickUnits, atr: atr, scale: scale),
+                  units > 0 else {
+                _refused &+= 1
+                return
+            }
+            trailing = units
+        }
         var timestamps = origin.timestamps
         timestamps.signalNs = nowNs
         var signal = SignalEvent(
@@ -238,7 +282,8 @@ public struct SignalOutbox: Sendable {
             confidenceBasisPoints: UInt16((min(decision.confidence, 1) * 10_000).rounded()),
             horizon: common.horizon, priceDecimals: origin.priceDecimals, quantityDecimals: origin.quantityDecimals,
             flags: decision.reduceOnly ? SignalEvent.flagReduceOnly : 0, marketSequence: origin.marketSequence,
-            venueTimeNs: origin.venueTimeNs, receiveWallNs: origin.receiveWallNs, timestamps: timestamps)
+            venueTimeNs: origin.venueTimeNs, receiveWallNs: origin.receiveWallNs, timestamps: timestamps,
+            trailingDistance: Price(units: trailing), maxHoldNs: decision.reduceOnly ? 0 : common.exits.maxHoldNs)
         switch common.sizing {
         case .quantity(let units):
             signal.sizingRaw = SignalSizing.quantity.rawValue
@@ -251,6 +296,22 @@ public struct SignalOutbox: Sendable {
         precondition(appended, "SignalOutbox full (capacity \(queue.capacity)): the engine must reserve room before processing")
         _nextSequence &+= 1
         _emitted &+= 1
+    }
+
+    /// A trailing distance in price units; nil when it cannot be computed (an ATR not ready,
+    /// an overflow).
+    @inlinable
+    static func trailingUnits(_ t: TrailingDistance, entryUnits: Int64, tickUnits: Int64, atr: Double, scale: Double) -> Int64? {
+        switch t {
+        case .ticks(let n):
+            let (units, overflow) = n.multipliedReportingOverflow(by: max(tickUnits, 1))
+            return overflow ? nil : units
+        case .percent(let p):
+            return checkedUnits(Double(entryUnits) * p / 100, 1)
+        case .atr(let multiple):
+            guard atr.isFinite, atr > 0 else { return nil }
+            return checkedUnits(atr * multiple, scale)
+        }
     }
 
     /// A price in units; nil for NaN, infinities or values outside Int64.
@@ -306,20 +367,22 @@ public struct StrategyBank<S: SymbolStrategy>: Sendable {
         for i in 0..<instances.count where slots[i] == slot && enabled[i * symbolCount + symbol] {
             let instance = instances[i]
             if let decision = instance.onBar(bar, indicators: indicators, state: &states[i * symbolCount + symbol]), enabledToSignal {
-                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs)
+                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs, atr: indicators.atr.value)
             }
         }
     }
 
     /// A trade of `symbol` (skipped entirely unless `S.readsTicks`).
     @inlinable
+    /// `indicators[base + slot]`: the symbol's indicators of each bar slot (the ATR a
+    /// trailing stop in ATR multiples is taken from).
     public mutating func onTrade(symbol: Int, price: Double, quantity: Double, origin: SignalOrigin, nowNs: MonotonicNanos,
-                                 enabledToSignal: Bool, outbox: inout SignalOutbox) {
+                                 enabledToSignal: Bool, indicators: borrowing [IndicatorSet], base: Int, outbox: inout SignalOutbox) {
         guard S.readsTicks else { return }
         for i in 0..<instances.count where enabled[i * symbolCount + symbol] {
             let instance = instances[i]
             if let decision = instance.onTrade(price: price, quantity: quantity, state: &states[i * symbolCount + symbol]), enabledToSignal {
-                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs)
+                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs, atr: indicators[base + slots[i]].atr.value)
             }
         }
     }
@@ -327,12 +390,12 @@ public struct StrategyBank<S: SymbolStrategy>: Sendable {
     /// A best bid/ask of `symbol` (skipped entirely unless `S.readsTicks`).
     @inlinable
     public mutating func onQuote(symbol: Int, bid: Double, ask: Double, origin: SignalOrigin, nowNs: MonotonicNanos,
-                                 enabledToSignal: Bool, outbox: inout SignalOutbox) {
+                                 enabledToSignal: Bool, indicators: borrowing [IndicatorSet], base: Int, outbox: inout SignalOutbox) {
         guard S.readsTicks else { return }
         for i in 0..<instances.count where enabled[i * symbolCount + symbol] {
             let instance = instances[i]
             if let decision = instance.onQuote(bid: bid, ask: ask, state: &states[i * symbolCount + symbol]), enabledToSignal {
-                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs)
+                outbox.emit(decision, common: instance.common, origin: origin, nowNs: nowNs, atr: indicators[base + slots[i]].atr.value)
             }
         }
     }

@@ -17,7 +17,8 @@ public struct StrategyCounters: Sendable, Equatable {
     public var barsDropped: UInt64 = 0
     /// Decisions not turned into signals because the symbol was stale.
     public var signalsSuppressedStale: UInt64 = 0
-    /// Decisions refused for a non-finite or out-of-range value (`SignalOutbox.emit`).
+    /// Decisions refused for a non-finite or out-of-range value, or entries whose trailing
+    /// stop could not be computed (`SignalOutbox.emit`).
     public var signalsRefusedBadValue: UInt64 = 0
     public init() {}
 }
@@ -100,6 +101,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         tickBarTrades = Int64(settings.tickBarTrades)
         volumeBarUnits = settings.volumeBarUnits
         contexts = (0..<symbolCount).map { SymbolContext(instrument: InstrumentId($0)) }
+        for (i, tick) in settings.tickUnits.prefix(symbolCount).enumerated() { contexts[i].origin.tickUnits = tick }
         var builders: [BarBuilder] = []
         builders.reserveCapacity(symbolCount * kinds.count)
         for _ in 0..<symbolCount {
@@ -201,7 +203,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
                 let context = contexts[symbol]
                 custom.onTrade(symbol: symbol, price: Double(event.price.units) / context.origin.priceScale,
                                quantity: Double(event.quantity.units) / context.quantityScale, origin: context.origin, nowNs: nowNs,
-                               enabledToSignal: !context.stale, outbox: &signals)
+                               enabledToSignal: !context.stale, indicators: indicatorSets, base: base, outbox: &signals)
             }
         case .quote, .bookTop:
             _counters.quotes &+= 1
@@ -215,7 +217,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
                 let context = contexts[symbol]
                 custom.onQuote(symbol: symbol, bid: Double(event.bidPrice.units) / context.origin.priceScale,
                                ask: Double(event.askPrice.units) / context.origin.priceScale, origin: context.origin, nowNs: nowNs,
-                               enabledToSignal: !context.stale, outbox: &signals)
+                               enabledToSignal: !context.stale, indicators: indicatorSets, base: base, outbox: &signals)
             }
         case .stale:
             contexts[symbol].stale = true
@@ -319,8 +321,10 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
                 _counters.signalsSuppressedStale &+= 2
                 continue
             }
-            signals.emit(legs.a, common: pair.common, origin: a.origin, nowNs: nowNs)
-            signals.emit(legs.b, common: pair.common, origin: b.origin, nowNs: nowNs)
+            signals.emit(legs.a, common: pair.common, origin: a.origin, nowNs: nowNs,
+                         atr: indicatorSets[Int(pair.legA) * slotCount + slot].atr.value)
+            signals.emit(legs.b, common: pair.common, origin: b.origin, nowNs: nowNs,
+                         atr: indicatorSets[Int(pair.legB) * slotCount + slot].atr.value)
         }
     }
 

@@ -19,6 +19,10 @@ public struct StrategySettings: Sendable, Equatable {
     public var pendingBars: Int = 1024
     /// Events handled per duty cycle at most.
     public var batchLimit: Int = 256
+    /// Each instrument's tick in price units, by instrument id (trailing stops in ticks; an
+    /// instrument not listed counts 1 price unit per tick). The engine fills it from the
+    /// instruments of `risk:`.
+    public var tickUnits: [Int64] = []
 
     public var smaCrossover: [SMACrossover] = []
     public var emaADXTrend: [EMAADXTrend] = []
@@ -49,6 +53,7 @@ public struct StrategySettings: Sendable, Equatable {
     /// or nil. The engine traps on these; the config parser reports them with the line.
     public func problem() -> String? {
         guard symbolCount >= 1 else { return "symbol count \(symbolCount) must be at least 1" }
+        if let k = tickUnits.firstIndex(where: { $0 <= 0 }) { return "instrument \(k): tick \(tickUnits[k]) must be positive" }
         var seen: Set<StrategyId> = []
         let slots = barSlots
         for (type, common) in allCommons {

@@ -19,8 +19,8 @@ import TicklineCore
         #expect(MemoryLayout<BookLevel>.size == 16)
         #expect(MemoryLayout<DepthSnapshot>.size == 384 && MemoryLayout<DepthSnapshot>.stride == 384)
         #expect(MemoryLayout<BarEvent>.size == 128)
-        #expect(MemoryLayout<SignalEvent>.size == 128)
-        #expect(MemoryLayout<OrderEvent>.size == 128)
+        #expect(MemoryLayout<SignalEvent>.size == 192 && MemoryLayout<SignalEvent>.stride == 192)
+        #expect(MemoryLayout<OrderEvent>.size == 192 && MemoryLayout<OrderEvent>.stride == 192)
         #expect(MemoryLayout<FillEvent>.size == 128)
         #expect(MemoryLayout<RiskEvent>.size == 128)
         #expect(MemoryLayout<TelemetryRecord>.size == 64)
@@ -56,7 +56,8 @@ import TicklineCore
                                                "quantity": 16, "entryPrice": 24, "takeProfit": 32, "stopLoss": 40,
                                                "riskPartsPerMillion": 48, "confidenceBasisPoints": 52, "horizonRaw": 54,
                                                "priceDecimals": 55, "quantityDecimals": 56, "flags": 57, "marketSequence": 64,
-                                               "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88])
+                                               "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88,
+                                               "trailingDistance": 128, "maxHoldNs": 136])
     }
 
     @Test func orderOffsetsArePinned() throws {
@@ -64,7 +65,7 @@ import TicklineCore
                                               "typeRaw": 23, "price": 24, "quantity": 32, "takeProfit": 40, "stopLoss": 48,
                                               "signalSequence": 56, "timeInForceRaw": 64, "flags": 65, "priceDecimals": 66,
                                               "quantityDecimals": 67, "actionRaw": 68, "stageRaw": 69, "venue": 70, "receiveWallNs": 80,
-                                              "timestamps": 88])
+                                              "timestamps": 88, "trailingDistance": 128, "maxHoldNs": 136])
     }
 
     @Test func fillOffsetsArePinned() throws {
@@ -100,7 +101,7 @@ import TicklineCore
 
     @Test func layoutVersionIsPinned() {
         // Orders and reports name their producing stage and venue (identity for the writer).
-        #expect(LayoutManifest.version == 3)
+        #expect(LayoutManifest.version == 4)
     }
 
     @Test func layoutHashChangesWithAnyInput() {

@@ -85,6 +85,43 @@ import TicklineStrategy
         #expect(failure("  bars: { time: [] }\n")?.message.contains("no bars are built") == true)
     }
 
+    @Test func readsEachStrategysExitsInTicksPercentOrATRAndAMaxHold() throws {
+        let s = try parse("""
+              instances:
+                - { id: 1, type: sma_crossover, exits: { trailing: { ticks: 20 } } }
+                - { id: 2, type: vote, exits: { trailing: { percent: 0.5 }, max_hold_ms: 90000 } }
+                - { id: 3, type: pairs, legs: [0, 1], exits: { trailing: { atr: 2 } } }
+                - { id: 4, type: zscore_reversion, exits: { max_hold_ms: 1500 } }
+                - { id: 5, type: rsi_bollinger_reversal }
+            """)
+        #expect(s.smaCrossover[0].common.exits == StrategyExits(trailing: .ticks(20)))
+        #expect(s.vote[0].common.exits == StrategyExits(trailing: .percent(0.5), maxHoldNs: 90_000_000_000))
+        #expect(s.pairs[0].common.exits == StrategyExits(trailing: .atr(2)))
+        #expect(s.zScoreMeanReversion[0].common.exits == StrategyExits(maxHoldNs: 1_500_000_000))
+        #expect(s.rsiBollingerReversal[0].common.exits == StrategyExits())
+    }
+
+    @Test func refusesBadExitsNamingTheKey() {
+        let two = failure("  instances: [{ id: 1, type: vote, exits: { trailing: { ticks: 20, percent: 1 } } }]\n")
+        #expect(two?.key == "strategies.instances[0].exits.trailing")
+        #expect(two?.message.contains("give one trailing distance, not ticks and percent") == true)
+        let none = failure("  instances: [{ id: 1, type: vote, exits: { trailing: {} } }]\n")
+        #expect(none?.key == "strategies.instances[0].exits.trailing" && none?.message.contains("name one of ticks, percent, atr") == true)
+        let negative = failure("  instances: [{ id: 1, type: vote, exits: { trailing: { percent: -0.5 } } }]\n")
+        #expect(negative?.key == "strategies.instances[0].exits.trailing.percent")
+        #expect(negative?.message.contains("must be greater than 0") == true)
+        #expect(failure("  instances: [{ id: 1, type: vote, exits: { trailing: { ticks: -3 } } }]\n")?.key
+                    == "strategies.instances[0].exits.trailing.ticks")
+        #expect(failure("  instances: [{ id: 1, type: vote, exits: { trailing: { ticks: 2.5 } } }]\n")?.message.contains("expected an integer") == true)
+        #expect(failure("  instances: [{ id: 1, type: vote, exits: { trailing: { atr: 0 } } }]\n")?.key == "strategies.instances[0].exits.trailing.atr")
+        let hold = failure("  instances: [{ id: 1, type: vote, exits: { max_hold_ms: -1 } }]\n")
+        #expect(hold?.key == "strategies.instances[0].exits.max_hold_ms" && hold?.message.contains("out of range") == true)
+        let unknown = failure("  instances: [{ id: 1, type: vote, exits: { max_hold: 30 } }]\n")
+        #expect(unknown?.key == "strategies.instances[0].exits.max_hold" && unknown?.message.contains("unknown key") == true)
+        let unknownKind = failure("  instances: [{ id: 1, type: vote, exits: { trailing: { pips: 3 } } }]\n")
+        #expect(unknownKind?.key == "strategies.instances[0].exits.trailing.pips" && unknownKind?.message.contains("unknown key") == true)
+    }
+
     @Test func refusesAPendingBufferTooSmallForOneEvent() {
         let error = failure("""
               pending_signals: 2

@@ -259,4 +259,28 @@ import TicklineStrategy
         #expect(outbox.emitted == 1 && outbox.refused == UInt64(bad.count))
         #expect(outbox.queue.first?.entryPrice.units == 10_000 && outbox.queue.first?.confidenceBasisPoints == 7_000)
     }
+
+    /// An entry carries its strategy's exits as a distance in price units and a max hold; an
+    /// exit carries none; a trailing stop that cannot be computed refuses the entry.
+    @Test func anEntryCarriesTheTrailingDistanceInPriceUnitsAndTheMaxHold() {
+        var outbox = SignalOutbox(capacity: 16)
+        let origin = SignalOrigin(instrument: 1, priceDecimals: 2, quantityDecimals: 3, priceScale: 100, tickUnits: 5)
+        let entry = StrategyDecision(side: .buy, entry: 100, takeProfit: 102, stopLoss: 99, confidence: 0.7)
+        func common(_ trailing: TrailingDistance?, hold: Nanos = 0) -> StrategyCommon {
+            StrategyCommon(id: 3, timeframe: .minutes1, exits: StrategyExits(trailing: trailing, maxHoldNs: hold))
+        }
+        outbox.emit(entry, common: common(.ticks(20), hold: 7_000_000_000), origin: origin, nowNs: 5)
+        outbox.emit(entry, common: common(.percent(0.5)), origin: origin, nowNs: 5)
+        outbox.emit(entry, common: common(.atr(2)), origin: origin, nowNs: 5, atr: 1.25)
+        outbox.emit(entry, common: common(.atr(2)), origin: origin, nowNs: 5, atr: .nan)  // ATR not ready: refused
+        var exit = entry
+        exit.reduceOnly = true
+        outbox.emit(exit, common: common(.ticks(20), hold: 7_000_000_000), origin: origin, nowNs: 5)
+        #expect(outbox.emitted == 4 && outbox.refused == 1)
+        #expect(outbox.queue[0].trailingDistance.units == 100 && outbox.queue[0].maxHoldNs == 7_000_000_000)  // 20 ticks of 5 units
+        #expect(outbox.queue[1].trailingDistance.units == 50 && outbox.queue[1].maxHoldNs == 0)  // 0.5 % of 100.00
+        #expect(outbox.queue[2].trailingDistance.units == 250)  // 2 × 1.25
+        #expect(outbox.queue[3].trailingDistance.units == 0 && outbox.queue[3].maxHoldNs == 0
+                    && outbox.queue[3].flags & SignalEvent.flagReduceOnly != 0)
+    }
 }
