@@ -180,7 +180,8 @@ let package = Package(
                 "tickline-writer",  // built for the supervision tests, which start it
                 "tickline-engine-peer",  // the process the restart-recovery test kills
                 "tickline", "tickline-feed",  // `tickline run` against the replay server
-            ]),
+            ],
+            exclude: ["Fixtures"]),  // failing_fs.py: the FUSE file system of the journal's EIO test
         .executableTarget(
             name: "tickline-engine-peer",
             dependencies: ["TicklineEngine", "TicklineRing", "TicklineCore", "TicklineConfig", "TicklineExecution", "TicklineRisk"],

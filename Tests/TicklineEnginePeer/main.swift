@@ -1,6 +1,6 @@
 // A risk + execution stage in a process of its own, for the restart-recovery test:
 //   tickline-engine-peer INSTANCE JOURNAL
-// (and `enospc ...`, the full-disk scenario: see `fullDiskScenario`);
+// (and `full-disk ...`, the full-disk scenario: see `fullDiskScenario`);
 // creates region INSTANCE, publishes a book, sends one buy signal through the risk agent
 // (journaled, handed to the paper venue, whose latency is 1 hour so the fill never comes),
 // prints "order <clientOrderId>" once the order is in the venue's hands, and waits to be killed.
@@ -20,16 +20,18 @@ func say(_ text: String) {
     line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
 }
 /// The journal-on-a-full-disk scenario, run by the test inside a private mount namespace
-/// with `DIR` a small tmpfs (`tickline-engine-peer enospc INSTANCE DIR halt|retry|stale|kill COPY`;
+/// with `DIR` a small file system that refuses writes past its size: a tmpfs (ENOSPC) or the
+/// test's FUSE file system that fails like a dying device (EIO); the scenario is the same,
+/// only the errno differs (`tickline-engine-peer full-disk INSTANCE DIR halt|retry|stale|kill COPY`;
 /// stale: halt, with the resume later than the maximum reference age; kill: retry, with the
 /// kill switch engaged during the outage):
 /// fills the disk with round after round of orders (this process plays the venue on the
 /// `orders` and `fills` rings) until a journal write fails, frees room, resumes, and prints
-/// what happened, one fact per line; then copies the journal to COPY (outside the tmpfs).
+/// what happened, one fact per line; then copies the journal to COPY (outside DIR).
 func fullDiskScenario(instance: String, dir: String, policy: String, copy: String) throws {
     let journal = dir + "/risk.journal"
     let ballast = dir + "/ballast"
-    // Room for the journal to be taken back later: a file that holds two pages of the tmpfs.
+    // Room for the journal to be taken back later: a file that holds two pages of DIR.
     let fd = open(ballast, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     var page = [UInt8](repeating: 7, count: 8_192)
     guard fd >= 0, write(fd, &page, page.count) == page.count else { say("error ballast"); exit(1) }
@@ -130,14 +132,14 @@ func fullDiskScenario(instance: String, dir: String, policy: String, copy: Strin
 }
 
 let args = CommandLine.arguments
-if args.count == 6 && args[1] == "enospc" {
+if args.count == 6 && args[1] == "full-disk" {
     do { try fullDiskScenario(instance: args[2], dir: args[3], policy: args[4], copy: args[5]) } catch {
         say("error \(error)")
         exit(1)
     }
     exit(0)
 }
-guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | enospc INSTANCE DIR halt|retry|stale|kill COPY"); exit(2) }
+guard args.count == 3 else { say("usage: tickline-engine-peer INSTANCE JOURNAL | full-disk INSTANCE DIR halt|retry|stale|kill COPY"); exit(2) }
 do {
     let (region, _) = try SharedRegion.create(instance: args[1], rings: EnginePeerPipeline.smallRings)
     let pipeline = try EnginePeerPipeline(region: region, journal: args[2], venueLatencyNs: 3_600_000_000_000)

@@ -17,23 +17,61 @@ import TicklineRuntime
     static func instance(_ tag: String) -> String { "jf\(tag)\(getpid())" }
     static func tempPath(_ name: String) -> String { "/tmp/tickline-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
 
-    /// The full-disk test mounts a tmpfs in a private mount namespace: it needs root and `unshare`.
+    /// The full-disk tests mount a small file system in a private mount namespace: they need
+    /// root and `unshare`.
     static let canMountTmpfs = getuid() == 0 && access("/usr/bin/unshare", X_OK) == 0 && access("/usr/bin/mount", X_OK) == 0
+    /// The EIO test's file system is FUSE, served by `Fixtures/failing_fs.py` (fusepy).
+    static let canMountFUSE = canMountTmpfs && access("/dev/fuse", R_OK | W_OK) == 0 && access("/usr/bin/umount", X_OK) == 0
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let failingFS = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/failing_fs.py").path
+    /// `TICKLINE_PYTHON`, else `<root>/.venv/bin/python` (Tools/python-env installs fusepy there).
+    static let python = ProcessInfo.processInfo.environment["TICKLINE_PYTHON"] ?? root.appendingPathComponent(".venv/bin/python").path
+    static let requireReferences = ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1"
+    /// fusepy imports, which also finds libfuse2.
+    static let hasFusepy: Bool = {
+        guard access(python, X_OK) == 0 else { return false }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: python)
+        check.arguments = ["-c", "import fuse"]
+        check.standardError = FileHandle.nullDevice
+        guard (try? check.run()) != nil else { return false }
+        check.waitUntilExit()
+        return check.terminationStatus == 0
+    }()
 
-    /// Runs the peer's full-disk scenario on a 16 KiB tmpfs mounted at a fresh directory in a
-    /// private mount namespace; returns its output lines and where it copied the journal.
-    static func runFullDiskPeer(policy: String) throws -> (lines: [String], copy: String) {
-        let dir = tempPath("tmpfs")
+    /// The small disks the peer's full-disk scenario runs on, each as large as `diskBytes`:
+    /// a tmpfs, which refuses writes past its size with ENOSPC, and the FUSE file system of
+    /// `Fixtures/failing_fs.py`, which counts the same 4 KiB pages and refuses them with EIO
+    /// as a failing device does.
+    enum SmallDisk {
+        case tmpfs, failingFUSE
+        var errno: Int32 { self == .tmpfs ? ENOSPC : EIO }
+        var message: String { self == .tmpfs ? "No space left on device" : "Input/output error" }
+    }
+    static let diskBytes = 16_384
+
+    /// Runs the peer's full-disk scenario with `disk` mounted at a fresh directory in a private
+    /// mount namespace; returns its output lines and where it copied the journal.
+    static func runFullDiskPeer(on disk: SmallDisk, policy: String) throws -> (lines: [String], copy: String) {
+        let dir = tempPath("disk")
         let copy = tempPath("journal-copy")
         guard mkdir(dir, 0o700) == 0 else { throw EngineError(description: "mkdir \(dir)") }
         defer { rmdir(dir) }
         let peerPath = WriterSupervisor.besideThisProgram("tickline-engine-peer")
+        let tag = (disk == .tmpfs ? "p" : "e") + policy.prefix(1)
+        let scenario = [peerPath, "full-disk", instance(tag), dir, policy, copy]
         let peer = Process()
         peer.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        // The mount exists only in the peer's namespace and goes with it.
-        peer.arguments = ["-m", "--propagation", "private", "sh", "-c",
-                          "mount -t tmpfs -o size=16k tmpfs \"$1\" && exec \"$2\" enospc \"$3\" \"$1\" \"$4\" \"$5\"", "sh",
-                          dir, peerPath, instance("p\(policy.prefix(1))"), policy, copy]
+        // The mount exists only in the peer's namespace and goes with it; the FUSE server
+        // runs the peer itself once its mount is up and unmounts when the peer exits, so it
+        // never outlives the test.
+        switch disk {
+        case .tmpfs:
+            peer.arguments = ["-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o size=\(diskBytes) tmpfs \"$1\" && shift && exec \"$@\"",
+                              "sh", dir] + scenario
+        case .failingFUSE:
+            peer.arguments = ["-m", "--propagation", "private", python, failingFS, "\(diskBytes)", dir] + scenario
+        }
         let out = Pipe()
         peer.standardOutput = out
         try peer.run()
@@ -54,7 +92,7 @@ import TicklineRuntime
         line.split(separator: " ").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
     }
 
-    /// A full disk mid-run (ENOSPC, with a short write at the page boundary): the orders of
+    /// A full disk mid-run (a short write at the page boundary, then ENOSPC): the orders of
     /// the batch whose write failed never reach the venue ring; the file ends at a whole
     /// record; the stage halts with a journal reason and readiness names the journal; once
     /// there is room it resumes (by a resume command, or by itself with `retry`), decides the
@@ -64,11 +102,25 @@ import TicklineRuntime
     @Test(.enabled(if: canMountTmpfs, "needs root and unshare(1) to mount a tmpfs in a private mount namespace"),
           arguments: ["halt", "retry", "stale", "kill"])
     func aFullDiskSendsNothingUnjournaledAndRecoveryHasEverySentOrder(policy: String) throws {
-        let (lines, copy) = try Self.runFullDiskPeer(policy: policy)
+        try Self.expectJournalFirst(on: .tmpfs, policy: policy)
+    }
+
+    /// The same on a device that fails with EIO (a short write, then EIO on every write and
+    /// sync until room is made): the errno and its message reach the halt and `/readiness`.
+    @Test(.enabled(if: canMountFUSE && (hasFusepy || requireReferences),
+                   "needs root, unshare(1), /dev/fuse and fusepy in the venv (Tools/python-env) to mount the failing file system"),
+          arguments: ["halt", "retry", "stale", "kill"])
+    func aJournalEIOSendsNothingUnjournaledAndRecoveryHasEverySentOrder(policy: String) throws {
+        try #require(Self.hasFusepy, "TICKLINE_REQUIRE_REFERENCES=1 but \(Self.python) cannot import fusepy: run Tools/python-env")
+        try Self.expectJournalFirst(on: .failingFUSE, policy: policy)
+    }
+
+    static func expectJournalFirst(on disk: SmallDisk, policy: String) throws {
+        let (lines, copy) = try runFullDiskPeer(on: disk, policy: policy)
         defer { unlink(copy) }
         #expect(lines.last == "done", "\(lines)")
         let fault = Self.line(lines, "fault")
-        #expect(Self.field(fault, "errno") == "\(ENOSPC)", "\(fault)")
+        #expect(Self.field(fault, "errno") == "\(disk.errno)", "\(fault)")
         #expect(Self.field(fault, "held") == "2", "\(fault)")  // the failing batch's two signals
         #expect(Self.field(fault, "state") == "halted", "\(fault)")
         let file = Self.line(lines, "file")
@@ -76,13 +128,13 @@ import TicklineRuntime
         // The disk filled mid-write: part of the batch was written, then cut off again.
         #expect(Self.field(file, "short-writes") == "1", "\(file)")
         let readiness = Self.line(lines, "readiness")
-        #expect(readiness.contains("ok=false") && readiness.contains("risk.journal") && readiness.contains("No space left on device"), "\(readiness)")
-        #expect(Self.line(lines, "halt-event").contains("to=halted errno=\(ENOSPC)"), "\(lines)")
+        #expect(readiness.contains("ok=false") && readiness.contains("risk.journal") && readiness.contains(disk.message), "\(readiness)")
+        #expect(Self.line(lines, "halt-event").contains("to=halted errno=\(disk.errno)"), "\(lines)")
         if policy != "retry" && policy != "kill" {
             #expect(Self.field(Self.line(lines, "while-faulted"), "sent") == "0", "\(lines)")
             // Room alone does not resume: the resume command does.
             let freed = Self.line(lines, "freed-no-resume")
-            #expect(Self.field(freed, "errno") == "\(ENOSPC)" && Self.field(freed, "sent") == "0", "\(freed)")
+            #expect(Self.field(freed, "errno") == "\(disk.errno)" && Self.field(freed, "sent") == "0", "\(freed)")
         }
         let resumed = Self.line(lines, "resumed")
         if policy == "kill" {
@@ -100,7 +152,7 @@ import TicklineRuntime
 
         let sent = Self.line(lines, "sent").dropFirst(5).split(separator: ",").compactMap { UInt64($0) }
         #expect(sent.count >= 4)
-        let (region, _) = try SharedRegion.create(instance: Self.instance("r\(policy.prefix(1))"), rings: EnginePeerPipeline.smallRings)
+        let (region, _) = try SharedRegion.create(instance: Self.instance((disk == .tmpfs ? "r" : "s") + policy.prefix(1)), rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }
         let p = try EnginePeerPipeline(region: region, journal: copy, venueLatencyNs: 1, withVenue: false)
         #expect(p.risk.recovered?.scan.tornBytes == 0)
