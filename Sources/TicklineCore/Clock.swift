@@ -5,19 +5,26 @@ import Glibc
 /// A duration in nanoseconds (signed: the difference of two instants of one clock).
 public typealias Nanos = Int64
 
-/// An instant of the monotonic clock (CLOCK_MONOTONIC) in ns: latency stamps and ordering
-/// inside one host. Only comparable with, and subtractable from, other monotonic instants,
-/// so the compiler refuses a mix with wall time. One `Int64`: ring events keep their layout.
+/// Which clock an `Instant` was read from: a type only, never a value.
+public protocol ClockKind {}
+/// CLOCK_MONOTONIC: latency stamps and intervals inside one host.
+public enum MonotonicClock: ClockKind {}
+/// CLOCK_REALTIME, ns since the Unix epoch: stored timestamps, sessions, calendars, UTC days.
+public enum WallClock: ClockKind {}
 
-public struct MonotonicNanos: Sendable, BitwiseCopyable, Hashable, Comparable, ExpressibleByIntegerLiteral {
+/// An instant of clock `C` in ns. Only comparable with, and subtractable from, instants of
+/// the same clock, so the compiler refuses a mix of monotonic and wall time; instant ±
+/// duration is an instant, instant − instant a duration. One `Int64`: ring events keep
+/// their layout.
+public struct Instant<C: ClockKind>: Sendable, BitwiseCopyable, Hashable, Comparable, ExpressibleByIntegerLiteral {
     public var ns: Int64
 
     @inlinable public init(_ ns: Int64) { self.ns = ns }
     @inlinable public init(integerLiteral value: Int64) { ns = value }
 
-    public static let zero = MonotonicNanos(0)
-    public static let max = MonotonicNanos(.max)
-    public static let min = MonotonicNanos(.min)
+    @inlinable public static var zero: Self { Self(0) }
+    @inlinable public static var max: Self { Self(.max) }
+    @inlinable public static var min: Self { Self(.min) }
 
     @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
     @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
@@ -31,31 +38,10 @@ public struct MonotonicNanos: Sendable, BitwiseCopyable, Hashable, Comparable, E
     @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
 }
 
-/// An instant of the wall clock (CLOCK_REALTIME) in ns since the Unix epoch: stored
-/// timestamps, sessions, calendars, UTC days. Only comparable with, and subtractable from,
-/// other wall instants. One `Int64`: ring events keep their layout.
-
-public struct WallNanos: Sendable, BitwiseCopyable, Hashable, Comparable, ExpressibleByIntegerLiteral {
-    public var ns: Int64
-
-    @inlinable public init(_ ns: Int64) { self.ns = ns }
-    @inlinable public init(integerLiteral value: Int64) { ns = value }
-
-    public static let zero = WallNanos(0)
-    public static let max = WallNanos(.max)
-    public static let min = WallNanos(.min)
-
-    @inlinable public static func < (a: Self, b: Self) -> Bool { a.ns < b.ns }
-    @inlinable public static func + (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
-    @inlinable public static func - (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    // Disfavoured: `instant - 5` (a literal) means the duration overload.
-    @_disfavoredOverload @inlinable public static func - (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
-    @inlinable public static func += (a: inout Self, d: Nanos) { a.ns &+= d }
-    @inlinable public static func &+= (a: inout Self, d: Nanos) { a.ns &+= d }
-    @inlinable public static func &+ (a: Self, d: Nanos) -> Self { Self(a.ns &+ d) }
-    @inlinable public static func &- (a: Self, d: Nanos) -> Self { Self(a.ns &- d) }
-    @_disfavoredOverload @inlinable public static func &- (a: Self, b: Self) -> Nanos { a.ns &- b.ns }
-}
+/// An instant of the monotonic clock in ns.
+public typealias MonotonicNanos = Instant<MonotonicClock>
+/// An instant of the wall clock in ns since the Unix epoch.
+public typealias WallNanos = Instant<WallClock>
 
 /// The time of one duty cycle: both clocks, read once by the runner (or given by the
 /// invoker: tests, replay and demo pass a simulated market clock). Decisions use it;
