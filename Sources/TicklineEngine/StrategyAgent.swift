@@ -80,10 +80,16 @@ public final class StrategyAgent<Custom: SymbolStrategy>: Agent {
     public func doWork(now: DutyCycleTime) -> Int {
         guard var engine = engineSlot.take() else { return 0 }
         var work = flush(&engine)
-        // A bar closed by the clock carries the stamp of this cycle; market events the stamp
-        // of their batch (the real clock, read once when the batch is taken).
+        // A bar closed by the clock counts from this cycle's stamp, and its signals are stamped
+        // again when the clock scan is done, so the strategy row measures the scan; market
+        // events carry the stamp of their batch (the real clock, read once when it is taken).
         var stampNs = Clock.monotonic()
+        let queued = engine.signals.queue.count
         work += engine.advanceTime(wallNs: now.wall, nowNs: stampNs)
+        if engine.signals.queue.count > queued {
+            let scannedNs = Clock.monotonic()
+            for k in queued..<engine.signals.queue.count { engine.signals.queue[k].timestamps.signalNs = scannedNs }
+        }
         work += flush(&engine)
         var handled = 0
         while handled < batchLimit {

@@ -179,10 +179,18 @@ public struct FixedQueue<Element: BitwiseCopyable & Sendable>: Sendable {
     /// The `offset`-th oldest element. Traps past `count`.
     @inlinable
     public subscript(offset: Int) -> Element {
-        precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
-        var slot = head + offset
-        if slot >= storage.count { slot -= storage.count }
-        return storage[slot]
+        get {
+            precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
+            var slot = head + offset
+            if slot >= storage.count { slot -= storage.count }
+            return storage[slot]
+        }
+        set {
+            precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
+            var slot = head + offset
+            if slot >= storage.count { slot -= storage.count }
+            storage[slot] = newValue
+        }
     }
 
     /// Empties the queue.

@@ -245,7 +245,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
             let base = timerCursor * slotCount
             for slot in 0..<slotCount where slotKinds[slot].isTimeBar {
                 if builders[base + slot].isDue(atWallNs: wallNs) {
-                    closeBar(symbol: timerCursor, slot: slot, nowNs: nowNs)
+                    closeBar(symbol: timerCursor, slot: slot, nowNs: nowNs, byClock: true)
                     _counters.barsClosedByTimer &+= 1
                     closed += 1
                 } else if builders[base + slot].isOpen {
@@ -282,7 +282,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
     }
 
     @inlinable
-    mutating func closeBar(symbol: Int, slot: Int, nowNs: MonotonicNanos) {
+    mutating func closeBar(symbol: Int, slot: Int, nowNs: MonotonicNanos, byClock: Bool = false) {
         let index = symbol * slotCount + slot
         let context = contexts[symbol]
         guard var closed = builders[index].close(instrument: InstrumentId(symbol), priceDecimals: context.origin.priceDecimals,
@@ -296,16 +296,21 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         indicatorSets[index].update(closed.bar)
         let set = indicatorSets[index]
         let bar = closed.bar
-        let origin = context.origin
         let live = !context.stale
-        sma.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live, outbox: &signals)
-        trend.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live, outbox: &signals)
-        meanReversion.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live,
+        // A bar the clock closed has no market event behind it at this moment: the clock tick
+        // is its cause, so its signals count (read and decode stamps) from the stage seeing
+        // the bar due (`nowNs`), not from the symbol's last trade. The caller stamps them again
+        // once its clock scan is done (`StrategyAgent`).
+        let signalNs = nowNs
+        let origin = byClock ? Self.clockOrigin(context.origin, seenNs: nowNs) : context.origin
+        sma.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live, outbox: &signals)
+        trend.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live, outbox: &signals)
+        meanReversion.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live,
                             outbox: &signals)
-        reversal.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live,
+        reversal.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live,
                        outbox: &signals)
-        vote.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live, outbox: &signals)
-        custom.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: nowNs, enabledToSignal: live,
+        vote.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live, outbox: &signals)
+        custom.onBar(slot: slot, symbol: symbol, bar: bar, indicators: set, origin: origin, nowNs: signalNs, enabledToSignal: live,
                      outbox: &signals)
         let first = pairLegOffsets[symbol]
         let end = pairLegOffsets[symbol + 1]
@@ -317,15 +322,26 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
             guard let legs = pair.onBar(leg: pairLegEntries[entry] & 1, bar: bar, state: &pairStates[p]) else { continue }
             let a = contexts[Int(pair.legA)]
             let b = contexts[Int(pair.legB)]
+            let originA = byClock ? Self.clockOrigin(a.origin, seenNs: nowNs) : a.origin
+            let originB = byClock ? Self.clockOrigin(b.origin, seenNs: nowNs) : b.origin
             guard !a.stale && !b.stale else {
                 _counters.signalsSuppressedStale &+= 2
                 continue
             }
-            signals.emit(legs.a, common: pair.common, origin: a.origin, nowNs: nowNs,
+            signals.emit(legs.a, common: pair.common, origin: originA, nowNs: signalNs,
                          atr: indicatorSets[Int(pair.legA) * slotCount + slot].atr.value)
-            signals.emit(legs.b, common: pair.common, origin: b.origin, nowNs: nowNs,
+            signals.emit(legs.b, common: pair.common, origin: originB, nowNs: signalNs,
                          atr: indicatorSets[Int(pair.legB) * slotCount + slot].atr.value)
         }
+    }
+
+    /// `origin` for a signal of a bar the clock closed, seen due at `seenNs`.
+    @inlinable
+    static func clockOrigin(_ origin: SignalOrigin, seenNs: MonotonicNanos) -> SignalOrigin {
+        var o = origin
+        o.timestamps.socketReadNs = seenNs
+        o.timestamps.decodedNs = seenNs
+        return o
     }
 
     /// Bytes of state per symbol: context, bar builders and indicator sets of every slot, and

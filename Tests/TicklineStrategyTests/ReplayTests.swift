@@ -38,7 +38,7 @@ import TicklineTestSupport
         }
         print(line)
         for signal in out.signals {
-            #expect(signal.timestamps.socketReadNs > 0 && signal.timestamps.signalNs > 0)
+            #expect(signal.timestamps.decodedNs > 0 && signal.timestamps.signalNs >= signal.timestamps.decodedNs)
             #expect(signal.confidenceBasisPoints <= 10_000)
             #expect(signal.entryPrice.units > 5_000_000 && signal.entryPrice.units < 7_000_000)
         }

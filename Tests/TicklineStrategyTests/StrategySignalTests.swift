@@ -115,6 +115,8 @@ import TicklineStrategy
             let price: Int64 = i == 40 ? 9_500 : (i % 2 == 0 ? 10_050 : 9_950)
             e.process(trade(priceUnits: price, wallNs: t, sequence: UInt64(100 + i)), nowNs: 5_000 + Nanos(i))
         }
+        // The same engine again, its bar closed by the next trade instead of the clock.
+        var byTrade = e
         _ = e.advanceTime(wallNs: epoch2024Ns + 41 * second, nowNs: 9_999)
         out.drain(&e)
         #expect(out.signals.count == 1)
@@ -123,11 +125,23 @@ import TicklineStrategy
         #expect(signal.horizon == .intraday)
         #expect(signal.entryPrice.units == 9_500 && signal.priceDecimals == 2)
         #expect(signal.marketSequence == 140)
-        #expect(signal.timestamps.socketReadNs == mono(epoch2024Ns + 40 * second))
-        #expect(signal.timestamps.decodedNs == mono(epoch2024Ns + 40 * second) + 1)
+        // Closed by the clock: the tick is its cause, seen at the stamp given (also the signal's
+        // own stamp until the agent stamps it again), not the last trade's read and decode.
+        #expect(signal.timestamps.socketReadNs == 9_999 && signal.timestamps.decodedNs == 9_999)
         #expect(signal.timestamps.signalNs == 9_999)
         #expect(signal.confidenceBasisPoints > 6_000 && signal.confidenceBasisPoints <= 10_000)
         #expect(signal.sequence == 1)
+
+        // Closed by a trade: the signal copies that trade's chain and the stamp given.
+        var byTradeOut = Collected()
+        byTrade.process(trade(priceUnits: 9_500, wallNs: epoch2024Ns + 41 * second, sequence: 141), nowNs: 7_777)
+        byTradeOut.drain(&byTrade)
+        #expect(byTradeOut.signals.count == 1)
+        let traded = byTradeOut.signals[0]
+        #expect(traded.marketSequence == 141)
+        #expect(traded.timestamps.socketReadNs == mono(epoch2024Ns + 41 * second))
+        #expect(traded.timestamps.decodedNs == mono(epoch2024Ns + 41 * second) + 1)
+        #expect(traded.timestamps.signalNs == 7_777)
     }
 
     @Test func staleSymbolsEmitNoSignals() {
