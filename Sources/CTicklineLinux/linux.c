@@ -43,13 +43,20 @@ static volatile sig_atomic_t tl_shutdown_signo = 0;
 
 static void tl_on_shutdown_signal(int signo) { tl_shutdown_signo = signo; }
 
-int tl_install_shutdown_handlers(void) {
+int tl_install_signal_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = tl_on_shutdown_signal;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) != 0) return errno;
     if (sigaction(SIGTERM, &sa, NULL) != 0) return errno;
+    /* A peer that closed its socket (Redis restarted, a dashboard tab closed, a feed client
+       gone) must give the writing call EPIPE to handle, not kill the process. */
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGPIPE, &ignore, NULL) != 0) return errno;
     /* A parent may hand down a mask that blocks them (a test runner's thread, some
        supervisors): a blocked SIGTERM would stay pending and the process never stop. */
     sigset_t stop;

@@ -98,9 +98,10 @@ public final class AgentRunner: @unchecked Sendable {
 /// SIGINT/SIGTERM as a flag the controlling thread polls: handlers only set an
 /// async-signal-safe flag; shutdown work happens on ordinary threads.
 public enum ShutdownSignal {
-    /// Installs the handlers. Returns false (and errno) when `sigaction` fails.
+    /// Installs the handlers and ignores SIGPIPE (a peer that closed its socket gives the
+    /// writing call EPIPE instead of killing the process). Returns false when `sigaction` fails.
     @discardableResult
-    public static func install() -> Bool { tl_install_shutdown_handlers() == 0 }
+    public static func install() -> Bool { tl_install_signal_handlers() == 0 }
 
     /// The signal that asked for shutdown, or nil.
     public static var requested: Int32? {

@@ -37,7 +37,7 @@ struct WriterCommand: ParsableCommand {
     func run() throws {
         // First, so a supervisor's SIGTERM during start-up still means "stop cleanly" (it
         // also unblocks SIGTERM/SIGINT, which a parent may hand down blocked).
-        _ = tl_install_shutdown_handlers()
+        _ = tl_install_signal_handlers()
         var writerConfig = WriterConfig()
         var instruments: [WriterInstrument] = []
         if let path = config {

@@ -106,6 +106,21 @@ final class CountingAgent: Agent, @unchecked Sendable {
         #expect(idle.idleCycles == 0 && idle.parkNs == 1_000)
     }
 
+    /// After `install`, writing to a pipe whose reader is gone fails with EPIPE; without it,
+    /// SIGPIPE would kill this test process.
+    @Test func aWriteToAClosedPipeFailsWithEPIPEInsteadOfKillingTheProcess() {
+        #expect(ShutdownSignal.install())
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        close(fds[0])
+        var byte: UInt8 = 1
+        let written = write(fds[1], &byte, 1)
+        let error = errno
+        close(fds[1])
+        #expect(written == -1 && error == EPIPE)
+        ShutdownSignal.clear()
+    }
+
     @Test func sigtermRequestsAShutdownThatStopsRunners() {
         ShutdownSignal.clear()
         #expect(ShutdownSignal.install())

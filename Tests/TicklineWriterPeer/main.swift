@@ -68,7 +68,7 @@ if flag("bad-slot") {
     specs.append(.of(BarEvent.self, name: "journal.bars", capacity: capacity, overflow: .dropNewest))
 }
 
-_ = tl_install_shutdown_handlers()
+_ = tl_install_signal_handlers()
 let region: SharedRegion
 do {
     (region, _) = try SharedRegion.create(instance: instance, rings: specs, options: RegionOptions(lockMemory: false, hugePages: false))

@@ -126,7 +126,7 @@ struct FeedCommand: ParsableCommand {
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
-        _ = tl_install_shutdown_handlers()
+        _ = tl_install_signal_handlers()
 
         if let benchClient {
             let result = try BenchClient.run(url: benchClient, seconds: duration ?? 5)

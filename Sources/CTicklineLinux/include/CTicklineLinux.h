@@ -17,10 +17,10 @@ int tl_name_current_thread(const char *name);
 /// The kernel thread id of the caller.
 pid_t tl_gettid(void);
 
-/// Installs SIGINT/SIGTERM handlers that set a process-wide flag (async-signal-safe) and
-/// unblocks both on the calling thread (a parent may hand them down blocked).
-/// Returns 0 or errno.
-int tl_install_shutdown_handlers(void);
+/// Installs SIGINT/SIGTERM handlers that set a process-wide flag (async-signal-safe),
+/// unblocks both on the calling thread (a parent may hand them down blocked) and ignores
+/// SIGPIPE (a write to a closed socket or pipe fails with EPIPE instead). Returns 0 or errno.
+int tl_install_signal_handlers(void);
 /// The signal number that requested shutdown, or 0 if none has.
 int tl_shutdown_signal(void);
 /// Sets the shutdown flag as if `signo` had arrived (tests, programmatic stop).
