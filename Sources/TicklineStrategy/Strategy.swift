@@ -179,18 +179,16 @@ public struct FixedQueue<Element: BitwiseCopyable & Sendable>: Sendable {
     /// The `offset`-th oldest element. Traps past `count`.
     @inlinable
     public subscript(offset: Int) -> Element {
-        get {
-            precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
-            var slot = head + offset
-            if slot >= storage.count { slot -= storage.count }
-            return storage[slot]
-        }
-        set {
-            precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
-            var slot = head + offset
-            if slot >= storage.count { slot -= storage.count }
-            storage[slot] = newValue
-        }
+        get { storage[slot(offset)] }
+        set { storage[slot(offset)] = newValue }
+    }
+
+    /// The storage index of the `offset`-th oldest element. Traps past `count`.
+    @inlinable
+    func slot(_ offset: Int) -> Int {
+        precondition(offset >= 0 && offset < count, "FixedQueue offset \(offset) out of range 0..<\(count)")
+        let slot = head + offset
+        return slot >= storage.count ? slot - storage.count : slot
     }
 
     /// Empties the queue.
