@@ -32,7 +32,7 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
 /// The feed stage of one Binance-style venue (an `Agent`).
 ///
 /// Each duty cycle it reaps io_uring completions of its connections, decodes every message
-/// with `BinanceFeedProcessor` (books kept per SPECS.md §1.6), and publishes:
+/// with `BinanceFeedProcessor` (books kept from a REST snapshot plus chained diffs), and publishes:
 /// - trades, quotes and book tops into the `market` ring, with the socket-read time of the
 ///   read batch as `timestamps.socketReadNs` and the decode time as `decodedNs`;
 /// - a top-N `DepthSnapshot` per book change into the `depth` ring;

@@ -84,7 +84,7 @@ public struct FeedConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The request weight of `GET /api/v3/depth` with `limit` (SPECS.md §1.2).
+    /// The request weight of `GET /api/v3/depth` with `limit` (Binance's weights: 5 up to 100 levels, more above).
     public static func depthRequestWeight(limit: Int) -> Int {
         switch limit {
         case ...100: 5

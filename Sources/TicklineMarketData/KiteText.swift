@@ -1,4 +1,4 @@
-// Kite text frames (SPECS.md §3.5): JSON order postbacks, errors and broker messages.
+// Kite text frames: JSON order postbacks, errors and broker messages.
 // They are classified by their top-level "type" with a bounded scan that allocates nothing;
 // parsing the payload (an order update) is the caller's business, off the tick path.
 

@@ -1,5 +1,5 @@
 // Zerodha Kite Connect v3 ticker: binary market-data messages and JSON text frames
-// (SPECS.md §3). Pure and allocation-free per message: the framing is walked over a
+// (Kite's documented packet layouts). Pure and allocation-free per message: the framing is walked over a
 // `Span<UInt8>` and ticks are written into storage the caller allocated up front.
 import TicklineCore
 
@@ -46,7 +46,7 @@ public enum KitePacketKind: UInt8, Sendable, CaseIterable {
 
 /// Kite's price scale for an instrument: the exchange segment is the low byte of the token.
 public enum KitePriceScale {
-    /// Segment numbers that change the scale (SPECS.md §3.4).
+    /// Segment numbers whose wire prices are not in paise (see `priceDecimals`).
     public static let currencySegment: UInt32 = 3  // CDS
     public static let bseCurrencySegment: UInt32 = 6  // BCD
     /// Indices: not tradable.

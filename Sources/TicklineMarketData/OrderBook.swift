@@ -406,7 +406,7 @@ public final class PriceLadder {
     }
 }
 
-/// How a venue chains depth diffs (SPECS.md §1.6).
+/// How a venue chains depth diffs (update ids `U`…`u` of each diff after the REST snapshot).
 public enum DepthContinuity: UInt8, Sendable {
     /// Spot: the first diff after the snapshot straddles `lastUpdateId + 1`; then `U == previous u + 1`.
     case spot = 1
@@ -464,8 +464,8 @@ public struct OrderBookCounters: Sendable, Equatable {
     public var pendingOverflows: UInt64 = 0
 }
 
-/// A local L2 book for one instrument, kept from a REST snapshot plus depth diffs exactly as
-/// SPECS.md §1.6 describes, with continuity checked on every diff:
+/// A local L2 book for one instrument, kept from a REST snapshot plus depth diffs as Binance
+/// documents it, with continuity checked on every diff:
 /// - before the snapshot, diffs are buffered (preallocated, bounded);
 /// - on the snapshot, buffered diffs with `u <= lastUpdateId` are dropped, the first one
 ///   left must straddle `lastUpdateId + 1` (spot) or `lastUpdateId` (futures), and the

@@ -4,7 +4,7 @@ import Glibc
 import CCurl
 import TicklineConfig
 
-/// What became of one write (SPECS.md §6.6), as the drain loop acts on it.
+/// What became of one write (by InfluxDB's response code), as the drain loop acts on it.
 public enum InfluxOutcome: Equatable, Sendable {
     /// 204 (or a partial 400/422: the good lines were stored, `dropped` were rejected by
     /// the server and are not retried).
@@ -226,8 +226,7 @@ public final class InfluxClient {
         return (code, nil)
     }
 
-    /// Writes `body` (`lines` complete lines), acting on the response code as SPECS.md §6.6
-    /// says: a 413 halves the batch (at a line boundary) and resends both halves, lowering
+    /// Writes `body` (`lines` complete lines), acting on InfluxDB's response code: a 413 halves the batch (at a line boundary) and resends both halves, lowering
     /// `batchLines` for later batches.
     public func write(_ body: UnsafeRawBufferPointer, lines: Int) -> InfluxOutcome {
         guard body.count > 0 else { return .written(dropped: 0) }

@@ -1,4 +1,5 @@
-/// InfluxDB line protocol escaping (SPECS.md §6.2) and the pieces encoders append.
+/// InfluxDB line protocol escaping (commas, spaces and equals signs in tags and field keys,
+/// quotes and backslashes in string fields) and the pieces encoders append.
 /// Stateless; every function appends to a caller-owned `ByteBuffer`.
 ///
 /// | element                         | escaped                   |

@@ -76,7 +76,7 @@ func decode(_ bytes: [UInt8], capacity: Int = 16, decoder: inout KiteTickerDecod
 
 @Suite struct KiteRealPacketTests {
     @Test func decodesLtpVectorFromSpecs() {
-        // SPECS.md §3.3: 00 01 | 00 08 | 00 0d 80 01 | 00 00 99 7f → token 884737, 392.95.
+        // The documented LTP packet: 00 01 | 00 08 | 00 0d 80 01 | 00 00 99 7f → token 884737, 392.95.
         var decoder = KiteTickerDecoder()
         let (outcome, ticks) = decode([0x00, 0x01, 0x00, 0x08, 0x00, 0x0D, 0x80, 0x01, 0x00, 0x00, 0x99, 0x7F], decoder: &decoder)
         #expect(outcome == .decoded(decoded: 1, skipped: 0))
@@ -180,7 +180,7 @@ func decode(_ bytes: [UInt8], capacity: Int = 16, decoder: inout KiteTickerDecod
             for (i, packet) in expected.enumerated() {
                 let words = (packet["words"] as? [Int] ?? []).map(Int64.init)
                 let t = ticks[i]
-                // Wire order of the equity fields (SPECS.md §3.4).
+                // Wire order of the equity fields.
                 let ours: [Int64] = [Int64(t.instrumentToken), t.lastPrice, t.lastQuantity, t.averagePrice, t.volumeTraded,
                                      t.totalBuyQuantity, t.totalSellQuantity, t.open, t.high, t.low, t.close,
                                      t.lastTradeTime, t.openInterest, t.openInterestDayHigh, t.openInterestDayLow, t.exchangeTime]

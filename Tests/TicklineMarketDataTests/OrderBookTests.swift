@@ -25,7 +25,7 @@ extension OrderBook {
     }
 
     @Test func syncsFromSnapshotAndTheBufferedDiffsAsTheSpecSays() {
-        // The worked example of SPECS.md §1.6 in small numbers.
+        // Binance's worked example of syncing a book (snapshot, buffered diffs) in small numbers.
         let b = book()
         #expect(b.diff(189, 202, bids: [(100, 5)]) == .buffered)
         #expect(b.diff(203, 207, asks: [(103, 1)]) == .buffered)
