@@ -223,7 +223,7 @@ public final class BenchPipeline {
             venue.startingCapitalMoney = Int64.max / 4
             venue.inFlightCapacity = 16_384
             venue.reportCapacity = 16_384
-            execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbolCount, region: region)
+            execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbolCount, holding: risk, region: region)
             let agents: [String: any Agent] = ["feed": feed, "strategy": strategy, "risk": risk,
                                                 "execution": execution]
             do { runners = try threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }

@@ -35,7 +35,7 @@ public final class EnginePeerPipeline {
         var venue = PaperVenueConfig()
         venue.latencyFixedNs = venueLatencyNs
         venue.latencyJitterNs = 0
-        execution = withVenue ? try ExecutionAgent(venue: venue, instrumentCapacity: 1, region: region) : nil
+        execution = withVenue ? try ExecutionAgent(venue: venue, instrumentCapacity: 1, holding: risk, region: region) : nil
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
         venueDepth = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
         signals = try region.producer(of: SignalEvent.self, ring: "signals")

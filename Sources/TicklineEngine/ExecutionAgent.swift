@@ -25,7 +25,9 @@ public final class ExecutionAgent: Agent {
     let stats: StatsBoard?
     let executionLatency: StatsBoard.Histogram?
 
-    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, region: SharedRegion, batchLimit: Int = 256,
+    /// The venue starts holding the positions `risk` holds (restored from its journal at a
+    /// restart), as a real venue would: its reduce-only checks need them.
+    public init(venue config: PaperVenueConfig, instrumentCapacity: Int, holding risk: RiskAgent, region: SharedRegion, batchLimit: Int = 256,
                 stats: StatsBoard? = nil) throws(EngineError) {
         self.stats = stats
         executionLatency = stats?.stageLatency("execution")
@@ -37,7 +39,14 @@ public final class ExecutionAgent: Agent {
         } catch {
             throw EngineError(description: "execution stage: \(error.description)")
         }
-        venue = PaperVenue(config: config, instrumentCapacity: instrumentCapacity)
+        let strategies = risk.risk.strategyCapacity
+        venue = PaperVenue(config: config, instrumentCapacity: instrumentCapacity, strategyCapacity: strategies)
+        for s in 0..<strategies {
+            for i in 0..<instrumentCapacity {
+                let held = risk.risk.positions.quantity(strategy: StrategyId(s), instrument: InstrumentId(i))
+                if held != 0 { venue.setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: held) }
+            }
+        }
         self.batchLimit = batchLimit
     }
 

@@ -63,7 +63,7 @@ public final class LiveEngine {
                                              barJournal: region.producer(of: BarEvent.self, ring: "journal.bars"))
             } catch { throw EngineError(description: "strategy stage: \(error.description)") }
             risk = try RiskAgent(settings: RiskStageSettings(config: config.risk, instance: config.instance), region: region, stats: stats)
-            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, region: region, stats: stats)
+            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, holding: risk, region: region, stats: stats)
             let agents: [String: any Agent] = ["feed": AgentGroup(role: "feed", agents: feeds), "strategy": strategy,
                                                 "risk": risk, "execution": execution]
             do { runners = try config.threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }

@@ -295,7 +295,7 @@ public final class ReplayEngine {
         riskSettings.journalPath = nil  // a backtest journals nothing to disk
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
-        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, region: region, stats: stats)
+        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, holding: risk, region: region, stats: stats)
         market = try region.producer(of: MarketEvent.self, ring: "market")
         venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")

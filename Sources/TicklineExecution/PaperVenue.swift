@@ -45,6 +45,11 @@ public enum PaperRejectReason: UInt8, Sendable, CaseIterable {
     /// A market order with no level on the other side.
     case noLiquidity = 5
     case restingTableFull = 6
+    /// A reduce-only order for more than the strategy's position on the other side (or with
+    /// none): filling it would grow or flip the position, so it is refused whole, as
+    /// derivatives venues refuse it (an entry that filled first can take a position an exit
+    /// was sent to close).
+    case reduceOnlyWouldIncrease = 7
 }
 
 /// Flags on the paper venue's reports (`FillEvent.flags`).
@@ -82,6 +87,7 @@ public enum VenueReportFlags {
 public struct PaperVenue: Sendable {
     public let config: PaperVenueConfig
     public let instrumentCapacity: Int
+    public let strategyCapacity: Int
 
     private var books: [DepthSnapshot]
     private var hasBook: [Bool]
@@ -101,6 +107,10 @@ public struct PaperVenue: Sendable {
     private var reports: [FillEvent]
     private var reportHead = 0
     private var reportCount = 0
+
+    /// Each (strategy, instrument)'s position from the venue's own fills, quantity units
+    /// (strategy × instrumentCapacity + instrument): what reduce-only orders are checked against.
+    private var positions: [Int64]
 
     private var rng: UInt64
     private var nextTradeId: UInt64 = 1
@@ -123,13 +133,16 @@ public struct PaperVenue: Sendable {
         var prev: Int32
     }
 
-    public init(config: PaperVenueConfig = PaperVenueConfig(), instrumentCapacity: Int) {
+    public init(config: PaperVenueConfig = PaperVenueConfig(), instrumentCapacity: Int, strategyCapacity: Int = 64) {
         precondition(instrumentCapacity >= 1, "instrument capacity \(instrumentCapacity) must be ≥ 1")
+        precondition(strategyCapacity >= 1, "strategy capacity \(strategyCapacity) must be ≥ 1")
         precondition(config.inFlightCapacity >= 1 && config.restingCapacity >= 1 && config.reportCapacity >= 2 * DepthSnapshot.depth + 4,
                      "paper venue capacities \(config.inFlightCapacity)/\(config.restingCapacity)/\(config.reportCapacity) too small")
         precondition(config.latencyFixedNs >= 0 && config.latencyJitterNs >= 0, "latency must be ≥ 0")
         self.config = config
         self.instrumentCapacity = instrumentCapacity
+        self.strategyCapacity = strategyCapacity
+        positions = Array(repeating: 0, count: strategyCapacity * instrumentCapacity)
         books = Array(repeating: DepthSnapshot(), count: instrumentCapacity)
         hasBook = Array(repeating: false, count: instrumentCapacity)
         inFlight = Array(repeating: OrderEvent(), count: config.inFlightCapacity)
@@ -252,6 +265,23 @@ public struct PaperVenue: Sendable {
         return r
     }
 
+    /// A strategy's position on an instrument from the venue's fills, signed quantity units
+    /// (0 for ids outside the capacities).
+    public func position(strategy: StrategyId, instrument: InstrumentId) -> Int64 {
+        let s = Int(strategy), i = Int(instrument)
+        return s < strategyCapacity && i < instrumentCapacity ? positions[s * instrumentCapacity + i] : 0
+    }
+
+    /// Sets a position the venue holds without a fill: at a restart, what the account held
+    /// before it (a real venue keeps it). Cold path; false for ids outside the capacities.
+    @discardableResult
+    public mutating func setPosition(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64) -> Bool {
+        let s = Int(strategy), i = Int(instrument)
+        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        positions[s * instrumentCapacity + i] = quantityUnits
+        return true
+    }
+
     /// The venue's copy of a book (after what our taker fills took from it).
     public func book(instrument: InstrumentId) -> DepthSnapshot? {
         Int(instrument) < instrumentCapacity && hasBook[Int(instrument)] ? books[Int(instrument)] : nil
@@ -274,6 +304,11 @@ public struct PaperVenue: Sendable {
               type == .market || order.price.units > 0 else { return reject(order, .malformedOrder, nowNs) }
         guard i < instrumentCapacity else { return reject(order, .unknownInstrument, nowNs) }
         guard hasBook[i] else { return reject(order, .noBook, nowNs) }
+        if order.flags & OrderEvent.flagReduceOnly != 0 {
+            // Checked on arrival: exits are market orders, filled (or expired) at once.
+            let held = position(strategy: order.strategy, instrument: order.instrument)
+            guard order.quantity.units <= (side == .buy ? -held : held) else { return reject(order, .reduceOnlyWouldIncrease, nowNs) }
+        }
         let book = books[i]
         guard order.priceDecimals == book.priceDecimals, order.quantityDecimals == book.quantityDecimals else {
             return reject(order, .malformedOrder, nowNs)
@@ -402,6 +437,8 @@ public struct PaperVenue: Sendable {
         let notional = MoneyScale.fromPriceQuantity(pq, priceDecimals: pd, quantityDecimals: qd)
         let feeMoney = MoneyScale.fromQuote(fee, priceDecimals: pd)
         cashMoney = (order.side == .buy) ? cashMoney &- notional &- feeMoney : cashMoney &+ notional &- feeMoney
+        let s = Int(order.strategy), i = Int(order.instrument)
+        if s < strategyCapacity { positions[s * instrumentCapacity + i] &+= order.side == .buy ? quantity : -quantity }
         let after = leaves - quantity
         emit(order, status: after == 0 ? .filled : .partiallyFilled, price: price, quantity: quantity, fee: fee,
              liquidity: liquidity, leaves: after, nowNs)

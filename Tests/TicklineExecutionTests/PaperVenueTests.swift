@@ -87,6 +87,27 @@ extension PaperVenue {
         #expect(v.run(order(2, quantity: 900, price: 10_001)).last?.status == .filled)
     }
 
+    /// An entry that filled first can take the position an exit was sent to close: the exit
+    /// then arrives to find less (or nothing) on its side and is refused whole, never filled
+    /// into a new position. Positions are per strategy.
+    @Test func aReduceOnlyOrderLargerThanThePositionItReducesIsRejected() {
+        var v = PaperVenue(config: noLatency(), instrumentCapacity: 1, strategyCapacity: 4)
+        v.onDepth(syntheticBook(), nowNs: 0)
+        #expect(v.run(order(1, side: .sell, quantity: 500, type: .market, reduceOnly: true)).map(\.status) == [.rejected])
+        #expect(v.run(order(2, quantity: 1_000, type: .market, strategy: 1)).last?.status == .filled)
+        #expect(v.position(strategy: 1, instrument: 0) == 1_000 && v.position(strategy: 0, instrument: 0) == 0)
+        // Strategy 0 holds nothing; strategy 1 cannot sell more than it holds, nor buy to reduce a long.
+        #expect(v.run(order(3, side: .sell, quantity: 500, type: .market, reduceOnly: true)).map(\.status) == [.rejected])
+        #expect(v.run(order(4, side: .sell, quantity: 1_001, type: .market, strategy: 1, reduceOnly: true)).map(\.status) == [.rejected])
+        #expect(v.run(order(5, quantity: 100, type: .market, strategy: 1, reduceOnly: true)).map(\.status) == [.rejected])
+        #expect(v.rejectsByReason[Int(PaperRejectReason.reduceOnlyWouldIncrease.rawValue)] == 4)
+        #expect(v.position(strategy: 1, instrument: 0) == 1_000)
+        // What it holds, it can close, in parts.
+        #expect(v.run(order(6, side: .sell, quantity: 400, type: .market, strategy: 1, reduceOnly: true)).last?.status == .filled)
+        #expect(v.run(order(7, side: .sell, quantity: 600, type: .market, strategy: 1, reduceOnly: true)).last?.status == .filled)
+        #expect(v.position(strategy: 1, instrument: 0) == 0)
+    }
+
     @Test func ordersWithoutABookOrWithWrongDecimalsAreRejected() {
         var v = PaperVenue(config: noLatency(), instrumentCapacity: 2)
         #expect(v.run(order(1, instrument: 1)).map(\.status) == [.rejected])
