@@ -344,6 +344,8 @@ final class LiveControlSource: ControlPlaneSource, @unchecked Sendable {
         let families: [(String, String, (FeedCounters) -> UInt64)] = [
             ("tickline_feed_messages_total", "WebSocket messages received.", { $0.messages }),
             ("tickline_feed_decode_errors_total", "Messages the decoder refused (counted, skipped).", { $0.decodeErrors }),
+            ("tickline_feed_unsupported_messages_total", "Events of streams Tickline does not use (skipped, not errors).",
+             { $0.unsupportedMessages }),
             ("tickline_feed_reconnects_total", "Reconnects after a connection ended.", { $0.reconnects }),
             ("tickline_feed_protocol_violations_total", "Connections closed for an RFC 6455 violation by the server.", { $0.protocolViolations }),
             ("tickline_feed_silent_disconnects_total", "Connections dropped for silence (no byte, no pong).", { $0.silentDisconnects }),

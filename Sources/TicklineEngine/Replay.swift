@@ -38,6 +38,7 @@ public struct LatencyRow: Codable, Sendable, Equatable {
 }
 
 public struct ReplayReport: Codable, Sendable {
+    /// Non-empty lines read (as in `tickline verify`).
     public var messages: UInt64 = 0
     public var events: UInt64 = 0
     public var eventsPerSecond: Double = 0
@@ -76,8 +77,15 @@ public struct ReplayReport: Codable, Sendable {
     /// Largest |net position| seen per symbol, and its limit, in the symbol's quantity.
     public var maxAbsPosition: [String: Double] = [:]
     public var positionLimit: [String: Double] = [:]
+    /// Lines that did not decode (no receive time, or a message the decoder refused), and
+    /// the feed figures `tickline verify` reports under the same names: events of streams
+    /// Tickline does not use (not errors), depth diffs that broke continuity, snapshots that
+    /// synced a book, books that got diffs but were never synced (they traded on quotes).
     public var decodeErrors: UInt64 = 0
+    public var unsupportedMessages: UInt64 = 0
     public var depthGaps: UInt64 = 0
+    public var snapshotsSynced: UInt64 = 0
+    public var booksUnsynced: Int = 0
     /// The equity curve's sampling: one point at the first event of each interval of
     /// replayed time, then the final equity as the last point.
     public var curveIntervalSeconds: Double = 0
@@ -103,6 +111,7 @@ public struct ReplayReport: Codable, Sendable {
         case realisedPnl = "realised_pnl", unrealisedPnl = "unrealised_pnl", startingEquity = "starting_equity"
         case finalEquity = "final_equity", maxDrawdown = "max_drawdown", maxAbsPosition = "max_abs_position"
         case positionLimit = "position_limit", decodeErrors = "decode_errors", depthGaps = "depth_gaps"
+        case unsupportedMessages = "unsupported_messages", snapshotsSynced = "snapshots_synced", booksUnsynced = "books_unsynced"
         case sharpeSamples = "sharpe_samples", curveIntervalSeconds = "curve_interval_s"
         case equityCurve = "equity_curve", drawdownCurve = "drawdown_curve", roundTrips = "round_trips"
         case roundTripsMissed = "round_trips_missed", byStrategy = "by_strategy", latency
@@ -240,7 +249,7 @@ public final class ReplayEngine {
     /// - Parameters:
     ///   - symbols: the recording's symbols, in instrument-id order.
     ///   - config: strategies (none configured = the built-ins), risk (instruments by symbol;
-    ///     a symbol without one gets `fallbackSpec`), venue.
+    ///     a symbol without one gets `fallbackSpec`, or is refused when that is nil), venue.
     /// - Parameters:
     ///   - startWallNs: the simulated market clock at start (0: it starts at the first
     ///     message's receive time). Every decision of every stage runs on that clock (both
@@ -250,7 +259,7 @@ public final class ReplayEngine {
     ///     `/dev/shm/tickline-<sharedInstance>`, for a writer process to attach to (the demo),
     ///     removed by `close()`.
     ///   - drainsJournals: false when a writer process drains the journal rings.
-    public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec,
+    public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec?,
                 startWallNs: WallNanos = 0, sharedInstance: String? = nil,
                 drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000) throws {
         precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
@@ -258,8 +267,13 @@ public final class ReplayEngine {
         self.curveIntervalNs = curveIntervalNs
         var specs: [InstrumentRiskSpec] = []
         var tableSpecs: [InstrumentSpec] = []
+        let unknown = symbols.filter { s in !config.risk.instruments.contains { $0.symbol == s } }
+        if fallbackSpec == nil && !unknown.isEmpty {
+            throw EngineError(description: "no instrument spec (decimals, tick, step) for \(unknown.joined(separator: ", ")): "
+                              + "list them under risk.instruments in the config, or give an exchangeInfo file")
+        }
         for (i, s) in symbols.enumerated() {
-            let spec = config.risk.instruments.first { $0.symbol == s }?.spec ?? fallbackSpec
+            guard let spec = config.risk.instruments.first(where: { $0.symbol == s })?.spec ?? fallbackSpec else { continue }
             specs.append(spec)
             tableSpecs.append(InstrumentSpec(symbol: s, id: InstrumentId(i), priceDecimals: spec.priceDecimals,
                                              quantityDecimals: spec.quantityDecimals))
@@ -321,6 +335,8 @@ public final class ReplayEngine {
     var trips: [RoundTrip] = []
     var lastTrip: UInt64 = 0
     var lastRecv: WallNanos = 0
+    /// Lines without a `<receive ns> ` prefix (decode errors, with the processor's).
+    var linesWithoutTime: UInt64 = 0
     /// The simulated market clock: both readings move with the receive times of the
     /// messages (never backwards), so every decision sees market time.
     public private(set) var clock: DutyCycleTime
@@ -348,7 +364,7 @@ public final class ReplayEngine {
                     recv = next
                     j += 1
                 }
-                guard valid, j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
+                guard valid, j < end, raw[j] == 32 else { linesWithoutTime += 1; continue }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
                     let due = startWall + Int64(Double(recv - firstRecv) / pace)
@@ -408,12 +424,8 @@ public final class ReplayEngine {
             _ = depth.tryPush(d)
             _ = venueDepth.tryPush(d)
             report.events += 1
-        case .bookGap, .bookResync:
-            report.depthGaps += 1
-        case .decodeFailed:
-            report.decodeErrors += 1
-        case .bookPending, .control:
-            break
+        case .bookGap, .bookResync, .decodeFailed, .unsupported, .bookPending, .control:
+            break  // counted by the processor
         }
         var work = 1
         var cycles = 0
@@ -541,6 +553,13 @@ public final class ReplayEngine {
         for trigger in ExitReason.allCases { report.exitsByTrigger["\(trigger.label)"] = risk.counters.exitsByTrigger[trigger] }
         for kind in ReportCounts.kinds { report.reports["\(kind.label)"] = risk.counters.reports[kind: kind] }
         report.cancelRequests = risk.counters.cancelRequests
+        let feed = processor.counters
+        report.messages += linesWithoutTime
+        report.decodeErrors = feed.decodeErrors + linesWithoutTime
+        report.unsupportedMessages = feed.unsupportedMessages
+        report.depthGaps = feed.depthGaps
+        report.snapshotsSynced = feed.snapshotsSynced
+        report.booksUnsynced = processor.booksUnsynced
         report.latency = LatencyRow.rows(stats)
         report.denials = risk.counters.denials
         for r in DenialReason.allCases {

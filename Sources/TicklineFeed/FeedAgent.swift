@@ -520,6 +520,9 @@ public final class FeedAgent: Agent {
         case .decodeFailed:
             counters.decodeErrors &+= 1
             return
+        case .unsupported:
+            counters.unsupportedMessages &+= 1
+            return
         case .control:
             switch processor.message.kind {
             case .serverShutdown:
@@ -561,7 +564,7 @@ public final class FeedAgent: Agent {
         case .bookResync:
             counters.exhaustedBooks &+= 1
             resync(symbol)
-        case .snapshotLoaded, .decodeFailed, .control:
+        case .snapshotLoaded, .decodeFailed, .unsupported, .control:
             // A partial-depth stream loads the book directly; nothing more to do.
             break
         }

@@ -9,6 +9,8 @@ public struct FeedCounters: Sendable, BitwiseCopyable {
     public var messages: UInt64 = 0
     /// Messages the decoder refused (by reason: `processor.decoder.counters`).
     public var decodeErrors: UInt64 = 0
+    /// Well-formed events of streams Tickline does not use (kline, markPrice, …): skipped, not errors.
+    public var unsupportedMessages: UInt64 = 0
     /// Events pushed to the market ring (trades, quotes, book tops, stale/fresh).
     public var marketEvents: UInt64 = 0
     /// Top-N snapshots pushed to the depth ring.

@@ -607,6 +607,9 @@ public final class BinanceDecoder {
             guard c == Ascii.quote else { return wrongTypeOrSkip(&s, c) }
             guard let text = readString(&s) else { return false }
             s.event = classifyEvent(text)
+            // A stream this decoder does not use (kline, markPriceUpdate, 24hrTicker, …): its
+            // other fields may reuse our keys with other types, so it is not read further.
+            if s.event == .other { return s.fail(.unsupportedEvent) }
             s.has |= Has.e
         case .E:
             guard let v = readId(&s, c) else { return false }

@@ -19,6 +19,34 @@ public enum ProcessOutcome: UInt8, Sendable {
     case control = 6
     /// Decoding failed (counted by the decoder by reason).
     case decodeFailed = 7
+    /// A well-formed event of a stream Tickline does not use (kline, markPriceUpdate,
+    /// forceOrder, 24hrTicker, …): skipped, and not an error.
+    case unsupported = 9
+}
+
+/// What a processor's messages came to, by outcome: the figures `verify` and `replay` report
+/// (the feed agent keeps its own). One place counts them, so both mean the same.
+public struct ProcessCounters: Sendable, Equatable {
+    /// Messages that did not decode (not counting `unsupportedMessages`).
+    public var decodeErrors: UInt64 = 0
+    /// Well-formed events of streams Tickline does not use.
+    public var unsupportedMessages: UInt64 = 0
+    /// Depth diffs that broke continuity (each one leaves the book awaiting a snapshot).
+    public var depthGaps: UInt64 = 0
+    /// Capacity truncation thinned a book below the published depth (it awaits a snapshot).
+    public var bookResyncs: UInt64 = 0
+    /// Snapshots by outcome: synced a book; older than the buffered diffs (a diff right after
+    /// it is missing); the buffered diffs themselves had a gap; naming no symbol where the
+    /// table has several (not attributable to a book).
+    public var snapshotsSynced: UInt64 = 0
+    public var snapshotsTooOld: UInt64 = 0
+    public var snapshotsWithGap: UInt64 = 0
+    public var snapshotsWithoutSymbol: UInt64 = 0
+
+    public init() {}
+
+    /// Snapshots of every outcome.
+    public var snapshots: UInt64 { snapshotsSynced + snapshotsTooOld + snapshotsWithGap + snapshotsWithoutSymbol }
 }
 
 /// The per-message work of a Binance feed, without I/O: decode, update the instrument's
@@ -50,6 +78,11 @@ public final class BinanceFeedProcessor {
         set { fallbackIndex = newValue }
     }
     var fallbackIndex: Int32
+    var countersStorage = ProcessCounters()
+    public var counters: ProcessCounters { countersStorage }
+    /// Per book: whether it received depth diffs, and whether it was ever synced.
+    var sawDiffs: [Bool]
+    var everSynced: [Bool]
 
     /// Builds the decoder and one preallocated book per instrument (cold path).
     public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 1_000,
@@ -61,7 +94,14 @@ public final class BinanceFeedProcessor {
                       pendingLevels: pendingLevels)
         }
         fallbackIndex = instruments.count == 1 ? 0 : -1
+        sawDiffs = Array(repeating: false, count: instruments.count)
+        everSynced = Array(repeating: false, count: instruments.count)
     }
+
+    /// Books that received depth diffs but were never synced by a snapshot: nothing of them
+    /// could be checked or traded on.
+    public var booksUnsynced: Int { zip(sawDiffs, everSynced).count { $0 && !$1 } }
+
 
     /// Processes one message. Hot path: no allocation.
     @inline(__always)
@@ -69,9 +109,17 @@ public final class BinanceFeedProcessor {
         // Decoding into a local and storing it once keeps the class property out of an inout
         // access across a call (which costs a dynamic exclusivity check per message).
         var decoded = BinanceMessage()
-        let failed = unsafe decoder.decode(bytes, into: &decoded, fallbackInstrumentIndex: fallbackIndex) != nil
+        let error = unsafe decoder.decode(bytes, into: &decoded, fallbackInstrumentIndex: fallbackIndex)
         messageStorage = decoded
-        if failed { return .decodeFailed }
+        if let error {
+            if error == .unsupportedEvent {
+                countersStorage.unsupportedMessages &+= 1
+                return .unsupported
+            }
+            if error == .noSymbol && decoded.kind == .depthSnapshot { countersStorage.snapshotsWithoutSymbol &+= 1 }
+            countersStorage.decodeErrors &+= 1
+            return .decodeFailed
+        }
         switch decoded.kind {
         case .trade, .aggTrade, .bookTicker:
             sequenceStorage &+= 1
@@ -79,22 +127,34 @@ public final class BinanceFeedProcessor {
                 ?? MarketEvent()
             return .marketEvent
         case .depthUpdate:
-            let book = books[Int(messageStorage.instrumentIndex)]
+            let index = Int(messageStorage.instrumentIndex)
+            let book = books[index]
+            sawDiffs[index] = true
             switch book.apply(messageStorage, decoder: decoder) {
             case .applied:
                 publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
                 return .bookUpdated
             case .gap:
+                countersStorage.depthGaps &+= 1
                 return .bookGap
             case .buffered, .stale:
                 return .bookPending
             case .exhausted:
+                countersStorage.bookResyncs &+= 1
                 return .bookResync
             }
         case .depthSnapshot:
-            let book = books[Int(messageStorage.instrumentIndex)]
-            if book.loadSnapshot(lastUpdateId: messageStorage.updateId, bids: decoder.bids, asks: decoder.asks) == .synced {
+            let index = Int(messageStorage.instrumentIndex)
+            let book = books[index]
+            switch book.loadSnapshot(lastUpdateId: messageStorage.updateId, bids: decoder.bids, asks: decoder.asks) {
+            case .synced:
+                countersStorage.snapshotsSynced &+= 1
+                everSynced[index] = true
                 publishTop(book, receiveWallNs: receiveWallNs, timestamps: timestamps)
+            case .tooOld:
+                countersStorage.snapshotsTooOld &+= 1
+            case .gapInBuffer:
+                countersStorage.snapshotsWithGap &+= 1
             }
             return .snapshotLoaded
         case .controlReply, .errorReply, .serverShutdown, nil:
@@ -124,31 +184,72 @@ public final class BinanceFeedProcessor {
 public struct VerifyReport: Sendable, Equatable {
     /// Non-empty lines read.
     public var messages: UInt64 = 0
-    /// Depth diffs that broke continuity.
-    public var depthGaps: UInt64 = 0
     /// bookTicker messages whose `u` equals the book's last applied update id: compared with the book's top.
     public var bookChecks: UInt64 = 0
     /// Those whose best bid/ask price or quantity differ from the book.
     public var bookMismatches: UInt64 = 0
-    /// Trades (or aggregate trades) whose id does not follow the previous one of the symbol.
+    /// Trades (or aggregate trades) that followed another of the symbol: their ids were compared.
+    public var tradeIdChecks: UInt64 = 0
+    /// Those whose id does not follow the previous one of the symbol.
     public var tradeIdGaps: UInt64 = 0
-    /// Lines that did not decode.
-    public var decodeErrors: UInt64 = 0
-    /// Snapshots that synced a book.
-    public var snapshotsLoaded: UInt64 = 0
+    /// Decode errors, unsupported messages, depth gaps and snapshots by outcome.
+    public var processed = ProcessCounters()
+    /// Books that got depth diffs but no snapshot ever synced.
+    public var booksUnsynced = 0
+    /// Symbols in the instrument table.
+    public var symbols = 0
 
     public init() {}
 
+    public var depthGaps: UInt64 { processed.depthGaps }
+    public var decodeErrors: UInt64 { processed.decodeErrors }
+    public var snapshotsSynced: UInt64 { processed.snapshotsSynced }
+
+    /// A check found something wrong: a depth gap, a book mismatch, a trade-id gap, a line
+    /// that did not decode.
+    public var failed: Bool { depthGaps > 0 || bookMismatches > 0 || tradeIdGaps > 0 || decodeErrors > 0 }
+
+    /// Why the recording could not be checked in full (empty: it was): each says what is
+    /// missing and how to get it.
+    public var incomplete: [String] {
+        var out: [String] = []
+        let p = processed
+        if p.snapshotsWithoutSymbol > 0 {
+            out.append("\(p.snapshotsWithoutSymbol) depth snapshots name no symbol and the recording has \(symbols) symbols, so no book "
+                       + "could take them: write each as {\"stream\":\"<symbol>@depth\",\"data\":<snapshot>} (as tickline record does) "
+                       + "or keep one symbol per recording")
+        }
+        if booksUnsynced > 0 {
+            out.append("\(booksUnsynced) of \(symbols) books got depth diffs but no snapshot synced them (snapshots: \(p.snapshotsTooOld) "
+                       + "older than the buffered diffs, \(p.snapshotsWithGap) with a gap in the diffs before them): record a "
+                       + "snapshot taken after the diffs start")
+        }
+        if bookChecks == 0 && tradeIdChecks == 0 {
+            out.append("nothing was checked: no bookTicker met a synced book and no trade followed another")
+        }
+        return out
+    }
+
     /// One JSON line.
     public var json: String {
-        "{\"messages\":\(messages),\"depth_gaps\":\(depthGaps),\"book_checks\":\(bookChecks),"
-            + "\"book_mismatches\":\(bookMismatches),\"trade_id_gaps\":\(tradeIdGaps),"
-            + "\"decode_errors\":\(decodeErrors),\"snapshots_loaded\":\(snapshotsLoaded)}"
+        let p = processed
+        return "{\"messages\":\(messages),\"depth_gaps\":\(p.depthGaps),\"book_checks\":\(bookChecks),"
+            + "\"book_mismatches\":\(bookMismatches),\"trade_id_checks\":\(tradeIdChecks),\"trade_id_gaps\":\(tradeIdGaps),"
+            + "\"decode_errors\":\(p.decodeErrors),\"unsupported_messages\":\(p.unsupportedMessages),"
+            + "\"snapshots_synced\":\(p.snapshotsSynced),\"snapshots_too_old\":\(p.snapshotsTooOld),"
+            + "\"snapshots_with_gap\":\(p.snapshotsWithGap),\"snapshots_without_symbol\":\(p.snapshotsWithoutSymbol),"
+            + "\"books_unsynced\":\(booksUnsynced),\"complete\":\(incomplete.isEmpty)}"
     }
 
     public var text: String {
-        "messages \(messages), depth gaps \(depthGaps), book checks \(bookChecks) (mismatches \(bookMismatches)), "
-            + "trade-id gaps \(tradeIdGaps), decode errors \(decodeErrors), snapshots loaded \(snapshotsLoaded)"
+        let p = processed
+        var out = "messages \(messages), depth gaps \(p.depthGaps), book checks \(bookChecks) (mismatches \(bookMismatches)), "
+            + "trade-id checks \(tradeIdChecks) (gaps \(tradeIdGaps)), decode errors \(p.decodeErrors), "
+            + "unsupported messages \(p.unsupportedMessages)\n"
+            + "snapshots: synced \(p.snapshotsSynced), too old \(p.snapshotsTooOld), gap before them \(p.snapshotsWithGap), "
+            + "no symbol \(p.snapshotsWithoutSymbol); books never synced \(booksUnsynced) of \(symbols)"
+        for reason in incomplete { out += "\nincomplete: \(reason)" }
+        return out
     }
 }
 
@@ -164,7 +265,15 @@ public struct VerifyReport: Sendable, Equatable {
 /// Cold-path tool logic (`tickline verify`), though per line it allocates nothing.
 public final class RecordingVerifier {
     public let processor: BinanceFeedProcessor
-    public private(set) var report = VerifyReport()
+    var reportStorage = VerifyReport()
+    /// The figures so far.
+    public var report: VerifyReport {
+        var r = reportStorage
+        r.processed = processor.counters
+        r.booksUnsynced = processor.booksUnsynced
+        r.symbols = processor.books.count
+        return r
+    }
     private var lastTradeId: [UInt64]
     private var lastAggregateId: [UInt64]
     /// Recent bookTickers not yet compared, a ring of `tickerMemory` per symbol (updateId 0 = empty).
@@ -186,12 +295,12 @@ public final class RecordingVerifier {
     }
 
     private func check(_ ticker: BinanceMessage, against book: OrderBook) {
-        report.bookChecks += 1
+        reportStorage.bookChecks += 1
         let bid = book.bids.best ?? BookLevel()
         let ask = book.asks.best ?? BookLevel()
         if bid.price != ticker.bidPrice || bid.quantity != ticker.bidQuantity
             || ask.price != ticker.askPrice || ask.quantity != ticker.askQuantity {
-            report.bookMismatches += 1
+            reportStorage.bookMismatches += 1
         }
     }
 
@@ -221,31 +330,22 @@ public final class RecordingVerifier {
         var end = line.count
         while end > start, unsafe line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
         guard end > start else { return }
-        report.messages += 1
+        reportStorage.messages += 1
         let payload = unsafe UnsafeRawBufferPointer(rebasing: line[start..<end])
         let outcome = unsafe processor.process(payload, receiveWallNs: WallNanos(receiveNs), timestamps: TimestampChain())
         let message = processor.message
         switch outcome {
-        case .decodeFailed:
-            report.decodeErrors += 1
-        case .bookGap:
-            report.depthGaps += 1
         case .snapshotLoaded:
-            if processor.books[Int(message.instrumentIndex)].state == .synced {
-                report.snapshotsLoaded += 1
-                checkRememberedTickers(Int(message.instrumentIndex))
-            }
+            checkRememberedTickers(Int(message.instrumentIndex))
         case .bookUpdated:
             checkRememberedTickers(Int(message.instrumentIndex))
         case .marketEvent:
             let index = Int(message.instrumentIndex)
             switch message.kind {
             case .trade:
-                if lastTradeId[index] != 0 && message.tradeId != lastTradeId[index] &+ 1 { report.tradeIdGaps += 1 }
-                lastTradeId[index] = message.tradeId
+                checkTradeId(message.tradeId, after: &lastTradeId[index])
             case .aggTrade:
-                if lastAggregateId[index] != 0 && message.tradeId != lastAggregateId[index] &+ 1 { report.tradeIdGaps += 1 }
-                lastAggregateId[index] = message.tradeId
+                checkTradeId(message.tradeId, after: &lastAggregateId[index])
             case .bookTicker:
                 let book = processor.books[index]
                 if book.state == .synced && message.updateId == book.lastUpdateId {
@@ -257,9 +357,17 @@ public final class RecordingVerifier {
             default:
                 break
             }
-        case .bookPending, .control, .bookResync:
-            break
+        case .decodeFailed, .unsupported, .bookGap, .bookPending, .control, .bookResync:
+            break  // counted by the processor
         }
+    }
+
+    private func checkTradeId(_ id: UInt64, after last: inout UInt64) {
+        if last != 0 {
+            reportStorage.tradeIdChecks += 1
+            if id != last &+ 1 { reportStorage.tradeIdGaps += 1 }
+        }
+        last = id
     }
 
     /// Checks every line of a recording held in memory.

@@ -17,9 +17,14 @@ struct Replay: ParsableCommand {
             paced (--pace 1 = recorded speed). Without --config: the built-in strategies on 1 s
             bars, the default risk limits, a paper venue with 50,000 of capital and fees of
             0.002 % a side (at 0.1 % no 1 s target clears a round trip's fees, which risk
-            counts; a config with strategies: uses its venue: fees); symbols the
-            config does not list trade with a spec of 2 price / 8 quantity decimals (Binance's
-            depth quantities carry 8), max order 0.1, position limit 0.25.
+            counts; a config with strategies: uses its venue: fees).
+            Each symbol's decimals, tick and step come from the config's risk.instruments or
+            from --instruments, a saved Binance exchangeInfo body (GET /api/v3/exchangeInfo;
+            Config/exchange-info/binance-spot.json holds BTCUSDT's): price decimals from the
+            tick size, quantity decimals from baseAssetPrecision, and our own limits of 0.1 per
+            order and 0.25 per position (in the base asset). A symbol with neither is refused.
+            Book figures mean what they mean in `tickline verify`. Exit status 3 when more
+            messages than --max-decode-errors did not decode.
             """)
 
     @Argument(help: "Recorded files (replayed in order of their first receive time; overlapping ones are refused).")
@@ -29,9 +34,25 @@ struct Replay: ParsableCommand {
     @Option(parsing: .unconditional, help: "Replayed seconds per wall second, 0-1000 (0 = as fast as possible).") var pace: Double = 0
     @Option(help: "Write an HTML report (round trips, per-strategy results, equity and drawdown charts) to this file.")
     var html: String?
+    @Option(help: "A Binance exchangeInfo body (JSON file): decimals, tick and step of the symbols the config does not list.")
+    var instruments: String?
+    @Option(name: .customLong("max-decode-errors"), parsing: .unconditional,
+            help: "Percent of messages that may fail to decode before the replay fails (0-100).")
+    var maxDecodeErrorsPercent: Double = 0.1
 
     func validate() throws {
         guard pace >= 0 && pace <= 1_000 else { throw ValidationError("--pace must be from 0 to 1000 (got \(pace.formatted()))") }
+        guard maxDecodeErrorsPercent >= 0 && maxDecodeErrorsPercent <= 100 else {
+            throw ValidationError("--max-decode-errors must be from 0 to 100 (got \(maxDecodeErrorsPercent.formatted()))")
+        }
+    }
+
+    /// Our limits for a symbol from an exchangeInfo file: 0.1 per order, 0.25 per position (base
+    /// asset), on the step and within the venue's max.
+    static func replayLimits(stepUnits: Int64, venueMaxUnits: Int64, quantityDecimals: UInt8) -> (maxOrder: Int64, positionLimit: Int64) {
+        let one = quantityDecimals >= 1 ? DecimalScale.multiplier(quantityDecimals - 1) : 1  // 0.1 of the base asset
+        func onStep(_ units: Int64) -> Int64 { max(units - units % stepUnits, stepUnits) }
+        return (min(onStep(one), venueMaxUnits), onStep(one * 5 / 2))
     }
 
     func run() throws {
@@ -56,9 +77,30 @@ struct Replay: ParsableCommand {
         var symbols: [String] = []
         for bytes in contents { for s in RecordingVerifier.symbols(in: bytes) where !symbols.contains(s) { symbols.append(s) } }
         guard !symbols.isEmpty else { throw CommandFailure("no Binance symbols found in \(files.joined(separator: ", "))") }
-        let fallback = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, tickSizeUnits: 1, stepSizeUnits: 1,
-                                          maxOrderQuantityUnits: 10_000_000, positionLimitUnits: 25_000_000)
-        let engine = try ReplayEngine(symbols: symbols, config: engineConfig, fallbackSpec: fallback)
+        if let instruments {
+            let specs: [String: InstrumentRiskSpec]
+            do {
+                specs = try ExchangeInfo.specs(try Data(contentsOf: URL(fileURLWithPath: instruments)), source: instruments,
+                                               ourLimits: Self.replayLimits)
+            } catch let error as ExchangeInfo.ReadError {
+                throw CommandFailure(error.description)
+            } catch {
+                throw CommandFailure("--instruments \(instruments): \(error.localizedDescription)")
+            }
+            for symbol in symbols where !engineConfig.risk.instruments.contains(where: { $0.symbol == symbol }) {
+                if let spec = specs[symbol] { engineConfig.risk.instruments.append(RiskConfig.Instrument(symbol: symbol, spec: spec)) }
+            }
+        }
+        let missing = symbols.filter { symbol in !engineConfig.risk.instruments.contains { $0.symbol == symbol } }
+        guard missing.isEmpty else {
+            throw CommandFailure("no decimals, tick or step for \(missing.joined(separator: ", ")): list them under risk.instruments in "
+                                 + "--config, or give --instruments with a Binance exchangeInfo body "
+                                 + "(Config/exchange-info/binance-spot.json holds BTCUSDT)")
+        }
+        let engine: ReplayEngine
+        do { engine = try ReplayEngine(symbols: symbols, config: engineConfig, fallbackSpec: nil) } catch {
+            throw CommandFailure("\(error)")
+        }
         let all = contents.count == 1 ? contents[0] : contents.reduce(into: [UInt8]()) { $0 += $1; if $0.last != 10 { $0.append(10) } }
         let showProgress = !json && isatty(2) != 0
         let report = engine.run(all, pace: pace) { fraction in
@@ -74,6 +116,12 @@ struct Replay: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(ReplayText.render(report, symbols: symbols))
+        }
+        if report.decodeErrors > 0, Double(report.decodeErrors) * 100 > maxDecodeErrorsPercent * Double(max(report.messages, 1)) {
+            FileHandle.standardError.write(Data(("replay: \(report.decodeErrors) of \(report.messages) messages did not decode, more than "
+                + "--max-decode-errors \(maxDecodeErrorsPercent.formatted()) %: check that the files are Binance recordings and that "
+                + "each symbol's decimals (--config, --instruments) fit its prices\n").utf8))
+            throw ExitCode(3)
         }
     }
 }

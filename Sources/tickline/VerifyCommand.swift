@@ -12,8 +12,14 @@ struct Verify: ParsableCommand {
             sequence; a REST depth snapshot line ({"lastUpdateId":…}) syncs the book. Checks: depth \
             diffs chain (depth_gaps); every bookTicker whose update id the book reaches matches the \
             book's best bid/ask price and quantity (book_checks, book_mismatches); trade ids are \
-            contiguous per symbol (trade_id_gaps). Symbols are found in the files unless given. \
-            Exit status 3 when a check failed.
+            contiguous per symbol (trade_id_checks, trade_id_gaps). Each snapshot's outcome is \
+            counted: synced, too old (a diff right after it is missing), a gap in the diffs before \
+            it, no symbol (a bare REST body in a recording of several symbols). Events of streams \
+            Tickline does not use (kline, markPrice, forceOrder, 24hrTicker, …) are counted as \
+            unsupported_messages, not as errors. Symbols are found in the files unless given. \
+            Exit status 3 when a check failed; 4 when the recording could not be checked in full \
+            (a book that got diffs was never synced, a snapshot naming no symbol, nothing \
+            checked), with the reason and how to fix it.
 
             """)
 
@@ -41,8 +47,10 @@ struct Verify: ParsableCommand {
         for bytes in contents { verifier.consume(recording: bytes) }
         let report = verifier.report
         print(json ? report.json : report.text)
-        if report.depthGaps > 0 || report.bookMismatches > 0 || report.tradeIdGaps > 0 || report.decodeErrors > 0 {
-            throw ExitCode(3)
+        if report.failed { throw ExitCode(3) }
+        if !report.incomplete.isEmpty {
+            if json { for reason in report.incomplete { FileHandle.standardError.write(Data("verify: incomplete: \(reason)\n".utf8)) } }
+            throw ExitCode(4)
         }
     }
 }

@@ -17,6 +17,10 @@ import TicklineTestSupport
     static var tickline: String { RunCommandTests.bin.appendingPathComponent("tickline").path }
     static var chromium: String? { ["/usr/bin/chromium", "/usr/local/bin/chromium"].first { access($0, X_OK) == 0 } }
 
+    /// BTCUSDT's spec as Binance's exchangeInfo gives it (shipped for replays without a config).
+    static let exchangeInfo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Config/exchange-info/binance-spot.json").path
+
     static let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, maxOrderQuantityUnits: 10_000_000,
                                          positionLimitUnits: 25_000_000)
 
@@ -110,10 +114,16 @@ import TicklineTestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let html = dir + "/report.html"
         let files = ["btcusdt_20240809.gz", "btcusdt_20240808.gz"].map { Self.data.appendingPathComponent($0).path }
-        let run = runCommand(Self.tickline, ["replay"] + files + ["--json", "--html", html], seconds: 300)
+        let run = runCommand(Self.tickline, ["replay"] + files + ["--json", "--html", html, "--instruments", Self.exchangeInfo], seconds: 300)
         #expect(run.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
         #expect(json["messages"] as? Int == 99_574 && json["decode_errors"] as? Int == 0 && json["depth_gaps"] as? Int == 0)
+        // The book figures mean what `verify` reports for the same files.
+        let verify = runCommand(Self.tickline, ["verify"] + files.reversed() + ["--json"], seconds: 300)
+        let checked = try #require(try JSONSerialization.jsonObject(with: Data(verify.output.utf8)) as? [String: Any], "\(verify.output)")
+        for key in ["messages", "decode_errors", "unsupported_messages", "depth_gaps", "snapshots_synced", "books_unsynced"] {
+            #expect(json[key] as? Int != nil && json[key] as? Int == checked[key] as? Int, "\(key): replay \(json[key] ?? "-"), verify \(checked[key] ?? "-")")
+        }
         let trips = json["round_trips"] as? [[String: Any]] ?? []
         let equity = json["equity_curve"] as? [[Double]] ?? [], drawdown = json["drawdown_curve"] as? [[Double]] ?? []
         #expect(trips.count >= 20 && equity.count > 600 && drawdown.count == equity.count)
@@ -175,7 +185,39 @@ import TicklineTestSupport
         let engine = try ReplayEngine(symbols: ["BTCUSDT"], config: EngineConfig(), fallbackSpec: Self.spec)
         let trade = #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"60000.00","q":"0.001","T":1,"m":true}"#
         let r = engine.run(Array("99999999999999999999 \(trade)\n1000 \(trade)\n".utf8))
-        #expect(r.messages == 1 && r.decodeErrors >= 1)
+        #expect(r.messages == 2 && r.decodeErrors == 1 && r.events == 1)  // every line is a message, as in verify
+    }
+
+    /// Decimals come from the config or an exchangeInfo file, never from a default; past
+    /// `--max-decode-errors` the replay fails, saying why.
+    @Test func refusesSymbolsWithoutASpecAndFailsPastTheDecodeErrorThreshold() throws {
+        let dir = NSTemporaryDirectory() + "tickline-replay-specs-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trade = { (id: Int) in #"{"e":"trade","E":1,"s":"BTCUSDT","t":\#(id),"p":"60000.00","q":"0.001","T":1,"m":true}"# }
+        var lines = (1...999).map { "\(1_000 + $0) \(trade($0))" }
+        lines.append("2000 {not json")
+        try lines.joined(separator: "\n").write(toFile: dir + "/one.rec", atomically: true, encoding: .utf8)
+
+        func runCommand(_ path: String, _ args: [String], seconds: Double) -> (status: Int32?, output: String, errors: String) {
+            let p = ChildProcess(executable: path, arguments: args)
+            #expect(p.start())
+            let status = p.wait(seconds: seconds)
+            if status == nil { p.signal(SIGKILL); p.wait(seconds: 5) }
+            return (status, p.output, p.errors)
+        }
+        let bare = runCommand(Self.tickline, ["replay", dir + "/one.rec"], seconds: 60)
+        #expect(bare.status == 1 && bare.errors.contains("no decimals, tick or step for BTCUSDT") && bare.errors.contains("--instruments"),
+                "\(bare.status) \(bare.errors)")
+        // 1 of 1,000 messages is 0.1 %: at the default threshold, not above it.
+        let atThreshold = runCommand(Self.tickline, ["replay", dir + "/one.rec", "--json", "--instruments", Self.exchangeInfo], seconds: 60)
+        #expect(atThreshold.status == 0, "\(atThreshold.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(atThreshold.output.utf8)) as? [String: Any])
+        #expect(json["messages"] as? Int == 1_000 && json["decode_errors"] as? Int == 1)
+        let strict = runCommand(Self.tickline, ["replay", dir + "/one.rec", "--max-decode-errors", "0.05", "--instruments", Self.exchangeInfo],
+                                seconds: 60)
+        #expect(strict.status == 3 && strict.errors.contains("1 of 1000 messages did not decode"), "\(strict.status) \(strict.errors)")
+        #expect(strict.output.contains("round trips"))  // the report is printed before the failure
     }
 
     @Test func refusesOverlappingFilesNamingThem() throws {
