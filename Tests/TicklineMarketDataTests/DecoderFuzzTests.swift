@@ -34,7 +34,7 @@ import TicklineTestSupport
             #expect(outcome != .decodeFailed, "\(String(decoding: text, as: UTF8.self))")
         }
         let iterations = 200_000
-        var outcomes = [Int](repeating: 0, count: 9)
+        var outcomes = [Int](repeating: 0, count: 16)
         for _ in 0..<iterations {
             var bytes = corpus[Int(rng.next() % UInt64(corpus.count))]
             for _ in 0..<(1 + Int(rng.next() % 4)) {
@@ -55,7 +55,10 @@ import TicklineTestSupport
         }
         let counters = processor.decoder.counters
         #expect(counters.decoded + counters.totalErrors == UInt64(iterations + corpus.count))
-        #expect(counters.totalErrors == UInt64(outcomes[Int(ProcessOutcome.decodeFailed.rawValue)]))
+        // The decoder counts an unsupported event among its refusals; the processor tells it apart.
+        let failed = outcomes[Int(ProcessOutcome.decodeFailed.rawValue)], unsupported = outcomes[Int(ProcessOutcome.unsupported.rawValue)]
+        #expect(counters.totalErrors == UInt64(failed + unsupported) && counters[.unsupportedEvent] == UInt64(unsupported))
+        #expect(processor.counters.decodeErrors == UInt64(failed) && processor.counters.unsupportedMessages == UInt64(unsupported))
         // The mutations must reach both sides: plenty decode, plenty fail, for several reasons.
         #expect(counters.decoded > 10_000 && counters.totalErrors > 100_000)
         #expect(BinanceDecodeError.allCases.filter { counters[$0] > 0 }.count >= 10)
