@@ -25,9 +25,11 @@ struct Verify: ParsableCommand {
     var priceDecimals: UInt8 = 8
     @Option(name: .customLong("quantity-decimals"), help: "Quantity scale of every symbol (Binance sends 8).")
     var quantityDecimals: UInt8 = 8
-    @Flag(help: "Futures diff chaining (pu == previous u) instead of spot.") var futures = false
+    @Flag(help: "Force futures diff chaining (pu == previous u); default: detected from the diffs' pu.") var futures = false
+    @Flag(help: "Force spot diff chaining (U == previous u + 1); default: detected from the diffs' pu.") var spot = false
 
     func validate() throws {
+        if futures && spot { throw ValidationError("--futures and --spot force opposite rules: give at most one") }
         try checkRange("--price-decimals", priceDecimals, in: 0...DecimalScale.maxDecimals)
         try checkRange("--quantity-decimals", quantityDecimals, in: 0...DecimalScale.maxDecimals)
     }
@@ -37,7 +39,7 @@ struct Verify: ParsableCommand {
         let contents = try files.map { try RecordingFile.load($0) }
         let table = try RecordingFile.table(for: contents, symbols: symbols, priceDecimals: priceDecimals,
                                             quantityDecimals: quantityDecimals)
-        let verifier = RecordingVerifier(instruments: table, continuity: futures ? .futures : .spot)
+        let verifier = RecordingVerifier(instruments: table, continuity: futures ? .futures : spot ? .spot : .detect)
         for bytes in contents { verifier.consume(recording: bytes) }
         let report = verifier.report
         print(json ? report.json : report.text)
