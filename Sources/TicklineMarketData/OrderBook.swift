@@ -415,7 +415,11 @@ public enum DepthContinuity: UInt8, Sendable {
     /// Spot: the first diff after the snapshot straddles `lastUpdateId + 1`; then `U == previous u + 1`.
     case spot = 1
     /// USD-M/COIN-M futures: the first diff has `U <= lastUpdateId <= u`; then `pu == previous u`.
-    /// A diff without `pu` cannot prove it continues the book: it is a gap (resync).
+    /// Ids skip between futures diffs, so when the snapshot ends exactly where a diff ended
+    /// (the diff itself dropped or already applied), the next one starts past
+    /// `lastUpdateId + 1`: it is accepted as first when `pu == lastUpdateId`, which is
+    /// what spot's `U == lastUpdateId + 1` is to spot. A diff without `pu` cannot prove it
+    /// continues the book: it is a gap (resync).
     case futures = 2
 }
 
@@ -583,7 +587,7 @@ public final class OrderBook {
                 countersStorage.staleDiffs &+= 1
                 return .stale
             }
-            continues = diff.hasPrevious && (expectingFirstDiff ? diff.first <= last : diff.previous == last)
+            continues = diff.hasPrevious && (diff.previous == last || (expectingFirstDiff && diff.first <= last))
         } else {
             if diff.final <= last {
                 countersStorage.staleDiffs &+= 1
@@ -626,7 +630,8 @@ public final class OrderBook {
             let diff = unsafe pending[i]
             let dropped = futures ? diff.final < snapshotId : diff.final <= snapshotId
             if dropped { continue }
-            let straddles = futures ? diff.first <= snapshotId : diff.first <= snapshotId &+ 1
+            let straddles = futures ? diff.first <= snapshotId || (diff.hasPrevious && diff.previous == snapshotId)
+                                    : diff.first <= snapshotId &+ 1
             if !straddles {
                 countersStorage.snapshotsTooOld &+= 1
                 return .tooOld

@@ -519,7 +519,7 @@ import TicklineTestSupport
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/session.rec"
-        let lines = try Self.record(to: file, in: dir, futures: false)
+        let (lines, _) = try Self.record(to: file, in: dir, futures: false)
 
         let verify = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
                                   arguments: ["verify", file, "--json", "--price-decimals", "2"])
@@ -544,9 +544,13 @@ import TicklineTestSupport
         // Spot's rules see a gap only on a book whose snapshot synced: one whose next diff
         // came before the snapshot is refused as too old instead. Fewer diffs per second
         // make that rare, and with two symbols both being so is rarer still.
-        let lines = try Self.record(to: file, in: dir, futures: true, rate: 400)
+        let (lines, summary) = try Self.record(to: file, in: dir, futures: true, rate: 400)
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         #expect(text.contains("\"pu\":"), "the feed wrote futures diffs")
+        // The live feed agent synced each book on its first snapshot and never lost it (by
+        // spot's rules every diff would have been a gap and a fresh snapshot).
+        #expect(text.split(separator: "\n").filter { $0.contains("lastUpdateId") }.count == 2, "\(summary)")
+        #expect(summary.contains("snapshots 2,"), "\(summary)")
 
         func verify(_ flags: [String]) -> (status: Int32?, report: [String: Any], errors: String) {
             let p = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
@@ -577,8 +581,8 @@ import TicklineTestSupport
     }
 
     /// Runs `tickline record` for 3 s against a fresh two-symbol `tickline-feed` (`rate`
-    /// messages a second) and returns the number of lines written.
-    static func record(to file: String, in dir: String, futures: Bool, rate: Int = 1_000) throws -> Int {
+    /// messages a second) and returns the number of lines written and its stderr.
+    static func record(to file: String, in dir: String, futures: Bool, rate: Int = 1_000) throws -> (lines: Int, errors: String) {
         let (feed, address) = Self.startFeed(rate: rate, seed: 11, futures: futures)
         defer { feed.stop() }
         let instrument = #"{ price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001", min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }"#
@@ -599,6 +603,6 @@ import TicklineTestSupport
         #expect(lines.count > 500, "\(lines.count) lines; \(record.errors)")
         #expect(lines.filter { $0.contains("lastUpdateId") }.count >= 2, "a REST snapshot per symbol is recorded")
         #expect(record.errors.contains("\(lines.count) lines"), "the summary counts what is in the file: \(record.errors)")
-        return lines.count
+        return (lines.count, record.errors)
     }
 }

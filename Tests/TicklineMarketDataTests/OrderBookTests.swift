@@ -173,6 +173,27 @@ extension OrderBook {
         #expect(spot.counters.snapshotsTooOld == 0 && spot.counters.gaps == 1)
     }
 
+    @Test func aFuturesSnapshotEndingWhereADiffEndedSyncsOnTheDiffThatFollows() {
+        // A second snapshot of a synced book (a recording holds one per resync) at the id the
+        // book already reached: the next diff starts past lastUpdateId + 1, pu names it.
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.diff(110, 120, pu: 105) == .buffered)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.diff(124, 130, pu: 120) == .applied)
+        // Buffered: the diff that ended at the snapshot's id never came, the one after it did.
+        #expect(b.diff(135, 140, pu: 133) == .gap)
+        #expect(b.snapshot(133, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.lastUpdateId == 140 && b.counters.gaps == 1 && b.counters.snapshotsTooOld == 0)
+        // Not a diff whose pu names another id.
+        #expect(b.diff(150, 160, pu: 145) == .gap)
+        #expect(b.snapshot(146, bids: [(5, 1)], asks: [(6, 1)]) == .tooOld)
+
+        let spot = book(.spot)
+        #expect(spot.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(spot.diff(124, 130, pu: 120) == .gap)
+    }
+
     @Test func aDiffWithoutPuInAFuturesBookIsAGapAndTheRulesStay() {
         let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
         #expect(b.snapshot(100, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
