@@ -176,7 +176,7 @@ let package = Package(
             name: "TicklineEngineTests",
             dependencies: [
                 "TicklineEngine", "TicklineStrategy", "TicklineConfig", "TicklineRing", "TicklineRuntime", "TicklineCore",
-                "TicklineExecution", "TicklineRisk", "TicklineControl", "TicklineFeed", "TicklineTestSupport",
+                "TicklineExecution", "TicklineRisk", "TicklineControl", "TicklineFeed", "TicklineMarketData", "TicklineTestSupport",
                 "tickline-writer",  // built for the supervision tests, which start it
                 "tickline-engine-peer",  // the process the restart-recovery test kills
                 "tickline", "tickline-feed",  // `tickline run` against the replay server

@@ -146,7 +146,7 @@ public final class FeedAgent: Agent {
         self.market = market
         self.depth = depth
         self.journal = journal
-        processor = BinanceFeedProcessor(instruments: instruments, continuity: .spot,
+        processor = BinanceFeedProcessor(instruments: instruments,
                                          bookCapacityPerSide: config.bookLevelsPerSide, pendingDiffs: config.pendingDiffs,
                                          pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
         // REST snapshots name no symbol: each is decoded with the index it was asked for.

@@ -85,7 +85,7 @@ public final class BinanceFeedProcessor {
     var everSynced: [Bool]
 
     /// Builds the decoder and one preallocated book per instrument (cold path).
-    public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 1_000,
+    public init(instruments: InstrumentTable, continuity: DepthContinuity = .detect, bookCapacityPerSide: Int = 1_000,
                 pendingDiffs: Int = 64, pendingLevels: Int = 4_096, levelCapacity: Int = 5_000) {
         decoder = BinanceDecoder(instruments: instruments, levelCapacity: levelCapacity)
         books = instruments.specs.map {
@@ -284,7 +284,7 @@ public final class RecordingVerifier {
     /// - Parameters:
     ///   - instruments: the symbols of the recording (see `symbols(in:)`).
     ///   - bookCapacityPerSide: 5,000 holds a full REST snapshot.
-    public init(instruments: InstrumentTable, continuity: DepthContinuity = .spot, bookCapacityPerSide: Int = 5_000) {
+    public init(instruments: InstrumentTable, continuity: DepthContinuity = .detect, bookCapacityPerSide: Int = 5_000) {
         processor = BinanceFeedProcessor(instruments: instruments, continuity: continuity,
                                          bookCapacityPerSide: bookCapacityPerSide, pendingDiffs: 1_024,
                                          pendingLevels: 1 << 18)

@@ -408,9 +408,18 @@ public final class PriceLadder {
 
 /// How a venue chains depth diffs (update ids `U`…`u` of each diff after the REST snapshot).
 public enum DepthContinuity: UInt8, Sendable {
+    /// From the book's first diff: one carrying `pu` (every futures diff does, no spot diff
+    /// does) means futures rules, one without means spot; the choice then holds for the
+    /// book's lifetime, since a stream does not change venue.
+    case detect = 0
     /// Spot: the first diff after the snapshot straddles `lastUpdateId + 1`; then `U == previous u + 1`.
     case spot = 1
     /// USD-M/COIN-M futures: the first diff has `U <= lastUpdateId <= u`; then `pu == previous u`.
+    /// Ids skip between futures diffs, so when the snapshot ends exactly where a diff ended
+    /// (the diff itself dropped or already applied), the next one starts past
+    /// `lastUpdateId + 1`: it is accepted as first when `pu == lastUpdateId`, which is
+    /// what spot's `U == lastUpdateId + 1` is to spot. A diff without `pu` cannot prove it
+    /// continues the book: it is a gap (resync).
     case futures = 2
 }
 
@@ -472,6 +481,7 @@ public struct OrderBookCounters: Sendable, Equatable {
 ///   rest must chain;
 /// - in steady state every diff must continue the previous one (`U == u + 1` spot,
 ///   `pu == u` futures); a break is counted, clears the book and returns to buffering.
+/// Which rules apply is detected from the first diff unless forced (`DepthContinuity`).
 ///
 /// Depth: `capacityPerSide` levels are kept per side (more than published), see
 /// `PriceLadder` for what happens beyond. Not thread-safe: owned by the feed agent's thread.
@@ -482,7 +492,9 @@ public final class OrderBook {
     public let instrument: InstrumentId
     public let priceDecimals: UInt8
     public let quantityDecimals: UInt8
-    public let continuity: DepthContinuity
+    /// The continuity rules in force: the forced ones, or `.detect` until the first diff decides.
+    var rulesStorage: DepthContinuity
+    public var rules: DepthContinuity { rulesStorage }
     public let bids: PriceLadder
     public let asks: PriceLadder
     // Mutable state is stored in internal properties behind public getters: a public stored
@@ -509,10 +521,11 @@ public final class OrderBook {
     private var pendingLevelCount = 0
 
     /// - Parameters:
+    ///   - continuity: `.detect` (from the first diff), or the rules to force.
     ///   - capacityPerSide: levels kept per side (published depth is `DepthSnapshot.depth`).
     ///   - pendingDiffs, pendingLevels: room for diffs buffered while awaiting a snapshot.
     public init(instrument: InstrumentId, priceDecimals: UInt8, quantityDecimals: UInt8,
-                continuity: DepthContinuity = .spot, capacityPerSide: Int = 1_000,
+                continuity: DepthContinuity = .detect, capacityPerSide: Int = 1_000,
                 pendingDiffs: Int = 64, pendingLevels: Int = 4_096) {
         precondition(capacityPerSide >= DepthSnapshot.depth,
                      "capacityPerSide \(capacityPerSide) is below the published depth \(DepthSnapshot.depth)")
@@ -520,7 +533,7 @@ public final class OrderBook {
         self.instrument = instrument
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
-        self.continuity = continuity
+        rulesStorage = continuity
         bids = PriceLadder(capacity: capacityPerSide, isBid: true)
         asks = PriceLadder(capacity: capacityPerSide, isBid: false)
         pendingCapacity = pendingDiffs
@@ -543,6 +556,9 @@ public final class OrderBook {
                           bids diffBids: LevelBuffer, asks diffAsks: LevelBuffer) -> DiffOutcome {
         let diff = PendingDiff(first: first, final: final, previous: previous, hasPrevious: hasPrevious,
                                bidStart: 0, bidCount: diffBids.count, askStart: 0, askCount: diffAsks.count)
+        // Every diff passes here before it is buffered or applied, so the rules are known
+        // before any continuity check (`loadSnapshot` sees only diffs that came this way).
+        if rulesStorage == .detect { rulesStorage = hasPrevious ? .futures : .spot }
         if stateStorage == .awaitingSnapshot {
             unsafe buffer(diff, bids: diffBids.storage, asks: diffAsks.storage)
             return .buffered
@@ -566,19 +582,18 @@ public final class OrderBook {
                              asks diffAsks: UnsafePointer<BookLevel>) -> DiffOutcome {
         let last = lastUpdateIdStorage
         let continues: Bool
-        switch continuity {
-        case .spot:
+        if rulesStorage == .futures {
+            if expectingFirstDiff ? diff.final < last : diff.final <= last {
+                countersStorage.staleDiffs &+= 1
+                return .stale
+            }
+            continues = diff.hasPrevious && (diff.previous == last || (expectingFirstDiff && diff.first <= last))
+        } else {
             if diff.final <= last {
                 countersStorage.staleDiffs &+= 1
                 return .stale
             }
             continues = expectingFirstDiff ? diff.first <= last &+ 1 : diff.first == last &+ 1
-        case .futures:
-            if expectingFirstDiff ? diff.final < last : diff.final <= last {
-                countersStorage.staleDiffs &+= 1
-                return .stale
-            }
-            continues = expectingFirstDiff ? diff.first <= last : (diff.hasPrevious && diff.previous == last)
         }
         guard continues else {
             countersStorage.gaps &+= 1
@@ -610,11 +625,13 @@ public final class OrderBook {
     public func loadSnapshot(lastUpdateId snapshotId: UInt64, bids snapshotBids: LevelBuffer,
                              asks snapshotAsks: LevelBuffer) -> SnapshotOutcome {
         // The first buffered diff the snapshot does not already contain must straddle it.
+        let futures = rulesStorage == .futures
         for i in 0..<pendingCount {
             let diff = unsafe pending[i]
-            let dropped = continuity == .spot ? diff.final <= snapshotId : diff.final < snapshotId
+            let dropped = futures ? diff.final < snapshotId : diff.final <= snapshotId
             if dropped { continue }
-            let straddles = continuity == .spot ? diff.first <= snapshotId &+ 1 : diff.first <= snapshotId
+            let straddles = futures ? diff.first <= snapshotId || (diff.hasPrevious && diff.previous == snapshotId)
+                                    : diff.first <= snapshotId &+ 1
             if !straddles {
                 countersStorage.snapshotsTooOld &+= 1
                 return .tooOld

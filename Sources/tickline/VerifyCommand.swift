@@ -16,7 +16,9 @@ struct Verify: ParsableCommand {
             counted: synced, too old (a diff right after it is missing), a gap in the diffs before \
             it, no symbol (a bare REST body in a recording of several symbols). Events of streams \
             Tickline does not use (kline, markPrice, forceOrder, 24hrTicker, …) are counted as \
-            unsupported_messages, not as errors. Symbols are found in the files unless given. \
+            unsupported_messages, not as errors. Each book's diff rules are detected from its first \
+            diff (one carrying `pu` = futures: first diff U <= lastUpdateId <= u, then pu == previous \
+            u; else spot); --spot or --futures force them. Symbols are found in the files unless given. \
             Exit status 3 when a check failed; 4 when the recording could not be checked in full \
             (a book that got diffs was never synced, a snapshot naming no symbol, nothing \
             checked), with the reason and how to fix it.
@@ -31,9 +33,11 @@ struct Verify: ParsableCommand {
     var priceDecimals: UInt8 = 8
     @Option(name: .customLong("quantity-decimals"), help: "Quantity scale of every symbol (Binance sends 8).")
     var quantityDecimals: UInt8 = 8
-    @Flag(help: "Futures diff chaining (pu == previous u) instead of spot.") var futures = false
+    @Flag(help: "Force futures diff chaining (pu == previous u); default: detected from the diffs' pu.") var futures = false
+    @Flag(help: "Force spot diff chaining (U == previous u + 1); default: detected from the diffs' pu.") var spot = false
 
     func validate() throws {
+        if futures && spot { throw ValidationError("--futures and --spot force opposite rules: give at most one") }
         try checkRange("--price-decimals", priceDecimals, in: 0...DecimalScale.maxDecimals)
         try checkRange("--quantity-decimals", quantityDecimals, in: 0...DecimalScale.maxDecimals)
     }
@@ -43,7 +47,7 @@ struct Verify: ParsableCommand {
         let contents = try files.map { try RecordingFile.load($0) }
         let table = try RecordingFile.table(for: contents, symbols: symbols, priceDecimals: priceDecimals,
                                             quantityDecimals: quantityDecimals)
-        let verifier = RecordingVerifier(instruments: table, continuity: futures ? .futures : .spot)
+        let verifier = RecordingVerifier(instruments: table, continuity: futures ? .futures : spot ? .spot : .detect)
         for bytes in contents { verifier.consume(recording: bytes) }
         let report = verifier.report
         print(json ? report.json : report.text)

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TicklineConfig
 import TicklineCore
-import TicklineEngine
+@testable import TicklineEngine
 import TicklineFeed
+import TicklineMarketData
 import TicklineRisk
 
 /// `tickline replay`'s engine over the recorded BTCUSDT data: the live stages, one thread.
@@ -41,5 +42,34 @@ import TicklineRisk
         #expect(v.counters.orders == r.orders && v.counters.fills == r.fills && v.counters.denials == r.denials)
         #expect(v.recentSignals.count > 0 && v.recentTrades.count > 0)
         #expect(abs(Double(v.account.equityMoney) / Double(MoneyScale.one) - r.finalEquity) < 1e-9)
+    }
+}
+
+/// Replay of USD-M futures lines, with no flag or config naming the venue's rules.
+@Suite struct FuturesReplayTests {
+    @Test func replaySyncsAFuturesBookWithoutBeingTold() throws {
+        // Ids jump between diffs and `pu` chains them; the diff that ends at the snapshot's
+        // lastUpdateId is the first event after it.
+        let lines = """
+            1000000000 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":90,"u":99,"pu":85,"b":[],"a":[]}}
+            1100000000 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":2,"T":2,"s":"BTCUSDT","U":103,"u":110,"pu":99,"b":[["10.00","2"]],"a":[]}}
+            1200000000 {"lastUpdateId":110,"E":3,"T":3,"bids":[["10.00","2"],["9.00","1"]],"asks":[["11.00","1"]]}
+            1300000000 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":110,"E":4,"T":4,"s":"BTCUSDT","b":"10.00","B":"2","a":"11.00","A":"1"}}
+            1400000000 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":5,"T":5,"s":"BTCUSDT","U":114,"u":120,"pu":110,"b":[["10.00","3"]],"a":[]}}
+            1500000000 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":6,"T":6,"s":"BTCUSDT","U":125,"u":130,"pu":120,"b":[],"a":[["11.00","2"]]}}
+
+            """
+        let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, maxOrderQuantityUnits: 10_000_000,
+                                      positionLimitUnits: 25_000_000)
+        let engine = try ReplayEngine(symbols: ["BTCUSDT"], config: EngineConfig(), fallbackSpec: spec)
+        let r = engine.run(Array(lines.utf8))
+        #expect(r.messages == 6 && r.decodeErrors == 0 && r.depthGaps == 0)
+        // The snapshot's top, the quote, and the two diffs after it.
+        #expect(r.events == 4)
+        let book = engine.processor.books[0]
+        #expect(book.rules == .futures && book.state == .synced && book.lastUpdateId == 130)
+        #expect(book.counters.gaps == 0 && book.counters.snapshotsLoaded == 1 && book.counters.appliedDiffs == 3)
+        #expect(book.bids.best == BookLevel(price: Price(units: 1_000), quantity: Quantity(units: 300_000_000)))
+        #expect(book.asks.best == BookLevel(price: Price(units: 1_100), quantity: Quantity(units: 200_000_000)))
     }
 }

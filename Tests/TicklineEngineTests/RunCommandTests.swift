@@ -99,9 +99,10 @@ import TicklineTestSupport
 
     /// `tickline-feed` with two synthetic symbols on a free loopback port, and the
     /// `HOST:PORT` it printed ("" when it did not start: recorded as an issue).
-    static func startFeed(rate: Int, seed: Int) -> (ChildProcess, String) {
+    static func startFeed(rate: Int, seed: Int, futures: Bool = false) -> (ChildProcess, String) {
         let feed = ChildProcess(executable: bin.appendingPathComponent("tickline-feed").path,
-                                arguments: ["--synthetic", "2", "--rate", "\(rate)", "--listen", "127.0.0.1:0", "--seed", "\(seed)"])
+                                arguments: ["--synthetic", "2", "--rate", "\(rate)", "--listen", "127.0.0.1:0", "--seed", "\(seed)"]
+                                    + (futures ? ["--futures"] : []))
         #expect(feed.start())
         var address = ""
         #expect(waitUntil(20) {
@@ -517,7 +518,70 @@ import TicklineTestSupport
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (feed, address) = Self.startFeed(rate: 1_000, seed: 11)
+        let file = "\(dir)/session.rec"
+        let (lines, _) = try Self.record(to: file, in: dir, futures: false)
+
+        let verify = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
+                                  arguments: ["verify", file, "--json", "--price-decimals", "2"])
+        #expect(verify.start())
+        #expect(verify.wait(seconds: 60) == 0, "\(verify.errors)")
+        let report = (try? JSONSerialization.jsonObject(with: Data(verify.output.utf8))) as? [String: Any] ?? [:]
+        #expect((report["messages"] as? Int) == lines, "\(verify.output)")
+        #expect((report["depth_gaps"] as? Int) == 0 && (report["book_mismatches"] as? Int) == 0 && (report["decode_errors"] as? Int) == 0,
+                "\(verify.output)")
+        #expect(((report["book_checks"] as? Int) ?? 0) > 0, "\(verify.output)")
+    }
+
+    /// A recording of `tickline-feed --futures` (update ids jump between diffs, `pu` chains
+    /// them): `tickline verify` detects the futures rules from `pu` with no flag and checks
+    /// the books; `--spot` forces spot's rules, which see gaps; both flags are refused.
+    @Test func verifyDetectsFuturesInARecordedFuturesFeed() throws {
+        let dir = NSTemporaryDirectory() + "tickline-record-futures-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/futures.rec"
+        let (lines, summary) = try Self.record(to: file, in: dir, futures: true, rate: 400)
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        #expect(text.contains("\"pu\":"), "the feed wrote futures diffs")
+        // The live feed agent synced each book on its first snapshot and never lost it (by
+        // spot's rules every diff would have been a gap and a fresh snapshot).
+        #expect(text.split(separator: "\n").filter { $0.contains("lastUpdateId") }.count == 2, "\(summary)")
+        #expect(summary.contains("snapshots 2,"), "\(summary)")
+
+        func verify(_ flags: [String]) -> (status: Int32?, report: [String: Any], errors: String) {
+            let p = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
+                                 arguments: ["verify", file, "--json", "--price-decimals", "2"] + flags)
+            #expect(p.start())
+            let status = p.wait(seconds: 60)
+            return (status, (try? JSONSerialization.jsonObject(with: Data(p.output.utf8))) as? [String: Any] ?? [:], p.errors)
+        }
+        func count(_ report: [String: Any], _ key: String) -> Int { (report[key] as? Int) ?? -1 }
+
+        let detected = verify([])
+        #expect(detected.status == 0, "\(detected.report) \(detected.errors)")
+        #expect(count(detected.report, "messages") == lines, "\(detected.report)")
+        #expect(count(detected.report, "snapshots_synced") > 0 && count(detected.report, "depth_gaps") == 0, "\(detected.report)")
+        #expect(count(detected.report, "book_checks") > 0 && count(detected.report, "book_mismatches") == 0, "\(detected.report)")
+        #expect(count(detected.report, "decode_errors") == 0, "\(detected.report)")
+
+        let forced = verify(["--futures"])
+        #expect(forced.status == 0 && count(forced.report, "depth_gaps") == 0, "\(forced.report) \(forced.errors)")
+
+        let spot = verify(["--spot"])
+        #expect(spot.status != 0 && spot.status != nil, "\(spot.report) \(spot.errors)")
+        // A gap where a synced book met a futures diff, or a book no snapshot could sync.
+        #expect(count(spot.report, "depth_gaps") > 0 || count(spot.report, "books_unsynced") > 0, "\(spot.report)")
+
+        let both = verify(["--spot", "--futures"])
+        #expect(both.status != 0 && both.status != nil)
+        #expect(both.errors.contains("--futures") && both.errors.contains("--spot"), "\(both.errors)")
+    }
+
+    /// Runs `tickline record` for 3 s against a fresh two-symbol `tickline-feed` (`rate`
+    /// messages a second) and returns the number of lines written and its stderr.
+    static func record(to file: String, in dir: String, futures: Bool, rate: Int = 1_000) throws -> (lines: Int, errors: String) {
+        let (feed, address) = Self.startFeed(rate: rate, seed: 11, futures: futures)
         defer { feed.stop() }
         let instrument = #"{ price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001", min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }"#
         let config = """
@@ -529,7 +593,6 @@ import TicklineTestSupport
                 - \(instrument.replacingOccurrences(of: "{ ", with: "{ symbol: SYM0001USDT, "))
             """
         try config.write(toFile: "\(dir)/engine.yaml", atomically: true, encoding: .utf8)
-        let file = "\(dir)/session.rec"
         let record = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
                                   arguments: ["record", "--config", "\(dir)/engine.yaml", "--out", file, "--duration", "3"])
         #expect(record.start())
@@ -538,15 +601,6 @@ import TicklineTestSupport
         #expect(lines.count > 500, "\(lines.count) lines; \(record.errors)")
         #expect(lines.filter { $0.contains("lastUpdateId") }.count >= 2, "a REST snapshot per symbol is recorded")
         #expect(record.errors.contains("\(lines.count) lines"), "the summary counts what is in the file: \(record.errors)")
-
-        let verify = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,
-                                  arguments: ["verify", file, "--json", "--price-decimals", "2"])
-        #expect(verify.start())
-        #expect(verify.wait(seconds: 60) == 0, "\(verify.errors)")
-        let report = (try? JSONSerialization.jsonObject(with: Data(verify.output.utf8))) as? [String: Any] ?? [:]
-        #expect((report["messages"] as? Int) == lines.count, "\(verify.output)")
-        #expect((report["depth_gaps"] as? Int) == 0 && (report["book_mismatches"] as? Int) == 0 && (report["decode_errors"] as? Int) == 0,
-                "\(verify.output)")
-        #expect(((report["book_checks"] as? Int) ?? 0) > 0, "\(verify.output)")
+        return (lines.count, record.errors)
     }
 }

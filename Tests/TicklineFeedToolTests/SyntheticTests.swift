@@ -91,6 +91,36 @@ struct HTTPAndCommandLineTests {
         #expect(try FeedTool.http("POST", server.address, "/fault?kind=skip-depth&symbol=NOPE").status == 400)
     }
 
+    /// Futures mode answers the REST snapshot on the spot and the futures path, with the
+    /// event and transaction times futures snapshots carry; spot mode has neither time.
+    @Test func futuresModeServesSnapshotsOnBothPathsWithTheirTimes() throws {
+        let server = try FeedServerProcess(["--synthetic", "1", "--futures", "--rate", "100"])
+        for path in ["/fapi/v1/depth", "/api/v3/depth"] {
+            let snapshot = try FeedTool.http("GET", server.address, "\(path)?symbol=SYM0000USDT&limit=5")
+            #expect(snapshot.status == 200, "\(path): \(snapshot.body)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(snapshot.body.utf8)) as? [String: Any])
+            #expect(object["lastUpdateId"] is Int && object["E"] is Int && object["T"] is Int, "\(path): \(snapshot.body)")
+            #expect((object["bids"] as? [[String]])?.count == 5)
+        }
+        let spot = try FeedServerProcess(["--synthetic", "1", "--rate", "100"])
+        let body = try FeedTool.http("GET", spot.address, "/fapi/v1/depth?symbol=SYM0000USDT").body
+        #expect(body.hasPrefix("{\"lastUpdateId\":") && !body.contains("\"E\":"), "\(body)")
+    }
+
+    @Test func refusesFuturesWithoutSynthetic() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FeedTool.feedPath)
+        process.arguments = ["--data", "x.gz", "--futures", "--listen", "127.0.0.1:0"]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("--futures") && text.contains("--synthetic"), "\(text)")
+    }
+
     /// The built-in counting client (`--bench-client`) against the server, no Python needed.
     @Test func benchClientCountsWhatTheServerSends() throws {
         let server = try FeedServerProcess(["--synthetic", "2", "--rate", "2000", "--wait-clients", "1"])

@@ -97,6 +97,123 @@ extension OrderBook {
         #expect(b.counters.gaps == 1)
     }
 
+    // The futures cases below run on a book built without any rules given (detected from
+    // `pu`), and again with spot forced: the same diffs must then get spot's answers.
+
+    @Test func detectsFuturesAndSyncsOnAFirstDiffEndingAtTheSnapshotId() {
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.rules == .detect)
+        #expect(b.diff(110, 120, pu: 105, bids: [(5, 2)]) == .buffered)
+        #expect(b.rules == .futures)
+        // U <= lastUpdateId <= u with lastUpdateId == u: this diff is the first event.
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.state == .synced && b.lastUpdateId == 120)
+        #expect(b.counters.appliedDiffs == 1 && b.counters.staleDiffs == 0 && b.counters.gaps == 0)
+        #expect(b.bids.best == BookLevel(price: Price(units: 5), quantity: Quantity(units: 2)))
+        #expect(b.diff(124, 130, pu: 120) == .applied)  // ids jump between futures diffs: pu chains them
+        #expect(b.lastUpdateId == 130 && b.counters.gaps == 0)
+
+        let spot = book(.spot)
+        #expect(spot.diff(110, 120, pu: 105, bids: [(5, 2)]) == .buffered)
+        #expect(spot.rules == .spot)
+        #expect(spot.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(spot.counters.appliedDiffs == 0 && spot.counters.staleDiffs == 1)  // u <= lastUpdateId: dropped
+        #expect(spot.bids.best == BookLevel(price: Price(units: 5), quantity: Quantity(units: 1)))
+        #expect(spot.diff(124, 130, pu: 120) == .gap)  // 121 is missing by spot's rules
+        #expect(spot.counters.gaps == 1 && spot.state == .awaitingSnapshot)
+    }
+
+    @Test func detectsFuturesFromALiveFirstDiffAfterTheSnapshot() {
+        // No diff buffered: the snapshot loads first, the rules are decided by the diff after it.
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.rules == .detect)
+        #expect(b.diff(110, 120, pu: 105, bids: [(5, 3)]) == .applied)
+        #expect(b.rules == .futures && b.lastUpdateId == 120)
+        #expect(b.bids.best?.quantity == Quantity(units: 3))
+
+        let spot = book(.spot)
+        #expect(spot.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(spot.diff(110, 120, pu: 105, bids: [(5, 3)]) == .stale)
+        #expect(spot.bids.best?.quantity == Quantity(units: 1))
+    }
+
+    @Test func aBrokenPuChainIsAGapThatAwaitsASnapshot() {
+        // Contiguous ids, but the third diff's pu names an id the book never applied.
+        let diffs: [(UInt64, UInt64, UInt64)] = [(95, 100, 90), (101, 110, 100), (111, 120, 105)]
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.snapshot(100, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(diffs.map { b.diff($0.0, $0.1, pu: $0.2) } == [.applied, .applied, .gap])
+        #expect(b.counters.gaps == 1 && b.state == .awaitingSnapshot && b.bufferedDiffCount == 1)
+        #expect(b.bids.count == 0 && b.asks.count == 0)
+        #expect(b.topEvent(sequence: 1, venueTimeNs: 0, receiveWallNs: 0, timestamps: TimestampChain()) == nil)
+
+        // Spot forced: pu is ignored and the ids chain.
+        let spot = book(.spot)
+        #expect(spot.snapshot(100, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(diffs.map { spot.diff($0.0, $0.1, pu: $0.2) } == [.stale, .applied, .applied])
+        #expect(spot.counters.gaps == 0 && spot.state == .synced && spot.lastUpdateId == 120)
+    }
+
+    @Test func aFuturesSnapshotOlderThanTheFirstBufferedDiffIsTooOld() {
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.diff(110, 120, pu: 100) == .buffered)
+        #expect(b.diff(125, 130, pu: 120) == .buffered)
+        // Futures: the first diff must have U <= lastUpdateId; 110 > 109.
+        #expect(b.snapshot(109, bids: [(5, 1)], asks: [(6, 1)]) == .tooOld)
+        #expect(b.state == .awaitingSnapshot && b.bufferedDiffCount == 2 && b.counters.snapshotsTooOld == 1)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.lastUpdateId == 130 && b.counters.gaps == 0)
+
+        // Spot forced: 110 straddles 109 + 1, then 125 does not follow 120.
+        let spot = book(.spot)
+        #expect(spot.diff(110, 120, pu: 100) == .buffered)
+        #expect(spot.diff(125, 130, pu: 120) == .buffered)
+        #expect(spot.snapshot(109, bids: [(5, 1)], asks: [(6, 1)]) == .gapInBuffer)
+        #expect(spot.counters.snapshotsTooOld == 0 && spot.counters.gaps == 1)
+    }
+
+    @Test func aFuturesSnapshotEndingWhereADiffEndedSyncsOnTheDiffThatFollows() {
+        // A second snapshot of a synced book (a recording holds one per resync) at the id the
+        // book already reached: the next diff starts past lastUpdateId + 1, pu names it.
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.diff(110, 120, pu: 105) == .buffered)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.diff(124, 130, pu: 120) == .applied)
+        // Buffered: the diff that ended at the snapshot's id never came, the one after it did.
+        #expect(b.diff(135, 140, pu: 133) == .gap)
+        #expect(b.snapshot(133, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.lastUpdateId == 140 && b.counters.gaps == 1 && b.counters.snapshotsTooOld == 0)
+        // Not a diff whose pu names another id.
+        #expect(b.diff(150, 160, pu: 145) == .gap)
+        #expect(b.snapshot(146, bids: [(5, 1)], asks: [(6, 1)]) == .tooOld)
+
+        let spot = book(.spot)
+        #expect(spot.snapshot(120, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(spot.diff(124, 130, pu: 120) == .gap)
+    }
+
+    @Test func aDiffWithoutPuInAFuturesBookIsAGapAndTheRulesStay() {
+        let b = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(b.snapshot(100, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.diff(95, 100, pu: 90) == .applied)
+        #expect(b.diff(101, 110) == .gap)  // cannot prove it continues the book
+        #expect(b.rules == .futures && b.counters.gaps == 1 && b.state == .awaitingSnapshot)
+        b.invalidate()
+        #expect(b.rules == .futures)  // a reconnect keeps the venue's rules
+        // Nor can the first diff after a snapshot, buffered or live.
+        #expect(b.snapshot(110, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(b.diff(105, 112) == .gap)
+        #expect(b.counters.gaps == 2)
+        // A book detected as spot keeps spot's rules when pu shows up.
+        let spot = OrderBook(instrument: 7, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16)
+        #expect(spot.diff(101, 110) == .buffered)
+        #expect(spot.rules == .spot)
+        #expect(spot.snapshot(105, bids: [(5, 1)], asks: [(6, 1)]) == .synced)
+        #expect(spot.diff(111, 120, pu: 90) == .applied)
+    }
+
     @Test func emptiesThePendingBufferWhenFullAndCountsIt() {
         let b = OrderBook(instrument: 1, priceDecimals: 2, quantityDecimals: 3, capacityPerSide: 16, pendingDiffs: 2, pendingLevels: 64)
         #expect(b.diff(1, 1) == .buffered)

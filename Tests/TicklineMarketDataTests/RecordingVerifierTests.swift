@@ -158,4 +158,38 @@ import TicklineCore
         #expect(r.processed.snapshotsWithoutSymbol == 1 && r.decodeErrors == 1 && r.booksUnsynced == 1, "\(r.text)")
         #expect(r.incomplete.first?.contains(#"{"stream":"<symbol>@depth","data":<snapshot>}"#) == true, "\(r.incomplete)")
     }
+
+    /// USD-M futures lines: ids jump between diffs and `pu` chains them; the first diff ends
+    /// exactly at the snapshot's lastUpdateId.
+    static let futuresRecording = """
+        1 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":90,"u":99,"pu":85,"b":[],"a":[]}}
+        2 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":2,"T":2,"s":"BTCUSDT","U":103,"u":110,"pu":99,"b":[["10.00","2"]],"a":[]}}
+        3 {"lastUpdateId":110,"E":3,"T":3,"bids":[["10.00","2"],["9.00","1"]],"asks":[["11.00","1"]]}
+        4 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":110,"E":4,"T":4,"s":"BTCUSDT","b":"10.00","B":"2","a":"11.00","A":"1"}}
+        5 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":5,"T":5,"s":"BTCUSDT","U":114,"u":120,"pu":110,"b":[["10.00","3"]],"a":[]}}
+        6 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":120,"E":6,"T":6,"s":"BTCUSDT","b":"10.00","B":"3","a":"11.00","A":"1"}}
+        7 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":7,"T":7,"s":"BTCUSDT","U":125,"u":130,"pu":120,"b":[],"a":[["11.00","2"]]}}
+        """
+
+    @Test(arguments: [DepthContinuity.detect, .futures])
+    func checksAFuturesRecordingWithoutBeingTold(_ continuity: DepthContinuity) {
+        let verifier = RecordingVerifier(instruments: TestData.table(), continuity: continuity)
+        verifier.consume(recording: Array(Self.futuresRecording.utf8))
+        let r = verifier.report
+        #expect(r.messages == 7 && r.decodeErrors == 0)
+        #expect(r.snapshotsSynced == 1 && r.depthGaps == 0)
+        #expect(r.bookChecks == 2 && r.bookMismatches == 0)  // the tickers at 110 and 120
+        let book = verifier.processor.books[0]
+        #expect(book.rules == .futures && book.state == .synced && book.lastUpdateId == 130)
+        #expect(book.asks.best == BookLevel(price: Price(units: 1_100), quantity: Quantity(units: 200_000_000)))
+    }
+
+    @Test func spotRulesForcedOnAFuturesRecordingSeeAGap() {
+        let verifier = RecordingVerifier(instruments: TestData.table(), continuity: .spot)
+        verifier.consume(recording: Array(Self.futuresRecording.utf8))
+        let r = verifier.report
+        #expect(r.snapshotsSynced == 1)
+        #expect(r.depthGaps == 1)  // 114 does not follow 110 + 1
+        #expect(verifier.processor.books[0].state == .awaitingSnapshot)
+    }
 }

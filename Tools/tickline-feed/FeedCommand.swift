@@ -15,7 +15,9 @@ struct FeedCommand: ParsableCommand {
         discussion: """
             Sources (one of): --data FILE... replays recorded lines `<recv ns> <raw JSON>` (plain or .gz, in \
             order; the first REST depth snapshot in them seeds the book); --synthetic N generates SYM0000USDT… \
-            with random-walk trades, bookTicker quotes and depth diffs (10% depth, 70% quotes, 20% trades).
+            with random-walk trades, bookTicker quotes and depth diffs (10% depth, 70% quotes, 20% trades); \
+            with --futures its diffs, quotes and snapshots take Binance USD-M futures' form (diffs carry T and pu, \
+            and their update ids skip a few between one diff's u and the next's U, so only pu chains them).
 
             WebSocket (RFC 6455) on the listen port: /ws/<stream>[/<stream>…] sends bare events; \
             /stream?streams=a/b/c wraps them as {"stream":…,"data":…}. Clients may send \
@@ -24,8 +26,8 @@ struct FeedCommand: ParsableCommand {
             (symbol lower case). The server pings every --ping-interval and closes (1008) a client whose pong does \
             not come within --pong-timeout; it answers client pings and completes the close handshake.
 
-            HTTP on the same port: GET /api/v3/depth?symbol=BTCUSDT&limit=N (the server's own book, consistent with \
-            the diffs already sent: lastUpdateId is the u of the last diff applied), GET /healthz (counters as JSON), \
+            HTTP on the same port: GET /api/v3/depth?symbol=BTCUSDT&limit=N, or /fapi/v1/depth (the server's own book, \
+            consistent with the diffs already sent: lastUpdateId is the u of the last diff applied), GET /healthz (counters as JSON), \
             POST /fault?kind=drop|silence&seconds=S|garbage|oversized|bad-utf8|skip-depth&count=N[&symbol=SYM].
 
             Faults: drop closes TCP without a close frame; silence stops data, pings, pongs and replies for S \
@@ -55,6 +57,9 @@ struct FeedCommand: ParsableCommand {
 
     @Option(name: .customLong("symbol"), help: "With --synthetic: the name of a synthetic symbol, in order (repeatable; the others are SYM0000USDT…), e.g. --symbol BTCUSDT to feed Config/laptop.yaml.")
     var symbolNames: [String] = []
+
+    @Flag(help: "With --synthetic: write Binance USD-M futures messages (diffs with pu and non-contiguous update ids).")
+    var futures = false
 
     @Option(help: "Seed of the synthetic generator.")
     var seed: UInt64 = 1
@@ -93,6 +98,7 @@ struct FeedCommand: ParsableCommand {
         if benchClient != nil { return }
         guard data.isEmpty != (synthetic == nil) else { throw ValidationError("give exactly one of --data FILE... or --synthetic N") }
         if let synthetic, !(1...10_000).contains(synthetic) { throw ValidationError("--synthetic \(synthetic): between 1 and 10000 symbols") }
+        if futures && synthetic == nil { throw ValidationError("--futures shapes synthetic messages: give it with --synthetic N (--data replays files as recorded)") }
         if !symbolNames.isEmpty {
             guard let synthetic, symbolNames.count <= synthetic else {
                 throw ValidationError("--symbol names synthetic symbols: give at most --synthetic N of them (\(symbolNames.count) given)")
@@ -136,7 +142,7 @@ struct FeedCommand: ParsableCommand {
 
         let source: any MessageSource
         if let synthetic {
-            source = SyntheticSource(symbolCount: synthetic, seed: seed, names: symbolNames)
+            source = SyntheticSource(symbolCount: synthetic, seed: seed, names: symbolNames, futures: futures)
         } else {
             do {
                 source = try ReplaySource(files: data, loop: loop)

@@ -317,14 +317,14 @@ final class FeedServer: ConnectionHost, @unchecked Sendable {
         }
     }
 
-    /// `GET /api/v3/depth`, `GET /healthz`, `POST /fault`.
+    /// `GET /api/v3/depth` (also `/fapi/v1/depth`, the futures path), `GET /healthz`, `POST /fault`.
     private func route(_ head: HTTPHead) -> [UInt8] {
         let parts = head.startLine.split(separator: " ")
         guard parts.count == 3 else { return httpResponse(400, "{\"error\":\"bad request line\"}") }
         let method = parts[0]
         let (path, query) = splitTarget(String(parts[1]))
         switch (method, path) {
-        case ("GET", "/api/v3/depth"):
+        case ("GET", "/api/v3/depth"), ("GET", "/fapi/v1/depth"):
             guard let symbol = query["symbol"]?.uppercased(), !symbol.isEmpty else {
                 return httpResponse(400, "{\"code\":-1102,\"msg\":\"Mandatory parameter 'symbol' was not sent.\"}")
             }

@@ -21,14 +21,18 @@ protocol MessageSource: AnyObject, Sendable {
     /// The next message, or nil at the end of a recording without `--loop`.
     /// Producer thread only.
     func next() -> OutgoingMessage?
-    /// `GET /api/v3/depth` body for `symbol` (upper case), or nil for an unknown symbol.
+    /// `GET /api/v3/depth` (or `/fapi/v1/depth`) body for `symbol` (upper case), or nil for an unknown symbol.
     /// Any thread.
     func depthSnapshot(symbol: String, limit: Int) -> [UInt8]?
 }
 
-/// Writes `{"lastUpdateId":N,"bids":[["p","q"],…],"asks":[…]}`.
-func snapshotJSON(lastUpdateId: UInt64, bids: [(String, String)], asks: [(String, String)]) -> [UInt8] {
-    var text = "{\"lastUpdateId\":\(lastUpdateId),\"bids\":["
+/// Writes `{"lastUpdateId":N,"bids":[["p","q"],…],"asks":[…]}`; with `times` (event and
+/// transaction time, ms) also `"E"` and `"T"`, as futures snapshots carry them.
+func snapshotJSON(lastUpdateId: UInt64, times: (event: UInt64, transaction: UInt64)? = nil,
+                  bids: [(String, String)], asks: [(String, String)]) -> [UInt8] {
+    var text = "{\"lastUpdateId\":\(lastUpdateId),"
+    if let times { text += "\"E\":\(times.event),\"T\":\(times.transaction)," }
+    text += "\"bids\":["
     text.reserveCapacity(64 + 40 * (bids.count + asks.count))
     for (k, level) in bids.enumerated() { text += (k == 0 ? "" : ",") + "[\"\(level.0)\",\"\(level.1)\"]" }
     text += "],\"asks\":["

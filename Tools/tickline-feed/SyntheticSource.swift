@@ -52,8 +52,14 @@ private struct LevelChange {
 /// keeps its own book, which every depth diff updates before it is handed out; quotes
 /// carry the book's top and its update id; trades happen at the top. Mix per message:
 /// 10% depth diffs, 70% quotes, 20% trades, symbols chosen uniformly.
+///
+/// Futures mode writes messages as Binance USD-M futures does: diffs carry `T` and `pu`
+/// (the previous diff's `u`), and their update ids jump by a few between one diff's `u`
+/// and the next's `U` (the venue numbers other events in between), so only `pu` chains
+/// them; quotes and snapshots carry `E` and `T`.
 final class SyntheticSource: MessageSource, @unchecked Sendable {
     let streamNames: [String]
+    let futures: Bool
     private var random: SeededGenerator
     private var symbols: [SyntheticBook]
     private let streamPrefixes: [[UInt8]]  // `{"stream":"<name>","data":` by stream id
@@ -65,8 +71,10 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
     // Guards `symbols`' books: the producer changes them, HTTP threads read snapshots.
     private let booksLock = NSLock()
 
-    /// - Parameter names: the first symbols' names (the rest are `SYM<k>USDT`).
-    init(symbolCount: Int, seed: UInt64, names given: [String] = []) {
+    /// - Parameters:
+    ///   - names: the first symbols' names (the rest are `SYM<k>USDT`).
+    ///   - futures: write USD-M futures messages instead of spot ones.
+    init(symbolCount: Int, seed: UInt64, names given: [String] = [], futures: Bool = false) {
         precondition(symbolCount > 0 && symbolCount <= 10_000, "synthetic symbol count \(symbolCount) outside 1…10000")
         var random = SeededGenerator(seed: seed)
         var names: [String] = []
@@ -93,6 +101,7 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
             index[upper] = k
         }
         streamNames = names
+        self.futures = futures
         streamPrefixes = names.map { Array("{\"stream\":\"\($0)\",\"data\":".utf8) }
         self.random = random
         self.symbols = symbols
@@ -134,8 +143,18 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
 
     private func writeBookTicker(_ s: Int, _ out: inout ByteWriter) {
         let book = symbols[s]
-        out.append("{\"u\":")
-        out.append(integer: book.lastUpdateId)
+        if futures {
+            let now = wallMs()
+            out.append("{\"e\":\"bookTicker\",\"u\":")
+            out.append(integer: book.lastUpdateId)
+            out.append(",\"E\":")
+            out.append(integer: now)
+            out.append(",\"T\":")
+            out.append(integer: now - 1)
+        } else {
+            out.append("{\"u\":")
+            out.append(integer: book.lastUpdateId)
+        }
         out.append(",\"s\":\"")
         out.append(book.upper)
         out.append("\",\"b\":\"")
@@ -174,20 +193,31 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
     private func writeDepthDiff(_ s: Int, _ out: inout ByteWriter) {
         changes.removeAll(keepingCapacity: true)
         booksLock.lock()
-        let first = symbols[s].lastUpdateId + 1
+        let previous = symbols[s].lastUpdateId
+        let first = previous + 1 + (futures ? UInt64(1 + random.below(3)) : 0)
         changeBook(&symbols[s])
-        symbols[s].lastUpdateId += UInt64(changes.count)
+        // One id per changed level (changeBook changes at least one).
+        symbols[s].lastUpdateId = first + UInt64(changes.count) - 1
         let book = symbols[s]
         booksLock.unlock()
 
+        let now = wallMs()
         out.append("{\"e\":\"depthUpdate\",\"E\":")
-        out.append(integer: wallMs())
+        out.append(integer: now)
+        if futures {
+            out.append(",\"T\":")
+            out.append(integer: now - 1)
+        }
         out.append(",\"s\":\"")
         out.append(book.upper)
         out.append("\",\"U\":")
         out.append(integer: first)
         out.append(",\"u\":")
         out.append(integer: book.lastUpdateId)
+        if futures {
+            out.append(",\"pu\":")
+            out.append(integer: previous)
+        }
         out.append(",\"b\":[")
         writeLevels(book, bids: true, &out)
         out.append("],\"a\":[")
@@ -269,7 +299,8 @@ final class SyntheticSource: MessageSource, @unchecked Sendable {
             if book.quantities[i] > 0 { asks.append((Self.decimal(book.priceE8(i)), Self.decimal(book.quantities[i]))) }
             i += 1
         }
-        return snapshotJSON(lastUpdateId: book.lastUpdateId, bids: bids, asks: asks)
+        let now = wallMs()
+        return snapshotJSON(lastUpdateId: book.lastUpdateId, times: futures ? (now, now - 1) : nil, bids: bids, asks: asks)
     }
 
     private static func decimal(_ valueE8: Int64) -> String {
