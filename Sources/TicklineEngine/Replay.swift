@@ -338,23 +338,21 @@ public final class ReplayEngine {
                 var end = i
                 while end < n && raw[end] != 10 { end += 1 }
                 defer { i = end + 1 }
-                guard end > i else { continue }
-                // "<receive ns> <json>"
-                var recv: Int64 = 0
-                var j = i
-                var valid = true
-                while j < end, raw[j] >= 48, raw[j] <= 57 {
-                    guard let next = ReplayInput.appendDigit(recv, raw[j]) else { valid = false; break }
-                    recv = next
-                    j += 1
+                let line = UnsafeRawBufferPointer(rebasing: raw[i..<end])
+                let recv: Int64, payload: Range<Int>
+                switch RecordingLine.parse(line) {
+                case .blank: continue
+                case .malformed: report.messages += 1; report.decodeErrors += 1; continue
+                case .message(let ns, let range): (recv, payload) = (ns, range)
                 }
-                guard valid, j < end, raw[j] == 32 else { report.decodeErrors += 1; continue }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
-                    let due = startWall + Int64(Double(recv - firstRecv) / pace)
+                    // Saturated: a recording can span more ns than the clock has left.
+                    let wait = Double(recv - firstRecv) / pace
+                    let due = wait < Double(Int64.max - startWall.ns) ? startWall + Int64(wait) : .max
                     while Clock.monotonic() < due { usleep(200) }
                 }
-                step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: WallNanos(recv))
+                step(UnsafeRawBufferPointer(rebasing: line[payload]), receiveWallNs: WallNanos(recv))
                 let done = Int(Double(i) / Double(max(n, 1)) * 100)
                 if done >= nextProgress { progress(Double(done) / 100); nextProgress = done + 1 }
             }
@@ -638,16 +636,13 @@ public enum ReplayInput {
         }
     }
 
-    /// The first and last receive times of a recording (nil: no line starts with one).
+    /// The first and last receive times of a recording (nil: no line is a message).
     public static func span(name: String, _ bytes: [UInt8]) -> Span? {
         func stamp(at start: Int) -> Int64? {
-            var v: Int64 = 0, j = start
-            while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
-                guard let next = ReplayInput.appendDigit(v, bytes[j]) else { return nil }
-                v = next
-                j += 1
-            }
-            return j > start && j < bytes.count && bytes[j] == 32 ? v : nil
+            var end = start
+            while end < bytes.count, bytes[end] != 10 { end += 1 }
+            guard case .message(let ns, _) = RecordingLine.parse(bytes[start..<end]) else { return nil }
+            return ns
         }
         var first: Int64?
         var i = 0
@@ -666,14 +661,6 @@ public enum ReplayInput {
             end = start
         }
         return Span(name: name, firstNs: first, lastNs: last)
-    }
-
-    /// `value` × 10 + the ASCII digit, or nil past `Int64.max` (a malformed receive time).
-    @inline(__always)
-    static func appendDigit(_ value: Int64, _ digit: UInt8) -> Int64? {
-        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-        let (sum, o2) = times10.addingReportingOverflow(Int64(digit &- 48))
-        return o1 || o2 ? nil : sum
     }
 
     /// The indices of `spans` by first receive time; throws naming two files whose spans

@@ -208,21 +208,19 @@ public final class RecordingVerifier {
 
     /// Checks one line (no newline).
     public func consume(line: UnsafeRawBufferPointer) {
-        var start = 0
-        var receiveNs: Int64 = 0
-        // Leading receive timestamp, then one space.
-        while start < line.count {
-            let d = unsafe line[start] &- 0x30
-            if d > 9 { break }
-            receiveNs = receiveNs &* 10 &+ Int64(d)
-            start += 1
+        let receiveNs: Int64, range: Range<Int>
+        switch unsafe RecordingLine.parse(line) {
+        case .blank:
+            return
+        case .malformed:
+            report.messages += 1
+            report.decodeErrors += 1
+            return
+        case .message(let ns, let payload):
+            report.messages += 1
+            (receiveNs, range) = (ns, payload)
         }
-        while start < line.count, unsafe line[start] == 0x20 || line[start] == 0x09 || line[start] == 0x0D { start += 1 }
-        var end = line.count
-        while end > start, unsafe line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
-        guard end > start else { return }
-        report.messages += 1
-        let payload = unsafe UnsafeRawBufferPointer(rebasing: line[start..<end])
+        let payload = unsafe UnsafeRawBufferPointer(rebasing: line[range])
         let outcome = unsafe processor.process(payload, receiveWallNs: WallNanos(receiveNs), timestamps: TimestampChain())
         let message = processor.message
         switch outcome {

@@ -1,4 +1,5 @@
 import Foundation
+import TicklineMarketData
 
 /// Why a recorded file cannot be replayed. Cold path.
 struct ReplayError: Error, CustomStringConvertible {
@@ -50,7 +51,7 @@ struct RecordedBook {
     }
 }
 
-/// Replays recorded lines (`<recv ns> <raw JSON>`, SPECS data README) in file order. The
+/// Replays recorded lines (`<recv ns> <raw JSON>`, split by `RecordingLine`) in file order. The
 /// whole recording is loaded once into one byte arena, so the send loop only hands out
 /// pointers. The first REST snapshot of a symbol seeds its book; every depth diff is
 /// applied as it is handed out. With `loop`, each pass starts again from the recorded
@@ -103,16 +104,13 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
                     while end < all.count && all[end] != 10 { end += 1 }
                     lineNumber += 1
                     defer { start = end + 1 }
-                    var lineEnd = end
-                    while lineEnd > start && (all[lineEnd - 1] == 13 || all[lineEnd - 1] == 32) { lineEnd -= 1 }
-                    var jsonStart = start
-                    while jsonStart < lineEnd && all[jsonStart] != 32 { jsonStart += 1 }
-                    jsonStart += 1
-                    guard jsonStart < lineEnd else {
-                        if lineEnd > start { skipped += 1 }
-                        continue
+                    let payload: Range<Int>
+                    switch RecordingLine.parse(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: all[start..<end]))) {
+                    case .blank: continue
+                    case .malformed: skipped += 1; continue
+                    case .message(_, let range): payload = (start + range.lowerBound)..<(start + range.upperBound)
                     }
-                    let line = UnsafeBufferPointer(rebasing: all[jsonStart..<lineEnd])
+                    let line = UnsafeBufferPointer(rebasing: all[payload])
                     if let wrapped = Self.splitCombined(line) {
                         let name = String(decoding: UnsafeBufferPointer(rebasing: line[wrapped.nameRange]), as: UTF8.self)
                         let streamId: Int
