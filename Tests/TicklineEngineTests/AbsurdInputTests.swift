@@ -53,7 +53,7 @@ import TicklineTestSupport
             switch self {
             case .receiveTime25Digits: return ["\(d25) " + T.trade("9")]
             case .receiveTimeAtInt64Max:
-                return ["9223372036854775806 " + T.trade("9", time: "9223372036854775807"),
+                return ["9223372036854775806 " + T.trade("9"),
                         "9223372036854775807 " + T.trade("10"), "0 " + T.trade("11"), "9223372036854775807 " + T.trade("12")]
             case .eventTimes25Digits: return [T.trade("9", time: d25), T.depth("102", "103", eventTime: d25)]
             case .prices40Digits:
@@ -190,4 +190,150 @@ import TicklineTestSupport
             #expect(messages == lines.count, "\(command.rawValue): \(messages) messages for \(lines.count) lines")
         }
     }
+
+    /// Absurd numbers on the command line: refused before any work, naming the flag.
+    @Test(arguments: [
+        (["replay", "x.rec", "--pace", "1e-300"], "--pace"),
+        (["replay", "x.rec", "--pace", digits40], "--pace"),
+        (["verify", "x.rec", "--price-decimals", digits40], "--price-decimals"),
+        (["verify", "x.rec", "--quantity-decimals", "-1"], "--quantity-decimals"),
+        (["bench", "decode", "--input", "x.rec", "--passes", "99999999999"], "--passes"),
+        (["bench", "decode", "--input", "x.rec", "--passes", digits40], "--passes"),
+        (["bench", "ring", "--producer-cpu", "99999999999"], "--producer-cpu"),
+        (["bench", "ring", "--consumer-cpu", "-1"], "--consumer-cpu"),
+        (["bench", "ring", "--interval-ns", "9223372036854775807"], "--interval-ns"),
+        (["bench", "ring", "--capacity", "4611686018427387904"], "--capacity"),
+        (["bench", "ring", "--messages", "-5"], "--messages"),
+        (["bench", "e2e", "--duration", "1e40"], "--duration"),
+        (["bench", "e2e", "--rates", digits40], "--rates"),
+        (["bench", "e2e", "--symbols", "99999999999"], "symbol counts"),
+        (["bench", "e2e", "--warmup", "1e40"], "--warmup"),
+        (["demo", "--duration", "1e40"], "--duration"),
+        (["demo", "--rate", "-5"], "--rate"),
+        (["demo", "--symbols", digits40], "--symbols"),
+        (["demo", "--speed", "1e300"], "--speed"),
+        (["record", "--config", "x.yaml", "--out", "x.rec", "--duration", "1e40"], "--duration"),
+    ])
+    func absurdFlagValuesAreRefusedNamingTheFlag(_ arguments: [String], _ flag: String) {
+        let (status, output) = Self.run(Self.tickline, arguments, seconds: 30)
+        #expect(status > 0, "\(arguments) was accepted: \(output.suffix(1_000))")
+        #expect(output.contains(flag), "\(arguments): \(output.suffix(1_000))")
+    }
+
+    /// The replay server's flags: every deadline it computes from them stays in range.
+    @Test(arguments: [
+        (["--rate", "1e-300"], "--rate"), (["--ping-interval", "1e40"], "--ping-interval"), (["--pong-timeout", "1e40"], "--pong-timeout"),
+        (["--duration", "1e40"], "--duration"), (["--client-buffer-bytes", "9223372036854775807"], "--client-buffer-bytes"),
+        (["--fault", "drop@1e40"], "--fault"), (["--fault", "silence=1e40@1"], "--fault"),
+    ])
+    func replayServerRefusesAbsurdFlagValuesNamingTheFlag(_ arguments: [String], _ flag: String) throws {
+        let (folder, path) = try Self.file("clean.rec", Recording.tabSeparator.bytes)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.feed, ["--listen", "127.0.0.1:0", "--data", path] + arguments, seconds: 30)
+        #expect(status > 0, "\(arguments) was accepted: \(output.suffix(1_000))")
+        #expect(output.contains(flag), "\(arguments): \(output.suffix(1_000))")
+    }
+
+    /// The replay server loads each recording (serving it briefly) or refuses it naming the
+    /// file and line; `--duration` ends it once it has sent everything.
+    @Test(arguments: Recording.allCases)
+    func replayServerLoadsOrRefusesEveryRecordingByName(_ recording: Recording) throws {
+        let (folder, path) = try Self.file("\(recording.rawValue).rec", recording.bytes)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.feed, ["--listen", "127.0.0.1:0", "--data", path, "--duration", "0.2"], seconds: 30)
+        #expect(status == 0 || (status == 66 && output.contains("\(path):")), "status \(status): \(output.suffix(1_000))")
+        if !recording.hasUnusableLines(priceDecimals: 8) { #expect(status == 0, "\(output.suffix(1_000))") }
+    }
+
+    /// The shipped config with one absurd value: every command that reads a config refuses it,
+    /// naming the key, before it starts anything.
+    @Test(arguments: [
+        ("max_order_notional: 10000 ", "max_order_notional: \(digits40) ", "max_order_notional"),
+        ("submit_burst: 10 ", "submit_burst: -10 ", "submit_burst"),
+        ("market: { capacity: 65536 }", "market: { capacity: \(digits40) }", "rings.market.capacity"),
+        (#"position_limit: "0.25""#, #"position_limit: "\#(digits40)""#, "position_limit"),
+        ("latency_us: 1000 ", "latency_us: -1 ", "venue.latency_us"),
+        ("ping_interval_ms: 15000", "ping_interval_ms: \(digits40)", "ping_interval_ms"),
+        (#"tick: "0.01""#, #"tick: "-0.01""#, "tick"),
+        ("max_hold_ms: 14400000", "max_hold_ms: \(digits40)", "max_hold_ms"),
+        ("cores: [1]", "cores: [\(digits40)]", "cores"),
+        ("seed: 119329822", "seed: -1", "venue.seed"),
+        ("price_decimals: 2", "price_decimals: \(digits40)", "price_decimals"),
+    ])
+    func configsWithAbsurdNumbersAreRefusedNamingTheKey(_ original: String, _ absurd: String, _ key: String) throws {
+        let shipped = try String(contentsOfFile: Self.packageRoot + "/Config/laptop.yaml", encoding: .utf8)
+        try #require(shipped.contains(original), "Config/laptop.yaml no longer holds '\(original)'")
+        let (folder, path) = try Self.file("absurd.yaml", Array(shipped.replacingOccurrences(of: original, with: absurd).utf8))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let recording = folder + "/clean.rec"
+        try Data(Recording.tabSeparator.bytes).write(to: URL(fileURLWithPath: recording))
+        for arguments in [["run", "--config", path], ["record", "--config", path, "--out", folder + "/out.rec", "--duration", "1"],
+                          ["replay", recording, "--config", path, "--json"]] {
+            let (status, output) = Self.run(Self.tickline, arguments, seconds: 30)
+            #expect(status > 0, "\(arguments[0]) accepted \(absurd): \(output.suffix(1_000))")
+            #expect(output.contains(key) && output.contains("absurd.yaml"), "\(arguments[0]): \(output.suffix(1_000))")
+        }
+    }
+
+    /// OHLCV input with absurd numbers: refused naming the line and column, or computed.
+    @Test(arguments: [
+        ("1234567890123456789012345,1,2,0.5,1.5,10", "line 3, column 1"),
+        ("1723161256,\(digits40),1e300,-5,1.5,10", nil),
+        ("1723161256,1,2,0.5,1.5,-10", "line 3, column 6"),
+        ("9223372036854775807,1,2,0.5,1.5,1", nil),  // ns since the epoch
+        ("9223372036854775808,1,2,0.5,1.5,1", "line 3, column 1"),
+        ("1723161256,1e308,1e308,1e308,1e308,1e308", nil),
+        ("1723161256,nan,2,0.5,1.5,10", "line 3"),
+    ] as [(String, String?)])
+    func indicatorsRefuseOrComputeAbsurdBars(_ row: String, _ refusal: String?) throws {
+        let csv = "timestamp,open,high,low,close,volume\n1723161255,1,2,0.5,1.5,10\n\(row)\n"
+        let (folder, path) = try Self.file("bars.csv", Array(csv.utf8))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.tickline, ["indicators", path])
+        if let refusal {
+            #expect(status == 1 && output.contains(refusal), "status \(status): \(output.suffix(1_000))")
+        } else {
+            #expect(status <= 1, "status \(status): \(output.suffix(1_000))")
+        }
+    }
+
+    /// `tickline record` against `tickline-feed` serving absurd messages: the live feed path
+    /// (WebSocket framing, decoder, books) counts what it cannot decode and keeps recording;
+    /// verify then reads the recording it wrote.
+    @Test func recordCountsAbsurdMessagesFromTheFeedAndVerifyReadsTheRecording() throws {
+        // Every absurd line but the depth diffs the server refuses to load, and no bytes that
+        // are not UTF-8 (in a text frame the client closes the connection on them, as RFC 6455 says).
+        let served = Self.cleanLines + Recording.everything.lines.filter { !$0.contains("depthUpdate") }
+        let bytes = Array(served.enumerated().map { i, line in line.first?.isNumber == true ? line + "\n" : "\(1_000 + i) \(line)\n" }.joined().utf8)
+        let (folder, path) = try Self.file("served.rec", bytes)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let feed = ChildProcess(executable: Self.feed, arguments: ["--listen", "127.0.0.1:0", "--data", path, "--wait-clients", "1", "--loop", "--rate", "2000"])
+        #expect(feed.start())
+        defer { feed.stop() }
+        var address = ""
+        #expect(waitUntil(20) {
+            guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
+            address = String(line.dropFirst("listening ".count))
+            return true
+        }, "tickline-feed did not start: \(feed.errors)")
+        let config = """
+            feeds:
+              - { name: absurd, stream_address: "\(address)", rest_base: "http://\(address)", symbols: [BTCUSDT] }
+            risk:
+              instruments:
+                - { symbol: BTCUSDT, price_decimals: 2, quantity_decimals: 8, max_order_qty: "1", position_limit: "1" }
+            """
+        try config.write(toFile: folder + "/engine.yaml", atomically: true, encoding: .utf8)
+        let out = folder + "/recorded.rec"
+        let (status, output) = Self.run(Self.tickline, ["record", "--config", folder + "/engine.yaml", "--out", out, "--duration", "2"])
+        #expect(status == 0, "\(output.suffix(2_000))")
+        let decodeErrors = output.range(of: "decode errors ").map { Int(output[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+        #expect(decodeErrors > 0, "record counted no decode error: \(output.suffix(2_000))")
+        let verify = Self.lastJSON(Self.run(Self.tickline, ["verify", out, "--json", "--price-decimals", "2"]).output)
+        #expect(Self.number(verify, "messages") > 0 && Self.number(verify, "decode_errors") > 0, "\(verify ?? [:])")
+    }
+
+    /// <package root> (this file is <root>/Tests/TicklineEngineTests/AbsurdInputTests.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }

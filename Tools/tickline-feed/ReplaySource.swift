@@ -123,7 +123,8 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
                         let data = UnsafeBufferPointer(rebasing: line[wrapped.dataRange])
                         if Self.contains(data, "\"depthUpdate\"") {
                             guard let diff = Self.parseDiff(data) else {
-                                throw ReplayError(description: "\(file):\(lineNumber): depthUpdate without s/U/u/b/a")
+                                throw ReplayError(description: "\(file):\(lineNumber): depthUpdate whose s, U, u, b or a is missing or out of range "
+                                                  + "(ids are whole numbers up to \(UInt64.max), prices and quantities decimals up to \(Int64.max / 100_000_000))")
                             }
                             diffIndex = diffs.count
                             diffs.append(diff)
@@ -260,10 +261,17 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
         return out
     }
 
+    /// A JSON number that is a whole UInt64 (`uint64Value` would wrap a negative one and
+    /// clamp or trap on one past the range).
+    private static func updateId(_ value: Any?) -> UInt64? {
+        guard let number = value as? NSNumber else { return nil }
+        return UInt64(number.stringValue)
+    }
+
     private static func parseDiff(_ data: UnsafeBufferPointer<UInt8>) -> RecordedDiff? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any],
               let symbol = object["s"] as? String,
-              let first = (object["U"] as? NSNumber)?.uint64Value, let last = (object["u"] as? NSNumber)?.uint64Value,
+              let first = updateId(object["U"]), let last = updateId(object["u"]),
               let bids = levels(object["b"]), let asks = levels(object["a"])
         else { return nil }
         return RecordedDiff(symbol: symbol, firstUpdateId: first, lastUpdateId: last, bids: bids, asks: asks)
@@ -272,7 +280,7 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
     private static func parseSnapshot(_ line: UnsafeBufferPointer<UInt8>) -> RecordedBook? {
         guard line.count > 16, line[0] == UInt8(ascii: "{"), line[1] == UInt8(ascii: "\""),
               let object = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any],
-              let id = (object["lastUpdateId"] as? NSNumber)?.uint64Value,
+              let id = updateId(object["lastUpdateId"]),
               let bids = levels(object["bids"]), let asks = levels(object["asks"])
         else { return nil }
         var book = RecordedBook()
