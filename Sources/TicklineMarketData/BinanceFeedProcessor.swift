@@ -277,11 +277,12 @@ public final class RecordingVerifier {
     }
 
     /// The symbols a recording names, upper-cased, in order of first appearance: `s` fields
-    /// and combined-stream names (cold path: a plain byte search, no JSON parse).
+    /// and combined-stream names that are UTF-8 (cold path: a plain byte search, no JSON parse).
     public static func symbols(in recording: [UInt8]) -> [String] {
         var seen: [String] = []
         func add(_ bytes: ArraySlice<UInt8>) {
-            let symbol = String(decoding: bytes.map { $0 &- 97 < 26 ? $0 &- 32 : $0 }, as: UTF8.self)
+            // Bytes that are not UTF-8 name no symbol (the message is a decode error).
+            guard let symbol = String(validating: bytes.map { $0 &- 97 < 26 ? $0 &- 32 : $0 }, as: UTF8.self) else { return }
             if !symbol.isEmpty && !seen.contains(symbol) { seen.append(symbol) }
         }
         let sKey = Array("\"s\":\"".utf8)

@@ -49,4 +49,10 @@ import Testing
         #expect(verifier.report.messages == 3)
         #expect(verifier.report.decodeErrors == 2)
     }
+
+    @Test func symbolsThatAreNotUTF8AreNotFound() {
+        let recording = Array(#"1 {"stream":"btcusdt@trade","data":{"e":"trade","s":"BTC"#.utf8) + [0xFF, 0xFE]
+            + Array(#"USDT"}}"#.utf8) + [0x0A] + Array(#"2 {"e":"trade","s":"ethusdt"}"#.utf8)
+        #expect(RecordingVerifier.symbols(in: recording) == ["BTCUSDT", "ETHUSDT"])
+    }
 }
