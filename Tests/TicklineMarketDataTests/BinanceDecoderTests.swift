@@ -293,6 +293,30 @@ let realDepth = #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":
         #expect(d.counters[.badDecimal] == UInt64(messages.count))
     }
 
+    /// Times and ids past what the events hold are refused, never wrapped: an event time whose
+    /// nanoseconds pass Int64.max, 25-digit times and update ids, ids past Int64.max.
+    @Test func refusesTimesAndIdsPastWhatTheEventsHold() {
+        let d = btcDecoder()
+        let d25 = "1234567890123456789012345"
+        for text in [
+            #"{"e":"trade","E":9223372036855,"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true}"#,
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","T":\#(d25),"m":true}"#,
+            #"{"e":"trade","E":\#(d25),"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true}"#,
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":18446744073709551615,"p":"1","q":"1","m":true}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":\#(d25),"u":2,"b":[],"a":[]}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":\#(d25),"b":[],"a":[]}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":\#(d25),"b":[],"a":[]}"#,
+            #"{"u":\#(d25),"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"1"}"#,
+            #"{"lastUpdateId":\#(d25),"bids":[],"asks":[]}"#,
+        ] {
+            let (_, error) = decode(text, d, fallback: 0)
+            #expect(error == .badNumber, "\(text)")
+        }
+        // The largest that fit: an event time of 9223372036854 ms, ids of Int64.max.
+        let (m, error) = decode(#"{"e":"depthUpdate","E":9223372036854,"s":"BTCUSDT","U":9223372036854775807,"u":9223372036854775807,"b":[],"a":[]}"#, d)
+        #expect(error == nil && m.updateId == 9_223_372_036_854_775_807 && m.venueTimeNs == WallNanos(9_223_372_036_854_000_000))
+    }
+
     @Test func parsesLevelsOfMixedShapes() {
         // The exact venue shape takes the fast per-level path; spaced, short or extra-element
         // levels in the same array take the general one.
