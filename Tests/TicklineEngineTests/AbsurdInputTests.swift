@@ -333,6 +333,18 @@ import TicklineTestSupport
         #expect(Self.number(verify, "messages") > 0 && Self.number(verify, "decode_errors") > 0, "\(verify ?? [:])")
     }
 
+    /// The demo looping an absurd recording: it runs its duration and says how many lines it
+    /// left out (journal to a file, Redis named but unreachable: no servers started).
+    @Test func demoLoopsAnAbsurdRecordingAndSaysWhatItLeftOut() throws {
+        let (folder, path) = try Self.file("everything.rec", Recording.everything.bytes)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.tickline, ["demo", "--data", path, "--duration", "2", "--json",
+                                                        "--influx", "file://\(folder)/journal.lp", "--redis", "redis://127.0.0.1:1/0"])
+        #expect(status == 0, "\(output.suffix(2_000))")
+        #expect(output.contains("left out") && output.contains("lines that are not"), "\(output.suffix(2_000))")
+        #expect(Self.lastJSON(output)?["events"] != nil, "no JSON report: \(output.suffix(2_000))")
+    }
+
     /// <package root> (this file is <root>/Tests/TicklineEngineTests/AbsurdInputTests.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
