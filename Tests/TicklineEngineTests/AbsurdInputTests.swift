@@ -338,8 +338,12 @@ import TicklineTestSupport
     @Test func demoLoopsAnAbsurdRecordingAndSaysWhatItLeftOut() throws {
         let (folder, path) = try Self.file("everything.rec", Recording.everything.bytes)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (status, output) = Self.run(Self.tickline, ["demo", "--data", path, "--duration", "2", "--json",
-                                                        "--influx", "file://\(folder)/journal.lp", "--redis", "redis://127.0.0.1:1/0"])
+        let demo = ChildProcess(executable: Self.tickline, arguments: ["demo", "--data", path, "--duration", "2", "--json",
+                                                                      "--influx", "file://\(folder)/journal.lp", "--redis", "redis://127.0.0.1:1/0"])
+        #expect(demo.start())
+        defer { try? FileManager.default.removeItem(atPath: "/tmp/tickline-demo-\(demo.pid)") }
+        let status = demo.wait(seconds: 60) ?? demo.stop(seconds: 5)
+        let output = demo.output + demo.errors
         #expect(status == 0, "\(output.suffix(2_000))")
         #expect(output.contains("left out") && output.contains("lines that are not"), "\(output.suffix(2_000))")
         #expect(Self.lastJSON(output)?["events"] != nil, "no JSON report: \(output.suffix(2_000))")
