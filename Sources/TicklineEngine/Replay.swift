@@ -347,10 +347,13 @@ public final class ReplayEngine {
                 }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
-                    // Saturated: a recording can span more ns than the clock has left.
+                    // Saturated: a recording can span more ns than the clock has left, and a
+                    // time that goes back is due at once.
                     let wait = Double(recv - firstRecv) / pace
-                    let due = wait < Double(Int64.max - startWall.ns) ? startWall + Int64(wait) : .max
-                    while Clock.monotonic() < due { usleep(200) }
+                    if wait > 0 {
+                        let due = wait < Double(Int64.max - startWall.ns) ? startWall + Int64(wait) : .max
+                        while Clock.monotonic() < due { usleep(200) }
+                    }
                 }
                 step(UnsafeRawBufferPointer(rebasing: line[payload]), receiveWallNs: WallNanos(recv))
                 let done = Int(Double(i) / Double(max(n, 1)) * 100)

@@ -333,6 +333,17 @@ import TicklineTestSupport
         #expect(Self.number(verify, "messages") > 0 && Self.number(verify, "decode_errors") > 0, "\(verify ?? [:])")
     }
 
+    /// A paced replay whose receive times jump back by nearly Int64.max ns: the earlier line
+    /// is due at once (the wait, 9.2e21 ns at pace 0.001, is no Int64).
+    @Test func pacedReplayOfReceiveTimesThatJumpBackNeitherTrapsNorWaits() throws {
+        let lines = ["9223372036854775000 " + Self.trade("1"), "1000 " + Self.trade("2"), "2000 " + Self.trade("3")]
+        let (folder, path) = try Self.file("back.rec", Array((lines.joined(separator: "\n") + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.tickline, ["replay", path, "--pace", "0.001", "--json"], seconds: 30)
+        #expect(status == 0, "\(output.suffix(2_000))")
+        #expect(Self.number(Self.lastJSON(output), "messages") == 3, "\(output.suffix(2_000))")
+    }
+
     /// The demo looping an absurd recording: it runs its duration and says how many lines it
     /// left out (journal to a file, Redis named but unreachable: no servers started).
     @Test func demoLoopsAnAbsurdRecordingAndSaysWhatItLeftOut() throws {
