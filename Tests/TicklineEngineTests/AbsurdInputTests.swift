@@ -206,6 +206,8 @@ import TicklineTestSupport
         (["bench", "ring", "--messages", "-5"], "--messages"),
         (["bench", "e2e", "--duration", "1e40"], "--duration"),
         (["bench", "e2e", "--rates", digits40], "--rates"),
+        (["bench", "e2e", "--rates", "9223372036854775807"], "--rates"),
+        (["bench", "e2e", "--rated-rates", "1000,99999999999"], "--rated-rates"),
         (["bench", "e2e", "--symbols", "99999999999"], "symbol counts"),
         (["bench", "e2e", "--warmup", "1e40"], "--warmup"),
         (["demo", "--duration", "1e40"], "--duration"),
