@@ -89,7 +89,8 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binance messages from a recording decoded to events in memory (with the L2 book update): messages/s.",
             discussion: """
-                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs \
+                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory (a line that is \
+                not one is counted in decode_errors and left out of the timing), then runs \
                 the feed's per-message work (decode, book update, top-of-book and depth snapshot, events) \
                 over all of them, several timed passes from fresh books, and prints the median pass. A \
                 file without a REST snapshot line leaves the books buffering (book_updates 0). \
