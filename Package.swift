@@ -133,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "tickline-feed",
             dependencies: [
-                "TicklineCore", "TicklineWebSocket", "CTicklineLinux",
+                "TicklineCore", "TicklineWebSocket", "TicklineMarketData", "CTicklineLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/tickline-feed"),

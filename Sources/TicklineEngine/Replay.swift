@@ -335,7 +335,7 @@ public final class ReplayEngine {
     var trips: [RoundTrip] = []
     var lastTrip: UInt64 = 0
     var lastRecv: WallNanos = 0
-    /// Lines without a `<receive ns> ` prefix (decode errors, with the processor's).
+    /// Lines that are not `<receive ns> <payload>` (messages and decode errors, beside the processor's).
     var linesWithoutTime: UInt64 = 0
     /// The simulated market clock: both readings move with the receive times of the
     /// messages (never backwards), so every decision sees market time.
@@ -354,23 +354,24 @@ public final class ReplayEngine {
                 var end = i
                 while end < n && raw[end] != 10 { end += 1 }
                 defer { i = end + 1 }
-                guard end > i else { continue }
-                // "<receive ns> <json>"
-                var recv: Int64 = 0
-                var j = i
-                var valid = true
-                while j < end, raw[j] >= 48, raw[j] <= 57 {
-                    guard let next = ReplayInput.appendDigit(recv, raw[j]) else { valid = false; break }
-                    recv = next
-                    j += 1
+                let line = UnsafeRawBufferPointer(rebasing: raw[i..<end])
+                let recv: Int64, payload: Range<Int>
+                switch RecordingLine.parse(line) {
+                case .blank: continue
+                case .malformed: linesWithoutTime += 1; continue
+                case .message(let ns, let range): (recv, payload) = (ns, range)
                 }
-                guard valid, j < end, raw[j] == 32 else { linesWithoutTime += 1; continue }
                 if firstRecv == 0 { firstRecv = recv }
                 if pace > 0 {
-                    let due = startWall + Int64(Double(recv - firstRecv) / pace)
-                    while Clock.monotonic() < due { usleep(200) }
+                    // Saturated: a recording can span more ns than the clock has left, and a
+                    // time that goes back is due at once.
+                    let wait = Double(recv - firstRecv) / pace
+                    if wait > 0 {
+                        let due = wait < Double(Int64.max - startWall.ns) ? startWall + Int64(wait) : .max
+                        while Clock.monotonic() < due { usleep(200) }
+                    }
                 }
-                step(UnsafeRawBufferPointer(rebasing: raw[(j + 1)..<end]), receiveWallNs: WallNanos(recv))
+                step(UnsafeRawBufferPointer(rebasing: line[payload]), receiveWallNs: WallNanos(recv))
                 let done = Int(Double(i) / Double(max(n, 1)) * 100)
                 if done >= nextProgress { progress(Double(done) / 100); nextProgress = done + 1 }
             }
@@ -657,16 +658,13 @@ public enum ReplayInput {
         }
     }
 
-    /// The first and last receive times of a recording (nil: no line starts with one).
+    /// The first and last receive times of a recording (nil: no line is a message).
     public static func span(name: String, _ bytes: [UInt8]) -> Span? {
         func stamp(at start: Int) -> Int64? {
-            var v: Int64 = 0, j = start
-            while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
-                guard let next = ReplayInput.appendDigit(v, bytes[j]) else { return nil }
-                v = next
-                j += 1
-            }
-            return j > start && j < bytes.count && bytes[j] == 32 ? v : nil
+            var end = start
+            while end < bytes.count, bytes[end] != 10 { end += 1 }
+            guard case .message(let ns, _) = RecordingLine.parse(bytes[start..<end]) else { return nil }
+            return ns
         }
         var first: Int64?
         var i = 0
@@ -685,14 +683,6 @@ public enum ReplayInput {
             end = start
         }
         return Span(name: name, firstNs: first, lastNs: last)
-    }
-
-    /// `value` × 10 + the ASCII digit, or nil past `Int64.max` (a malformed receive time).
-    @inline(__always)
-    static func appendDigit(_ value: Int64, _ digit: UInt8) -> Int64? {
-        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-        let (sum, o2) = times10.addingReportingOverflow(Int64(digit &- 48))
-        return o1 || o2 ? nil : sum
     }
 
     /// The indices of `spans` by first receive time; throws naming two files whose spans

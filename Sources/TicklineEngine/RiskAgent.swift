@@ -504,7 +504,8 @@ public final class RiskAgent: Agent {
             let book = d.pointee
             let bid = book.bidLevels > 0 ? book.bids[0].price.units : 0
             let ask = book.askLevels > 0 ? book.asks[0].price.units : 0
-            let mid = bid > 0 && ask > 0 ? (bid + ask) / 2 : max(bid, ask)
+            // (bid + ask) / 2 without the sum, which overflows for prices near Int64.max.
+            let mid = bid > 0 && ask > 0 ? (bid >> 1) + (ask >> 1) + (bid & ask & 1) : max(bid, ask)
             guard mid > 0 else { return }
             let price = Price(units: mid)
             risk.updatePrice(instrument: book.instrument, price: price, nowNs: nowNs)

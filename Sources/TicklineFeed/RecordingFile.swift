@@ -7,8 +7,9 @@ public struct RecordingReadError: Error, CustomStringConvertible, Equatable {
     public let description: String
 }
 
-/// The bytes of a recording (`<receive ns> <json>` lines), plain or gzip (told by its magic
-/// bytes). Gzip goes through `gzip -dc`, which keeps zlib out of the product binary. Cold path:
+/// The bytes of a recording (`<receive ns> <json>` lines, split by `RecordingLine`), plain or
+/// gzip (told by its magic bytes). Gzip goes through `gzip -dc`, which keeps zlib out of the
+/// product binary. Cold path:
 /// `verify`, `replay`, `bench decode`, the demo, the tests and the benchmarks all load files
 /// through this one reader (`RecordingWriter` writes them).
 public enum RecordingFile {

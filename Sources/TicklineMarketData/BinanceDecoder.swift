@@ -1120,10 +1120,11 @@ public final class BinanceDecoder {
         var p = start
         let end = s.end
         if let v = tryFastDecimal(&s, decimals: decimals, scale: scale) { return v }
-        var negative = false
+        // Every decimal read here is a price or a quantity, never negative at the venue: a
+        // sign means a broken message, not a short position.
         if p < end && s.load(p) == Ascii.minus {
-            negative = true
-            p += 1
+            _ = s.fail(.badDecimal)
+            return nil
         }
         var value: Int64 = 0
         var digits = 0
@@ -1148,8 +1149,7 @@ public final class BinanceDecoder {
                 let kept = (word << UInt64(8 * (8 - decimals))) | (0x3030_3030_3030_3030 >> UInt64(8 * decimals))
                 let fraction = Int64(Self.eightDigitsValue(kept))
                 s.pos = p + 10
-                let v = value &* scale &+ fraction
-                return negative ? -v : v
+                return value &* scale &+ fraction
             }
         }
         var fraction = 0
@@ -1190,7 +1190,7 @@ public final class BinanceDecoder {
             fraction += 1
         }
         s.pos = p + 1
-        return negative ? -value : value
+        return value
     }
 
     /// High bit set in each zero byte of `w` (exact up to the first zero byte).
@@ -1215,14 +1215,12 @@ public final class BinanceDecoder {
         return v
     }
 
-    /// A decimal held in a string ref, with overflow checks (deferred and escaped values).
+    /// A non-negative decimal held in a string ref (a price or quantity), with overflow
+    /// checks (deferred and escaped values).
     private static func parseDecimal(_ text: StringRef, decimals: Int) -> Int64? {
         var i = 0
-        var negative = false
-        if text.count > 0 && (text.byte(0) == Ascii.minus || text.byte(0) == Ascii.plus) {
-            negative = text.byte(0) == Ascii.minus
-            i = 1
-        }
+        if text.count > 0 && text.byte(0) == Ascii.minus { return nil }
+        if text.count > 0 && text.byte(0) == Ascii.plus { i = 1 }
         var value: Int64 = 0
         var fraction = 0
         var sawDigit = false
@@ -1257,7 +1255,7 @@ public final class BinanceDecoder {
             value = m
             fraction += 1
         }
-        return negative ? -value : value
+        return value
     }
 
     /// A non-negative integer id or time at the cursor (out of line: `tryFastId` comes first

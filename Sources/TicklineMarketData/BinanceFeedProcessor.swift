@@ -198,11 +198,13 @@ public struct VerifyReport: Sendable, Equatable {
     public var booksUnsynced = 0
     /// Symbols in the instrument table.
     public var symbols = 0
+    /// Lines that are not `<receive ns> <payload>` (decode errors, beside the processor's).
+    public var malformedLines: UInt64 = 0
 
     public init() {}
 
     public var depthGaps: UInt64 { processed.depthGaps }
-    public var decodeErrors: UInt64 { processed.decodeErrors }
+    public var decodeErrors: UInt64 { processed.decodeErrors + malformedLines }
     public var snapshotsSynced: UInt64 { processed.snapshotsSynced }
 
     /// A check found something wrong: a depth gap, a book mismatch, a trade-id gap, a line
@@ -235,7 +237,7 @@ public struct VerifyReport: Sendable, Equatable {
         let p = processed
         return "{\"messages\":\(messages),\"depth_gaps\":\(p.depthGaps),\"book_checks\":\(bookChecks),"
             + "\"book_mismatches\":\(bookMismatches),\"trade_id_checks\":\(tradeIdChecks),\"trade_id_gaps\":\(tradeIdGaps),"
-            + "\"decode_errors\":\(p.decodeErrors),\"unsupported_messages\":\(p.unsupportedMessages),"
+            + "\"decode_errors\":\(decodeErrors),\"unsupported_messages\":\(p.unsupportedMessages),"
             + "\"snapshots_synced\":\(p.snapshotsSynced),\"snapshots_too_old\":\(p.snapshotsTooOld),"
             + "\"snapshots_with_gap\":\(p.snapshotsWithGap),\"snapshots_without_symbol\":\(p.snapshotsWithoutSymbol),"
             + "\"books_unsynced\":\(booksUnsynced),\"complete\":\(incomplete.isEmpty)}"
@@ -244,7 +246,7 @@ public struct VerifyReport: Sendable, Equatable {
     public var text: String {
         let p = processed
         var out = "messages \(messages), depth gaps \(p.depthGaps), book checks \(bookChecks) (mismatches \(bookMismatches)), "
-            + "trade-id checks \(tradeIdChecks) (gaps \(tradeIdGaps)), decode errors \(p.decodeErrors), "
+            + "trade-id checks \(tradeIdChecks) (gaps \(tradeIdGaps)), decode errors \(decodeErrors), "
             + "unsupported messages \(p.unsupportedMessages)\n"
             + "snapshots: synced \(p.snapshotsSynced), too old \(p.snapshotsTooOld), gap before them \(p.snapshotsWithGap), "
             + "no symbol \(p.snapshotsWithoutSymbol); books never synced \(booksUnsynced) of \(symbols)"
@@ -317,21 +319,19 @@ public final class RecordingVerifier {
 
     /// Checks one line (no newline).
     public func consume(line: UnsafeRawBufferPointer) {
-        var start = 0
-        var receiveNs: Int64 = 0
-        // Leading receive timestamp, then one space.
-        while start < line.count {
-            let d = unsafe line[start] &- 0x30
-            if d > 9 { break }
-            receiveNs = receiveNs &* 10 &+ Int64(d)
-            start += 1
+        let receiveNs: Int64, range: Range<Int>
+        switch unsafe RecordingLine.parse(line) {
+        case .blank:
+            return
+        case .malformed:
+            reportStorage.messages += 1
+            reportStorage.malformedLines += 1
+            return
+        case .message(let ns, let payload):
+            reportStorage.messages += 1
+            (receiveNs, range) = (ns, payload)
         }
-        while start < line.count, unsafe line[start] == 0x20 || line[start] == 0x09 || line[start] == 0x0D { start += 1 }
-        var end = line.count
-        while end > start, unsafe line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
-        guard end > start else { return }
-        reportStorage.messages += 1
-        let payload = unsafe UnsafeRawBufferPointer(rebasing: line[start..<end])
+        let payload = unsafe UnsafeRawBufferPointer(rebasing: line[range])
         let outcome = unsafe processor.process(payload, receiveWallNs: WallNanos(receiveNs), timestamps: TimestampChain())
         let message = processor.message
         switch outcome {
@@ -387,11 +387,12 @@ public final class RecordingVerifier {
     }
 
     /// The symbols a recording names, upper-cased, in order of first appearance: `s` fields
-    /// and combined-stream names (cold path: a plain byte search, no JSON parse).
+    /// and combined-stream names that are UTF-8 (cold path: a plain byte search, no JSON parse).
     public static func symbols(in recording: [UInt8]) -> [String] {
         var seen: [String] = []
         func add(_ bytes: ArraySlice<UInt8>) {
-            let symbol = String(decoding: bytes.map { $0 &- 97 < 26 ? $0 &- 32 : $0 }, as: UTF8.self)
+            // Bytes that are not UTF-8 name no symbol (the message is a decode error).
+            guard let symbol = String(validating: bytes.map { $0 &- 97 < 26 ? $0 &- 32 : $0 }, as: UTF8.self) else { return }
             if !symbol.isEmpty && !seen.contains(symbol) { seen.append(symbol) }
         }
         let sKey = Array("\"s\":\"".utf8)

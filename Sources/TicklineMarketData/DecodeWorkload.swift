@@ -11,35 +11,35 @@ public final class DecodeWorkload {
     public let starts: [Int]
     public let ends: [Int]
     public let receiveNs: [Int64]
+    /// Non-blank lines that are not `<receive ns> <payload>` (not in `count`).
+    public let malformedLines: Int
     public var count: Int { starts.count }
     public var payloadBytes: Int { payloads.count }
 
-    /// From a recording: lines `<receive ns> <raw JSON>` (the timestamp is optional).
+    /// From a recording: lines `<receive ns> <raw JSON>` (see `RecordingLine`); lines that are
+    /// not messages are left out and counted in `malformedLines`.
     public init(recording: [UInt8], instruments: InstrumentTable) {
         var payloads: [UInt8] = []
         var starts: [Int] = [], ends: [Int] = [], receiveNs: [Int64] = []
+        var malformed = 0
         var lineStart = 0
         func add(_ from: Int, _ to: Int) {
-            var i = from
-            var ns: Int64 = 0
-            while i < to, recording[i] &- 0x30 < 10 {
-                ns = ns &* 10 &+ Int64(recording[i] &- 0x30)
-                i += 1
+            switch RecordingLine.parse(recording[from..<to]) {
+            case .blank: return
+            case .malformed: malformed += 1
+            case .message(let ns, let payload):
+                starts.append(payloads.count)
+                payloads.append(contentsOf: recording[payload])
+                ends.append(payloads.count)
+                receiveNs.append(ns)
             }
-            while i < to, recording[i] == 0x20 || recording[i] == 0x09 { i += 1 }
-            var end = to
-            while end > i, recording[end - 1] == 0x0D || recording[end - 1] == 0x20 { end -= 1 }
-            guard end > i else { return }
-            starts.append(payloads.count)
-            payloads.append(contentsOf: recording[i..<end])
-            ends.append(payloads.count)
-            receiveNs.append(ns)
         }
         for (i, b) in recording.enumerated() where b == 0x0A {
             add(lineStart, i)
             lineStart = i + 1
         }
         if lineStart < recording.count { add(lineStart, recording.count) }
+        malformedLines = malformed
         self.payloads = payloads
         self.starts = starts
         self.ends = ends
@@ -48,9 +48,9 @@ public final class DecodeWorkload {
                                          pendingLevels: 1 << 18)
     }
 
-    /// From whole messages (no timestamps).
+    /// From whole messages (no timestamps: each is received at 0).
     public convenience init(messages: [String], instruments: InstrumentTable) {
-        self.init(recording: Array(messages.joined(separator: "\n").utf8), instruments: instruments)
+        self.init(recording: Array(messages.map { "0 " + $0 }.joined(separator: "\n").utf8), instruments: instruments)
     }
 
     /// Processes message `index` (wraps around). Hot path: no allocation. Returns a value

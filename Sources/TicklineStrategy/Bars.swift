@@ -114,7 +114,9 @@ public struct BarBuilder: Sendable {
             var start = ns - ns % d
             if ns < 0 && ns % d != 0 { start -= d }
             _startNs = WallNanos(start)
-            _endNs = WallNanos(start + d)
+            // The last interval before Int64.max ns ends there: a later end is not a time.
+            let (end, overflow) = start.addingReportingOverflow(d)
+            _endNs = WallNanos(overflow ? .max : end)
         } else {
             _startNs = wallNs
             _endNs = wallNs

@@ -15,17 +15,24 @@ struct Bench: ParsableCommand {
         subcommands: [Ring.self, RingConsumer.self, Decode.self, BenchE2E.self])
 
     struct RingOptions: ParsableArguments {
-        @Option(help: "Messages in the throughput phase.") var messages = 20_000_000
-        @Option(help: "Messages in the paced latency phase.") var paced = 200_000
-        @Option(name: .customLong("interval-ns"), help: "Spacing of paced messages, ns.") var intervalNs = 5_000
-        @Option(help: "Ring capacity in 64-byte slots (a power of two).") var capacity = 65_536
-        @Option(name: .customLong("producer-cpu"), help: "CPU the producer is pinned to.") var producerCpu = 0
-        @Option(name: .customLong("consumer-cpu"), help: "CPU the consumer is pinned to.") var consumerCpu = 1
+        @Option(help: "Messages in the throughput phase, 1-100000000000.") var messages = 20_000_000
+        @Option(help: "Messages in the paced latency phase, 100-1000000000.") var paced = 200_000
+        @Option(name: .customLong("interval-ns"), help: "Spacing of paced messages, ns, 1-1000000000.") var intervalNs = 5_000
+        @Option(help: "Ring capacity in 64-byte slots (a power of two, 2-1073741824).") var capacity = 65_536
+        @Option(name: .customLong("producer-cpu"), help: "CPU the producer is pinned to, 0-1023.") var producerCpu = 0
+        @Option(name: .customLong("consumer-cpu"), help: "CPU the consumer is pinned to, 0-1023.") var consumerCpu = 1
 
+        // The upper bounds keep the arithmetic on them (deadlines, region sizes, CPU masks)
+        // inside its integer types (CPUs: a glibc cpu_set_t holds 1024); a run at the largest
+        // takes hours, not forever.
         func validate() throws {
-            guard messages > 0, paced >= 100 else { throw ValidationError("--messages must be > 0 and --paced at least 100") }
-            guard capacity >= 2, capacity & (capacity - 1) == 0 else { throw ValidationError("--capacity \(capacity) is not a power of two") }
-            guard intervalNs > 0 else { throw ValidationError("--interval-ns must be > 0") }
+            try checkRange("--messages", messages, in: 1...100_000_000_000)
+            try checkRange("--paced", paced, in: 100...1_000_000_000)
+            try checkRange("--interval-ns", intervalNs, in: 1...1_000_000_000)
+            try checkRange("--capacity", capacity, in: 2...(1 << 30))
+            guard capacity & (capacity - 1) == 0 else { throw ValidationError("--capacity \(capacity) is not a power of two") }
+            try checkRange("--producer-cpu", producerCpu, in: 0...1_023)
+            try checkRange("--consumer-cpu", consumerCpu, in: 0...1_023)
         }
 
         var options: RingBenchmark.Options {
@@ -82,7 +89,8 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binance messages from a recording decoded to events in memory (with the L2 book update): messages/s.",
             discussion: """
-                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory, then runs \
+                Loads every line of the file (`<receive ns> <json>`, plain or gzip) into memory (a line that is \
+                not one is counted in decode_errors and left out of the timing), then runs \
                 the feed's per-message work (decode, book update, top-of-book and depth snapshot, events) \
                 over all of them, several timed passes from fresh books, and prints the median pass. A \
                 file without a REST snapshot line leaves the books buffering (book_updates 0). \
@@ -95,14 +103,12 @@ struct Bench: ParsableCommand {
                 """)
 
         @Option(help: "Recorded file: `<receive ns> <json>` lines, plain or gzip.") var input: String
-        @Option(help: "Timed passes over all messages (median reported).") var passes = 7
+        @Option(help: "Timed passes over all messages (median reported), 1-10000.") var passes = 7
         @Flag(help: "Print one JSON line.") var json = false
         @Flag(name: .customLong("decode-only"), help: "Time the decoder alone (no book, no events), as a JSON-parser baseline does.")
         var decodeOnly = false
 
-        func validate() throws {
-            guard passes >= 1 else { throw ValidationError("--passes must be at least 1") }
-        }
+        func validate() throws { try checkRange("--passes", passes, in: 1...10_000) }
 
         func run() throws {
             let bytes = try RecordingFile.load(input)
@@ -111,7 +117,8 @@ struct Bench: ParsableCommand {
             guard workload.count > 0 else { throw CommandFailure("\(input): no messages") }
             let pass = decodeOnly ? workload.runDecodeOnlyPass : workload.runPass
             var sink = pass()  // warm-up
-            let failed = workload.processor.decoder.counters.totalErrors
+            // Lines that are not `<receive ns> <message>` did not decode either (as in verify).
+            let failed = workload.processor.decoder.counters.totalErrors + UInt64(workload.malformedLines)
             var durations: [Int64] = []
             var cpuDurations: [Int64] = []
             durations.reserveCapacity(passes)

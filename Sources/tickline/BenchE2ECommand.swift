@@ -21,7 +21,7 @@ struct BenchE2E: ParsableCommand {
             until drops appear: the rated load is the highest offered rate with 0 drops over the run.
             """)
 
-    @Option(help: "Offered rates, messages/s, comma-separated.") var rates = "10000,100000,1000000"
+    @Option(help: "Offered rates, messages/s, comma-separated (1…1000000000).") var rates = "10000,100000,1000000"
     @Option(help: "Symbol counts, comma-separated (1…10000).") var symbols = "1,100,10000"
     @Option(parsing: .unconditional, help: "Measurement window per scenario, seconds.") var duration = 5.0
     @Option(parsing: .unconditional, help: "Seconds of sending before the window (default: 1 + symbols/5000).") var warmup: Double?
@@ -38,6 +38,9 @@ struct BenchE2E: ParsableCommand {
     func validate() throws {
         guard parse(rates) != nil, parse(symbols) != nil, parse(ratedRates) != nil else {
             throw ValidationError("--rates, --symbols and --rated-rates take comma-separated positive numbers")
+        }
+        guard (parse(rates)! + parse(ratedRates)!).allSatisfy({ $0 <= 1_000_000_000 }) else {
+            throw ValidationError("--rates and --rated-rates must be at most 1000000000 messages/s (tickline-feed --rate's range)")
         }
         guard parse(symbols)!.allSatisfy({ $0 >= 1 && $0 <= 10_000 }), ratedSymbols >= 1, ratedSymbols <= 10_000 else {
             throw ValidationError("symbol counts must be 1…10000 (tickline-feed --synthetic's range)")

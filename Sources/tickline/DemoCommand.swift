@@ -59,8 +59,18 @@ struct Demo: ParsableCommand {
             var all: [UInt8] = []
             for f in data { all += try RecordingFile.load(f); if all.last != 10 { all.append(10) } }
             names = RecordingVerifier.symbols(in: all)
-            recorded = all.split(separator: 10).map { line in Array(line.drop { $0 != 32 }.dropFirst()) }
+            var malformed = 0
+            for line in all.split(separator: 10) {
+                switch RecordingLine.parse(line) {
+                case .blank: break
+                case .malformed: malformed += 1
+                case .message(_, let payload): recorded.append(Array(all[payload]))
+                }
+            }
             guard !names.isEmpty, !recorded.isEmpty else { throw CommandFailure("no Binance messages in \(data.joined(separator: ", "))") }
+            if malformed > 0 {
+                FileHandle.standardError.write(Data("demo: left out \(malformed) lines that are not `<receive ns> <message>`\n".utf8))
+            }
         }
         let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 8, maxOrderQuantityUnits: 10_000_000,
                                       positionLimitUnits: 25_000_000)

@@ -31,7 +31,7 @@ struct Replay: ParsableCommand {
     var files: [String]
     @Option(help: "An engine config (its strategies:, risk: and venue: sections).") var config: String?
     @Flag(help: "Print one JSON line at the end instead of the report.") var json = false
-    @Option(parsing: .unconditional, help: "Replayed seconds per wall second, 0-1000 (0 = as fast as possible).") var pace: Double = 0
+    @Option(parsing: .unconditional, help: "Replayed seconds per wall second, 0.001-1000, or 0 = as fast as possible.") var pace: Double = 0
     @Option(help: "Write an HTML report (round trips, per-strategy results, equity and drawdown charts) to this file.")
     var html: String?
     @Option(help: "A Binance exchangeInfo body (JSON file): decimals, tick and step of the symbols the config does not list.")
@@ -41,7 +41,9 @@ struct Replay: ParsableCommand {
     var maxDecodeErrorsPercent: Double = 0.1
 
     func validate() throws {
-        guard pace >= 0 && pace <= 1_000 else { throw ValidationError("--pace must be from 0 to 1000 (got \(pace.formatted()))") }
+        guard pace == 0 || (pace >= 0.001 && pace <= 1_000) else {
+            throw ValidationError("--pace must be 0 (as fast as possible) or from 0.001 to 1000 (got \(pace.formatted()))")
+        }
         guard maxDecodeErrorsPercent >= 0 && maxDecodeErrorsPercent <= 100 else {
             throw ValidationError("--max-decode-errors must be from 0 to 100 (got \(maxDecodeErrorsPercent.formatted()))")
         }

@@ -4,6 +4,7 @@ import TicklineConfig
 import TicklineCore
 @testable import TicklineEngine
 import TicklineFeed
+import TicklineMarketData
 import TicklineRing
 import TicklineRisk
 import TicklineTestSupport
@@ -105,9 +106,9 @@ import TicklineTestSupport
                 var end = i
                 while end < raw.count && raw[end] != 10 { end += 1 }
                 defer { i = end + 1 }
-                guard let space = raw[i..<end].firstIndex(of: 32),
-                      let recv = Int64(String(decoding: UnsafeRawBufferPointer(rebasing: raw[i..<space]), as: UTF8.self)) else { continue }
-                checker.step(engine, UnsafeRawBufferPointer(rebasing: raw[(space + 1)..<end]), WallNanos(recv))
+                let line = UnsafeRawBufferPointer(rebasing: raw[i..<end])
+                guard case .message(let recv, let payload) = RecordingLine.parse(line) else { continue }
+                checker.step(engine, UnsafeRawBufferPointer(rebasing: line[payload]), WallNanos(recv))
             }
         }
         let r = engine.finish(elapsedSeconds: 1)

@@ -366,7 +366,7 @@ import TicklineTestSupport
         (["bench", "e2e", "--every", "0"], "--every must be from 1 to 1000000 (got 0)"),
         (["bench", "e2e", "--warmup", "-1"], "--warmup must be from 0 to 3600 (got -1)"),
         (["verify", "x.rec", "--price-decimals", "40"], "--price-decimals must be from 0 to 18 (got 40)"),
-        (["replay", "x.rec", "--pace", "-1"], "--pace must be from 0 to 1000 (got -1)"),
+        (["replay", "x.rec", "--pace", "-1"], "--pace must be 0 (as fast as possible) or from 0.001 to 1000 (got -1)"),
     ])
     func refusesOutOfRangeNumbersNamingTheFlagAndTheRange(arguments: [String], message: String) {
         let p = ChildProcess(executable: Self.tickline, arguments: arguments)

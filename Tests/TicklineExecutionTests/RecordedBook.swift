@@ -1,6 +1,7 @@
 import Foundation
 import TicklineCore
 import TicklineFeed
+import TicklineMarketData
 
 /// A minimal reader of the recorded Binance BTCUSDT capture (`<recv ns> <json>` lines,
 /// gzip): the REST depth snapshot as a `DepthSnapshot` (prices at 2 decimals, quantities at
@@ -35,8 +36,9 @@ enum RecordedBook {
     }
 
     static func json(_ line: Substring) throws -> (Int64, [String: Any]) {
-        guard let space = line.firstIndex(of: " "), let receive = Int64(line[..<space]),
-              let root = try JSONSerialization.jsonObject(with: Data(line[line.index(after: space)...].utf8)) as? [String: Any]
+        let bytes = Array(line.utf8)
+        guard case .message(let receive, let payload) = RecordingLine.parse(bytes[...]),
+              let root = try JSONSerialization.jsonObject(with: Data(bytes[payload])) as? [String: Any]
         else { throw Failure(description: "bad line \(line.prefix(120))") }
         return (receive, root)
     }

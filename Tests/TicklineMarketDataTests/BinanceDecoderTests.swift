@@ -259,15 +259,62 @@ let realDepth = #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":
 
     @Test(arguments: [
         ("61837.63000000", Int64(6_183_763), nil as BinanceDecodeError?), ("0.01000000", 1, nil), ("12345678.00000000", 1_234_567_800, nil),
-        ("123456789.12", 12_345_678_912, nil), ("-1.50000000", -150, nil), ("7", 700, nil), (".5", 50, nil), ("3.1", 310, nil),
+        ("123456789.12", 12_345_678_912, nil), ("-1.50000000", 0, .badDecimal), ("-0.01", 0, .badDecimal), ("7", 700, nil), (".5", 50, nil), ("3.1", 310, nil),
         ("1.00000001", 0, .badDecimal), ("1.001", 0, .badDecimal), ("1.0000000a", 0, .badDecimal), ("", 0, .badDecimal),
         ("99999999999999999.00", 0, .badDecimal), ("1..0", 0, .badDecimal),
+        ("1234567890123456789012345678901234567890", 0, .badDecimal), ("1234567890123456789012345678901234567890.00", 0, .badDecimal),
+        ("92233720368547758.07", Int64.max, nil), ("92233720368547758.08", 0, .badDecimal),
     ])
     func parsesDecimalsOnEveryPath(text: String, units: Int64, error: BinanceDecodeError?) {
         let d = btcDecoder()
         let (m, e) = decode(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"\#(text)","q":"1.00000000","T":1,"m":true,"M":true}}"#, d)
         #expect(e == error, "\(text)")
         if error == nil { #expect(m.price == Price(units: units), "\(text)") }
+    }
+
+    /// Prices and quantities are never negative or longer than an Int64 holds at the
+    /// instrument's scale: in every field that carries one, on the fast and the careful path.
+    @Test(arguments: ["-1.50000000", "-1.5", #"\u002d1.5"#, "1234567890123456789012345678901234567890"])
+    func refusesNegativeAndOverlongPricesAndQuantitiesInEveryField(_ bad: String) {
+        let d = btcDecoder()
+        let messages = [
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1.00","q":"\#(bad)","T":1,"m":true}"#,
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"\#(bad)","q":"1.00","T":1,"m":true}"#,
+            #"{"u":1,"s":"BTCUSDT","b":"1.00","B":"\#(bad)","a":"2.00","A":"1"}"#,
+            #"{"u":1,"s":"BTCUSDT","b":"1.00","B":"1","a":"2.00","A":"\#(bad)"}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00","\#(bad)"]],"a":[]}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[["\#(bad)","1"]]}"#,
+            #"{"lastUpdateId":5,"bids":[["1.00","\#(bad)"]],"asks":[]}"#,
+        ]
+        for text in messages {
+            let (_, error) = decode(text, d, fallback: 0)
+            #expect(error == .badDecimal, "\(text)")
+        }
+        #expect(d.counters[.badDecimal] == UInt64(messages.count))
+    }
+
+    /// Times and ids past what the events hold are refused, never wrapped: an event time whose
+    /// nanoseconds pass Int64.max, 25-digit times and update ids, ids past Int64.max.
+    @Test func refusesTimesAndIdsPastWhatTheEventsHold() {
+        let d = btcDecoder()
+        let d25 = "1234567890123456789012345"
+        for text in [
+            #"{"e":"trade","E":9223372036855,"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true}"#,
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","T":\#(d25),"m":true}"#,
+            #"{"e":"trade","E":\#(d25),"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true}"#,
+            #"{"e":"trade","E":1,"s":"BTCUSDT","t":18446744073709551615,"p":"1","q":"1","m":true}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":\#(d25),"u":2,"b":[],"a":[]}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":\#(d25),"b":[],"a":[]}"#,
+            #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":\#(d25),"b":[],"a":[]}"#,
+            #"{"u":\#(d25),"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"1"}"#,
+            #"{"lastUpdateId":\#(d25),"bids":[],"asks":[]}"#,
+        ] {
+            let (_, error) = decode(text, d, fallback: 0)
+            #expect(error == .badNumber, "\(text)")
+        }
+        // The largest that fit: an event time of 9223372036854 ms, ids of Int64.max.
+        let (m, error) = decode(#"{"e":"depthUpdate","E":9223372036854,"s":"BTCUSDT","U":9223372036854775807,"u":9223372036854775807,"b":[],"a":[]}"#, d)
+        #expect(error == nil && m.updateId == 9_223_372_036_854_775_807 && m.venueTimeNs == WallNanos(9_223_372_036_854_000_000))
     }
 
     @Test func parsesLevelsOfMixedShapes() {

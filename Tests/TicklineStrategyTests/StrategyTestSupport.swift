@@ -3,6 +3,7 @@ import Testing
 import TicklineCore
 import TicklineIndicators
 import TicklineFeed
+import TicklineMarketData
 import TicklineStrategy
 import TicklineTestSupport
 
@@ -88,14 +89,15 @@ enum RecordedData {
     static func trades() throws -> [MarketEvent] {
         var events: [MarketEvent] = []
         for file in files {
-            let text = String(decoding: try RecordingFile.load(file.path), as: UTF8.self)
-            for line in text.split(separator: "\n") where line.contains("@trade") {
-                guard let space = line.firstIndex(of: " "), let receive = Int64(line[..<space]) else { continue }
-                let json = Data(line[line.index(after: space)...].utf8)
+            let bytes = try RecordingFile.load(file.path)
+            for line in bytes.split(separator: 0x0A) {
+                guard case .message(let receive, let payload) = RecordingLine.parse(line) else { continue }
+                let json = Data(bytes[payload])
+                guard json.range(of: Data("@trade".utf8)) != nil else { continue }
                 guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
                       let d = root["data"] as? [String: Any], let p = d["p"] as? String, let q = d["q"] as? String,
                       let price = DecimalScale.parse(p, decimals: 2), let quantity = DecimalScale.parse(q, decimals: 8)
-                else { throw Failure(description: "bad trade line: \(line.prefix(200))") }
+                else { throw Failure(description: "bad trade line: \(String(decoding: line.prefix(200), as: UTF8.self))") }
                 let eventMs = (d["E"] as? NSNumber)?.int64Value ?? 0
                 let id = (d["t"] as? NSNumber)?.uint64Value ?? 0
                 let sold = (d["m"] as? Bool) == true

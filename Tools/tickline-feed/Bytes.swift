@@ -64,7 +64,8 @@ struct ByteWriter {
 }
 
 /// Parses a decimal string (`"61837.63000000"`) into units of 1e-8, the sort key of a
-/// price level. Cold path (recorded files are parsed once, at load).
+/// price level; nil when it is not one or does not fit an Int64 there. Cold path
+/// (recorded files are parsed once, at load).
 func decimalE8(_ text: String) -> Int64? {
     var whole: Int64 = 0
     var fraction: Int64 = 0
@@ -84,8 +85,9 @@ func decimalE8(_ text: String) -> Int64? {
                 }
             } else {
                 let (product, overflow) = whole.multipliedReportingOverflow(by: 10)
-                if overflow || product > Int64.max / 100_000_000 { return nil }
-                whole = product + Int64(byte - 48)
+                let (sum, carry) = product.addingReportingOverflow(Int64(byte - 48))
+                if overflow || carry { return nil }
+                whole = sum
             }
         } else {
             return nil
@@ -93,7 +95,9 @@ func decimalE8(_ text: String) -> Int64? {
     }
     guard seenDigit else { return nil }
     while fractionDigits < 8 { fraction *= 10; fractionDigits += 1 }
-    return whole * 100_000_000 + fraction
+    let (units, overflow) = whole.multipliedReportingOverflow(by: 100_000_000)
+    let (sum, carry) = units.addingReportingOverflow(fraction)
+    return overflow || carry ? nil : sum
 }
 
 /// Monotonic clock in ns (pacing, ping timers).

@@ -108,19 +108,29 @@ struct FeedCommand: ParsableCommand {
             }
             guard Set(symbolNames).count == symbolNames.count else { throw ValidationError("--symbol: a name is given twice") }
         }
-        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate \(rate): must be 0 (as fast as possible) or a positive number") }
-        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration \(duration): must be a positive number of seconds") }
+        // Upper bounds keep every deadline computed from these (Int64 ns) and the buffers
+        // allocated from them in range.
+        guard rate == 0 || (rate >= 0.001 && rate <= 1e9) else {
+            throw ValidationError("--rate \(rate): must be 0 (as fast as possible) or from 0.001 to 1000000000")
+        }
+        if let duration, !(duration > 0 && duration <= 604_800) {
+            throw ValidationError("--duration \(duration): must be a number of seconds greater than 0 and at most 604800")
+        }
         guard waitClients >= 0 else { throw ValidationError("--wait-clients \(waitClients): must be 0 or more") }
-        guard pingInterval > 0, pongTimeout > 0, pingInterval.isFinite, pongTimeout.isFinite else { throw ValidationError("--ping-interval and --pong-timeout must be positive") }
-        guard clientBufferBytes >= 64 * 1024 else { throw ValidationError("--client-buffer-bytes \(clientBufferBytes): at least 65536") }
+        guard pingInterval > 0, pongTimeout > 0, pingInterval <= 86_400, pongTimeout <= 86_400 else {
+            throw ValidationError("--ping-interval and --pong-timeout must be greater than 0 and at most 86400 seconds")
+        }
+        guard clientBufferBytes >= 64 * 1024, clientBufferBytes <= 1 << 30 else {
+            throw ValidationError("--client-buffer-bytes \(clientBufferBytes): from 65536 to 1073741824")
+        }
         guard SlowConsumerPolicy(rawValue: slowConsumer) != nil else { throw ValidationError("--slow-consumer \(slowConsumer): disconnect or drop") }
         for spec in fault where Self.parseFault(spec) == nil {
-            throw ValidationError("--fault \(spec): expected KIND@SECONDS with KIND drop, silence=S, garbage, oversized, bad-utf8, skip-depth[=N]")
+            throw ValidationError("--fault \(spec): expected KIND@SECONDS (at most 604800) with KIND drop, silence=S, garbage, oversized, bad-utf8, skip-depth[=N]")
         }
     }
 
     static func parseFault(_ spec: String) -> (Fault, Double)? {
-        guard let at = spec.lastIndex(of: "@"), let seconds = Double(spec[spec.index(after: at)...]), seconds >= 0,
+        guard let at = spec.lastIndex(of: "@"), let seconds = Double(spec[spec.index(after: at)...]), seconds >= 0, seconds <= 604_800,
               let fault = Fault(String(spec[..<at])) else { return nil }
         return (fault, seconds)
     }

@@ -21,7 +21,7 @@ enum Fault: Sendable, Equatable {
     /// server's book still applies them, so clients see a `U`/`u` gap.
     case skipDepth(count: Int, symbol: String?)
 
-    /// Parses `drop`, `silence=3`, `garbage`, `oversized`, `bad-utf8`, `skip-depth[=N]`.
+    /// Parses `drop`, `silence=3` (seconds, at most 86400), `garbage`, `oversized`, `bad-utf8`, `skip-depth[=N]`.
     init?(_ text: String, argument: String? = nil) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard let kind = parts.first else { return nil }
@@ -29,7 +29,8 @@ enum Fault: Sendable, Equatable {
         switch kind {
         case "drop": self = .drop
         case "silence":
-            guard let seconds = Double(value ?? "5"), seconds > 0 else { return nil }
+            // At most a day: the end of the silence is a deadline in Int64 ns.
+            guard let seconds = Double(value ?? "5"), seconds > 0, seconds <= 86_400 else { return nil }
             self = .silence(seconds: seconds)
         case "garbage": self = .garbage
         case "oversized": self = .oversized

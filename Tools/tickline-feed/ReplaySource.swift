@@ -1,4 +1,5 @@
 import Foundation
+import TicklineMarketData
 
 /// Why a recorded file cannot be replayed. Cold path.
 struct ReplayError: Error, CustomStringConvertible {
@@ -50,7 +51,7 @@ struct RecordedBook {
     }
 }
 
-/// Replays recorded lines (`<recv ns> <raw JSON>`, SPECS data README) in file order. The
+/// Replays recorded lines (`<recv ns> <raw JSON>`, split by `RecordingLine`) in file order. The
 /// whole recording is loaded once into one byte arena, so the send loop only hands out
 /// pointers. The first REST snapshot of a symbol seeds its book; every depth diff is
 /// applied as it is handed out. With `loop`, each pass starts again from the recorded
@@ -103,16 +104,13 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
                     while end < all.count && all[end] != 10 { end += 1 }
                     lineNumber += 1
                     defer { start = end + 1 }
-                    var lineEnd = end
-                    while lineEnd > start && (all[lineEnd - 1] == 13 || all[lineEnd - 1] == 32) { lineEnd -= 1 }
-                    var jsonStart = start
-                    while jsonStart < lineEnd && all[jsonStart] != 32 { jsonStart += 1 }
-                    jsonStart += 1
-                    guard jsonStart < lineEnd else {
-                        if lineEnd > start { skipped += 1 }
-                        continue
+                    let payload: Range<Int>
+                    switch RecordingLine.parse(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: all[start..<end]))) {
+                    case .blank: continue
+                    case .malformed: skipped += 1; continue
+                    case .message(_, let range): payload = (start + range.lowerBound)..<(start + range.upperBound)
                     }
-                    let line = UnsafeBufferPointer(rebasing: all[jsonStart..<lineEnd])
+                    let line = UnsafeBufferPointer(rebasing: all[payload])
                     if let wrapped = Self.splitCombined(line) {
                         let name = String(decoding: UnsafeBufferPointer(rebasing: line[wrapped.nameRange]), as: UTF8.self)
                         let streamId: Int
@@ -125,7 +123,8 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
                         let data = UnsafeBufferPointer(rebasing: line[wrapped.dataRange])
                         if Self.contains(data, "\"depthUpdate\"") {
                             guard let diff = Self.parseDiff(data) else {
-                                throw ReplayError(description: "\(file):\(lineNumber): depthUpdate without s/U/u/b/a")
+                                throw ReplayError(description: "\(file):\(lineNumber): depthUpdate whose s, U, u, b or a is missing or out of range "
+                                                  + "(ids are whole numbers up to \(UInt64.max), prices and quantities decimals up to \(Int64.max / 100_000_000))")
                             }
                             diffIndex = diffs.count
                             diffs.append(diff)
@@ -262,10 +261,17 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
         return out
     }
 
+    /// A JSON number that is a whole UInt64 (`uint64Value` would wrap a negative one and
+    /// clamp or trap on one past the range).
+    private static func updateId(_ value: Any?) -> UInt64? {
+        guard let number = value as? NSNumber else { return nil }
+        return UInt64(number.stringValue)
+    }
+
     private static func parseDiff(_ data: UnsafeBufferPointer<UInt8>) -> RecordedDiff? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any],
               let symbol = object["s"] as? String,
-              let first = (object["U"] as? NSNumber)?.uint64Value, let last = (object["u"] as? NSNumber)?.uint64Value,
+              let first = updateId(object["U"]), let last = updateId(object["u"]),
               let bids = levels(object["b"]), let asks = levels(object["a"])
         else { return nil }
         return RecordedDiff(symbol: symbol, firstUpdateId: first, lastUpdateId: last, bids: bids, asks: asks)
@@ -274,7 +280,7 @@ final class ReplaySource: MessageSource, @unchecked Sendable {
     private static func parseSnapshot(_ line: UnsafeBufferPointer<UInt8>) -> RecordedBook? {
         guard line.count > 16, line[0] == UInt8(ascii: "{"), line[1] == UInt8(ascii: "\""),
               let object = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any],
-              let id = (object["lastUpdateId"] as? NSNumber)?.uint64Value,
+              let id = updateId(object["lastUpdateId"]),
               let bids = levels(object["bids"]), let asks = levels(object["asks"])
         else { return nil }
         var book = RecordedBook()
