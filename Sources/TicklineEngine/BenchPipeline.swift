@@ -453,7 +453,7 @@ public struct EndToEndResult: Sendable {
     public var gaps: UInt64 = 0
     public var reconnects: UInt64 = 0
     public var subscribeRefused: UInt64 = 0
-    public var snapshotsLoaded: UInt64 = 0
+    public var snapshotsSynced: UInt64 = 0
     /// Engine process CPU seconds during the window (all threads), and the server's over its life.
     public var cpuSeconds = 0.0
     public var feedServerCpuSeconds = 0.0
@@ -567,7 +567,7 @@ public enum EndToEndBench {
         result.gaps = f.gaps
         result.reconnects = f.reconnects
         result.subscribeRefused = f.subscribeRefused
-        result.snapshotsLoaded = f.snapshotsLoaded
+        result.snapshotsSynced = f.snapshotsSynced
         result.signals = pipeline.risk.counters.signals
         result.orders = pipeline.risk.counters.orders
         result.denials = pipeline.risk.counters.denials

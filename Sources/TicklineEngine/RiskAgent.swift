@@ -450,10 +450,13 @@ public final class RiskAgent: Agent {
         let p = risk.positions.position(strategy: fill.strategy, instrument: fill.instrument)
         let was = exits.watchedQuantity(strategy: fill.strategy, instrument: fill.instrument)
         let previous = exits.plan(strategy: fill.strategy, instrument: fill.instrument)
-        // An entry's fill brings its order's plan; an exit's fill leaves what is left of the
-        // position under the plan it had.
+        // An entry's fill brings its order's plan when the position is now on the order's side
+        // (opened, grown or reversed by it). An exit's fill, or an entry of the other side that
+        // only reduced the position (a reversal partly filled), leaves what is left under the
+        // plan it had: the other side's plan would put its stop on the wrong side of the price.
         var plan = previous
-        if let r = table.record(clientOrderId: fill.clientOrderId), r.order.flags & OrderEvent.flagReduceOnly == 0 {
+        if let r = table.record(clientOrderId: fill.clientOrderId), r.order.flags & OrderEvent.flagReduceOnly == 0,
+           q != 0, (q > 0) == (fill.side == .buy) {
             plan = ExitPlan(takeProfit: r.order.takeProfit, stopLoss: r.order.stopLoss,
                             trailingDistanceUnits: r.order.trailingDistance.units, maxHoldNs: r.order.maxHoldNs)
         }

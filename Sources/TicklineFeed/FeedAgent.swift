@@ -703,7 +703,7 @@ public final class FeedAgent: Agent {
         let book = processor.books[symbol]
         switch book.loadSnapshot(lastUpdateId: snapshotMessage.updateId, bids: decoder.bids, asks: decoder.asks) {
         case .synced:
-            counters.snapshotsLoaded &+= 1
+            counters.snapshotsSynced &+= 1
             snapshotState[symbol] = Self.snapshotNone
             snapshotAttempts[symbol] = 0
             let readNs = Clock.monotonic()

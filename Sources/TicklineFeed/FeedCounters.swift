@@ -77,7 +77,7 @@ public struct FeedCounters: Sendable, BitwiseCopyable {
     /// Books sent to resync by a gap or an exhausted side (reconnects invalidate every book too).
     public var resyncs: UInt64 = 0
     /// REST snapshots that synced a book.
-    public var snapshotsLoaded: UInt64 = 0
+    public var snapshotsSynced: UInt64 = 0
     public var snapshotRequests: UInt64 = 0
     /// Snapshots older than the buffered diffs: fetched again.
     public var snapshotsTooOld: UInt64 = 0

@@ -465,7 +465,7 @@ public struct OrderBookCounters: Sendable, Equatable {
     public var staleDiffs: UInt64 = 0
     /// Continuity breaks (each one needs a resync).
     public var gaps: UInt64 = 0
-    public var snapshotsLoaded: UInt64 = 0
+    public var snapshotsSynced: UInt64 = 0
     public var snapshotsTooOld: UInt64 = 0
     /// Capacity truncation thinned a side below the published depth (each one needs a resync).
     public var exhausted: UInt64 = 0
@@ -643,7 +643,7 @@ public final class OrderBook {
         lastUpdateIdStorage = snapshotId
         stateStorage = .synced
         expectingFirstDiff = true
-        countersStorage.snapshotsLoaded &+= 1
+        countersStorage.snapshotsSynced &+= 1
         let held = pendingCount
         for i in 0..<held {
             let diff = unsafe pending[i]

@@ -203,7 +203,7 @@ enum E2EReport {
             + "\"ring_drops\":\(map(r.ringDrops)),\"ring_refusals\":\(map(r.ringRefusals)),"
             + "\"server_frames_dropped\":\(r.serverFramesDropped),\"server_slow_consumers\":\(r.serverSlowConsumers),"
             + "\"decode_errors\":\(r.decodeErrors),\"gaps\":\(r.gaps),\"reconnects\":\(r.reconnects),"
-            + "\"subscribe_refused\":\(r.subscribeRefused),\"snapshots_loaded\":\(r.snapshotsLoaded),"
+            + "\"subscribe_refused\":\(r.subscribeRefused),\"snapshots_synced\":\(r.snapshotsSynced),"
             + "\"stages\":{\(stages.joined(separator: ","))},\"hgrm\":\"\(files["tick_to_order"] ?? "")\"}"
     }
 

@@ -69,7 +69,7 @@ struct Record: ParsableCommand {
         let recorder = agent.recorder!
         recorder.flush()
         let c = agent.counters
-        say("\(recorder.lines) lines (\(recorder.bytes) bytes) written to \(out); messages \(c.messages), snapshots \(c.snapshotsLoaded), "
+        say("\(recorder.lines) lines (\(recorder.bytes) bytes) written to \(out); messages \(c.messages), snapshots synced \(c.snapshotsSynced), "
             + "decode errors \(c.decodeErrors), reconnects \(c.reconnects), lost lines \(recorder.lost)"
             + (recorder.lastError.map { " (\($0))" } ?? ""))
         if recorder.lost > 0 { throw ExitCode(1) }

@@ -36,6 +36,35 @@ import TicklineRisk
         records(path).compactMap { if case .exitState(let e) = $0 { e } else { nil } }
     }
 
+    /// A sell entry that only reduces a long (a reversal partly filled) leaves the rest of the
+    /// long under the long's plan: the sell's plan has its stop above the price, which for a
+    /// long would fire at once as a stop loss.
+    @Test func anOppositeEntryThatOnlyReducesAPositionKeepsThePositionsPlan() throws {
+        let (region, _) = try SharedRegion.create(instance: Self.instance("r"), rings: EnginePeerPipeline.smallRings)
+        defer { region.unlink() }
+        let journal = Self.tempPath("journal")
+        defer { unlink(journal) }
+        let p = try EnginePeerPipeline(region: region, journal: journal, venueLatencyNs: 1_000_000)
+        p.publishBook(nowNs: Clock.monotonic())
+        p.sendSignal(side: .buy, sequence: 1, quantityUnits: 100)
+        #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100 })
+        let longPlan = p.risk.exits.plan(strategy: 1, instrument: 0)
+        #expect(longPlan.stopLoss.units == 6_090_010)
+        p.sendSignal(side: .sell, sequence: 2, quantityUnits: 60)
+        #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 40 })
+        #expect(p.risk.exits.plan(strategy: 1, instrument: 0) == longPlan)
+        // A new price (the position marked at it) is checked against the plan: nothing triggers.
+        let marked = p.risk.risk.positions.unrealisedMoney
+        p.publishBook(nowNs: Clock.monotonic(), bid: 6_100_010, ask: 6_100_020)
+        #expect(Self.run(p) { p.risk.risk.positions.unrealisedMoney != marked })
+        _ = p.risk.doWork(now: .now())
+        #expect(p.risk.counters.exits == 0 && p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 40)
+        // A sell that reverses the long takes the sell's plan for the short it leaves.
+        p.sendSignal(side: .sell, sequence: 3, quantityUnits: 100)
+        #expect(Self.run(p) { p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == -60 })
+        #expect(p.risk.exits.plan(strategy: 1, instrument: 0).stopLoss.units == 6_110_000)
+    }
+
     @Test func anEntrysTrailingStopReachesItsPlanAndTheJournalAndFiresAsAReduceOnlyOrder() throws {
         let (region, _) = try SharedRegion.create(instance: Self.instance("t"), rings: EnginePeerPipeline.smallRings)
         defer { region.unlink() }

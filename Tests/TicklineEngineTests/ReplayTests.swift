@@ -68,7 +68,7 @@ import TicklineRisk
         #expect(r.events == 4)
         let book = engine.processor.books[0]
         #expect(book.rules == .futures && book.state == .synced && book.lastUpdateId == 130)
-        #expect(book.counters.gaps == 0 && book.counters.snapshotsLoaded == 1 && book.counters.appliedDiffs == 3)
+        #expect(book.counters.gaps == 0 && book.counters.snapshotsSynced == 1 && book.counters.appliedDiffs == 3)
         #expect(book.bids.best == BookLevel(price: Price(units: 1_000), quantity: Quantity(units: 300_000_000)))
         #expect(book.asks.best == BookLevel(price: Price(units: 1_100), quantity: Quantity(units: 200_000_000)))
     }

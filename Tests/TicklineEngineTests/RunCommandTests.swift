@@ -547,7 +547,7 @@ import TicklineTestSupport
         // The live feed agent synced each book on its first snapshot and never lost it (by
         // spot's rules every diff would have been a gap and a fresh snapshot).
         #expect(text.split(separator: "\n").filter { $0.contains("lastUpdateId") }.count == 2, "\(summary)")
-        #expect(summary.contains("snapshots 2,"), "\(summary)")
+        #expect(summary.contains("snapshots synced 2,"), "\(summary)")
 
         func verify(_ flags: [String]) -> (status: Int32?, report: [String: Any], errors: String) {
             let p = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path,

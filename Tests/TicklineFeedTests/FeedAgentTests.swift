@@ -36,7 +36,7 @@ struct FeedAgentTests {
     func expectRecovered(_ harness: FeedHarness, opensBefore: UInt64, snapshotsBefore: UInt64,
                          sourceLocation: SourceLocation = #_sourceLocation) {
         let recovered = harness.run(seconds: 20) {
-            $0.counters.opened > opensBefore && $0.counters.snapshotsLoaded >= snapshotsBefore + UInt64(Self.symbols.count)
+            $0.counters.opened > opensBefore && $0.counters.snapshotsSynced >= snapshotsBefore + UInt64(Self.symbols.count)
                 && $0.allSynced(Self.symbols)
         }
         #expect(recovered, "not recovered: \(harness.counters)", sourceLocation: sourceLocation)
@@ -56,7 +56,7 @@ struct FeedAgentTests {
         #expect(counters.decodeErrors == 0)
         #expect(counters.protocolViolations == 0)
         #expect(counters.gaps == 0)
-        #expect(counters.snapshotsLoaded >= 3)
+        #expect(counters.snapshotsSynced >= 3)
         #expect(counters.subscribeMessages >= 2)
         #expect(counters.controlReplies >= 2)
         // Every kind arrives, stamped with the read batch's monotonic time and the wall clock.
@@ -109,7 +109,7 @@ struct FeedAgentTests {
     func reconnectsResubscribesAndResyncsAfterTheServerDropsTheConnection(backend: NetBackend) throws {
         let (server, harness) = try start(backend: backend)
         let opens = harness.counters.opened
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         #expect(try server.fault("kind=drop") == 200)
         expectRecovered(harness, opensBefore: opens, snapshotsBefore: snapshots)
         #expect(harness.counters.peerDisconnects >= 1)
@@ -120,7 +120,7 @@ struct FeedAgentTests {
     @Test func detectsASilentServerByItsMissingPongAndReconnects() throws {
         let (server, harness) = try start()
         let opens = harness.counters.opened
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         #expect(try server.fault("kind=silence&seconds=2") == 200)
         let detected = harness.run(seconds: 10) { $0.counters.silentDisconnects >= 1 }
         #expect(detected, "\(harness.counters)")
@@ -158,7 +158,7 @@ struct FeedAgentTests {
     func closesWithTheRightCodeOnAProtocolViolationAndReconnects(fault: String, code: CloseCode, violation: ProtocolViolation) throws {
         let (server, harness) = try start()
         let opens = harness.counters.opened
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         #expect(try server.fault("kind=\(fault)") == 200)
         let failed = harness.run(seconds: 10) { $0.counters.protocolViolations >= 1 && $0.counters.reconnects >= 1 }
         #expect(failed, "\(harness.counters)")
@@ -172,14 +172,14 @@ struct FeedAgentTests {
 
     @Test func resyncsABookFromAFreshSnapshotAfterADepthGap() throws {
         let (server, harness) = try start()
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         let opens = harness.counters.opened
         let gapSymbol = Self.symbols[1]
         let book = try #require(harness.agent.book(gapSymbol))
         let bookGaps = book.counters.gaps
         #expect(try server.fault("kind=skip-depth&count=1&symbol=\(gapSymbol)") == 200)
         let resynced = harness.run(seconds: 20) {
-            $0.counters.gaps >= 1 && $0.counters.resyncs >= 1 && $0.counters.snapshotsLoaded > snapshots
+            $0.counters.gaps >= 1 && $0.counters.resyncs >= 1 && $0.counters.snapshotsSynced > snapshots
                 && $0.allSynced(Self.symbols)
         }
         #expect(resynced, "\(harness.counters)")
@@ -193,7 +193,7 @@ struct FeedAgentTests {
     @Test func reconnectsByItselfAfterTheServerIsKilledAndRestarted() throws {
         let (server, harness) = try start()
         let opens = harness.counters.opened
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         server.stop()
         let lost = harness.run(seconds: 10) { $0.agent.connections[0].phase == .down }
         #expect(lost)
@@ -207,7 +207,7 @@ struct FeedAgentTests {
     @Test func reconnectsProactivelyBeforeTheVenuesCut() throws {
         let (_, harness) = try start { $0.proactiveReconnectMs = 1_500 }
         let opens = harness.counters.opened
-        let snapshots = harness.counters.snapshotsLoaded
+        let snapshots = harness.counters.snapshotsSynced
         let cut = harness.run(seconds: 10) { $0.counters.proactiveReconnects >= 1 }
         #expect(cut, "\(harness.counters) \(harness.agent.connections[0].phase)")
         expectRecovered(harness, opensBefore: opens, snapshotsBefore: snapshots)
@@ -308,7 +308,7 @@ struct FeedAgentTests {
         let retried = harness.run(seconds: 15) { $0.counters.snapshotsMalformed >= 3 }
         #expect(retried, "\(harness.counters)")
         #expect(harness.agent.book(syntheticSymbol(0))?.state == .awaitingSnapshot)
-        #expect(harness.counters.snapshotsLoaded == 0)
+        #expect(harness.counters.snapshotsSynced == 0)
         // Nothing about the book was published; trades and quotes still flow.
         #expect(harness.events(of: 100, kind: .bookTop) == 0)
         #expect(harness.events(of: 100, kind: .trade) > 0)

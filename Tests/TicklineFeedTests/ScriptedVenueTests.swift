@@ -89,7 +89,7 @@ struct ScriptedVenueTests {
         #expect(harness.counters.snapshotsMalformed == 1)
         // Then the venue announces a shutdown: closed with 1001 and reopened without backoff, resubscribed, resynced.
         let back = harness.run(seconds: 15) {
-            $0.counters.serverShutdowns == 1 && $0.counters.opened >= 2 && $0.counters.snapshotsLoaded >= 2 && book.state == .synced
+            $0.counters.serverShutdowns == 1 && $0.counters.opened >= 2 && $0.counters.snapshotsSynced >= 2 && book.state == .synced
         }
         #expect(back, "\(harness.counters)")
         #expect(harness.agent.connections[0].attempts == 0)
