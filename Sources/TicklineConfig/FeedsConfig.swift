@@ -3,7 +3,7 @@ import TicklineFeed
 /// `feeds:` — a list, one entry per venue connection set, each mapping onto `FeedConfig`
 /// key by key (defaults in `FeedConfig`, documented in Config/laptop.yaml).
 enum FeedsConfig {
-    static let keys = ["name", "stream_address", "stream_host", "stream_path", "rest_base", "symbols", "streams", "connections",
+    static let keys = ["name", "market", "stream_address", "stream_host", "stream_path", "rest_base", "symbols", "streams", "connections",
                        "streams_per_connection", "control_messages_per_second", "streams_per_control_message",
                        "reconnect_backoff_initial_ms", "reconnect_backoff_max_ms", "reconnect_jitter", "stale_after_ms",
                        "ping_interval_ms", "pong_timeout_ms", "proactive_reconnect_ms", "open_timeout_ms", "snapshot_limit",
@@ -23,6 +23,7 @@ enum FeedsConfig {
             if let v = try text("stream_host") { f.streamHost = v }
             if let v = try text("stream_path") { f.streamPath = v }
             if let v = try text("rest_base") { f.restBase = v }
+            if let v = m.optional("market") { f.market = BinanceMarket(rawValue: try v.choice(BinanceMarket.allCases.map(\.rawValue)))! }
             if let v = m.optional("symbols") {
                 var list: [String] = []
                 for s in try v.list() { list.append(try s.string().uppercased()) }

@@ -151,7 +151,7 @@ public final class FeedAgent: Agent {
                                          pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
         // REST snapshots name no symbol: each is decoded with the index it was asked for.
         processor.fallbackInstrumentIndex = -1
-        fetcher = SnapshotFetcher(restBase: config.restBase, symbols: instruments.specs.map(\.symbol),
+        fetcher = SnapshotFetcher(restBase: config.restBase, market: config.market, symbols: instruments.specs.map(\.symbol),
                                   limit: config.snapshotLimit, timeoutMs: config.snapshotTimeoutMs,
                                   maxBodyBytes: config.snapshotMaxBytes, parallel: config.snapshotParallel)
         if backend == .ioUring {
@@ -190,7 +190,7 @@ public final class FeedAgent: Agent {
         controlBuffer = []
         controlBuffer.reserveCapacity(config.streamsPerControlMessage * (InstrumentTable.maxSymbolBytes + longestSuffix + 4) + 96)
         random = seed | 1
-        snapshotWeight = Double(FeedConfig.depthRequestWeight(limit: config.snapshotLimit))
+        snapshotWeight = Double(config.market.depthRequestWeight(limit: config.snapshotLimit))
         weightTokens = Double(config.snapshotWeightPerMinute)
         watchdogIntervalNs = max(1_000_000, min(Nanos(config.staleAfterMs) * 1_000_000 / 4, 100_000_000))
         for symbol in config.symbols {

@@ -25,8 +25,12 @@ public struct FeedConfig: Sendable, Equatable {
     public var streamHost: String? = nil
     /// `stream_path`: the combined-stream endpoint; streams are added with SUBSCRIBE.
     public var streamPath = "/stream"
-    /// `rest_base`: base URL of `GET /api/v3/depth` (e.g. `https://api.binance.com`).
+    /// `rest_base`: base URL of the depth snapshots (e.g. `https://api.binance.com`,
+    /// `https://fapi.binance.com`).
     public var restBase = "http://127.0.0.1:9443"
+    /// `market`: which Binance market the feed reads, for its REST depth path and weights
+    /// (the diff rules are detected from the diffs themselves).
+    public var market = BinanceMarket.spot
     /// `symbols`: symbols subscribed at start (venue spelling, e.g. `BTCUSDT`).
     public var symbols: [String] = []
     /// `streams`: stream suffixes per symbol (`<symbol>@<suffix>`).
@@ -84,15 +88,6 @@ public struct FeedConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The request weight of `GET /api/v3/depth` with `limit` (Binance's weights: 5 up to 100 levels, more above).
-    public static func depthRequestWeight(limit: Int) -> Int {
-        switch limit {
-        case ...100: 5
-        case ...500: 25
-        case ...1_000: 50
-        default: 250
-        }
-    }
 
     /// Checks ranges once, at setup.
     public func validate() throws(FeedConfigError) {
@@ -119,8 +114,8 @@ public struct FeedConfig: Sendable, Equatable {
         try require(bookLevelsPerSide >= DepthSnapshot.depth, "book_levels_per_side", bookLevelsPerSide,
                     "at least the published depth \(DepthSnapshot.depth)")
         try require(snapshotParallel >= 1 && snapshotParallel <= 64, "snapshot_parallel", snapshotParallel, "1…64")
-        try require(snapshotWeightPerMinute >= Self.depthRequestWeight(limit: snapshotLimit), "snapshot_weight_per_minute",
-                    snapshotWeightPerMinute, "must allow one request (weight \(Self.depthRequestWeight(limit: snapshotLimit)))")
+        try require(snapshotWeightPerMinute >= market.depthRequestWeight(limit: snapshotLimit), "snapshot_weight_per_minute",
+                    snapshotWeightPerMinute, "must allow one request (weight \(market.depthRequestWeight(limit: snapshotLimit)))")
         try require(snapshotMaxBytes >= 4_096, "snapshot_max_bytes", snapshotMaxBytes, "at least 4096")
         try require(snapshotTimeoutMs >= 1, "snapshot_timeout_ms", snapshotTimeoutMs, "positive")
         try require(snapshotRetryInitialMs >= 1 && snapshotRetryMaxMs >= snapshotRetryInitialMs, "snapshot_retry_max_ms",
@@ -130,5 +125,40 @@ public struct FeedConfig: Sendable, Equatable {
         try require(pendingLevels >= 1, "pending_levels", pendingLevels, "positive")
         try require(maxFrameBytes >= 1_024, "max_frame_bytes", maxFrameBytes, "at least 1024")
         try require(receiveBufferBytes >= 4_096, "receive_buffer_bytes", receiveBufferBytes, "at least 4096")
+    }
+}
+
+/// A Binance market a feed reads: where its REST depth snapshots are and what they weigh.
+public enum BinanceMarket: String, Sendable, CaseIterable {
+    case spot
+    /// USD-M futures (`fapi`).
+    case usdmFutures = "usdm_futures"
+
+    /// The REST depth snapshot path.
+    public var depthPath: String {
+        switch self {
+        case .spot: "/api/v3/depth"
+        case .usdmFutures: "/fapi/v1/depth"
+        }
+    }
+
+    /// The request weight of a depth snapshot of `limit` levels, as Binance charges it.
+    public func depthRequestWeight(limit: Int) -> Int {
+        switch self {
+        case .spot:
+            switch limit {
+            case ...100: 5
+            case ...500: 25
+            case ...1_000: 50
+            default: 250
+            }
+        case .usdmFutures:
+            switch limit {
+            case ...50: 2
+            case ...100: 5
+            case ...500: 10
+            default: 20
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ public struct SnapshotCompletion {
     public var body: UnsafeRawBufferPointer
 }
 
-/// REST depth snapshots (`GET {rest_base}/api/v3/depth?symbol=X&limit=N`) over libcurl on
+/// REST depth snapshots (`GET {rest_base}{market's depth path}?symbol=X&limit=N`) over libcurl on
 /// a thread of its own, so the feed thread never waits on HTTP.
 ///
 /// Hand-off: a few preallocated slots, each with its body buffer. A slot moves
@@ -80,15 +80,21 @@ public final class SnapshotFetcher: @unchecked Sendable {
     ///   - symbols: venue symbols by table index (upper case as the venue wants them).
     ///   - limit: levels per side to ask for.
     ///   - parallel: slots (requests in flight at once).
-    public init(restBase: String, symbols: [String], limit: Int, timeoutMs: Int, maxBodyBytes: Int, parallel: Int) {
+    public init(restBase: String, market: BinanceMarket = .spot, symbols: [String], limit: Int, timeoutMs: Int,
+                maxBodyBytes: Int, parallel: Int) {
         precondition(parallel >= 1 && maxBodyBytes > 0, "SnapshotFetcher: parallel \(parallel), maxBodyBytes \(maxBodyBytes)")
         var base = restBase
         while base.hasSuffix("/") { base.removeLast() }
-        urls = symbols.map { Array("\(base)/api/v3/depth?symbol=\($0.uppercased())&limit=\(limit)".utf8CString) }
+        urls = symbols.map { Array("\(base)\(market.depthPath)?symbol=\($0.uppercased())&limit=\(limit)".utf8CString) }
         slots = (0..<parallel).map { _ in Slot(capacity: maxBodyBytes) }
         self.timeoutMs = timeoutMs
         wake = .allocate(capacity: 1)
         sem_init(wake, 0, 0)
+    }
+
+    /// The URL asked for the snapshot of `symbolIndex`.
+    public func url(symbolIndex: Int) -> String {
+        urls[symbolIndex].withUnsafeBufferPointer { String(decoding: $0.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
     deinit {

@@ -93,4 +93,16 @@ import TicklineRisk
         let shortToken = try #require(error("control: { token: abc }"))
         #expect(shortToken.message.contains("at least 16"))
     }
+
+    /// A feed names its Binance market (spot by default); an unknown one is refused by name.
+    @Test func aFeedNamesItsMarket() throws {
+        let c = try parse("""
+            feeds:
+              - { name: spot, symbols: [BTCUSDT] }
+              - { name: perp, market: usdm_futures, symbols: [BTCUSDT], stream_address: "127.0.0.1:9444" }
+            """)
+        #expect(c.feeds.map(\.market.rawValue) == ["spot", "usdm_futures"])
+        let bad = error("feeds:\n  - { name: x, market: coinm }")
+        #expect(bad.map { "\($0)".contains("'coinm' is not one of: spot, usdm_futures") } == true, "\(String(describing: bad))")
+    }
 }

@@ -104,6 +104,18 @@ struct SnapshotFetcherTests {
         #expect(answer.status == .transportFailed)
     }
 
+    /// Each market asks its own REST path, and is charged its own weights.
+    @Test func asksTheMarketsDepthPathAndWeighsItsRequests() {
+        let spot = SnapshotFetcher(restBase: "http://127.0.0.1:9/", symbols: ["btcusdt"], limit: 5, timeoutMs: 100,
+                                   maxBodyBytes: 4_096, parallel: 1)
+        let futures = SnapshotFetcher(restBase: "http://127.0.0.1:9", market: .usdmFutures, symbols: ["BTCUSDT"], limit: 1_000,
+                                      timeoutMs: 100, maxBodyBytes: 4_096, parallel: 1)
+        #expect(spot.url(symbolIndex: 0) == "http://127.0.0.1:9/api/v3/depth?symbol=BTCUSDT&limit=5")
+        #expect(futures.url(symbolIndex: 0) == "http://127.0.0.1:9/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
+        #expect([5, 100, 500, 1_000, 5_000].map { BinanceMarket.spot.depthRequestWeight(limit: $0) } == [5, 5, 25, 50, 250])
+        #expect([5, 50, 100, 500, 1_000].map { BinanceMarket.usdmFutures.depthRequestWeight(limit: $0) } == [2, 2, 5, 10, 20])
+    }
+
     @Test func refusesRequestsWhileEverySlotIsBusy() {
         // Not started: requests stay in their slots.
         let fetcher = SnapshotFetcher(restBase: "http://127.0.0.1:9", symbols: ["A", "B", "C"], limit: 5, timeoutMs: 100,
@@ -133,8 +145,11 @@ struct SnapshotFetcherTests {
         config = FeedConfig()
         config.snapshotWeightPerMinute = 10  // below one request of limit 1000 (weight 50)
         do { try config.validate() } catch { #expect(error.description.contains("snapshot_weight_per_minute")) }
-        #expect(FeedConfig.depthRequestWeight(limit: 100) == 5 && FeedConfig.depthRequestWeight(limit: 101) == 25)
-        #expect(FeedConfig.depthRequestWeight(limit: 1_000) == 50 && FeedConfig.depthRequestWeight(limit: 5_000) == 250)
+        #expect(BinanceMarket.spot.depthRequestWeight(limit: 101) == 25)
+        // The same budget allows a futures request (weight 20 at 1000 levels).
+        config.market = .usdmFutures
+        config.snapshotWeightPerMinute = 20
+        #expect(throws: Never.self) { try config.validate() }
         config = FeedConfig()
         config.controlMessagesPerSecond = 6
         do { try config.validate() } catch { #expect(error.description.contains("control_messages_per_second = 6")) }
