@@ -312,12 +312,7 @@ import TicklineTestSupport
         let feed = ChildProcess(executable: Self.feed, arguments: ["--listen", "127.0.0.1:0", "--data", path, "--wait-clients", "1", "--loop", "--rate", "2000"])
         #expect(feed.start())
         defer { feed.stop() }
-        var address = ""
-        #expect(waitUntil(20) {
-            guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
-            address = String(line.dropFirst("listening ".count))
-            return true
-        }, "tickline-feed did not start: \(feed.errors)")
+        let address = RunCommandTests.listeningAddress(of: feed)
         let config = """
             feeds:
               - { name: absurd, stream_address: "\(address)", rest_base: "http://\(address)", symbols: [BTCUSDT] }

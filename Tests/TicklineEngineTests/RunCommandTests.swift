@@ -104,13 +104,18 @@ import TicklineTestSupport
                                 arguments: ["--synthetic", "2", "--rate", "\(rate)", "--listen", "127.0.0.1:0", "--seed", "\(seed)"]
                                     + (futures ? ["--futures"] : []))
         #expect(feed.start())
+        return (feed, listeningAddress(of: feed))
+    }
+
+    /// The `HOST:PORT` a started `tickline-feed` printed ("" when it did not: recorded as an issue).
+    static func listeningAddress(of feed: ChildProcess) -> String {
         var address = ""
         #expect(waitUntil(20) {
             guard let line = feed.output.split(separator: "\n").first, line.hasPrefix("listening ") else { return false }
             address = String(line.dropFirst("listening ".count))
             return true
         }, "tickline-feed did not start: \(feed.errors)")
-        return (feed, address)
+        return address
     }
 
     static func metric(_ text: String, _ name: String, label: String? = nil) -> Double? {
