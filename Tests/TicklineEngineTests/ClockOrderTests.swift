@@ -17,11 +17,7 @@ import TicklineTestSupport
     /// Reads the journal rings of a replay engine that drains none itself, and checks each
     /// record against the one it came from.
     final class JournalChecker {
-        var signalsRing: RingConsumer<SignalEvent>
-        var ordersRing: RingConsumer<OrderEvent>
-        var fillsRing: RingConsumer<FillEvent>
-        var riskRing: RingConsumer<RiskEvent>
-        var barsRing: RingConsumer<BarEvent>
+        let rings: JournalConsumers
         var marketWall: [UInt64: WallNanos] = [:]
         var signalWall: [UInt64: WallNanos] = [:]
         var orderWall: [UInt64: WallNanos] = [:]
@@ -29,11 +25,7 @@ import TicklineTestSupport
         var violations: [String] = []
 
         init(_ engine: ReplayEngine) throws {
-            signalsRing = try engine.region.consumer(of: SignalEvent.self, ring: "journal.signals")
-            ordersRing = try engine.region.consumer(of: OrderEvent.self, ring: "journal.orders")
-            fillsRing = try engine.region.consumer(of: FillEvent.self, ring: "journal.fills")
-            riskRing = try engine.region.consumer(of: RiskEvent.self, ring: "journal.risk")
-            barsRing = try engine.region.consumer(of: BarEvent.self, ring: "journal.bars")
+            rings = try JournalConsumers(region: engine.region)
         }
 
         /// One message through the engine, noting the market event it published (if any),
@@ -46,7 +38,7 @@ import TicklineTestSupport
         }
 
         func drain() {
-            _ = signalsRing.drain(limit: 1 << 14) { s, _ in
+            _ = rings.signals.drain(limit: 1 << 14) { s, _ in
                 let signal = s.pointee
                 signals += 1
                 signalWall[signal.sequence] = signal.receiveWallNs
@@ -56,7 +48,7 @@ import TicklineTestSupport
                     violations.append("signal \(signal.sequence): no market event \(signal.marketSequence)")
                 }
             }
-            _ = ordersRing.drain(limit: 1 << 14) { o, _ in
+            _ = rings.orders.drain(limit: 1 << 14) { o, _ in
                 let order = o.pointee
                 guard order.action == .new else { return }
                 orderWall[order.clientOrderId] = order.receiveWallNs
@@ -69,7 +61,7 @@ import TicklineTestSupport
                     violations.append("order \(order.clientOrderId): no signal \(order.signalSequence)")
                 }
             }
-            _ = fillsRing.drain(limit: 1 << 14) { f, _ in
+            _ = rings.fills.drain(limit: 1 << 14) { f, _ in
                 let report = f.pointee
                 guard let order = orderWall[report.clientOrderId] else {
                     violations.append("report \(report.sequence): no order \(report.clientOrderId)")
@@ -78,8 +70,8 @@ import TicklineTestSupport
                 if report.isExecution { fills += 1 }
                 if report.receiveWallNs < order { violations.append("report \(report.sequence) at \(report.receiveWallNs.ns) before its order at \(order.ns)") }
             }
-            _ = riskRing.drain(limit: 1 << 14) { _, _ in }
-            _ = barsRing.drain(limit: 1 << 14) { _, _ in }
+            _ = rings.risk.drain(limit: 1 << 14) { _, _ in }
+            _ = rings.bars.drain(limit: 1 << 14) { _, _ in }
         }
     }
 
