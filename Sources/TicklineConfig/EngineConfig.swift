@@ -8,7 +8,7 @@ import TicklineRing
 import TicklineRuntime
 
 /// The engine's configuration, read once at start into immutable values. Later parts of the
-/// pipeline add their sections here (feeds, strategies, risk, venue, writer, control).
+/// pipeline add their sections here (feeds, strategies, risk, venues, writer, control).
 public struct EngineConfig: Sendable, Equatable {
     /// Names the shared-memory region (`/dev/shm/tickline-<instance>`) and the Redis keys.
     public var instance: String
@@ -22,8 +22,12 @@ public struct EngineConfig: Sendable, Equatable {
     public var strategies: StrategyConfig = StrategyConfig()
     /// Market-data feeds (`feeds:`), each a `FeedConfig`.
     public var feeds: [FeedConfig] = []
-    /// Pre-trade limits, instruments, journal, exits (`risk:`) and the venue (`venue:`).
+    /// Pre-trade limits, instruments (each on a venue), journal, exits (`risk:`).
     public var risk: RiskConfig = RiskConfig()
+    /// The venues orders go to (`venues:`), in `VenueId` order.
+    public var venues: [VenueConfig] = [VenueConfig(name: VenueConfig.defaultName)]
+    /// What the file says in a form still read but no longer written (shown at start, never fatal).
+    public var notices: [String] = []
     /// HTTP API, metrics and dashboard (`control:`).
     public var control: ControlConfig = ControlConfig()
 
@@ -35,7 +39,7 @@ public struct EngineConfig: Sendable, Equatable {
         self.threading = threading
     }
 
-    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "feeds", "strategies", "risk", "venue", "control"]
+    public static let topLevelKeys = ["instance", "region", "rings", "threading", "writer", "feeds", "strategies", "risk", "venues", "venue", "control"]
 
     /// Reads and validates a config file. Every error names the file, line and key.
     public static func load(path: String, onlineCpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) throws(ConfigError) -> EngineConfig {
@@ -61,9 +65,21 @@ public struct EngineConfig: Sendable, Equatable {
         if let v = root.optional("threading") { config.threading = try ThreadingConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("writer") { config.writer = try WriterConfig.parse(v, onlineCpus: onlineCpus) }
         if let v = root.optional("strategies") { config.strategies = try StrategyConfig.parse(v) }
-        if let v = root.optional("feeds") { config.feeds = try FeedsConfig.parse(v) }
-        if let v = root.optional("risk") { config.risk = try RiskConfig.parse(v) }
-        if let v = root.optional("venue") { try RiskConfig.parseVenue(v, into: &config.risk) }
+        // Venues first: feeds and instruments name theirs.
+        switch (root.optional("venues"), root.optional("venue")) {
+        case (_?, let old?):
+            throw old.error("'venue:' (the old single map) and 'venues:' are both set: keep 'venues:' and move these keys into one of its entries")
+        case (let list?, nil):
+            config.venues = try VenuesConfig.parse(list)
+        case (nil, let old?):
+            let (venue, notice) = try VenuesConfig.parseLegacy(old)
+            config.venues = [venue]
+            config.notices.append(notice)
+        case (nil, nil):
+            break
+        }
+        if let v = root.optional("feeds") { config.feeds = try FeedsConfig.parse(v, venues: config.venues) }
+        if let v = root.optional("risk") { config.risk = try RiskConfig.parse(v, venues: config.venues) }
         if let v = root.optional("control") { config.control = try ControlConfig.parse(v) }
         try root.finish(allowed: topLevelKeys)
         return config

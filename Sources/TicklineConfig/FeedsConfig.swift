@@ -3,7 +3,7 @@ import TicklineFeed
 /// `feeds:` — a list, one entry per venue connection set, each mapping onto `FeedConfig`
 /// key by key (defaults in `FeedConfig`, documented in Config/laptop.yaml).
 enum FeedsConfig {
-    static let keys = ["name", "market", "stream_address", "stream_host", "stream_path", "rest_base", "symbols", "streams", "connections",
+    static let keys = ["name", "venue", "market", "stream_address", "stream_host", "stream_path", "rest_base", "symbols", "streams", "connections",
                        "streams_per_connection", "control_messages_per_second", "streams_per_control_message",
                        "reconnect_backoff_initial_ms", "reconnect_backoff_max_ms", "reconnect_jitter", "stale_after_ms",
                        "ping_interval_ms", "pong_timeout_ms", "proactive_reconnect_ms", "open_timeout_ms", "snapshot_limit",
@@ -11,7 +11,7 @@ enum FeedsConfig {
                        "snapshot_max_bytes", "snapshot_parallel", "book_levels_per_side", "pending_diffs", "pending_levels",
                        "max_frame_bytes", "receive_buffer_bytes", "reads_per_cycle"]
 
-    static func parse(_ value: ConfigValue) throws(ConfigError) -> [FeedConfig] {
+    static func parse(_ value: ConfigValue, venues: [VenueConfig]) throws(ConfigError) -> [FeedConfig] {
         var feeds: [FeedConfig] = []
         for item in try value.list() {
             var m = try item.mapping()
@@ -19,6 +19,7 @@ enum FeedsConfig {
             func int(_ key: String) throws(ConfigError) -> Int? { try m.optional(key)?.int(in: 0...Int(Int32.max)) }
             func text(_ key: String) throws(ConfigError) -> String? { try m.optional(key)?.string() }
             if let v = try text("name") { f.name = v }
+            f.venue = try VenuesConfig.resolve(m.optional("venue"), in: venues, for: "feed '\(f.name)'")
             if let v = try text("stream_address") { f.streamAddress = v }
             if let v = try text("stream_host") { f.streamHost = v }
             if let v = try text("stream_path") { f.streamPath = v }

@@ -2,11 +2,12 @@ import TicklineCore
 import TicklineExecution
 import TicklineRisk
 
-/// The risk stage and the venue (`risk:` and `venue:`): account limits in people's units
-/// (the keys of `RiskLimitCode`, the same ones `PUT /api/limits` takes), per-instrument
-/// filters and limits as decimal text, the journal, the paper venue.
+/// The risk stage (`risk:`): account limits in people's units (the keys of `RiskLimitCode`,
+/// the same ones `PUT /api/limits` takes), per-instrument venue, filters and limits as
+/// decimal text, the journal.
 public struct RiskConfig: Sendable, Equatable {
-    /// One instrument: the venue's filters and our limits, in its own decimals.
+    /// One instrument: its venue, the venue's filters and our limits, in its own decimals.
+    /// A symbol may be listed once per venue (BTCUSDT spot and BTCUSDT futures).
     public struct Instrument: Sendable, Equatable {
         public var symbol: String
         public var spec: InstrumentRiskSpec
@@ -32,19 +33,16 @@ public struct RiskConfig: Sendable, Equatable {
     public var cancelEntriesOnHalt = false
     public var orderCapacity = 4_096
     public var exits = ExitMonitorConfig()
-    public var venue = PaperVenueConfig()
 
     public init() {}
 
     public static let keys = ["limits", "instruments", "strategies", "journal", "journal_fsync", "on_journal_error", "entry_time_in_force",
                               "flatten_on_kill", "cancel_entries_on_halt", "order_capacity", "session_end_utc", "exit_retry_ms"]
-    public static let instrumentKeys = ["symbol", "price_decimals", "quantity_decimals", "tick", "step", "min_qty", "max_qty",
+    public static let instrumentKeys = ["symbol", "venue", "price_decimals", "quantity_decimals", "tick", "step", "min_qty", "max_qty",
                                         "min_notional", "max_order_qty", "position_limit"]
-    public static let venueKeys = ["kind", "latency_us", "jitter_us", "seed", "maker_fee_pct", "taker_fee_pct",
-                                   "beyond_depth", "starting_capital"]
 
-    /// Parses `risk:`; errors name the file, line and key.
-    public static func parse(_ value: ConfigValue) throws(ConfigError) -> RiskConfig {
+    /// Parses `risk:` (instruments name one of `venues`); errors name the file, line and key.
+    public static func parse(_ value: ConfigValue, venues: [VenueConfig] = [VenueConfig(name: VenueConfig.defaultName)]) throws(ConfigError) -> RiskConfig {
         var m = try value.mapping()
         var c = RiskConfig()
         if let v = m.optional("limits") {
@@ -62,9 +60,9 @@ public struct RiskConfig: Sendable, Equatable {
         if let v = m.optional("strategies") { c.strategies = try v.int(in: 1...65_535) }
         if let v = m.optional("instruments") {
             for item in try v.list() {
-                let instrument = try parseInstrument(item)
-                if c.instruments.contains(where: { $0.symbol == instrument.symbol }) {
-                    throw item.error("instrument \(instrument.symbol) is listed twice")
+                let instrument = try parseInstrument(item, venues: venues)
+                if c.instruments.contains(where: { $0.symbol == instrument.symbol && $0.spec.venue == instrument.spec.venue }) {
+                    throw item.error("instrument \(instrument.symbol) is listed twice on venue \(venues[Int(instrument.spec.venue)].name)")
                 }
                 c.instruments.append(instrument)
             }
@@ -98,10 +96,12 @@ public struct RiskConfig: Sendable, Equatable {
         return c
     }
 
-    static func parseInstrument(_ value: ConfigValue) throws(ConfigError) -> Instrument {
+    static func parseInstrument(_ value: ConfigValue, venues: [VenueConfig]) throws(ConfigError) -> Instrument {
         var m = try value.mapping()
         guard let s = m.optional("symbol") else { throw value.error("an instrument needs a symbol") }
         let symbol = try s.string()
+        let venue = try VenuesConfig.resolve(m.optional("venue"), in: venues, for: "instrument \(symbol)")
+        let fees = venues[Int(venue)].paper
         guard let pdv = m.optional("price_decimals") else { throw value.error("instrument \(symbol) needs price_decimals") }
         guard let qdv = m.optional("quantity_decimals") else { throw value.error("instrument \(symbol) needs quantity_decimals") }
         let pd = UInt8(try pdv.int(in: 0...Int(DecimalScale.maxDecimals)))
@@ -130,25 +130,8 @@ public struct RiskConfig: Sendable, Equatable {
         return Instrument(symbol: symbol, spec: InstrumentRiskSpec(
             priceDecimals: pd, quantityDecimals: qd, tickSizeUnits: tick, stepSizeUnits: step, venueMinQuantityUnits: minQty,
             venueMaxQuantityUnits: maxQty, venueMinNotionalMoney: minNotional, maxOrderQuantityUnits: maxOrder,
-            positionLimitUnits: limit))
-    }
-
-    /// Parses `venue:` into the paper venue's settings.
-    public static func parseVenue(_ value: ConfigValue, into c: inout RiskConfig) throws(ConfigError) {
-        var m = try value.mapping()
-        if let v = m.optional("kind") { _ = try v.choice(["paper"]) }  // brokers come with their adapters
-        if let v = m.optional("latency_us") { c.venue.latencyFixedNs = Nanos(try v.int(in: 0...60_000_000)) * 1_000 }
-        if let v = m.optional("jitter_us") { c.venue.latencyJitterNs = Nanos(try v.int(in: 0...60_000_000)) * 1_000 }
-        if let v = m.optional("seed") { c.venue.seed = UInt64(try v.int(in: 0...Int.max)) }
-        if let v = m.optional("maker_fee_pct") { c.venue.makerFeePartsPerMillion = Int64((try v.double(in: 0...10) * 10_000).rounded()) }
-        if let v = m.optional("taker_fee_pct") { c.venue.takerFeePartsPerMillion = Int64((try v.double(in: 0...10) * 10_000).rounded()) }
-        if let v = m.optional("beyond_depth") {
-            c.venue.beyondDepth = try v.choice(["expire", "worst_level"]) == "expire" ? .expireRemainder : .fillAtWorstLevel
-        }
-        if let v = m.optional("starting_capital") {
-            c.venue.startingCapitalMoney = MoneyScale.saturate(Int128((try v.double(in: 0...1e12) * 1e8).rounded()))
-        }
-        try m.finish(allowed: venueKeys)
+            positionLimitUnits: limit, venue: venue,
+            feePartsPerMillion: max(fees.makerFeePartsPerMillion, fees.takerFeePartsPerMillion)))
     }
 }
 

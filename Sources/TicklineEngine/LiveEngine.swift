@@ -22,7 +22,8 @@ public final class LiveEngine {
     public let config: EngineConfig
     public let region: SharedRegion
     public let symbols: [String]
-    let feeds: [FeedAgent]
+    let feedStage: FeedStage
+    var feeds: [FeedAgent] { feedStage.feeds }
     let strategy: StrategyAgent<NoCustomStrategy>
     let risk: RiskAgent
     let execution: ExecutionAgent
@@ -37,22 +38,16 @@ public final class LiveEngine {
     ///   - configPath: passed on to the writer (`--config`); nil = the writer's defaults.
     public init(config: EngineConfig, configPath: String?) throws(EngineError) {
         self.config = config
-        symbols = config.risk.instruments.map(\.symbol)
-        let table = try Self.instrumentTable(config)
+        symbols = Self.instrumentNames(config)
+        let tables = try Self.feedTables(config)
         try Self.createFolders(config)
         do {
             (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
         } catch { throw EngineError(description: error.description) }
         do throws(EngineError) {
-            var built: [FeedAgent] = []
-            for (k, f) in config.feeds.enumerated() {
-                // Only the first feed may own the region's market-side rings (one producer per ring).
-                guard k == 0 else { throw EngineError(description: "feeds: one feed per engine instance for now ('\(f.name)' is the second)") }
-                do { built.append(try FeedAgent(config: f, instruments: table, region: region, venue: true, commands: true, feedIndex: k)) } catch {
-                    throw EngineError(description: "feed '\(f.name)': \(error)")
-                }
-            }
-            feeds = built
+            do {
+                feedStage = try FeedStage(feeds: Array(zip(config.feeds, tables)).map { ($0, $1) }, region: region, venueCopies: true, commands: true)
+            } catch { throw EngineError(description: "feeds: \(error)") }
             var strategySettings = config.strategies.settings
             strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
             strategySettings.tickUnits = config.risk.instruments.map(\.spec.tickSizeUnits)
@@ -63,8 +58,9 @@ public final class LiveEngine {
                                              barJournal: region.producer(of: BarEvent.self, ring: "journal.bars"))
             } catch { throw EngineError(description: "strategy stage: \(error.description)") }
             risk = try RiskAgent(settings: RiskStageSettings(config: config.risk, instance: config.instance), region: region, stats: stats)
-            execution = try ExecutionAgent(venue: config.risk.venue, instrumentCapacity: symbols.count, holding: risk, region: region, stats: stats)
-            let agents: [String: any Agent] = ["feed": AgentGroup(role: "feed", agents: feeds), "strategy": strategy,
+            execution = try ExecutionAgent(venues: config.venues.map(\.paper), instrumentVenues: config.risk.instruments.map(\.spec.venue),
+                                           holding: risk, region: region, stats: stats)
+            let agents: [String: any Agent] = ["feed": feedStage, "strategy": strategy,
                                                 "risk": risk, "execution": execution]
             do { runners = try config.threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
             let controlRing: RingProducer<ControlCommand>
@@ -72,11 +68,11 @@ public final class LiveEngine {
                 throw EngineError(description: error.description)
             }
             let source = LiveControlSource(instance: config.instance, symbols: symbols, view: risk.view, journal: risk.journalPath,
-                                           feedCounters: feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing, acks: risk.acks,
+                                           feedCounters: feedStage.feeds.map { ($0.config.name, $0.publishedCounters) }, control: controlRing, acks: risk.acks,
                                            writerMetricsPath: "\(config.writer.spillDirectory)/\(config.instance).writer.prom")
             // Run-time subscriptions: checked against `table` (the universe) and queued on `control.feed`.
             do {
-                source.subscriptions = try FeedSubscriptionDesk(universe: table, feeds: config.feeds,
+                source.subscriptions = try FeedSubscriptionDesk(universes: tables, feeds: config.feeds,
                                                                 ring: region.producer(of: FeedCommand.self, ring: "control.feed"))
             } catch { throw EngineError(description: "feed subscriptions: \(error)") }
             self.source = source
@@ -127,25 +123,39 @@ public final class LiveEngine {
         }
     }
 
-    /// The one instrument table every stage shares: `risk.instruments` in order (the index is
-    /// the instrument id); checks that each feed's symbols are among them.
-    public static func instrumentTable(_ config: EngineConfig) throws(EngineError) -> InstrumentTable {
-        let symbols = config.risk.instruments.map(\.symbol)
-        guard !symbols.isEmpty else {
+    /// Each feed's instrument table: the instruments of its venue, in `risk.instruments`
+    /// order, with the engine's ids (the position in `risk.instruments`, which every stage
+    /// indexes by); checks that each feed's symbols are among them.
+    public static func feedTables(_ config: EngineConfig) throws(EngineError) -> [InstrumentTable] {
+        guard !config.risk.instruments.isEmpty else {
             throw EngineError(description: "risk.instruments lists no instrument: the engine needs each traded symbol's filters and limits")
         }
         guard !config.feeds.isEmpty else { throw EngineError(description: "feeds: no feed configured (nothing would arrive)") }
+        var tables: [InstrumentTable] = []
         for f in config.feeds {
-            for s in f.symbols where !symbols.contains(s) {
-                throw EngineError(description: "feed '\(f.name)' subscribes \(s), which risk.instruments does not list")
+            let venue = config.venues[Int(f.venue)].name
+            let own = config.risk.instruments.enumerated().filter { $0.element.spec.venue == f.venue }
+            for s in f.symbols where !own.contains(where: { $0.element.symbol == s }) {
+                throw EngineError(description: "feed '\(f.name)' subscribes \(s), which risk.instruments does not list on its venue '\(venue)'")
             }
+            do {
+                tables.append(try InstrumentTable(own.map {
+                    InstrumentSpec(symbol: $0.element.symbol, id: InstrumentId($0.offset), priceDecimals: $0.element.spec.priceDecimals,
+                                   quantityDecimals: $0.element.spec.quantityDecimals)
+                }))
+            } catch { throw EngineError(description: "instrument table of feed '\(f.name)': \(error)") }
         }
-        do {
-            return try InstrumentTable(config.risk.instruments.enumerated().map {
-                InstrumentSpec(symbol: $0.element.symbol, id: InstrumentId($0.offset), priceDecimals: $0.element.spec.priceDecimals,
-                               quantityDecimals: $0.element.spec.quantityDecimals)
-            })
-        } catch { throw EngineError(description: "instrument table: \(error)") }
+        return tables
+    }
+
+    /// What screens, logs and the API call each instrument (index = instrument id): its
+    /// symbol, or `SYMBOL@venue` when another venue lists the same symbol.
+    public static func instrumentNames(_ config: EngineConfig) -> [String] {
+        let instruments = config.risk.instruments
+        return instruments.map { i in
+            instruments.contains { $0.symbol == i.symbol && $0.spec.venue != i.spec.venue }
+                ? "\(i.symbol)@\(config.venues[Int(i.spec.venue)].name)" : i.symbol
+        }
     }
 
     /// Runs until SIGINT/SIGTERM (or `ShutdownSignal.request`), then stops everything in
@@ -211,23 +221,6 @@ extension LiveEngine {
         let padded = String(repeating: "0", count: max(0, d + 1 - digits.count)) + digits
         return (units < 0 ? "-" : "") + padded.dropLast(d) + "." + padded.suffix(d)
     }
-}
-
-/// Several agents in one role (the engine's feeds on the `feed` runner slot).
-final class AgentGroup: Agent {
-    let roleName: String
-    let agents: [any Agent]
-    init(role: String, agents: [any Agent]) {
-        roleName = role
-        self.agents = agents
-    }
-    func onStart() { for a in agents { a.onStart() } }
-    func doWork(now: DutyCycleTime) -> Int {
-        var work = 0
-        for a in agents { work += a.doWork(now: now) }
-        return work
-    }
-    func onClose() { for a in agents { a.onClose() } }
 }
 
 /// The control plane's view of the live engine: ring counters read from the region (any

@@ -278,7 +278,6 @@ public final class ReplayEngine {
             tableSpecs.append(InstrumentSpec(symbol: s, id: InstrumentId(i), priceDecimals: spec.priceDecimals,
                                              quantityDecimals: spec.quantityDecimals))
         }
-        self.specs = specs
         instruments = try InstrumentTable(tableSpecs)
         processor = BinanceFeedProcessor(instruments: instruments, bookCapacityPerSide: 5_000)
         let rings = RingCatalog.defaultSpecs.map {
@@ -288,7 +287,8 @@ public final class ReplayEngine {
         (region, _) = try SharedRegion.create(instance: instance, rings: rings)
         if sharedInstance == nil { region.unlink() }  // private: gone with the process
         var strategySettings = config.strategies.settings
-        var venue = config.risk.venue
+        // A recording is one venue's: its instruments trade on the first venue.
+        var venue = config.venues[0].paper
         if strategySettings.smaCrossover.isEmpty && strategySettings.emaADXTrend.isEmpty && strategySettings.zScoreMeanReversion.isEmpty
             && strategySettings.rsiBollingerReversal.isEmpty && strategySettings.vote.isEmpty && strategySettings.pairs.isEmpty {
             strategySettings = Self.defaultStrategies(symbols: symbols.count)
@@ -296,6 +296,11 @@ public final class ReplayEngine {
             venue.takerFeePartsPerMillion = Self.builtInFeePartsPerMillion
         }
         feePartsPerMillion = max(venue.makerFeePartsPerMillion, venue.takerFeePartsPerMillion)
+        for i in specs.indices {
+            specs[i].venue = 0
+            specs[i].feePartsPerMillion = feePartsPerMillion
+        }
+        self.specs = specs
         strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
         strategySettings.tickUnits = specs.map(\.tickSizeUnits)
         strategy = StrategyAgent(settings: strategySettings,
@@ -303,7 +308,6 @@ public final class ReplayEngine {
                                  signals: try region.producer(of: SignalEvent.self, ring: "signals"),
                                  barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
         var riskSettings = RiskStageSettings(config: config.risk, instance: instance)
-        riskSettings.feePartsPerMillion = feePartsPerMillion
         riskSettings.instruments = specs
         riskSettings.strategyCapacity = max(config.risk.strategies, 8)
         riskSettings.journalPath = nil  // a backtest journals nothing to disk

@@ -27,8 +27,6 @@ public struct RiskStageSettings: Sendable {
     public var flattenOnKill = true
     /// A halt also cancels the resting entry orders in its scope (exits stay).
     public var cancelEntriesOnHalt = false
-    /// The venue's fee per side, parts per million of notional: reward:risk is checked net of it.
-    public var feePartsPerMillion: Int64 = 0
     /// The append-only journal file (nil: none, for tests and benchmarks).
     public var journalPath: String?
     public var journalFsync = false
@@ -65,7 +63,6 @@ public struct RiskStageSettings: Sendable {
         entryTimeInForce = config.entryTimeInForce
         flattenOnKill = config.flattenOnKill
         cancelEntriesOnHalt = config.cancelEntriesOnHalt
-        feePartsPerMillion = max(config.venue.makerFeePartsPerMillion, config.venue.takerFeePartsPerMillion)
         journalPath = config.journal.isEmpty ? nil : config.journal.replacingOccurrences(of: "{instance}", with: instance)
         journalFsync = config.journalFsync
         onJournalError = config.onJournalError
@@ -270,7 +267,6 @@ public final class RiskAgent: Agent {
         }
         let instruments = settings.instruments.count
         risk = PreTradeRisk(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, limits: settings.limits)
-        risk.feePartsPerMillion = settings.feePartsPerMillion
         exits = ExitMonitor(strategyCapacity: settings.strategyCapacity, instrumentCapacity: instruments, config: settings.exits)
         for (i, spec) in settings.instruments.enumerated() {
             risk.register(instrument: InstrumentId(i), spec: spec)

@@ -79,15 +79,12 @@ public final class FeedAgent: Agent {
     public var recorder: RecordingWriter?
     public let connections: [FeedConnection]
 
-    private var market: RingProducer<MarketEvent>
-    private var depth: RingProducer<DepthSnapshot>
-    private var journal: RingProducer<MarketEvent>
-    /// The execution stage's copies (its own SPSC rings): books and trades for the paper venue.
-    public var venue: VenueTap?
+    /// The stage's output rings, shared by every feed on this thread.
+    public let outlet: FeedOutlet
     /// The `control.feed` ring's consumer end, when the feed listens to one.
     private var commands: CommandInbox?
     /// This feed's index in the engine's `feeds:` list: commands for another are refused.
-    public private(set) var feedIndex: UInt8 = 0
+    public internal(set) var feedIndex: UInt8 = 0
     /// The last command refused (request id and reason), for reports and tests.
     public private(set) var lastRefusal: (requestId: UInt64, reason: FeedCommandRefusal)?
     private let reactor: IoUringReactor?
@@ -112,7 +109,6 @@ public final class FeedAgent: Agent {
     private var controlBuffer: [UInt8]
     private var nextRequestId: Int64 = 1
     private var snapshotMessage = BinanceMessage()
-    private var sequence: UInt64 = 0
     private var random: UInt64
     private var nowNs: MonotonicNanos = 0
     private var nextWatchdogNs: MonotonicNanos = 0
@@ -133,8 +129,7 @@ public final class FeedAgent: Agent {
     ///   - instruments: every symbol this feed may subscribe; `config.symbols` are subscribed at start.
     ///   - backend: the socket I/O path (default: what `NetBackend.detect()` finds).
     ///   - seed: of the reconnect jitter.
-    public init(config: FeedConfig, instruments: InstrumentTable, market: consuming RingProducer<MarketEvent>,
-                depth: consuming RingProducer<DepthSnapshot>, journal: consuming RingProducer<MarketEvent>,
+    public init(config: FeedConfig, instruments: InstrumentTable, outlet: FeedOutlet,
                 backend: NetBackend = NetBackend.detect().backend, seed: UInt64 = 0x5EED) throws(FeedSetupError) {
         do { try config.validate() } catch { throw .config(error) }
         for symbol in config.symbols where instruments.entry(forSymbol: symbol) == nil { throw .unknownSymbol(symbol) }
@@ -143,9 +138,7 @@ public final class FeedAgent: Agent {
         self.config = config
         self.instruments = instruments
         self.backend = backend
-        self.market = market
-        self.depth = depth
-        self.journal = journal
+        self.outlet = outlet
         processor = BinanceFeedProcessor(instruments: instruments,
                                          bookCapacityPerSide: config.bookLevelsPerSide, pendingDiffs: config.pendingDiffs,
                                          pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
@@ -198,18 +191,13 @@ public final class FeedAgent: Agent {
         }
     }
 
-    /// A feed on `region`'s `market`, `depth` and `journal.market` rings, with `venue: true`
-    /// also `depth.venue` and `market.venue` (the paper venue's copies), and with
-    /// `commands: true` the consumer of `control.feed` as feed `feedIndex`.
+    /// The only feed on `region`'s output rings (see `FeedOutlet`), and with `commands: true`
+    /// the consumer of `control.feed` as feed `feedIndex`.
     public convenience init(config: FeedConfig, instruments: InstrumentTable, region: SharedRegion,
                             backend: NetBackend = NetBackend.detect().backend, venue: Bool = false,
                             commands: Bool = false, feedIndex: Int = 0) throws(FeedSetupError) {
         do {
-            try self.init(config: config, instruments: instruments,
-                          market: try region.producer(of: MarketEvent.self, ring: "market"),
-                          depth: try region.producer(of: DepthSnapshot.self, ring: "depth"),
-                          journal: try region.producer(of: MarketEvent.self, ring: "journal.market"), backend: backend)
-            if venue { self.venue = try VenueTap(region: region) }
+            try self.init(config: config, instruments: instruments, outlet: try FeedOutlet(region: region, venueCopies: venue), backend: backend)
             if commands { listen(to: try region.consumer(of: FeedCommand.self, ring: "control.feed"), feedIndex: feedIndex) }
         } catch let error as FeedSetupError {
             throw error
@@ -572,22 +560,12 @@ public final class FeedAgent: Agent {
 
     @inline(__always)
     private func publish(_ event: MarketEvent) {
-        sequence &+= 1
-        var stamped = event
-        stamped.sequence = sequence
-        if market.tryPush(stamped) { counters.marketEvents &+= 1 } else { counters.marketDropped &+= 1 }
-        if !journal.tryPush(stamped) { counters.journalDropped &+= 1 }
-        if stamped.kind == .trade, let venue { venue.trade(stamped) }
+        outlet.publish(event, counters: &counters)
     }
 
-    /// Pushes a top-N snapshot numbered like the book-top event published just before it.
     @inline(__always)
     private func publishDepth(_ snapshot: DepthSnapshot, decodedNs: MonotonicNanos) {
-        var stamped = snapshot
-        stamped.sequence = sequence
-        stamped.decodedNs = decodedNs
-        if depth.tryPush(stamped) { counters.depthSnapshots &+= 1 } else { counters.depthDropped &+= 1 }
-        venue?.book(stamped)
+        outlet.publishDepth(snapshot, decodedNs: decodedNs, counters: &counters)
     }
 
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
@@ -712,7 +690,7 @@ public final class FeedAgent: Agent {
                                        timestamps: TimestampChain(socketReadNs: readNs, decodedNs: readNs)) {
                 publish(top)
                 var snapshot = DepthSnapshot()
-                if book.fill(&snapshot, sequence: sequence, venueTimeNs: 0, receiveWallNs: wallNs, socketReadNs: readNs,
+                if book.fill(&snapshot, sequence: 0, venueTimeNs: 0, receiveWallNs: wallNs, socketReadNs: readNs,
                              decodedNs: readNs) {
                     publishDepth(snapshot, decodedNs: readNs)
                 }
@@ -891,20 +869,4 @@ extension UInt32 {
         while v < self { v <<= 1 }
         return v
     }
-}
-
-/// The feed's producer ends of the execution stage's rings (`depth.venue`, `market.venue`):
-/// one SPSC ring per consumer, so the paper venue never shares risk's. Drop-newest, counted.
-public final class VenueTap {
-    var books: RingProducer<DepthSnapshot>
-    var trades: RingProducer<MarketEvent>
-    public private(set) var dropped: UInt64 = 0
-
-    public init(region: SharedRegion) throws(RegionError) {
-        books = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
-        trades = try region.producer(of: MarketEvent.self, ring: "market.venue")
-    }
-
-    @inline(__always) func book(_ d: DepthSnapshot) { if !books.tryPush(d) { dropped &+= 1 } }
-    @inline(__always) func trade(_ e: MarketEvent) { if !trades.tryPush(e) { dropped &+= 1 } }
 }

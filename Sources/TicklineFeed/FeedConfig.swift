@@ -28,6 +28,9 @@ public struct FeedConfig: Sendable, Equatable {
     /// `rest_base`: base URL of the depth snapshots (e.g. `https://api.binance.com`,
     /// `https://fapi.binance.com`).
     public var restBase = "http://127.0.0.1:9443"
+    /// `venue`: the venue whose instruments the feed carries (its position in the engine's
+    /// `venues:` list; the YAML names it). Its symbols are that venue's instruments.
+    public var venue: VenueId = 0
     /// `market`: which Binance market the feed reads, for its REST depth path and weights
     /// (the diff rules are detected from the diffs themselves).
     public var market = BinanceMarket.spot

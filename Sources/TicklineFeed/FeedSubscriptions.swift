@@ -26,8 +26,8 @@ public struct FeedSubscriptionRefusal: Error, Sendable, Equatable {
 
 /// The control plane's end of the `control.feed` ring.
 ///
-/// Checks each subscribe/unsubscribe request against the engine's universe (the instrument
-/// table every feed is built with) and against the feed's current subscriptions and
+/// Checks each subscribe/unsubscribe request against the feed's universe (the instrument
+/// table the feed is built with: its venue's instruments) and against the feed's current subscriptions and
 /// capacity, so the HTTP caller gets the reason of a refusal; then queues one `FeedCommand`
 /// per symbol. A request is all or nothing: any bad symbol refuses all of it. Its view of
 /// the subscriptions starts from each feed's configured `symbols` and follows the commands
@@ -44,20 +44,22 @@ public final class FeedSubscriptionDesk: Sendable {
         var nextRequestId: UInt64 = 1
     }
 
-    public let universe: InstrumentTable
+    /// Per feed: the table it was built with.
+    public let universes: [InstrumentTable]
     public let feedNames: [String]
     /// Symbols each feed can hold: connections × ⌊streams_per_connection / streams per symbol⌋.
     public let capacities: [Int]
     private let state: Mutex<State>
 
     /// - Parameters:
-    ///   - universe: the table every feed was built with.
+    ///   - universes: per feed, the table it was built with.
     ///   - feeds: the engine's feeds, in order (the index is `FeedCommand.feed`).
     ///   - ring: the producer end of `control.feed`.
-    public init(universe: InstrumentTable, feeds: [FeedConfig], ring: consuming RingProducer<FeedCommand>) throws(FeedSetupError) {
+    public init(universes: [InstrumentTable], feeds: [FeedConfig], ring: consuming RingProducer<FeedCommand>) throws(FeedSetupError) {
         precondition(feeds.count <= Int(UInt8.max) + 1, "\(feeds.count) feeds: a command addresses at most 256")
+        precondition(universes.count == feeds.count, "\(universes.count) universes for \(feeds.count) feeds")
         var subscribed: [[Bool]] = []
-        for f in feeds {
+        for (f, universe) in zip(feeds, universes) {
             var flags = [Bool](repeating: false, count: universe.count)
             for symbol in f.symbols {
                 guard let entry = universe.entry(forSymbol: symbol) else { throw .unknownSymbol(symbol) }
@@ -65,7 +67,7 @@ public final class FeedSubscriptionDesk: Sendable {
             }
             subscribed.append(flags)
         }
-        self.universe = universe
+        self.universes = universes
         feedNames = feeds.map(\.name)
         capacities = feeds.map { $0.connections * ($0.streamsPerConnection / max(1, $0.streams.count)) }
         state = Mutex(State(ring: ring, subscribed: subscribed))
@@ -85,7 +87,7 @@ public final class FeedSubscriptionDesk: Sendable {
     public func subscribedSymbols(feed: Int = 0) -> [String] {
         state.withLock { s in
             guard feed >= 0 && feed < s.subscribed.count else { return [] }
-            return s.subscribed[feed].indices.filter { s.subscribed[feed][$0] }.map { universe.specs[$0].symbol }
+            return s.subscribed[feed].indices.filter { s.subscribed[feed][$0] }.map { universes[feed].specs[$0].symbol }
         }
     }
 
@@ -94,10 +96,11 @@ public final class FeedSubscriptionDesk: Sendable {
         guard feed >= 0 && feed < feedNames.count else { return refuse("no feed \(feed) (the engine has \(feedNames.count))") }
         guard !symbols.isEmpty else { return refuse("name at least one symbol") }
         let name = feedNames[feed]
+        let universe = universes[feed]
         var entries: [InstrumentEntry] = []
         for symbol in symbols {
             guard symbol.utf8.count <= FeedCommand.maxSymbolBytes, let entry = universe.entry(forSymbol: symbol) else {
-                return refuse("unknown symbol '\(symbol)': not among the engine's instruments (risk.instruments)")
+                return refuse("unknown symbol '\(symbol)': not an instrument of feed '\(name)''s venue (risk.instruments)")
             }
             guard !entries.contains(where: { $0.index == entry.index }) else { return refuse("'\(symbol)' is named twice") }
             entries.append(entry)

@@ -111,10 +111,6 @@ public struct PreTradeRisk: Sendable {
     /// Reduce-only orders' own bucket (`exitSubmitBurst`, `exitSubmitPerSecond`): a burst of
     /// entries never leaves the exits waiting, and exits never use up the entries' budget.
     @usableFromInline var exitBucket: TokenBucket
-    /// The venue's fee per side, parts per million of notional (the higher of maker and
-    /// taker): reward:risk is checked net of a round trip's fees (0 = no fees).
-    public var feePartsPerMillion: Int64 = 0
-
     public private(set) var nextClientOrderId: UInt64 = 1
     /// The sequence the last order (or cancel) built by this stage carries: orders are
     /// numbered in increasing order as they are built, which is the order they are sent; an
@@ -530,7 +526,7 @@ public struct PreTradeRisk: Sendable {
             // fee(p) = p × ppm / 10^6; exact, in millionths of a price unit (take-profit on the
             // right side; no take-profit: no reward).
             let tp = signal.takeProfit.units
-            let ppm = Int128(feePartsPerMillion)
+            let ppm = Int128(spec.feePartsPerMillion)
             var reward: Int128 = 0
             if tp > 0 && (side == .buy ? tp > entry : tp < entry) {
                 reward = Int128(abs(tp - entry)) * 1_000_000 - (Int128(entry) + Int128(tp)) * ppm
@@ -565,7 +561,7 @@ public struct PreTradeRisk: Sendable {
             price: Price(units: entry), quantity: Quantity(units: quantity), takeProfit: signal.takeProfit,
             stopLoss: signal.stopLoss, signalSequence: signal.sequence, timeInForce: .goodTillCancel,
             flags: reduceOnly ? OrderEvent.flagReduceOnly : 0, priceDecimals: spec.priceDecimals,
-            quantityDecimals: spec.quantityDecimals, action: .new, stage: .risk, receiveWallNs: signal.receiveWallNs,
+            quantityDecimals: spec.quantityDecimals, action: .new, stage: .risk, venue: spec.venue, receiveWallNs: signal.receiveWallNs,
             timestamps: chain, trailingDistance: reduceOnly ? .zero : signal.trailingDistance,
             maxHoldNs: reduceOnly ? 0 : signal.maxHoldNs))
     }

@@ -136,10 +136,16 @@ public struct InstrumentRiskSpec: Sendable, Equatable {
     /// Our position limit for the symbol, quantity units: Σ over strategies of each one's
     /// worst-case |position| (position plus its open orders on the side that grows it).
     public var positionLimitUnits: Int64
+    /// The venue the instrument trades on: its orders go there.
+    public var venue: VenueId
+    /// The venue's fee per side (the higher of maker and taker), parts per million of
+    /// notional: reward:risk is checked net of it.
+    public var feePartsPerMillion: Int64
 
     public init(priceDecimals: UInt8, quantityDecimals: UInt8, tickSizeUnits: Int64 = 1, stepSizeUnits: Int64 = 1,
                 venueMinQuantityUnits: Int64 = 1, venueMaxQuantityUnits: Int64 = Int64.max,
-                venueMinNotionalMoney: Int64 = 0, maxOrderQuantityUnits: Int64, positionLimitUnits: Int64) {
+                venueMinNotionalMoney: Int64 = 0, maxOrderQuantityUnits: Int64, positionLimitUnits: Int64,
+                venue: VenueId = 0, feePartsPerMillion: Int64 = 0) {
         precondition(tickSizeUnits > 0 && stepSizeUnits > 0, "tick \(tickSizeUnits) and step \(stepSizeUnits) must be positive")
         precondition(priceDecimals <= DecimalScale.maxDecimals && quantityDecimals <= DecimalScale.maxDecimals,
                      "decimals \(priceDecimals)/\(quantityDecimals) exceed \(DecimalScale.maxDecimals)")
@@ -152,6 +158,8 @@ public struct InstrumentRiskSpec: Sendable, Equatable {
         self.venueMinNotionalMoney = venueMinNotionalMoney
         self.maxOrderQuantityUnits = maxOrderQuantityUnits
         self.positionLimitUnits = positionLimitUnits
+        self.venue = venue
+        self.feePartsPerMillion = feePartsPerMillion
     }
 }
 

@@ -35,13 +35,15 @@ struct Record: ParsableCommand {
             say(error.description)
             throw ExitCode(78)
         }
-        guard let feedConfig = feed.map({ name in engineConfig.feeds.first { $0.name == name } }) ?? engineConfig.feeds.first else {
+        for notice in engineConfig.notices { say("notice: \(notice)") }
+        guard let feedIndex = feed.map({ name in engineConfig.feeds.firstIndex { $0.name == name } }) ?? engineConfig.feeds.indices.first else {
             say("no feed named '\(feed ?? "")' in \(config) (feeds: \(engineConfig.feeds.map(\.name).joined(separator: ", ")))")
             throw ExitCode(78)
         }
+        let feedConfig = engineConfig.feeds[feedIndex]
         let agent: FeedAgent
         do {
-            let table = try LiveEngine.instrumentTable(engineConfig)
+            let table = try LiveEngine.feedTables(engineConfig)[feedIndex]
             // A private region: the feed publishes as in the live engine; this loop discards it.
             let (region, _) = try SharedRegion.create(instance: "record-\(getpid())", rings: RingCatalog.defaultSpecs)
             region.unlink()

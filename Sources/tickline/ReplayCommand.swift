@@ -63,6 +63,7 @@ struct Replay: ParsableCommand {
         var engineConfig = EngineConfig()
         if let config {
             do { engineConfig = try EngineConfig.load(path: config) } catch { throw CommandFailure(error.description) }
+            for notice in engineConfig.notices { FileHandle.standardError.write(Data("tickline replay: notice: \(notice)\n".utf8)) }
         }
         let loaded = try files.map { try RecordingFile.load($0) }
         var spans: [ReplayInput.Span] = []

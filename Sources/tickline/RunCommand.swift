@@ -23,6 +23,7 @@ struct Run: ParsableCommand {
             throw ExitCode(78)
         }
         let log = { (line: String) in FileHandle.standardError.write(Data("tickline: \(line)\n".utf8)) }
+        for notice in engineConfig.notices { log("notice: \(notice)") }
         do {
             let engine = try LiveEngine(config: engineConfig, configPath: config)
             try engine.run(log: log)

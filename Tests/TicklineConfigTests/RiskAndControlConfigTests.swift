@@ -43,8 +43,11 @@ import TicklineRisk
         #expect(c.risk.onJournalError == .retry)
         #expect(RiskConfig().onJournalError == .halt)  // the default
         #expect(c.risk.exits.sessionEndUtcNs == Nanos(21 * 3_600 + 30 * 60) * 1_000_000_000)
-        #expect(c.risk.venue.latencyFixedNs == 250_000 && c.risk.venue.latencyJitterNs == 50_000)
-        #expect(c.risk.venue.takerFeePartsPerMillion == 750)
+        #expect(c.venues[0].paper.latencyFixedNs == 250_000 && c.venues[0].paper.latencyJitterNs == 50_000)
+        #expect(c.venues[0].paper.takerFeePartsPerMillion == 750)
+        // The old single `venue:` map is still read, as the venue `paper`, with a notice.
+        #expect(c.venues.map(\.name) == ["paper"] && btc.spec.venue == 0 && btc.spec.feePartsPerMillion == 1_000)
+        #expect(c.notices.count == 1 && c.notices[0].hasPrefix("engine.yaml:") && c.notices[0].contains("venues: [{ name: paper"))
         #expect(c.control.hostAndPort.port == 0 && c.control.token == "0123456789abcdef0123")
         // The same keys describe the limits back (GET /api/limits).
         #expect(RiskLimitCode.describe(c.risk.limits)["price_collar_pct"] == 1.5)

@@ -359,7 +359,7 @@ import TicklineTestSupport
               instruments:
                 - { symbol: BTCUSDT, price_decimals: 8, quantity_decimals: 8, tick: "0.00000001", step: "0.00000001",
                     min_qty: "0.00000001", max_order_qty: "\(quantity)", position_limit: "\(quantity)" }
-            venue: { starting_capital: 1000000000000 }
+            venues: [{ name: paper, starting_capital: 1000000000000 }]
             """
         try config.write(toFile: folder + "/near-max.yaml", atomically: true, encoding: .utf8)
         let (status, output) = Self.run(Self.tickline, ["replay", path, "--config", folder + "/near-max.yaml", "--json"])

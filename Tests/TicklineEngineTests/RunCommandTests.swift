@@ -86,7 +86,7 @@ import TicklineTestSupport
             - { symbol: SYM0001USDT, price_decimals: 2, quantity_decimals: 8, tick: "0.01", step: "0.00001",
                 min_qty: "0.00001", min_notional: "1", max_order_qty: "10", position_limit: "50" }
           journal: \(dir)/risk.journal
-        venue: { maker_fee_pct: 0, taker_fee_pct: 0 }   # targets a tick or two away: no fee leaves them room
+        venues: [{ name: paper, maker_fee_pct: 0, taker_fee_pct: 0 }]   # targets a tick or two away: no fee leaves them room
         control:
           listen: 127.0.0.1:\(controlPort)
           token: \(token)

@@ -101,7 +101,7 @@ struct FeedSubscriptionUnitTests {
         let h = try offlineHarness(symbols: [syntheticSymbol(0)], streamsPerConnection: 2)
         let s0 = syntheticSymbol(0), s1 = syntheticSymbol(1), s2 = syntheticSymbol(2)
         #expect(refusalMessage(h.desk.subscribe(["DOGEUSDT"]))
-                    == "unknown symbol 'DOGEUSDT': not among the engine's instruments (risk.instruments)")
+                    == "unknown symbol 'DOGEUSDT': not an instrument of feed 'unit''s venue (risk.instruments)")
         #expect(refusalMessage(h.desk.subscribe([s0])) == "'\(s0)' is already subscribed on feed 'unit'")
         #expect(refusalMessage(h.desk.unsubscribe([s1])) == "'\(s1)' is not subscribed on feed 'unit'")
         #expect(refusalMessage(h.desk.subscribe([s1, s1])) == "'\(s1)' is named twice")

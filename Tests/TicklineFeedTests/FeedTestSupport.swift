@@ -180,7 +180,7 @@ final class FeedHarness {
         depthRing = try region.consumer(of: DepthSnapshot.self, ring: "depth")
         journalRing = try region.consumer(of: MarketEvent.self, ring: "journal.market")
         agent = try FeedAgent(config: config, instruments: instruments, region: region, backend: backend, commands: true)
-        desk = try FeedSubscriptionDesk(universe: instruments, feeds: [config],
+        desk = try FeedSubscriptionDesk(universes: [instruments], feeds: [config],
                                         ring: region.producer(of: FeedCommand.self, ring: "control.feed"))
         invoker = AgentInvoker([agent])
         invoker.start()

@@ -305,17 +305,25 @@ import TicklineRisk
         #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits - 300)).denial?.reason == .rewardRisk)
     }
 
-    @Test func countsARoundTripsFeesInRewardRisk() throws {
+    @Test func countsARoundTripsFeesAtTheInstrumentsVenueInRewardRiskAndSendsTheOrderThere() throws {
         // 0.1 % per side at 100.00: 0.10 a side. Target 3.00 above, stop 1.00 below, min 1.5:
         // without fees 3.0; with them (3.00 − 0.100 − 0.103) / (1.00 + 0.100 + 0.099) = 2.33.
-        var risk = makeRisk()
-        risk.feePartsPerMillion = 1_000
-        #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 300)).order != nil)
+        // The fee is the instrument's venue's: instrument 0 pays it, instrument 1 (another venue) does not.
+        var spec = fixtureSpec()
+        spec.feePartsPerMillion = 1_000
+        var risk = makeRisk(spec: spec)
+        var free = fixtureSpec()
+        free.venue = 1
+        risk.register(instrument: 1, spec: free)
+        let order = try #require(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 300)).order)
+        #expect(order.venue == 0)
         // 1.60 above passes without fees (1.6) but not with them: (1.60 − 0.2016) / 1.199 = 1.166.
         let d = try #require(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 160, strategy: 1)).denial)
         #expect(d.reason == .rewardRisk && d.observed == 1_166 && d.limit == 1_500)
-        risk.feePartsPerMillion = 0
-        #expect(risk.check(entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 160, strategy: 1)).order != nil)
+        var other = entry(stop: referenceUnits - 100, takeProfit: referenceUnits + 160, strategy: 1)
+        other.instrument = 1
+        let approved = try #require(risk.check(other).order)
+        #expect(approved.venue == 1, "an order goes to its instrument's venue")
     }
 
     @Test func preventsSelfTradeAgainstARestingOppositeOrder() throws {

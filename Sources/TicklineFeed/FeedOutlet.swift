@@ -1,0 +1,70 @@
+import TicklineCore
+import TicklineRing
+
+/// The feed stage's output: the producer ends of its rings and the one sequence its events
+/// carry. Every feed of an engine runs on the feed stage's thread (the `feed` role is placed
+/// on one runner), so they share one outlet: each ring keeps a single producer, and
+/// strategy, risk and the paper venues read every feed's events from the same rings with
+/// nothing in between.
+///
+/// - `market`: trades, quotes, book tops and status events (drop-newest, counted);
+/// - `journal.market`: a copy of each for the writer (drop-newest, counted);
+/// - `depth`: a top-N `DepthSnapshot` per book change, numbered like the book-top event
+///   published just before it;
+/// - with `venueCopies`, `market.venue` (trades) and `depth.venue`: the paper venues' own
+///   copies (one SPSC ring per consumer, so they never share risk's).
+///
+/// Owned by the feed stage's thread; no allocation per event.
+public final class FeedOutlet {
+    var market: RingProducer<MarketEvent>
+    var depth: RingProducer<DepthSnapshot>
+    var journal: RingProducer<MarketEvent>
+    let venue: VenueTap?
+    /// The sequence of the last market event published (monotonic over every feed).
+    public private(set) var sequence: UInt64 = 0
+    /// Events the paper venues' rings refused.
+    public var venueDropped: UInt64 { venue?.dropped ?? 0 }
+
+    public init(region: SharedRegion, venueCopies: Bool) throws(RegionError) {
+        market = try region.producer(of: MarketEvent.self, ring: "market")
+        depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
+        journal = try region.producer(of: MarketEvent.self, ring: "journal.market")
+        venue = venueCopies ? try VenueTap(region: region) : nil
+    }
+
+    /// Numbers `event` and pushes it; `counters` are the publishing feed's.
+    @inline(__always)
+    func publish(_ event: MarketEvent, counters: inout FeedCounters) {
+        sequence &+= 1
+        var stamped = event
+        stamped.sequence = sequence
+        if market.tryPush(stamped) { counters.marketEvents &+= 1 } else { counters.marketDropped &+= 1 }
+        if !journal.tryPush(stamped) { counters.journalDropped &+= 1 }
+        if stamped.kind == .trade, let venue { venue.trade(stamped) }
+    }
+
+    /// Pushes a top-N snapshot numbered like the book-top event published just before it.
+    @inline(__always)
+    func publishDepth(_ snapshot: DepthSnapshot, decodedNs: MonotonicNanos, counters: inout FeedCounters) {
+        var stamped = snapshot
+        stamped.sequence = sequence
+        stamped.decodedNs = decodedNs
+        if depth.tryPush(stamped) { counters.depthSnapshots &+= 1 } else { counters.depthDropped &+= 1 }
+        venue?.book(stamped)
+    }
+}
+
+/// The producer ends of the paper venues' rings (`depth.venue`, `market.venue`). Drop-newest, counted.
+final class VenueTap {
+    var books: RingProducer<DepthSnapshot>
+    var trades: RingProducer<MarketEvent>
+    private(set) var dropped: UInt64 = 0
+
+    init(region: SharedRegion) throws(RegionError) {
+        books = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
+        trades = try region.producer(of: MarketEvent.self, ring: "market.venue")
+    }
+
+    @inline(__always) func book(_ d: DepthSnapshot) { if !books.tryPush(d) { dropped &+= 1 } }
+    @inline(__always) func trade(_ e: MarketEvent) { if !trades.tryPush(e) { dropped &+= 1 } }
+}
