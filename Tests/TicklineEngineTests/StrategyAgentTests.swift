@@ -29,6 +29,15 @@ final class EngineTestRegion {
     }
 
     deinit { SharedRegion.unlink(instance: instance) }
+
+    /// A strategy agent on this region's rings with one `EveryBar` strategy (id `strategy`, 1 s bars).
+    func everyBarAgent(_ settings: StrategySettings = everyBarSettings(), strategy: StrategyId = 42) throws -> StrategyAgent<EveryBar> {
+        StrategyAgent<EveryBar>(
+            settings: settings, custom: [EveryBar(common: StrategyCommon(id: strategy, timeframe: .seconds1))],
+            market: try region.consumer(of: MarketEvent.self, ring: "market"),
+            signals: try region.producer(of: SignalEvent.self, ring: "signals"),
+            barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
+    }
 }
 
 /// A test strategy that buys on every bar: makes signal traffic deterministic.
@@ -64,11 +73,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
         var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
         var journal = try test.region.consumer(of: BarEvent.self, ring: "journal.bars")
-        let agent = StrategyAgent<EveryBar>(
-            settings: everyBarSettings(), custom: [EveryBar(common: StrategyCommon(id: 42, timeframe: .seconds1))],
-            market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
-            signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
+        let agent = try test.everyBarAgent()
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -118,11 +123,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         var journal = try test.region.consumer(of: BarEvent.self, ring: "journal.bars")
         var settings = everyBarSettings()
         settings.instrumentVenues = [0, 1]
-        let agent = StrategyAgent<EveryBar>(
-            settings: settings, custom: [EveryBar(common: StrategyCommon(id: 42, timeframe: .seconds1))],
-            market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
-            signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
+        let agent = try test.everyBarAgent(settings)
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -148,11 +149,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         let test = try EngineTestRegion(signals: 4)
         var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
         var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
-        let agent = StrategyAgent<EveryBar>(
-            settings: everyBarSettings(pendingSignals: 8), custom: [EveryBar(common: StrategyCommon(id: 7, timeframe: .seconds1))],
-            market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
-            signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
+        let agent = try test.everyBarAgent(everyBarSettings(pendingSignals: 8), strategy: 7)
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
