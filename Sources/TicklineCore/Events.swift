@@ -45,8 +45,9 @@ public enum MarketEventKind: UInt8, Sendable {
     case fresh = 5
 }
 
-/// One market-data event (128 bytes). Producer: the feed stage. Consumers: strategy stage,
-/// market-data journal.
+/// One market-data event (136 bytes). Producer: the feed stage. Consumers: strategy stage,
+/// market-data journal. The venue sits after the timestamps, so the fields every consumer
+/// reads keep their offsets within the first 128 bytes.
 public struct MarketEvent: Sendable, BitwiseCopyable {
     /// Monotonic sequence assigned by the producer (per ring).
     public var sequence: UInt64
@@ -69,11 +70,15 @@ public struct MarketEvent: Sendable, BitwiseCopyable {
     /// CLOCK_REALTIME at receive: the time stored points carry.
     public var receiveWallNs: WallNanos
     public var timestamps: TimestampChain
+    /// The venue the instrument trades on.
+    public var venue: VenueId
+    public var reserved0: UInt16
+    public var reserved1: UInt32
 
     public static let flagAggressorSold: UInt8 = 1
 
     @inlinable
-    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, kind: MarketEventKind = .trade, flags: UInt8 = 0,
+    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, venue: VenueId = 0, kind: MarketEventKind = .trade, flags: UInt8 = 0,
                 priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, price: Price = .zero, quantity: Quantity = .zero,
                 bidPrice: Price = .zero, bidQuantity: Quantity = .zero, askPrice: Price = .zero, askQuantity: Quantity = .zero,
                 venueSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
@@ -93,6 +98,9 @@ public struct MarketEvent: Sendable, BitwiseCopyable {
         self.venueTimeNs = venueTimeNs
         self.receiveWallNs = receiveWallNs
         self.timestamps = timestamps
+        self.venue = venue
+        self.reserved0 = 0
+        self.reserved1 = 0
     }
 
     /// nil when the byte holds no known kind (a newer layout or a corrupt record).
@@ -127,14 +135,18 @@ public struct DepthSnapshot: Sendable, BitwiseCopyable {
     public var venueTimeNs: WallNanos
     public var socketReadNs: MonotonicNanos
     public var decodedNs: MonotonicNanos
-    public var reserved0: UInt64
+    /// The venue the instrument trades on.
+    public var venue: VenueId
+    public var reserved0: UInt16
+    public var reserved1: UInt32
     /// Best first.
     public var bids: InlineArray<10, BookLevel>
     /// Best first.
     public var asks: InlineArray<10, BookLevel>
 
     @inlinable
-    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0) {
+    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, venue: VenueId = 0, priceDecimals: UInt8 = 0,
+                quantityDecimals: UInt8 = 0) {
         self.sequence = sequence
         self.instrument = instrument
         self.bidLevels = 0
@@ -146,7 +158,9 @@ public struct DepthSnapshot: Sendable, BitwiseCopyable {
         self.venueTimeNs = 0
         self.socketReadNs = 0
         self.decodedNs = 0
+        self.venue = venue
         self.reserved0 = 0
+        self.reserved1 = 0
         self.bids = InlineArray(repeating: BookLevel())
         self.asks = InlineArray(repeating: BookLevel())
     }
@@ -174,15 +188,18 @@ public struct BarEvent: Sendable, BitwiseCopyable {
     public var close: Price
     public var volume: Quantity
     public var tradeCount: UInt64
-    public var reserved0: UInt64
-    public var reserved1: UInt64
+    /// The venue the instrument trades on.
+    public var venue: VenueId
+    public var reserved0: UInt16
+    public var reserved1: UInt32
     public var reserved2: UInt64
     public var reserved3: UInt64
     public var reserved4: UInt64
     public var reserved5: UInt64
+    public var reserved6: UInt64
 
     @inlinable
-    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, kind: BarKind = .minutes1, priceDecimals: UInt8 = 0,
+    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, venue: VenueId = 0, kind: BarKind = .minutes1, priceDecimals: UInt8 = 0,
                 quantityDecimals: UInt8 = 0, startWallNs: WallNanos = 0, endWallNs: WallNanos = 0, open: Price = .zero,
                 high: Price = .zero, low: Price = .zero, close: Price = .zero, volume: Quantity = .zero, tradeCount: UInt64 = 0) {
         self.sequence = sequence
@@ -199,12 +216,14 @@ public struct BarEvent: Sendable, BitwiseCopyable {
         self.close = close
         self.volume = volume
         self.tradeCount = tradeCount
+        self.venue = venue
         self.reserved0 = 0
         self.reserved1 = 0
         self.reserved2 = 0
         self.reserved3 = 0
         self.reserved4 = 0
         self.reserved5 = 0
+        self.reserved6 = 0
     }
 
     @inlinable public var kind: BarKind? { BarKind(rawValue: kindRaw) }
@@ -245,7 +264,8 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     public var quantityDecimals: UInt8
     /// Bit 0: an exit (reduce-only).
     public var flags: UInt8
-    public var reserved0: UInt16
+    /// The venue the instrument trades on.
+    public var venue: VenueId
     public var reserved1: UInt32
     /// The market event that triggered it.
     public var marketSequence: UInt64
@@ -268,7 +288,7 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     public static let flagReduceOnly: UInt8 = 1
 
     @inlinable
-    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, strategy: StrategyId = 0, side: Side = .buy,
+    public init(sequence: UInt64 = 0, instrument: InstrumentId = 0, venue: VenueId = 0, strategy: StrategyId = 0, side: Side = .buy,
                 sizing: SignalSizing = .quantity, quantity: Quantity = .zero, entryPrice: Price = .zero,
                 takeProfit: Price = .zero, stopLoss: Price = .zero, riskPartsPerMillion: UInt32 = 0,
                 confidenceBasisPoints: UInt16 = 0, horizon: Horizon = .swing, priceDecimals: UInt8 = 0,
@@ -290,7 +310,7 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
         self.flags = flags
-        self.reserved0 = 0
+        self.venue = venue
         self.reserved1 = 0
         self.marketSequence = marketSequence
         self.venueTimeNs = venueTimeNs
@@ -311,9 +331,12 @@ public struct SignalEvent: Sendable, BitwiseCopyable {
     @inlinable public var horizon: Horizon? { Horizon(rawValue: horizonRaw) }
 }
 
-/// The pipeline stage that produced a record. With the producer's venue and its own
-/// `sequence` (monotonic per producer, in the order the records are published), it is the
-/// record's identity: the writer recognises a record delivered twice by it.
+/// The pipeline stage that produced a record. With the record's venue and its `sequence`,
+/// it is the record's identity: the writer recognises a record delivered twice by it. A
+/// stage numbers its records either once for all venues (the risk stage's orders and risk
+/// events, the strategy stage's signals) or once per venue (each paper venue of the
+/// execution stage numbers its own reports from 1); either way the sequences of one stage
+/// and venue increase in the order the records are published.
 public enum StageId: UInt8, Sendable {
     case feed = 1
     case strategy = 2
@@ -321,7 +344,8 @@ public enum StageId: UInt8, Sendable {
     case execution = 4
 }
 
-/// A small integer id for a venue (0 = the paper venue, the only one so far).
+/// A small integer id for a venue: the index of the venue in the engine's `venues:` list;
+/// 0 = the first.
 public typealias VenueId = UInt16
 
 public enum OrderType: UInt8, Sendable {
@@ -549,7 +573,9 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
     public var strategy: StrategyId
     public var fromStateRaw: UInt8
     public var toStateRaw: UInt8
-    public var reserved0: UInt32
+    /// The venue it concerns (a denial: its signal's venue; 0 for events of no one venue).
+    public var venue: VenueId
+    public var reserved0: UInt16
     /// The signal or order it concerns.
     public var referenceSequence: UInt64
     /// The value that was checked, and the limit it was checked against (units per check).
@@ -564,7 +590,7 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
 
     @inlinable
     public init(sequence: UInt64 = 0, kind: RiskEventKind = .denial, scope: RiskScope = .global, reason: UInt16 = 0,
-                instrument: InstrumentId = 0, strategy: StrategyId = 0, fromState: TradingState? = nil,
+                instrument: InstrumentId = 0, venue: VenueId = 0, strategy: StrategyId = 0, fromState: TradingState? = nil,
                 toState: TradingState? = nil, referenceSequence: UInt64 = 0, observed: Int64 = 0, limit: Int64 = 0,
                 clientOrderId: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0,
                 timestamps: TimestampChain = .init()) {
@@ -576,6 +602,7 @@ public struct RiskEvent: Sendable, BitwiseCopyable {
         self.strategy = strategy
         self.fromStateRaw = fromState?.rawValue ?? 0
         self.toStateRaw = toState?.rawValue ?? 0
+        self.venue = venue
         self.reserved0 = 0
         self.referenceSequence = referenceSequence
         self.observed = observed

@@ -2,7 +2,7 @@
 /// header stores both; a process built with other layouts refuses to attach.
 public enum LayoutManifest {
     /// Bump on any change to an event or region layout.
-    public static let version: UInt32 = 4
+    public static let version: UInt32 = 5
 
     /// One type's size and field offsets, as this binary lays them out.
     public struct Entry: Sendable, Equatable {
@@ -28,19 +28,20 @@ public enum LayoutManifest {
             ("quantity", \.quantity), ("bidPrice", \.bidPrice), ("bidQuantity", \.bidQuantity),
             ("askPrice", \.askPrice), ("askQuantity", \.askQuantity), ("venueSequence", \.venueSequence),
             ("venueTimeNs", \.venueTimeNs), ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
+            ("venue", \.venue),
         ]),
         entry(BookLevel.self, [("price", \.price), ("quantity", \.quantity)]),
         entry(DepthSnapshot.self, [
             ("sequence", \.sequence), ("instrument", \.instrument), ("bidLevels", \.bidLevels),
             ("askLevels", \.askLevels), ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals),
             ("updateId", \.updateId), ("receiveWallNs", \.receiveWallNs), ("venueTimeNs", \.venueTimeNs),
-            ("socketReadNs", \.socketReadNs), ("decodedNs", \.decodedNs), ("bids", \.bids), ("asks", \.asks),
+            ("socketReadNs", \.socketReadNs), ("decodedNs", \.decodedNs), ("venue", \.venue), ("bids", \.bids), ("asks", \.asks),
         ]),
         entry(BarEvent.self, [
             ("sequence", \.sequence), ("instrument", \.instrument), ("kindRaw", \.kindRaw),
             ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("flags", \.flags),
             ("startWallNs", \.startWallNs), ("endWallNs", \.endWallNs), ("open", \.open), ("high", \.high),
-            ("low", \.low), ("close", \.close), ("volume", \.volume), ("tradeCount", \.tradeCount),
+            ("low", \.low), ("close", \.close), ("volume", \.volume), ("tradeCount", \.tradeCount), ("venue", \.venue),
         ]),
         entry(SignalEvent.self, [
             ("sequence", \.sequence), ("instrument", \.instrument), ("strategy", \.strategy), ("sideRaw", \.sideRaw),
@@ -48,7 +49,7 @@ public enum LayoutManifest {
             ("takeProfit", \.takeProfit), ("stopLoss", \.stopLoss), ("riskPartsPerMillion", \.riskPartsPerMillion),
             ("confidenceBasisPoints", \.confidenceBasisPoints), ("horizonRaw", \.horizonRaw),
             ("priceDecimals", \.priceDecimals), ("quantityDecimals", \.quantityDecimals), ("flags", \.flags),
-            ("marketSequence", \.marketSequence), ("venueTimeNs", \.venueTimeNs),
+            ("venue", \.venue), ("marketSequence", \.marketSequence), ("venueTimeNs", \.venueTimeNs),
             ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps), ("trailingDistance", \.trailingDistance),
             ("maxHoldNs", \.maxHoldNs),
         ]),
@@ -72,7 +73,7 @@ public enum LayoutManifest {
         entry(RiskEvent.self, [
             ("sequence", \.sequence), ("kindRaw", \.kindRaw), ("scopeRaw", \.scopeRaw), ("reason", \.reason),
             ("instrument", \.instrument), ("strategy", \.strategy), ("fromStateRaw", \.fromStateRaw),
-            ("toStateRaw", \.toStateRaw), ("referenceSequence", \.referenceSequence), ("observed", \.observed),
+            ("toStateRaw", \.toStateRaw), ("venue", \.venue), ("referenceSequence", \.referenceSequence), ("observed", \.observed),
             ("limit", \.limit), ("clientOrderId", \.clientOrderId), ("venueTimeNs", \.venueTimeNs),
             ("receiveWallNs", \.receiveWallNs), ("timestamps", \.timestamps),
         ]),

@@ -4,10 +4,12 @@ import TicklineRisk
 // The local journal file's records: orders, venue reports and risk events, append-only.
 // Layout (little endian, explicit, independent of Swift's struct layout):
 //
-//   offset 0  u16 magic 0x4A54 ("TJ")   offset 2  u8 kind   offset 3  u8 version (2; 1 still read)
+//   offset 0  u16 magic 0x4A54 ("TJ")   offset 2  u8 kind   offset 3  u8 version (3; 1 and 2 still read)
 //   offset 4  u32 payload length         offset 8  u64 record sequence (1, 2, 3, … no gaps)
 //   offset 16 payload (fields of the event in declaration order, fixed length per kind and version;
-//             version 2 adds the exit plan to orders and the exit-state kind)
+//             version 2 adds the exit plan to orders and the exit-state kind; version 3 adds
+//             the venue, u16, at the end of order and report payloads: records of versions 1
+//             and 2 were all for the first venue and read as venue 0)
 //   then      u32 CRC-32C of everything before it in the record
 //
 // Records are written whole by one writer. After a crash, the last record may be torn
@@ -108,17 +110,24 @@ public enum JournalRecord: Sendable {
 
 public enum JournalFormat {
     public static let magic: UInt16 = 0x4A54
-    /// The version records are written in; `versionOne` records are still read.
-    public static let version: UInt8 = 2
+    /// The version records are written in; `versionOne` and `versionTwo` records are still read.
+    public static let version: UInt8 = 3
     public static let versionOne: UInt8 = 1
+    public static let versionTwo: UInt8 = 2
+    /// The first version whose orders and reports carry their venue.
+    public static let venueSince: UInt8 = 3
     public static let headerBytes = 16
     public static let checksumBytes = 4
 
     /// Payload lengths per kind (the current version).
-    public static let orderPayloadBytes = orderPayloadBytesVersionOne + 8 + 8
+    public static let orderPayloadBytes = orderPayloadBytesVersionTwo + 2
+    /// Orders before the venue was journaled.
+    public static let orderPayloadBytesVersionTwo = orderPayloadBytesVersionOne + 8 + 8
     /// Orders before the exit plan (trailing distance, max hold) was journaled.
     public static let orderPayloadBytesVersionOne = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 1 + 8 + 8 * 5
-    public static let reportPayloadBytes = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 8 + 8 + 8 * 5
+    public static let reportPayloadBytes = reportPayloadBytesVersionTwo + 2
+    /// Reports before the venue was journaled (versions 1 and 2).
+    public static let reportPayloadBytesVersionTwo = 8 + 8 + 4 + 2 + 1 + 1 + 8 * 5 + 1 + 1 + 1 + 1 + 8 + 8 + 8 * 5
     public static let riskPayloadBytes = 8 + 1 + 1 + 2 + 4 + 2 + 1 + 1 + 8 * 4 + 8 + 8 + 8 * 5
     /// state, cause, kill latch, then day/week/month indexes, their start equity and the peak.
     public static let riskStatePayloadBytes = 1 + 2 + 1 + 8 * 7
@@ -138,9 +147,11 @@ public enum JournalFormat {
     public static func payloadBytes(_ kind: JournalRecordKind, version v: UInt8) -> Int? {
         switch (v, kind) {
         case (version, _): payloadBytes(kind)
+        case (versionTwo, .order): orderPayloadBytesVersionTwo
         case (versionOne, .order): orderPayloadBytesVersionOne
         case (versionOne, .exitState): nil
-        case (versionOne, _): payloadBytes(kind)
+        case (versionOne, .report), (versionTwo, .report): reportPayloadBytesVersionTwo
+        case (versionOne, _), (versionTwo, _): payloadBytes(kind)
         default: nil
         }
     }
@@ -172,6 +183,7 @@ public struct JournalEncoder: Sendable {
         w.i64(o.receiveWallNs.ns, &out)
         w.chain(o.timestamps, &out)
         w.i64(o.trailingDistance.units, &out); w.i64(o.maxHoldNs, &out)
+        w.u16(o.venue, &out)
         finish(start, &out)
     }
 
@@ -185,6 +197,7 @@ public struct JournalEncoder: Sendable {
         w.u8(f.statusRaw, &out); w.u8(f.flags, &out); w.u8(f.priceDecimals, &out); w.u8(f.quantityDecimals, &out)
         w.i64(f.venueTimeNs.ns, &out); w.i64(f.receiveWallNs.ns, &out)
         w.chain(f.timestamps, &out)
+        w.u16(f.venue, &out)
         finish(start, &out)
     }
 
@@ -272,7 +285,7 @@ public enum JournalReader {
             guard let kind = JournalRecordKind(rawValue: kindRaw) else {
                 return .failure(JournalCorruption(error: .unknownKind, offset: offset, sequence: sequence))
             }
-            guard version == JournalFormat.version || version == JournalFormat.versionOne else {
+            guard version >= JournalFormat.versionOne && version <= JournalFormat.version else {
                 return .failure(JournalCorruption(error: .unsupportedVersion, offset: offset, sequence: sequence))
             }
             guard length == JournalFormat.payloadBytes(kind, version: version) else {
@@ -287,8 +300,8 @@ public enum JournalReader {
             }
             guard sequence == last + 1 else { return .failure(JournalCorruption(error: .sequenceGap, offset: offset, sequence: sequence)) }
             switch kind {
-            case .order: body(.order(r.order(withExitPlan: version >= JournalFormat.version)))
-            case .report: body(.report(r.report()))
+            case .order: body(.order(r.order(withExitPlan: version >= JournalFormat.versionTwo, withVenue: version >= JournalFormat.venueSince)))
+            case .report: body(.report(r.report(withVenue: version >= JournalFormat.venueSince)))
             case .risk: body(.risk(r.risk()))
             case .riskState: body(.riskState(r.riskState()))
             case .exitState: body(.exitState(r.exitState()))
@@ -470,7 +483,9 @@ struct ByteReader {
     mutating func chain() -> TimestampChain {
         TimestampChain(socketReadNs: mono(), decodedNs: mono(), signalNs: mono(), riskDecidedNs: mono(), orderSentNs: mono())
     }
-    mutating func order(withExitPlan: Bool) -> OrderEvent {
+    /// An order of a version without the exit plan has none; one without the venue was for
+    /// the first venue (0), the only one there was.
+    mutating func order(withExitPlan: Bool, withVenue: Bool) -> OrderEvent {
         var o = OrderEvent()
         o.sequence = u64(); o.clientOrderId = u64(); o.instrument = u32(); o.strategy = u16(); o.sideRaw = u8(); o.typeRaw = u8()
         o.price = Price(units: i64()); o.quantity = Quantity(units: i64()); o.takeProfit = Price(units: i64()); o.stopLoss = Price(units: i64())
@@ -482,9 +497,10 @@ struct ByteReader {
             o.trailingDistance = Price(units: i64())
             o.maxHoldNs = i64()
         }
+        if withVenue { o.venue = u16() }
         return o
     }
-    mutating func report() -> FillEvent {
+    mutating func report(withVenue: Bool) -> FillEvent {
         var f = FillEvent()
         f.sequence = u64(); f.clientOrderId = u64(); f.instrument = u32(); f.strategy = u16(); f.sideRaw = u8(); f.liquidityRaw = u8()
         f.price = Price(units: i64()); f.quantity = Quantity(units: i64()); f.fee = i64(); f.leavesQuantity = Quantity(units: i64())
@@ -492,6 +508,7 @@ struct ByteReader {
         f.statusRaw = u8(); f.flags = u8(); f.priceDecimals = u8(); f.quantityDecimals = u8()
         f.venueTimeNs = wall(); f.receiveWallNs = wall()
         f.timestamps = chain()
+        if withVenue { f.venue = u16() }
         return f
     }
     mutating func riskState() -> BreakerSnapshot {

@@ -202,6 +202,8 @@ public struct FixedQueue<Element: BitwiseCopyable & Sendable>: Sendable {
 /// What a signal copies from the market event that caused it.
 public struct SignalOrigin: Sendable, BitwiseCopyable {
     public var instrument: InstrumentId
+    /// The venue the instrument trades on (from the settings, not the event).
+    public var venue: VenueId
     public var priceDecimals: UInt8
     public var quantityDecimals: UInt8
     public var priceScale: Double
@@ -213,10 +215,11 @@ public struct SignalOrigin: Sendable, BitwiseCopyable {
     public var timestamps: TimestampChain
 
     @inlinable
-    public init(instrument: InstrumentId = 0, priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0, priceScale: Double = 1,
-                tickUnits: Int64 = 1, marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0, receiveWallNs: WallNanos = 0,
-                timestamps: TimestampChain = .init()) {
+    public init(instrument: InstrumentId = 0, venue: VenueId = 0, priceDecimals: UInt8 = 0, quantityDecimals: UInt8 = 0,
+                priceScale: Double = 1, tickUnits: Int64 = 1, marketSequence: UInt64 = 0, venueTimeNs: WallNanos = 0,
+                receiveWallNs: WallNanos = 0, timestamps: TimestampChain = .init()) {
         self.instrument = instrument
+        self.venue = venue
         self.priceDecimals = priceDecimals
         self.quantityDecimals = quantityDecimals
         self.priceScale = priceScale
@@ -283,7 +286,7 @@ public struct SignalOutbox: Sendable {
         var timestamps = origin.timestamps
         timestamps.signalNs = nowNs
         var signal = SignalEvent(
-            sequence: nextSequence, instrument: origin.instrument, strategy: common.id, side: decision.side,
+            sequence: nextSequence, instrument: origin.instrument, venue: origin.venue, strategy: common.id, side: decision.side,
             entryPrice: Price(units: entry), takeProfit: Price(units: takeProfit), stopLoss: Price(units: stopLoss),
             confidenceBasisPoints: UInt16((min(decision.confidence, 1) * 10_000).rounded()),
             horizon: common.horizon, priceDecimals: origin.priceDecimals, quantityDecimals: origin.quantityDecimals,

@@ -102,6 +102,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         volumeBarUnits = settings.volumeBarUnits
         contexts = (0..<symbolCount).map { SymbolContext(instrument: InstrumentId($0)) }
         for (i, tick) in settings.tickUnits.prefix(symbolCount).enumerated() { contexts[i].origin.tickUnits = tick }
+        for (i, venue) in settings.instrumentVenues.prefix(symbolCount).enumerated() { contexts[i].origin.venue = venue }
         var builders: [BarBuilder] = []
         builders.reserveCapacity(symbolCount * kinds.count)
         for _ in 0..<symbolCount {
@@ -291,6 +292,7 @@ public struct StrategyEngine<Custom: SymbolStrategy>: Sendable {
         else { return }
         _counters.barsClosed &+= 1
         closed.event.sequence = barSequence
+        closed.event.venue = context.origin.venue
         barSequence &+= 1
         if !bars.append(closed.event) { _counters.barsDropped &+= 1 }
         indicatorSets[index].update(closed.bar)

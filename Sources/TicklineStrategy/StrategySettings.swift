@@ -23,6 +23,9 @@ public struct StrategySettings: Sendable, Equatable {
     /// instrument not listed counts 1 price unit per tick). The engine fills it from the
     /// instruments of `risk:`.
     public var tickUnits: [Int64] = []
+    /// The venue each instrument trades on, by instrument id (an instrument not listed is on
+    /// venue 0, the first). Every bar and signal of an instrument carries its venue.
+    public var instrumentVenues: [VenueId] = []
 
     public var smaCrossover: [SMACrossover] = []
     public var emaADXTrend: [EMAADXTrend] = []

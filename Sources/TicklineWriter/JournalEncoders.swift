@@ -124,6 +124,14 @@ func appendTimestamp(_ ns: Int64, _ out: ByteBuffer) {
     out.append(10)
 }
 
+/// The `venue` tag every measurement but telemetry ends its tag set with (tags stay in key
+/// order: `venue` sorts after every other tag key used).
+@inline(__always)
+func appendVenueTag(_ venue: VenueId, _ out: ByteBuffer) {
+    out.append(",venue=")
+    out.append(unsigned: UInt64(venue))
+}
+
 @inline(__always)
 func appendBool(_ v: Bool, _ out: ByteBuffer) { if v { out.append("true") } else { out.append("false") } }
 
@@ -140,11 +148,16 @@ func appendSeq(_ v: UInt64, _ out: ByteBuffer) { appendInt(Int64(bitPattern: v),
 
 /// Adds one entry to a stream, in a Lua script so that, atomically on the server:
 /// - a record already written is refused with `DUPLICATE` (a redelivery: after a writer
-///   restart, or a spilled batch the server had in fact taken). Its identity is its
-///   producer (stage, venue, run) and its sequence: a sorted set per producer and stream
+///   restart, or a spilled batch the server had in fact taken). Its identity is its stage,
+///   its venue, the run and its sequence: a sorted set per stream, stage, venue and run
 ///   keeps the last `window` sequences written, so a record is a repeat when its sequence is
 ///   in the set, or below all of them once the set is full (older than any batch a writer
-///   can send again). A producer's records arriving out of order are still all written;
+///   can send again). A stage numbers its records either once for all venues (risk: orders
+///   and risk events; strategy: signals) or once per venue (each paper venue of the
+///   execution stage numbers its reports from 1), and the set is right for both: one
+///   counter split by venue still increases within each venue, while a set per stage alone
+///   would take venue 1's report 1 for a repeat of venue 0's and lose it. A producer's
+///   records arriving out of order are still all written;
 /// - the entry id is `<ms>-<n>` with ms = max(the record's receive ms, the stream's last ms)
 ///   and n chosen by the server, so ids increase per stream whatever the clocks do and
 ///   however many producers feed it;
@@ -206,6 +219,7 @@ public enum StreamScript {
     }
 
     /// Writes the script call up to the entry's field/value pairs (`fieldPairs` of them follow).
+    /// `venue` is the record's own venue (see the identity above).
     @inline(__always)
     static func begin(_ stream: RedisKeys.Stream, stage: UInt8, venue: VenueId, sequence: UInt64, wallNs: Int64,
                       fieldPairs: Int, position: Position? = nil, keys: RedisKeys, _ out: ByteBuffer) {
@@ -314,8 +328,9 @@ enum Names {
 
 // MARK: - Market data
 
-/// `journal.market` → measurement `market`, tags `instrument`, `kind`; Redis hashes
-/// `tickline:<i>:quote:<id>` (quotes, book tops, stale/fresh) and `…:trade:<id>` (trades).
+/// `journal.market` → measurement `market`, tags `instrument`, `kind`, `venue`; Redis hashes
+/// `tickline:<i>:quote:<id>` (quotes, book tops, stale/fresh) and `…:trade:<id>` (trades),
+/// each with a `venue` field.
 public enum MarketEncoder: JournalEncoder {
     public typealias Event = MarketEvent
     public static let ringName = "journal.market"
@@ -343,6 +358,7 @@ public enum MarketEncoder: JournalEncoder {
         out.append(unsigned: UInt64(m.instrument))
         out.append(",kind=")
         out.append(Names.marketKind(kind))
+        appendVenueTag(m.venue, out)
         let p = m.priceDecimals, q = m.quantityDecimals
         switch kind {
         case .trade:
@@ -380,17 +396,19 @@ public enum MarketEncoder: JournalEncoder {
         let p = m.priceDecimals, q = m.quantityDecimals
         switch m.kind ?? .trade {
         case .trade:
-            RESP.beginCommand(argumentCount: 2 + 4 * 2, out)
+            RESP.beginCommand(argumentCount: 2 + 5 * 2, out)
             RESP.argument("HSET", out)
             RESP.argument(prefix: keys.trade, id: UInt64(m.instrument), out)
+            RESP.argument("venue", out); RESP.argument(unsigned: UInt64(m.venue), out)
             RESP.argument("price", out); RESP.argument(fixed: m.price.units, decimals: p, out)
             RESP.argument("qty", out); RESP.argument(fixed: m.quantity.units, decimals: q, out)
             RESP.argument("ts_ns", out); RESP.argument(signed: m.receiveWallNs.ns, out)
             RESP.argument("seq", out); RESP.argument(unsigned: m.sequence, out)
         case .quote, .bookTop:
-            RESP.beginCommand(argumentCount: 2 + 7 * 2, out)
+            RESP.beginCommand(argumentCount: 2 + 8 * 2, out)
             RESP.argument("HSET", out)
             RESP.argument(prefix: keys.quote, id: UInt64(m.instrument), out)
+            RESP.argument("venue", out); RESP.argument(unsigned: UInt64(m.venue), out)
             RESP.argument("bid", out); RESP.argument(fixed: m.bidPrice.units, decimals: p, out)
             RESP.argument("bid_qty", out); RESP.argument(fixed: m.bidQuantity.units, decimals: q, out)
             RESP.argument("ask", out); RESP.argument(fixed: m.askPrice.units, decimals: p, out)
@@ -399,9 +417,10 @@ public enum MarketEncoder: JournalEncoder {
             RESP.argument("seq", out); RESP.argument(unsigned: m.sequence, out)
             RESP.argument("stale", out); RESP.argument("0", out)
         case .stale, .fresh:
-            RESP.beginCommand(argumentCount: 2 + 2 * 2, out)
+            RESP.beginCommand(argumentCount: 2 + 3 * 2, out)
             RESP.argument("HSET", out)
             RESP.argument(prefix: keys.quote, id: UInt64(m.instrument), out)
+            RESP.argument("venue", out); RESP.argument(unsigned: UInt64(m.venue), out)
             RESP.argument("stale", out); RESP.argument(m.kind == .stale ? "1" : "0", out)
             RESP.argument("stale_ts_ns", out); RESP.argument(signed: m.receiveWallNs.ns, out)
         }
@@ -410,7 +429,8 @@ public enum MarketEncoder: JournalEncoder {
 }
 
 /// `journal.bars` → measurement `bars` (stamped with the bar's end time), tags
-/// `instrument`, `timeframe`; Redis hash `tickline:<i>:bar:<id>:<timeframe>`.
+/// `instrument`, `timeframe`, `venue`; Redis hash `tickline:<i>:bar:<id>:<timeframe>` with a
+/// `venue` field.
 public enum BarEncoder: JournalEncoder {
     public typealias Event = BarEvent
     public static let ringName = "journal.bars"
@@ -438,6 +458,7 @@ public enum BarEncoder: JournalEncoder {
         out.append(unsigned: UInt64(b.instrument))
         out.append(",timeframe=")
         out.append(Names.barKind(b.kind ?? .minutes1))
+        appendVenueTag(b.venue, out)
         out.append(" open=")
         out.append(fixed: b.open.units, decimals: p)
         out.append(",high=")
@@ -462,7 +483,7 @@ public enum BarEncoder: JournalEncoder {
         let b = e.pointee
         let p = b.priceDecimals
         let tf = Names.barKind(b.kind ?? .minutes1)
-        RESP.beginCommand(argumentCount: 2 + 9 * 2, out)
+        RESP.beginCommand(argumentCount: 2 + 10 * 2, out)
         RESP.argument("HSET", out)
         // tickline:<i>:bar:<id>:<tf>
         out.append(UInt8(ascii: "$"))
@@ -473,6 +494,7 @@ public enum BarEncoder: JournalEncoder {
         out.append(UInt8(ascii: ":"))
         out.append(tf)
         out.append("\r\n")
+        RESP.argument("venue", out); RESP.argument(unsigned: UInt64(b.venue), out)
         RESP.argument("open", out); RESP.argument(fixed: b.open.units, decimals: p, out)
         RESP.argument("high", out); RESP.argument(fixed: b.high.units, decimals: p, out)
         RESP.argument("low", out); RESP.argument(fixed: b.low.units, decimals: p, out)
@@ -488,14 +510,14 @@ public enum BarEncoder: JournalEncoder {
 
 // MARK: - Trading events (streams)
 
-/// `journal.signals` → measurement `signals`, tags `instrument`, `strategy`; stream
-/// `tickline:<i>:signals` (producer: the strategy stage).
+/// `journal.signals` → measurement `signals`, tags `instrument`, `strategy`, `venue`; stream
+/// `tickline:<i>:signals` (producer: the strategy stage), with a `venue` field.
 public enum SignalEncoder: JournalEncoder {
     public typealias Event = SignalEvent
     public static let ringName = "journal.signals"
     public static var measurement: StaticString { "signals" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 2_048
+    public static let maxRespBytes = 2_560
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<SignalEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
@@ -518,6 +540,7 @@ public enum SignalEncoder: JournalEncoder {
         out.append(unsigned: UInt64(s.instrument))
         out.append(",strategy=")
         out.append(unsigned: UInt64(s.strategy))
+        appendVenueTag(s.venue, out)
         out.append(" side=\"")
         out.append(Names.side(s.sideRaw))
         out.append("\",sizing=\"")
@@ -549,10 +572,11 @@ public enum SignalEncoder: JournalEncoder {
     public static func appendRedis(_ e: UnsafePointer<SignalEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let s = e.pointee
         let p = s.priceDecimals
-        StreamScript.begin(keys.signals, stage: StageId.strategy.rawValue, venue: 0, sequence: s.sequence, wallNs: s.receiveWallNs.ns,
-                           fieldPairs: 10, keys: keys, out)
+        StreamScript.begin(keys.signals, stage: StageId.strategy.rawValue, venue: s.venue, sequence: s.sequence, wallNs: s.receiveWallNs.ns,
+                           fieldPairs: 11, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: s.sequence, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(s.instrument), out)
+        RESP.argument("venue", out); RESP.argument(unsigned: UInt64(s.venue), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(s.strategy), out)
         RESP.argument("side", out); RESP.argument(Names.side(s.sideRaw), out)
         RESP.argument("qty", out); RESP.argument(fixed: s.quantity.units, decimals: s.quantityDecimals, out)
@@ -565,14 +589,15 @@ public enum SignalEncoder: JournalEncoder {
     }
 }
 
-/// `journal.orders` → measurement `orders`, tags `instrument`, `strategy`; stream
-/// `tickline:<i>:orders`: every order request sent (entries, exits, cancels).
+/// `journal.orders` → measurement `orders`, tags `instrument`, `strategy`, `venue`; stream
+/// `tickline:<i>:orders` (with a `venue` field): every order request sent (entries, exits,
+/// cancels).
 public enum OrderEncoder: JournalEncoder {
     public typealias Event = OrderEvent
     public static let ringName = "journal.orders"
     public static var measurement: StaticString { "orders" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 2_048
+    public static let maxRespBytes = 2_560
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<OrderEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
@@ -604,6 +629,7 @@ public enum OrderEncoder: JournalEncoder {
         out.append(unsigned: UInt64(o.instrument))
         out.append(",strategy=")
         out.append(unsigned: UInt64(o.strategy))
+        appendVenueTag(o.venue, out)
         out.append(" action=\"")
         out.append(o.action == .cancel ? "cancel" : "new")
         out.append("\",side=\"")
@@ -636,11 +662,12 @@ public enum OrderEncoder: JournalEncoder {
         let o = e.pointee
         let p = o.priceDecimals
         StreamScript.begin(keys.orders, stage: o.stageRaw, venue: o.venue, sequence: o.sequence, wallNs: o.receiveWallNs.ns,
-                           fieldPairs: 12, keys: keys, out)
+                           fieldPairs: 13, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: o.sequence, out)
         RESP.argument("reduce_only", out); RESP.argument(o.flags & OrderEvent.flagReduceOnly != 0 ? "1" : "0", out)
         RESP.argument("client_order_id", out); RESP.argument(unsigned: o.clientOrderId, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(o.instrument), out)
+        RESP.argument("venue", out); RESP.argument(unsigned: UInt64(o.venue), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(o.strategy), out)
         RESP.argument("action", out); RESP.argument(o.action == .cancel ? "cancel" : "new", out)
         RESP.argument("side", out); RESP.argument(Names.side(o.sideRaw), out)
@@ -658,13 +685,15 @@ public enum OrderEncoder: JournalEncoder {
 /// `…:position:<id>:<strategy>` in the same script as their entry, so a redelivered fill
 /// never moves a position twice; order state changes (accepted, cancelled, expired,
 /// rejected) to measurement `reports` and stream `tickline:<i>:reports`. Tags `instrument`,
-/// `strategy`.
+/// `strategy`, `venue`; streams with a `venue` field.
 public enum FillEncoder: JournalEncoder {
     public typealias Event = FillEvent
     public static let ringName = "journal.fills"
     public static var measurement: StaticString { "fills" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 2_048
+    /// The script text (1,334 bytes), four keys and 13 field pairs: 2,234 bytes at the
+    /// extremes (every number at its widest, 18 decimals, a 32-byte instance name).
+    public static let maxRespBytes = 2_560
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<FillEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
@@ -686,6 +715,7 @@ public enum FillEncoder: JournalEncoder {
         out.append(unsigned: UInt64(f.instrument))
         out.append(",strategy=")
         out.append(unsigned: UInt64(f.strategy))
+        appendVenueTag(f.venue, out)
         out.append(" side=\"")
         out.append(Names.side(f.sideRaw))
         out.append("\",liquidity=\"")
@@ -719,14 +749,15 @@ public enum FillEncoder: JournalEncoder {
                 instrument: f.instrument, strategy: f.strategy, signedUnits: f.side == .sell ? -f.quantity.units : f.quantity.units,
                 quantityDecimals: q, price: f.price.units, priceDecimals: p)
             StreamScript.begin(keys.fills, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs.ns,
-                               fieldPairs: 12, position: position, keys: keys, out)
+                               fieldPairs: 13, position: position, keys: keys, out)
         } else {
             StreamScript.begin(keys.reports, stage: f.stageRaw, venue: f.venue, sequence: f.sequence, wallNs: f.receiveWallNs.ns,
-                               fieldPairs: 12, keys: keys, out)
+                               fieldPairs: 13, keys: keys, out)
         }
         RESP.argument("seq", out); RESP.argument(unsigned: f.sequence, out)
         RESP.argument("client_order_id", out); RESP.argument(unsigned: f.clientOrderId, out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(f.instrument), out)
+        RESP.argument("venue", out); RESP.argument(unsigned: UInt64(f.venue), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(f.strategy), out)
         RESP.argument("side", out); RESP.argument(Names.side(f.sideRaw), out)
         RESP.argument("status", out); RESP.argument(Names.status(f.status ?? .filled), out)
@@ -740,13 +771,14 @@ public enum FillEncoder: JournalEncoder {
     }
 }
 
-/// `journal.risk` → measurement `risk`, tags `kind`, `scope`; stream `tickline:<i>:risk`.
+/// `journal.risk` → measurement `risk`, tags `kind`, `scope`, `venue`; stream
+/// `tickline:<i>:risk`, with a `venue` field.
 public enum RiskEncoder: JournalEncoder {
     public typealias Event = RiskEvent
     public static let ringName = "journal.risk"
     public static var measurement: StaticString { "risk" }
     public static let maxLineBytes = 640
-    public static let maxRespBytes = 2_048
+    public static let maxRespBytes = 2_560
     public static let mayShed = false
 
     public static func wallNs(_ e: UnsafePointer<RiskEvent>) -> Int64 { e.pointee.receiveWallNs.ns }
@@ -758,7 +790,7 @@ public enum RiskEncoder: JournalEncoder {
     }
 
     public static func seriesKey(_ e: UnsafePointer<RiskEvent>) -> UInt64 {
-        (1 << 63) | UInt64(e.pointee.kindRaw) << 8 | UInt64(e.pointee.scopeRaw)
+        (1 << 63) | UInt64(e.pointee.venue) << 16 | UInt64(e.pointee.kindRaw) << 8 | UInt64(e.pointee.scopeRaw)
     }
 
 
@@ -768,6 +800,7 @@ public enum RiskEncoder: JournalEncoder {
         out.append(Names.riskKind(r.kind ?? .denial))
         out.append(",scope=")
         out.append(Names.riskScope(r.scope ?? .global))
+        appendVenueTag(r.venue, out)
         out.append(" reason=")
         appendInt(Int64(r.reason), out)
         out.append(",instrument=")
@@ -794,11 +827,12 @@ public enum RiskEncoder: JournalEncoder {
 
     public static func appendRedis(_ e: UnsafePointer<RiskEvent>, keys: RedisKeys, to out: ByteBuffer) -> Int {
         let r = e.pointee
-        StreamScript.begin(keys.risk, stage: StageId.risk.rawValue, venue: 0, sequence: r.sequence, wallNs: r.receiveWallNs.ns,
-                           fieldPairs: 11, keys: keys, out)
+        StreamScript.begin(keys.risk, stage: StageId.risk.rawValue, venue: r.venue, sequence: r.sequence, wallNs: r.receiveWallNs.ns,
+                           fieldPairs: 12, keys: keys, out)
         RESP.argument("seq", out); RESP.argument(unsigned: r.sequence, out)
         RESP.argument("kind", out); RESP.argument(Names.riskKind(r.kind ?? .denial), out)
         RESP.argument("scope", out); RESP.argument(Names.riskScope(r.scope ?? .global), out)
+        RESP.argument("venue", out); RESP.argument(unsigned: UInt64(r.venue), out)
         RESP.argument("reason", out); RESP.argument(unsigned: UInt64(r.reason), out)
         RESP.argument("instrument", out); RESP.argument(unsigned: UInt64(r.instrument), out)
         RESP.argument("strategy", out); RESP.argument(unsigned: UInt64(r.strategy), out)

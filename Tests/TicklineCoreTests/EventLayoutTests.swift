@@ -15,7 +15,7 @@ import TicklineCore
 
     @Test func sizesArePinned() throws {
         #expect(MemoryLayout<TimestampChain>.size == 40)
-        #expect(MemoryLayout<MarketEvent>.size == 128 && MemoryLayout<MarketEvent>.stride == 128)
+        #expect(MemoryLayout<MarketEvent>.size == 136 && MemoryLayout<MarketEvent>.stride == 136)
         #expect(MemoryLayout<BookLevel>.size == 16)
         #expect(MemoryLayout<DepthSnapshot>.size == 384 && MemoryLayout<DepthSnapshot>.stride == 384)
         #expect(MemoryLayout<BarEvent>.size == 128)
@@ -32,7 +32,7 @@ import TicklineCore
         let o = try offsets("MarketEvent")
         #expect(o == ["sequence": 0, "instrument": 8, "kindRaw": 12, "flags": 13, "priceDecimals": 14, "quantityDecimals": 15,
                       "price": 16, "quantity": 24, "bidPrice": 32, "bidQuantity": 40, "askPrice": 48, "askQuantity": 56,
-                      "venueSequence": 64, "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88])
+                      "venueSequence": 64, "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88, "venue": 128])
     }
 
     @Test func timestampChainOffsetsArePinned() throws {
@@ -42,20 +42,20 @@ import TicklineCore
     @Test func depthSnapshotOffsetsArePinned() throws {
         #expect(try offsets("DepthSnapshot") == ["sequence": 0, "instrument": 8, "bidLevels": 12, "askLevels": 13, "priceDecimals": 14,
                                                  "quantityDecimals": 15, "updateId": 16, "receiveWallNs": 24, "venueTimeNs": 32,
-                                                 "socketReadNs": 40, "decodedNs": 48, "bids": 64, "asks": 224])
+                                                 "socketReadNs": 40, "decodedNs": 48, "venue": 56, "bids": 64, "asks": 224])
     }
 
     @Test func barOffsetsArePinned() throws {
         #expect(try offsets("BarEvent") == ["sequence": 0, "instrument": 8, "kindRaw": 12, "priceDecimals": 13, "quantityDecimals": 14,
                                             "flags": 15, "startWallNs": 16, "endWallNs": 24, "open": 32, "high": 40, "low": 48,
-                                            "close": 56, "volume": 64, "tradeCount": 72])
+                                            "close": 56, "volume": 64, "tradeCount": 72, "venue": 80])
     }
 
     @Test func signalOffsetsArePinned() throws {
         #expect(try offsets("SignalEvent") == ["sequence": 0, "instrument": 8, "strategy": 12, "sideRaw": 14, "sizingRaw": 15,
                                                "quantity": 16, "entryPrice": 24, "takeProfit": 32, "stopLoss": 40,
                                                "riskPartsPerMillion": 48, "confidenceBasisPoints": 52, "horizonRaw": 54,
-                                               "priceDecimals": 55, "quantityDecimals": 56, "flags": 57, "marketSequence": 64,
+                                               "priceDecimals": 55, "quantityDecimals": 56, "flags": 57, "venue": 58, "marketSequence": 64,
                                                "venueTimeNs": 72, "receiveWallNs": 80, "timestamps": 88,
                                                "trailingDistance": 128, "maxHoldNs": 136])
     }
@@ -78,7 +78,7 @@ import TicklineCore
 
     @Test func riskEventOffsetsArePinned() throws {
         #expect(try offsets("RiskEvent") == ["sequence": 0, "kindRaw": 8, "scopeRaw": 9, "reason": 10, "instrument": 12,
-                                             "strategy": 16, "fromStateRaw": 18, "toStateRaw": 19, "referenceSequence": 24,
+                                             "strategy": 16, "fromStateRaw": 18, "toStateRaw": 19, "venue": 20, "referenceSequence": 24,
                                              "observed": 32, "limit": 40, "clientOrderId": 48, "venueTimeNs": 72,
                                              "receiveWallNs": 80, "timestamps": 88])
     }
@@ -100,8 +100,8 @@ import TicklineCore
     }
 
     @Test func layoutVersionIsPinned() {
-        // Orders and reports name their producing stage and venue (identity for the writer).
-        #expect(LayoutManifest.version == 4)
+        // Every event but telemetry and control commands names its venue.
+        #expect(LayoutManifest.version == 5)
     }
 
     @Test func layoutHashChangesWithAnyInput() {
@@ -117,6 +117,18 @@ import TicklineCore
         e.sideRaw = 99  // a corrupt or newer record decodes to nil, never to a wrong case
         #expect(e.side == nil)
         #expect(MarketEvent(kind: .bookTop).kind == .bookTop)
+    }
+
+    @Test func everyInitialiserStoresTheVenueAndDefaultsToTheFirst() {
+        #expect(MarketEvent(instrument: 4, venue: 3, kind: .quote).venue == 3 && MarketEvent().venue == 0)
+        #expect(DepthSnapshot(instrument: 4, venue: 2).venue == 2 && DepthSnapshot().venue == 0)
+        #expect(BarEvent(instrument: 4, venue: 5).venue == 5 && BarEvent().venue == 0)
+        #expect(SignalEvent(instrument: 4, venue: 7).venue == 7 && SignalEvent().venue == 0)
+        #expect(RiskEvent(instrument: 4, venue: 9).venue == 9 && RiskEvent().venue == 0)
+        // The field is where the manifest says: a venue written through the layout reads back.
+        var m = MarketEvent(venue: 0x1234)
+        let read = withUnsafeBytes(of: &m) { $0.load(fromByteOffset: 128, as: UInt16.self) }
+        #expect(read == 0x1234)
     }
 
     @Test func controlCommandCarriesASymbol() {

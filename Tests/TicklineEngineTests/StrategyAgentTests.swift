@@ -29,6 +29,15 @@ final class EngineTestRegion {
     }
 
     deinit { SharedRegion.unlink(instance: instance) }
+
+    /// A strategy agent on this region's rings with one `EveryBar` strategy (id `strategy`, 1 s bars).
+    func everyBarAgent(_ settings: StrategySettings = everyBarSettings(), strategy: StrategyId = 42) throws -> StrategyAgent<EveryBar> {
+        StrategyAgent<EveryBar>(
+            settings: settings, custom: [EveryBar(common: StrategyCommon(id: strategy, timeframe: .seconds1))],
+            market: try region.consumer(of: MarketEvent.self, ring: "market"),
+            signals: try region.producer(of: SignalEvent.self, ring: "signals"),
+            barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
+    }
 }
 
 /// A test strategy that buys on every bar: makes signal traffic deterministic.
@@ -64,11 +73,7 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
         var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
         var journal = try test.region.consumer(of: BarEvent.self, ring: "journal.bars")
-        let agent = StrategyAgent<EveryBar>(
-            settings: everyBarSettings(), custom: [EveryBar(common: StrategyCommon(id: 42, timeframe: .seconds1))],
-            market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
-            signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
+        let agent = try test.everyBarAgent()
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }
@@ -109,15 +114,42 @@ func everyBarSettings(pendingSignals: Int = 64) -> StrategySettings {
         #expect(agent.engineCounters.barsClosedByTimer == 2)
     }
 
+    /// Two instruments on two venues: the stage stamps every bar and signal it emits with
+    /// its instrument's venue from the settings, whether a trade or the clock closed the bar.
+    @Test func stampsBarsAndSignalsWithTheVenueOfTheirInstrument() throws {
+        let test = try EngineTestRegion()
+        var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
+        var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
+        var journal = try test.region.consumer(of: BarEvent.self, ring: "journal.bars")
+        var settings = everyBarSettings()
+        settings.instrumentVenues = [0, 1]
+        let agent = try test.everyBarAgent(settings)
+        let invoker = AgentInvoker([agent])
+        invoker.start()
+        defer { invoker.close() }
+        var clock = ManualClock(startNs: t0.ns)
+        // Instrument 1's bar is closed by its next trade, instrument 0's by the clock.
+        for event in [tradeEvent(price: 100, at: t0 + 100, sequence: 1), tradeEvent(1, price: 200, at: t0 + 200, sequence: 2),
+                      tradeEvent(1, price: 210, at: t0 + oneSecond + 10, sequence: 3)] {
+            let pushed = feed.tryPush(event)
+            #expect(pushed)
+        }
+        clock.set(wall: t0 + oneSecond + 20)
+        invoker.invokeUntilIdle(now: clock.now, maxCycles: 10)
+        var bars: [BarEvent] = []
+        while let b = journal.tryPop() { bars.append(b) }
+        var signals: [SignalEvent] = []
+        while let s = risk.tryPop() { signals.append(s) }
+        #expect(bars.map(\.instrument).sorted() == [0, 1] && signals.map(\.instrument).sorted() == [0, 1])
+        #expect(bars.allSatisfy { $0.venue == VenueId($0.instrument) } && signals.allSatisfy { $0.venue == VenueId($0.instrument) })
+        #expect(agent.engineCounters.barsClosedByTimer == 1)
+    }
+
     @Test func keepsSignalsPendingWhenTheSignalsRingIsFullAndDeliversThemAllInOrder() throws {
         let test = try EngineTestRegion(signals: 4)
         var feed = try test.region.producer(of: MarketEvent.self, ring: "market")
         var risk = try test.region.consumer(of: SignalEvent.self, ring: "signals")
-        let agent = StrategyAgent<EveryBar>(
-            settings: everyBarSettings(pendingSignals: 8), custom: [EveryBar(common: StrategyCommon(id: 7, timeframe: .seconds1))],
-            market: try test.region.consumer(of: MarketEvent.self, ring: "market"),
-            signals: try test.region.producer(of: SignalEvent.self, ring: "signals"),
-            barJournal: try test.region.producer(of: BarEvent.self, ring: "journal.bars"))
+        let agent = try test.everyBarAgent(everyBarSettings(pendingSignals: 8), strategy: 7)
         let invoker = AgentInvoker([agent])
         invoker.start()
         defer { invoker.close() }

@@ -91,7 +91,7 @@ func buySignal(_ strategy: StrategyId, quantity: Int64, price: Int64, side: Side
         kind[one + 2] = 99
         #expect(JournalReader.read(kind).failure?.error == .unknownKind)
         var version = bytes
-        version[one + 3] = 3
+        version[one + 3] = 4
         #expect(JournalReader.read(version).failure?.error == .unsupportedVersion)
         var length = bytes
         length[one + 4] = 1

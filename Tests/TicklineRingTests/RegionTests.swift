@@ -85,7 +85,7 @@ import TicklineCore
         #expect(throws: RegionError.noSuchRing(instance: t.instance, ring: "nope", available: ["r"])) {
             _ = try t.region.producer(of: Probe.self, ring: "nope")
         }
-        #expect(throws: RegionError.slotSizeMismatch(ring: "r", ringSlotSize: 64, messageSize: 128)) {
+        #expect(throws: RegionError.slotSizeMismatch(ring: "r", ringSlotSize: 64, messageSize: 136)) {
             _ = try t.region.producer(of: MarketEvent.self, ring: "r")
         }
     }
@@ -112,7 +112,7 @@ import TicklineCore
         producer.push(Probe(2))
         let other = try SharedRegion.attach(instance: t.instance)
         #expect(other.ringNames == ["a", "b"])
-        #expect(other.rings[1] == RingSpec(name: "b", slotSize: 128, capacity: 16, overflow: .dropNewest))
+        #expect(other.rings[1] == RingSpec(name: "b", slotSize: 136, capacity: 16, overflow: .dropNewest))
         #expect(other.creatorPid == getpid())
         #expect(other.creatorIsAlive)
         #expect(try other.stats(ring: "a").published == 2)

@@ -92,26 +92,27 @@ import TicklineCore
     let keys = RedisKeys(instance: "t1", streamMaxLength: 1_000)
 
     @Test func encodesATradeAsOneLineStampedWithItsReceiveTime() {
-        var e = MarketEvent(sequence: 9, instrument: 3, kind: .trade, flags: MarketEvent.flagAggressorSold, priceDecimals: 2,
+        var e = MarketEvent(sequence: 9, instrument: 3, venue: 2, kind: .trade, flags: MarketEvent.flagAggressorSold, priceDecimals: 2,
                             quantityDecimals: 3, price: Price(units: 6_183_763), quantity: Quantity(units: 1_500),
                             venueSequence: 77, venueTimeNs: 1_700_000_000_000_000_000, receiveWallNs: 1_700_000_000_000_000_123)
         let out = ByteBuffer(capacity: 1_024)
         withUnsafePointer(to: &e) { MarketEncoder.appendLine($0, timestampNs: $0.pointee.receiveWallNs.ns, to: out) }
-        #expect(out.text == "market,instrument=3,kind=trade price=61837.63,qty=1.500,aggressor_sold=true,trade_id=77i,venue_ns=1700000000000000000i,seq=9i 1700000000000000123\n")
+        #expect(out.text == "market,instrument=3,kind=trade,venue=2 price=61837.63,qty=1.500,aggressor_sold=true,trade_id=77i,venue_ns=1700000000000000000i,seq=9i 1700000000000000123\n")
     }
 
     @Test func passesTheProducerIdentityAndReceiveMillisecondsToTheStreamScript() {
         var k = keys
         k.producerEpoch = 77
-        var s = SignalEvent(sequence: 12, instrument: 1, strategy: 2, side: .sell, quantity: Quantity(units: 5),
+        var s = SignalEvent(sequence: 12, instrument: 1, venue: 1, strategy: 2, side: .sell, quantity: Quantity(units: 5),
                             priceDecimals: 1, quantityDecimals: 0, receiveWallNs: 1_700_000_000_123_456_789)
         let out = ByteBuffer(capacity: 4_096)
         let n = withUnsafePointer(to: &s) { SignalEncoder.appendRedis($0, keys: k, to: out) }
         #expect(n == 1)
         let script = "\(StreamScript.text)"
-        // EVAL script 2 stream delivered-set maxlen sequence ms, then 10 field pairs.
-        #expect(out.text.hasPrefix("*28\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n2\r\n$19\r\ntickline:t1:signals\r\n"
-                                   + "$36\r\ntickline:t1:delivered:signals/2/0/77\r\n$4\r\n1000\r\n$2\r\n12\r\n$13\r\n1700000000123\r\n"),
+        // EVAL script 2 stream delivered-set maxlen sequence ms, then 11 field pairs; the
+        // delivered set is the strategy stage's (2) on the signal's venue (1).
+        #expect(out.text.hasPrefix("*30\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n2\r\n$19\r\ntickline:t1:signals\r\n"
+                                   + "$36\r\ntickline:t1:delivered:signals/2/1/77\r\n$4\r\n1000\r\n$2\r\n12\r\n$13\r\n1700000000123\r\n"),
                 "\(out.text.prefix(200))")
     }
 
@@ -128,8 +129,41 @@ import TicklineCore
         #expect(out.text.contains("tickline:t1:reports\r\n") && !out.text.contains("position"))
         withUnsafePointer(to: &fill) { FillEncoder.appendLine($0, timestampNs: 1, to: lines) }
         withUnsafePointer(to: &ack) { FillEncoder.appendLine($0, timestampNs: 2, to: lines) }
-        #expect(lines.text.hasPrefix("fills,instrument=4,strategy=5 ") && lines.text.contains("\nreports,instrument=4,strategy=5 "))
+        #expect(lines.text.hasPrefix("fills,instrument=4,strategy=5,venue=0 ") && lines.text.contains("\nreports,instrument=4,strategy=5,venue=0 "))
         #expect(withUnsafePointer(to: &fill) { FillEncoder.seriesKey($0) } != withUnsafePointer(to: &ack) { FillEncoder.seriesKey($0) })
+    }
+
+    /// Every kind names its venue the same way: the last tag of its line (`venue=<id>`) and a
+    /// `venue` field of its Redis entry or hash.
+    @Test func everyKindNamesItsVenueAsATagAndARedisField() {
+        let wall = WallNanos(1_700_000_000_000_000_000)
+        func check<E: JournalEncoder>(_ encoder: E.Type, _ event: E.Event, _ prefix: String) {
+            var e = event
+            let line = ByteBuffer(capacity: 1_024), redis = ByteBuffer(capacity: 8_192)
+            withUnsafePointer(to: &e) { E.appendLine($0, timestampNs: wall.ns, to: line) }
+            _ = withUnsafePointer(to: &e) { E.appendRedis($0, keys: keys, to: redis) }
+            #expect(line.text.hasPrefix(prefix + ",venue=7 "), "\(line.text)")
+            #expect(line.text.components(separatedBy: "venue=").count == 2, "\(line.text)")
+            #expect(redis.text.contains("\r\n$5\r\nvenue\r\n$1\r\n7\r\n"), "\(E.self)")
+        }
+        check(MarketEncoder.self, MarketEvent(instrument: 1, venue: 7, kind: .trade, receiveWallNs: wall), "market,instrument=1,kind=trade")
+        check(MarketEncoder.self, MarketEvent(instrument: 1, venue: 7, kind: .quote, receiveWallNs: wall), "market,instrument=1,kind=quote")
+        check(MarketEncoder.self, MarketEvent(instrument: 1, venue: 7, kind: .stale, receiveWallNs: wall), "market,instrument=1,kind=stale")
+        check(BarEncoder.self, BarEvent(instrument: 1, venue: 7, kind: .seconds1, endWallNs: wall), "bars,instrument=1,timeframe=1s")
+        check(SignalEncoder.self, SignalEvent(instrument: 1, venue: 7, strategy: 2, horizon: .swing, receiveWallNs: wall),
+              "signals,instrument=1,strategy=2")
+        check(OrderEncoder.self, OrderEvent(instrument: 1, strategy: 2, venue: 7, receiveWallNs: wall), "orders,instrument=1,strategy=2")
+        var fill = FillEvent(instrument: 1, strategy: 2, quantity: Quantity(units: 3), receiveWallNs: wall)
+        fill.venue = 7
+        check(FillEncoder.self, fill, "fills,instrument=1,strategy=2")
+        fill.quantity = .zero
+        fill.statusRaw = OrderStatus.accepted.rawValue
+        check(FillEncoder.self, fill, "reports,instrument=1,strategy=2")
+        check(RiskEncoder.self, RiskEvent(kind: .denial, scope: .symbol, instrument: 1, venue: 7, receiveWallNs: wall),
+              "risk,kind=denial,scope=symbol")
+        // Risk events of two venues are two series.
+        var a = RiskEvent(kind: .denial, scope: .symbol, venue: 0), b = RiskEvent(kind: .denial, scope: .symbol, venue: 1)
+        #expect(withUnsafePointer(to: &a) { RiskEncoder.seriesKey($0) } != withUnsafePointer(to: &b) { RiskEncoder.seriesKey($0) })
     }
 
     @Test func rejectsMalformedRecordsWithAReason() {

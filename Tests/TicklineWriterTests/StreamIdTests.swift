@@ -92,6 +92,54 @@ import TicklineWriter
         #expect(seqs == ["1", "3", "2", "4"])
     }
 
+    /// Entries of a stream as their `seq`, `venue` and `client_order_id` fields, oldest first.
+    static func entries(_ redis: RedisServer, _ stream: String) throws -> [String] {
+        let lines = try redis.cli(["XRANGE", stream, "-", "+"]).split(separator: "\n").map(String.init)
+        var out: [String] = []
+        var current: [String: String] = [:]
+        for (i, line) in lines.enumerated() where i + 1 < lines.count && ["seq", "venue", "client_order_id"].contains(line) {
+            current[line] = lines[i + 1]
+            if current.count == 3 {
+                out.append("\(current["seq"]!)@\(current["venue"]!)#\(current["client_order_id"]!)")
+                current = [:]
+            }
+        }
+        return out
+    }
+
+    /// The risk stage numbers its orders once for all venues; each paper venue of the
+    /// execution stage numbers its reports from 1. A writer restarted after the server took
+    /// a batch sends it again with new records behind it: every record of either producer is
+    /// stored exactly once, none taken for another venue's.
+    @Test(.enabled(if: TestSupport.runIntegration, "needs redis-server and redis-cli on PATH"))
+    func recordsOfSeveralVenuesAreEachStoredOnceAcrossARedelivery() throws {
+        let (redis, client) = try Self.server("ids-venues")
+        defer { redis.stop() }
+        // One counter, orders alternating between venue 0 and venue 1.
+        let orders = (UInt64(1)...6).map { Self.order($0, venue: VenueId($0 % 2)) }
+        // Two counters: venue 0's reports 1, 2 and venue 1's reports 1, 2 (each an execution).
+        func fill(_ seq: UInt64, venue: VenueId, clientOrderId: UInt64, qty: Int64) -> FillEvent {
+            var f = FillEvent(sequence: seq, clientOrderId: clientOrderId, instrument: 1, strategy: 2, price: Price(units: 10_000),
+                              quantity: Quantity(units: qty), venueTradeId: seq, status: .partiallyFilled, priceDecimals: 2,
+                              quantityDecimals: 3, receiveWallNs: Self.wall)
+            f.stageRaw = StageId.execution.rawValue
+            f.venue = venue
+            return f
+        }
+        let fills = [fill(1, venue: 0, clientOrderId: 2, qty: 10), fill(1, venue: 1, clientOrderId: 1, qty: 100),
+                     fill(2, venue: 0, clientOrderId: 2, qty: 20), fill(2, venue: 1, clientOrderId: 1, qty: 200)]
+        #expect(Self.write(Array(orders.prefix(4)), keys: Self.keys, client) == .written(duplicates: 0, errors: 0, firstError: nil))
+        #expect(Self.write(Array(fills.prefix(3)), keys: Self.keys, client) == .written(duplicates: 0, errors: 0, firstError: nil))
+
+        // The restarted writer: the same region (epoch), the last batches again and what followed them.
+        let restarted = RedisClient(address: client.address, timeoutMs: 2_000)
+        #expect(Self.write(Array(orders[2...]), keys: Self.keys, restarted) == .written(duplicates: 2, errors: 0, firstError: nil))
+        #expect(Self.write(fills, keys: Self.keys, restarted) == .written(duplicates: 3, errors: 0, firstError: nil))
+        #expect(try Self.entries(redis, "tickline:ids:orders") == ["1@1#1", "2@0#2", "3@1#3", "4@0#4", "5@1#5", "6@0#6"])
+        #expect(try Self.entries(redis, "tickline:ids:fills") == ["1@0#2", "1@1#1", "2@0#2", "2@1#1"])
+        #expect(try redis.hashField("tickline:ids:position:1", "qty_units") == "330")
+    }
+
     /// A writer killed after the server took a batch but before the cursor moved sends the
     /// batch again on restart: the repeats are refused by identity (counted as duplicates),
     /// the new records behind them written, positions moved once. A new engine run (a new
