@@ -51,6 +51,7 @@ public final class LiveEngine {
             var strategySettings = config.strategies.settings
             strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
             strategySettings.tickUnits = config.risk.instruments.map(\.spec.tickSizeUnits)
+            strategySettings.instrumentVenues = config.risk.instruments.map(\.spec.venue)
             do {
                 strategy = try StrategyAgent(settings: strategySettings,
                                              market: region.consumer(of: MarketEvent.self, ring: "market"),

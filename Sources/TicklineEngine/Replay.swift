@@ -303,6 +303,7 @@ public final class ReplayEngine {
         self.specs = specs
         strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
         strategySettings.tickUnits = specs.map(\.tickSizeUnits)
+        strategySettings.instrumentVenues = specs.map(\.venue)
         strategy = StrategyAgent(settings: strategySettings,
                                  market: try region.consumer(of: MarketEvent.self, ring: "market"),
                                  signals: try region.producer(of: SignalEvent.self, ring: "signals"),

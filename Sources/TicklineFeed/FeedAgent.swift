@@ -560,12 +560,12 @@ public final class FeedAgent: Agent {
 
     @inline(__always)
     private func publish(_ event: MarketEvent) {
-        outlet.publish(event, counters: &counters)
+        outlet.publish(event, venue: config.venue, counters: &counters)
     }
 
     @inline(__always)
     private func publishDepth(_ snapshot: DepthSnapshot, decodedNs: MonotonicNanos) {
-        outlet.publishDepth(snapshot, decodedNs: decodedNs, counters: &counters)
+        outlet.publishDepth(snapshot, venue: config.venue, decodedNs: decodedNs, counters: &counters)
     }
 
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {

@@ -19,38 +19,40 @@ public final class FeedOutlet {
     var market: RingProducer<MarketEvent>
     var depth: RingProducer<DepthSnapshot>
     var journal: RingProducer<MarketEvent>
-    let venue: VenueTap?
+    let copies: VenueTap?
     /// The sequence of the last market event published (monotonic over every feed).
     public private(set) var sequence: UInt64 = 0
     /// Events the paper venues' rings refused.
-    public var venueDropped: UInt64 { venue?.dropped ?? 0 }
+    public var venueDropped: UInt64 { copies?.dropped ?? 0 }
 
     public init(region: SharedRegion, venueCopies: Bool) throws(RegionError) {
         market = try region.producer(of: MarketEvent.self, ring: "market")
         depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
         journal = try region.producer(of: MarketEvent.self, ring: "journal.market")
-        venue = venueCopies ? try VenueTap(region: region) : nil
+        copies = venueCopies ? try VenueTap(region: region) : nil
     }
 
-    /// Numbers `event` and pushes it; `counters` are the publishing feed's.
+    /// Numbers `event`, names its venue and pushes it; `counters` are the publishing feed's.
     @inline(__always)
-    func publish(_ event: MarketEvent, counters: inout FeedCounters) {
+    func publish(_ event: MarketEvent, venue: VenueId, counters: inout FeedCounters) {
         sequence &+= 1
         var stamped = event
         stamped.sequence = sequence
+        stamped.venue = venue
         if market.tryPush(stamped) { counters.marketEvents &+= 1 } else { counters.marketDropped &+= 1 }
         if !journal.tryPush(stamped) { counters.journalDropped &+= 1 }
-        if stamped.kind == .trade, let venue { venue.trade(stamped) }
+        if stamped.kind == .trade, let copies { copies.trade(stamped) }
     }
 
     /// Pushes a top-N snapshot numbered like the book-top event published just before it.
     @inline(__always)
-    func publishDepth(_ snapshot: DepthSnapshot, decodedNs: MonotonicNanos, counters: inout FeedCounters) {
+    func publishDepth(_ snapshot: DepthSnapshot, venue: VenueId, decodedNs: MonotonicNanos, counters: inout FeedCounters) {
         var stamped = snapshot
         stamped.sequence = sequence
+        stamped.venue = venue
         stamped.decodedNs = decodedNs
         if depth.tryPush(stamped) { counters.depthSnapshots &+= 1 } else { counters.depthDropped &+= 1 }
-        venue?.book(stamped)
+        copies?.book(stamped)
     }
 }
 

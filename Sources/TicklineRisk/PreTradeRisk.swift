@@ -34,7 +34,7 @@ public struct Denial: Sendable, Equatable {
         var chain = signal.timestamps
         chain.riskDecidedNs = stampNs
         return RiskEvent(sequence: sequence, kind: .denial, scope: scope, reason: reason.rawValue,
-                         instrument: signal.instrument, strategy: signal.strategy, referenceSequence: signal.sequence,
+                         instrument: signal.instrument, venue: signal.venue, strategy: signal.strategy, referenceSequence: signal.sequence,
                          observed: observed, limit: limit, venueTimeNs: signal.venueTimeNs,
                          receiveWallNs: signal.receiveWallNs, timestamps: chain)
     }

@@ -123,10 +123,10 @@ public struct WriterInstrument: Sendable, Equatable {
     }
 
     /// The engine's instruments: ids in the order of `risk.instruments` (as the engine
-    /// numbers them), the venue = the feed that lists the symbol ("" when none does).
+    /// numbers them), each with the name of the venue it trades on.
     public static func all(in config: EngineConfig) -> [WriterInstrument] {
         config.risk.instruments.enumerated().map { i, instrument in
-            WriterInstrument(id: InstrumentId(i), venue: config.feeds.first { $0.symbols.contains(instrument.symbol) }?.name ?? "",
+            WriterInstrument(id: InstrumentId(i), venue: config.venues[Int(instrument.spec.venue)].name,
                              symbol: instrument.symbol, priceDecimals: instrument.spec.priceDecimals,
                              quantityDecimals: instrument.spec.quantityDecimals)
         }
