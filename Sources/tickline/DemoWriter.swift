@@ -133,13 +133,14 @@ final class DemoWriter {
         if supervisor == nil { for s in servers { s.stop() } }
     }
 
-    /// `feeds:` (one entry, `venue`, listing the symbols) and `risk: instruments:` with
+    /// `venues:` (the one venue, named `venue`), `feeds:` (one entry, `venue`, listing the
+    /// symbols) and `risk: instruments:` on it, with
     /// every key of each instrument as exact decimal text, at the indentation of the
     /// writer's config text.
     static func instrumentsYAML(_ instruments: [RiskConfig.Instrument], venue: String) -> String {
         func text(_ units: Int64, _ decimals: UInt8) -> String { "\"\(LiveEngine.decimalText(units, decimals: decimals))\"" }
         let symbols = instruments.map { "\"\($0.symbol)\"" }.joined(separator: ", ")
-        var out = "feeds:\n  - { name: \"\(venue)\", symbols: [\(symbols)] }\nrisk:\n  instruments:"
+        var out = "venues:\n  - { name: \"\(venue)\" }\nfeeds:\n  - { name: \"\(venue)\", symbols: [\(symbols)] }\nrisk:\n  instruments:"
         for i in instruments {
             let s = i.spec
             out += "\n    - { symbol: \"\(i.symbol)\", price_decimals: \(s.priceDecimals), quantity_decimals: \(s.quantityDecimals), "
