@@ -128,8 +128,9 @@ import TicklineTestSupport
             print("sinks test: \(symbol) engine \(mine), redis position:\(i):3 \(perStrategy), position:\(i) \(net)")
             #expect(perStrategy == mine && net == mine, "\(symbol): engine \(mine), redis strategy \(perStrategy), net \(net)")
         }
+        // The instruments hash names the venue each instrument trades on (the config's `venues:`).
         let instrument = try redis.hashField("tickline:\(instance):instruments", "0")
-        #expect(instrument.contains("\"symbol\":\"SYM0000USDT\"") && instrument.contains("\"venue\":\"synthetic\"")
+        #expect(instrument.contains("\"symbol\":\"SYM0000USDT\"") && instrument.contains("\"venue\":\"paper\"")
                 && instrument.contains("\"quantity_decimals\":8"), "\(instrument)")
 
         // InfluxDB: count(seq) per measurement equals the engine's counts.
