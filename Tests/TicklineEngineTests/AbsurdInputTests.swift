@@ -254,12 +254,12 @@ import TicklineTestSupport
         ("submit_burst: 10 ", "submit_burst: -10 ", "submit_burst"),
         ("market: { capacity: 65536 }", "market: { capacity: \(digits40) }", "rings.market.capacity"),
         (#"position_limit: "0.25""#, #"position_limit: "\#(digits40)""#, "position_limit"),
-        ("latency_us: 1000 ", "latency_us: -1 ", "venue.latency_us"),
+        ("latency_us: 1000 ", "latency_us: -1 ", "venues[0].latency_us"),
         ("ping_interval_ms: 15000", "ping_interval_ms: \(digits40)", "ping_interval_ms"),
         (#"tick: "0.01""#, #"tick: "-0.01""#, "tick"),
         ("max_hold_ms: 14400000", "max_hold_ms: \(digits40)", "max_hold_ms"),
         ("cores: [1]", "cores: [\(digits40)]", "cores"),
-        ("seed: 119329822", "seed: -1", "venue.seed"),
+        ("seed: 119329822", "seed: -1", "venues[0].seed"),
         ("price_decimals: 2", "price_decimals: \(digits40)", "price_decimals"),
     ])
     func configsWithAbsurdNumbersAreRefusedNamingTheKey(_ original: String, _ absurd: String, _ key: String) throws {
