@@ -147,6 +147,10 @@ extension RunCommandTests {
                     if case .risk(let e) = $0, e.kind == .stateChange, e.scope == .strategy, e.toState == .halted { true } else { false }
                 }.count >= 2 * attempt
             })
+            // An entry sent before the halt may still fill and open or reverse a position:
+            // wait until each of the two strategies' orders has its final report.
+            #expect(waitUntil(20) { Self.ordersInFlight(Self.journalRecords(journal), strategies: [3, 4]) == 0 },
+                    "orders of strategies 3 and 4 still in flight 20 s after the halt")
             open = Self.openStates(Self.journalRecords(journal))
             timed = open.values.first(where: fresh)
             trailed = open.values.first { $0.strategy == 3 && $0.cause == .moved }
@@ -154,12 +158,19 @@ extension RunCommandTests {
                 for s in [3, 4] { _ = httpRequest(port: port, path: "/api/resume", method: "POST", token: Self.token, body: #"{"strategy": \#(s)}"#) }
             }
         }
-        let deadline = try #require(timed, "no time-stop position held open after five tries").deadlineWallNs
-        let best = try #require(trailed, "no trailing position held open after five tries")
+        let chosen = try #require(timed, "no time-stop position held open after five tries")
+        let chosenTrailing = try #require(trailed, "no trailing position held open after five tries")
 
         run.engine.signal(SIGKILL)
         #expect(run.engine.wait(seconds: 30) != nil, "the engine did not die")
-        let before = Self.journalRecords(journal).count
+        // The restart restores the journal as it stood at the kill.
+        let atKill = Self.journalRecords(journal)
+        let before = atKill.count
+        let openAtKill = Self.openStates(atKill)
+        let timedAtKill = try #require(openAtKill["4/\(chosen.instrument)"], "the time-stop position closed before the kill")
+        let best = try #require(openAtKill["3/\(chosenTrailing.instrument)"], "the trailing position closed before the kill")
+        #expect(timedAtKill == chosen && best.strategy == 3, "changed before the kill: \(chosen) → \(timedAtKill)")
+        let deadline = timedAtKill.deadlineWallNs
         #expect(deadline > Clock.wall(), "the time stop's deadline passed before the restart: the test proves nothing")
         let restartWall = Clock.wall()
         let again = ChildProcess(executable: Self.bin.appendingPathComponent("tickline").path, arguments: ["run", "--config", "\(run.dir)/engine.yaml"])
@@ -169,10 +180,10 @@ extension RunCommandTests {
         var after: [JournalRecord] = []
         let firedAgain = waitUntil(Double(holdNs) / 1e9 + 90, pollUs: 100_000) {
             after = Array(Self.journalRecords(journal).dropFirst(before))
-            return !Self.firedExits(after, strategy: 4, trigger: .timeStop).isEmpty
+            return Self.firedExits(after, strategy: 4, trigger: .timeStop).contains { $0.0.instrument == chosen.instrument }
         }
         #expect(firedAgain, "no time stop after the restart; engine log:\n\(again.errors)")
-        let (state, order) = try #require(Self.firedExits(after, strategy: 4, trigger: .timeStop).first)
+        let (state, order) = try #require(Self.firedExits(after, strategy: 4, trigger: .timeStop).first { $0.0.instrument == chosen.instrument })
         #expect(state.deadlineWallNs == deadline, "restored \(state.deadlineWallNs), journaled before the kill \(deadline)")
         #expect(state.wallNs >= deadline && state.wallNs < restartWall + holdNs, "fired at \(state.wallNs): deadline \(deadline), restart \(restartWall)")
         let o = try #require(order)
@@ -191,6 +202,21 @@ extension RunCommandTests {
               + "\((restartWall + holdNs - state.wallNs) / 1_000_000) ms before the restart + max hold; trailing best before the kill "
               + "\(best.bestPriceUnits), first state after the restart: \(next.map { "\($0.cause!) best \($0.bestPriceUnits)" } ?? "none")")
         #expect(again.stop(seconds: 40) == 0, "engine log:\n\(again.errors)")
+    }
+
+    /// How many orders of `strategies` the journal shows sent without a final report
+    /// (filled, cancelled, rejected or expired).
+    static func ordersInFlight(_ records: [JournalRecord], strategies: Set<StrategyId>) -> Int {
+        var open = Set<UInt64>()
+        for r in records {
+            switch r {
+            case .order(let o) where o.action == .new && strategies.contains(o.strategy): open.insert(o.clientOrderId)
+            case .report(let f):
+                if let s = f.status, [.filled, .cancelled, .rejected, .expired].contains(s) { open.remove(f.clientOrderId) }
+            default: break
+            }
+        }
+        return open.count
     }
 
     /// Whether the position of `state` was opened by a buy (the last entry of its strategy and
