@@ -6,6 +6,7 @@ import TicklineConfig
 import TicklineControl
 import TicklineCore
 import TicklineExecution
+import TicklineFeed
 import TicklineMarketData
 import TicklineRing
 import TicklineRisk
@@ -197,22 +198,20 @@ public struct HeldPosition: Sendable, Equatable {
     public var quantityText: String { LiveEngine.decimalText(quantityUnits, decimals: quantityDecimals) }
 }
 
-/// A backtest over recorded data through exactly the live stages (strategy, risk, paper
-/// venue agents on real rings in a private region), on one thread with a simulated clock:
-/// each recorded message's receive time is "now" for every stage. The feed side is the
-/// live feed's per-message code (`BinanceFeedProcessor`) publishing to the same rings.
+/// A backtest over recorded data through exactly the live stages (feed, strategy, risk,
+/// paper venue agents on real rings in a private region), on one thread with a simulated
+/// clock: each recorded message's receive time is "now" for every stage. The feed stage is
+/// the live one: each message reaches it as a WebSocket frame from a `RecordingTransport`,
+/// so the framing, decoding, book and publish code that trades live is the code replayed.
 public final class ReplayEngine {
     public let symbols: [String]
     let instruments: InstrumentTable
-    let processor: BinanceFeedProcessor
     let region: SharedRegion
+    let feedStage: FeedStage
+    let transport: RecordingTransport
     let strategy: StrategyAgent<NoCustomStrategy>
     let risk: RiskAgent
     let execution: ExecutionAgent
-    var market: RingProducer<MarketEvent>
-    var venueMarket: RingProducer<MarketEvent>
-    var depth: RingProducer<DepthSnapshot>
-    var venueDepth: RingProducer<DepthSnapshot>
     var control: RingProducer<ControlCommand>
     /// The journal rings' consumer ends when this process drains them; nil when a writer
     /// process does (each ring has one consumer).
@@ -267,6 +266,9 @@ public final class ReplayEngine {
         self.curveIntervalNs = curveIntervalNs
         var specs: [InstrumentRiskSpec] = []
         var tableSpecs: [InstrumentSpec] = []
+        guard symbols.count <= 1_024 else {
+            throw EngineError(description: "\(symbols.count) symbols: a replay takes at most 1024 (one feed connection's streams)")
+        }
         let unknown = symbols.filter { s in !config.risk.instruments.contains { $0.symbol == s } }
         if fallbackSpec == nil && !unknown.isEmpty {
             throw EngineError(description: "no instrument spec (decimals, tick, step) for \(unknown.joined(separator: ", ")): "
@@ -279,7 +281,6 @@ public final class ReplayEngine {
                                              quantityDecimals: spec.quantityDecimals))
         }
         instruments = try InstrumentTable(tableSpecs)
-        processor = BinanceFeedProcessor(instruments: instruments, bookCapacityPerSide: 5_000)
         let rings = RingCatalog.defaultSpecs.map {
             RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 1 << 14), overflow: $0.overflow)
         }
@@ -315,10 +316,14 @@ public final class ReplayEngine {
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
         risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
         execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, holding: risk, region: region, stats: stats)
-        market = try region.producer(of: MarketEvent.self, ring: "market")
-        venueMarket = try region.producer(of: MarketEvent.self, ring: "market.venue")
-        depth = try region.producer(of: DepthSnapshot.self, ring: "depth")
-        venueDepth = try region.producer(of: DepthSnapshot.self, ring: "depth.venue")
+        let transport = RecordingTransport(maxMessageBytes: Self.maxMessageBytes)
+        self.transport = transport
+        do {
+            feedStage = try FeedStage(feeds: [(Self.feedConfig(symbols: symbols), instruments)], region: region, venueCopies: true,
+                                      commands: false, transport: { _, _ in transport })
+        } catch { throw EngineError(description: "replay feed: \(error)") }
+        // A recording of one symbol may hold the REST snapshot bodies, which name none.
+        feedStage.feeds[0].processor.fallbackInstrumentIndex = symbols.count == 1 ? 0 : -1
         control = try region.producer(of: ControlCommand.self, ring: "control.risk")
         journals = drainsJournals ? try JournalConsumers(region: region) : nil
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)
@@ -342,6 +347,9 @@ public final class ReplayEngine {
     var lastRecv: WallNanos = 0
     /// Lines that are not `<receive ns> <payload>` (messages and decode errors, beside the processor's).
     var linesWithoutTime: UInt64 = 0
+    /// Messages the feed's connection did not take (longer than `maxMessageBytes`, or the
+    /// connection not open): decode errors of the report.
+    var messagesNotDelivered: UInt64 = 0
     /// The simulated market clock: both readings move with the receive times of the
     /// messages (never backwards), so every decision sees market time.
     public private(set) var clock: DutyCycleTime
@@ -399,47 +407,43 @@ public final class ReplayEngine {
         if report.messages == 0 { peak = report.startingEquity }
         report.messages += 1
         if recv > clock.wall { clock = DutyCycleTime(simulatedNs: recv.ns) }
-        var chain = TimestampChain()
-        // The latency chain starts at the real clock: the message is "read" now.
-        chain.socketReadNs = Clock.monotonic()
-        switch processor.process(json, receiveWallNs: recv, timestamps: chain) {
-        case .marketEvent:
-            let e = stamped(processor.event)
-            push(e)
-            report.events += 1
-            // A feed without depth diffs (or before its book syncs): the quote is the book
-            // that risk marks against and the venue fills against, one level a side.
-            if e.kind == .quote, Int(e.instrument) < processor.books.count,
-               processor.books[Int(e.instrument)].state != .synced {
-                var d = DepthSnapshot(sequence: e.sequence, instrument: e.instrument, priceDecimals: e.priceDecimals,
-                                      quantityDecimals: e.quantityDecimals)
-                d.bids[0] = BookLevel(price: e.bidPrice, quantity: e.bidQuantity)
-                d.asks[0] = BookLevel(price: e.askPrice, quantity: e.askQuantity)
-                d.bidLevels = 1
-                d.askLevels = 1
-                d.receiveWallNs = recv
-                d.socketReadNs = e.timestamps.socketReadNs
-                d.decodedNs = e.timestamps.decodedNs
-                _ = depth.tryPush(d)
-                _ = venueDepth.tryPush(d)
-            }
-        case .bookUpdated, .snapshotLoaded:
-            push(stamped(processor.event))
-            var d = processor.depth
-            d.decodedNs = Clock.monotonic()
-            _ = depth.tryPush(d)
-            _ = venueDepth.tryPush(d)
-            report.events += 1
-        case .bookGap, .bookResync, .decodeFailed, .unsupported, .bookPending, .control:
-            break  // counted by the processor
-        }
+        if !transport.isOpen { openFeed() }
+        if !transport.deliver(json, receiveWallNs: recv) { messagesNotDelivered += 1 }
         var work = 1
         var cycles = 0
         while work > 0 && cycles < 64 {
-            work = strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
+            work = feedStage.doWork(now: clock) + strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
             cycles += 1
         }
+        report.events = feed.counters.marketEvents
         drainJournals()
+    }
+
+    /// The replay's one feed (its processor holds the books and decode counters).
+    public var feed: FeedAgent { feedStage.feeds[0] }
+
+    /// The longest recorded message a replay takes (a longer line is a decode error).
+    public static let maxMessageBytes = 4 << 20
+
+    /// The feed of a replay: the recording's symbols on one connection, one stream each (so
+    /// up to 1024 symbols), snapshots from the recording, no proactive reconnect in a run
+    /// (the recorder's own reconnects are in the recording; one here would drop the books).
+    static func feedConfig(symbols: [String]) -> FeedConfig {
+        var c = FeedConfig()
+        c.name = "replay"
+        c.symbols = symbols
+        c.streams = ["trade"]
+        c.snapshotsOnStream = true
+        c.proactiveReconnectMs = Int(Int32.max)
+        c.bookLevelsPerSide = 5_000
+        c.maxFrameBytes = maxMessageBytes
+        return c
+    }
+
+    /// Runs the feed stage until its connection to the recording is open (connect and
+    /// handshake, in memory: a few cycles).
+    func openFeed() {
+        for _ in 0..<8 where !transport.isOpen { _ = feedStage.doWork(now: clock) }
     }
 
     /// The region's name in /dev/shm (what a writer attaches to with `--instance`).
@@ -487,6 +491,7 @@ public final class ReplayEngine {
         _ = j.fills.drain(limit: 1_024) { _, _ in }
         _ = j.risk.drain(limit: 1_024) { _, _ in }
         _ = j.bars.drain(limit: 1_024) { _, _ in }
+        _ = j.market.drain(limit: 1_024) { _, _ in }
     }
 
     /// The risk stage's acknowledgements of control commands (see `RiskCommandQueue`).
@@ -497,14 +502,6 @@ public final class ReplayEngine {
 
     /// The risk stage (positions, orders, limits) for views; read on the stepping thread.
     public var riskStage: RiskAgent { risk }
-
-    /// The decoded stamp: the real clock after the decode.
-    @inline(__always)
-    func stamped(_ e: MarketEvent) -> MarketEvent {
-        var e = e
-        e.timestamps.decodedNs = Clock.monotonic()
-        return e
-    }
 
     func account(_ recv: WallNanos) {
         let positions = risk.risk.positions
@@ -536,8 +533,9 @@ public final class ReplayEngine {
     public func finish(elapsedSeconds: Double) -> ReplayReport {
         for _ in 1...100 {
             clock = clock.advanced(by: 10_000_000)
-            _ = strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
+            _ = feedStage.doWork(now: clock) + strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
         }
+        report.events = feed.counters.marketEvents
         risk.publishView(nowNs: clock.monotonic)
         account(lastRecv)
         return current(elapsedSeconds: elapsedSeconds)
@@ -559,12 +557,12 @@ public final class ReplayEngine {
         for trigger in ExitReason.allCases { report.exitsByTrigger["\(trigger.label)"] = risk.counters.exitsByTrigger[trigger] }
         for kind in ReportCounts.kinds { report.reports["\(kind.label)"] = risk.counters.reports[kind: kind] }
         report.cancelRequests = risk.counters.cancelRequests
-        let feed = processor.counters
+        let processor = feed.processor
         report.messages += linesWithoutTime
-        report.decodeErrors = feed.decodeErrors + linesWithoutTime
-        report.unsupportedMessages = feed.unsupportedMessages
-        report.depthGaps = feed.depthGaps
-        report.snapshotsSynced = feed.snapshotsSynced
+        report.decodeErrors = processor.counters.decodeErrors + linesWithoutTime + messagesNotDelivered
+        report.unsupportedMessages = processor.counters.unsupportedMessages
+        report.depthGaps = processor.counters.depthGaps
+        report.snapshotsSynced = processor.counters.snapshotsSynced
         report.booksUnsynced = processor.booksUnsynced
         report.latency = LatencyRow.rows(stats)
         report.denials = risk.counters.denials
@@ -641,11 +639,6 @@ public final class ReplayEngine {
         }
     }
 
-    @inline(__always)
-    func push(_ e: MarketEvent) {
-        _ = market.tryPush(e)
-        if e.kind == .trade { _ = venueMarket.tryPush(e) }
-    }
 }
 
 /// Recorded files in the order a replay reads them: by their first receive time, each
@@ -715,6 +708,7 @@ final class JournalConsumers {
     var fills: RingConsumer<FillEvent>
     var risk: RingConsumer<RiskEvent>
     var bars: RingConsumer<BarEvent>
+    var market: RingConsumer<MarketEvent>
 
     init(region: SharedRegion) throws {
         signals = try region.consumer(of: SignalEvent.self, ring: "journal.signals")
@@ -722,5 +716,6 @@ final class JournalConsumers {
         fills = try region.consumer(of: FillEvent.self, ring: "journal.fills")
         risk = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
         bars = try region.consumer(of: BarEvent.self, ring: "journal.bars")
+        market = try region.consumer(of: MarketEvent.self, ring: "journal.market")
     }
 }

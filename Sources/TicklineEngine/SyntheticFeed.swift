@@ -1,6 +1,7 @@
 /// Binance-shaped messages for `tickline demo` without recorded data: per symbol a random
-/// walk of the mid with a one-tick spread, trades (`@trade`) around it and quotes
-/// (`@bookTicker`), in the combined-stream wrapper, deterministic for a seed. Prices have 2
+/// walk of the mid with a one-tick spread, trades (`@trade`) around it and one-level book
+/// snapshots (a partial-depth stream's body, so that the paper venue has a book to fill
+/// against), in the combined-stream wrapper, deterministic for a seed. Prices have 2
 /// decimals, quantities 8 (as Binance sends them). Cold path (a demo): allocates per message.
 public struct SyntheticFeed: Sendable {
     public let symbols: [String]
@@ -40,7 +41,7 @@ public struct SyntheticFeed: Sendable {
         }
         updateId += 1
         let bq = 10_000_000 + next() % 500_000_000, aq = 10_000_000 + next() % 500_000_000
-        return #"{"stream":"\#(lower)@bookTicker","data":{"u":\#(updateId),"s":"\#(symbol)","b":"\#(Self.price(bid))","B":"\#(Self.quantity(bq))","a":"\#(Self.price(ask))","A":"\#(Self.quantity(aq))"}}"#
+        return #"{"stream":"\#(lower)@depth5","data":{"lastUpdateId":\#(updateId),"bids":[["\#(Self.price(bid))","\#(Self.quantity(bq))"]],"asks":[["\#(Self.price(ask))","\#(Self.quantity(aq))"]]}}"#
     }
 
     static func price(_ units: Int64) -> String {

@@ -109,8 +109,12 @@ public final class FeedAgent: Agent {
     private var controlBuffer: [UInt8]
     private var nextRequestId: Int64 = 1
     private var snapshotMessage = BinanceMessage()
+    /// The processor's count of snapshots that synced a book, as of the last one published.
+    private var syncedOnStream: UInt64 = 0
     private var random: UInt64
     private var nowNs: MonotonicNanos = 0
+    /// The cycle's wall clock (simulated in a replay), for the status events the feed makes.
+    private var wallNs: WallNanos = 0
     private var nextWatchdogNs: MonotonicNanos = 0
     private let watchdogIntervalNs: Nanos
     private var started = false
@@ -129,8 +133,11 @@ public final class FeedAgent: Agent {
     ///   - instruments: every symbol this feed may subscribe; `config.symbols` are subscribed at start.
     ///   - backend: the socket I/O path (default: what `NetBackend.detect()` finds).
     ///   - seed: of the reconnect jitter.
+    ///   - transport: each connection's transport by connection index; nil = a TCP socket on
+    ///     `backend` (a replay passes a `RecordingTransport`).
     public init(config: FeedConfig, instruments: InstrumentTable, outlet: FeedOutlet,
-                backend: NetBackend = NetBackend.detect().backend, seed: UInt64 = 0x5EED) throws(FeedSetupError) {
+                backend: NetBackend = NetBackend.detect().backend, seed: UInt64 = 0x5EED,
+                transport: ((Int) -> any Transport)? = nil) throws(FeedSetupError) {
         do { try config.validate() } catch { throw .config(error) }
         for symbol in config.symbols where instruments.entry(forSymbol: symbol) == nil { throw .unknownSymbol(symbol) }
         do { address = try SocketAddress(config.streamAddress) } catch { throw .net(error) }
@@ -147,7 +154,7 @@ public final class FeedAgent: Agent {
         fetcher = SnapshotFetcher(restBase: config.restBase, market: config.market, symbols: instruments.specs.map(\.symbol),
                                   limit: config.snapshotLimit, timeoutMs: config.snapshotTimeoutMs,
                                   maxBodyBytes: config.snapshotMaxBytes, parallel: config.snapshotParallel)
-        if backend == .ioUring {
+        if backend == .ioUring && transport == nil {
             do { reactor = try IoUringReactor(entries: UInt32(max(16, 4 * config.connections)).nextPowerOfTwo, maxSockets: config.connections) }
             catch { throw .net(error) }
         } else {
@@ -159,12 +166,16 @@ public final class FeedAgent: Agent {
         let count = instruments.count
         var connections: [FeedConnection] = []
         for k in 0..<config.connections {
-            let transport: TCPTransport
-            do {
-                transport = try TCPTransport(backend: backend, reactor: reactor, receiveBufferBytes: config.receiveBufferBytes,
-                                             sendBufferBytes: max(64 * 1024, config.streamsPerControlMessage * 128 + 4_096))
-            } catch { throw .net(error) }
-            connections.append(FeedConnection(index: k, socket: WebSocketConnection(transport: transport, options: options),
+            let chosen: any Transport
+            if let transport {
+                chosen = transport(k)
+            } else {
+                do {
+                    chosen = try TCPTransport(backend: backend, reactor: reactor, receiveBufferBytes: config.receiveBufferBytes,
+                                              sendBufferBytes: max(64 * 1024, config.streamsPerControlMessage * 128 + 4_096))
+                } catch { throw .net(error) }
+            }
+            connections.append(FeedConnection(index: k, socket: WebSocketConnection(transport: AnyTransport(chosen), options: options),
                                               symbolCapacity: count, controlMessagesPerSecond: config.controlMessagesPerSecond))
         }
         self.connections = connections
@@ -254,6 +265,7 @@ public final class FeedAgent: Agent {
 
     public func doWork(now: DutyCycleTime) -> Int {
         nowNs = now.monotonic
+        wallNs = now.wall
         var work = 0
         // Commands first: a request's symbols then leave in one batched SUBSCRIBE below.
         if let commands { work += commands.ring.drain(limit: Self.commandsPerCycle) { command, _ in apply(command.pointee) } }
@@ -298,6 +310,7 @@ public final class FeedAgent: Agent {
         var work = 0
         for _ in 0..<config.readsPerCycle {
             let done = c.socket.poll(&handler)
+            if done > 0 { c.lastReadNs = nowNs }
             work += done
             if done == 0 || c.phase == .down { break }
         }
@@ -528,7 +541,7 @@ public final class FeedAgent: Agent {
             counters.unsubscribedMessages &+= 1
             return
         }
-        lastDataNs[symbol] = stamp.monotonicNs
+        lastDataNs[symbol] = nowNs
         if stale[symbol] {
             stale[symbol] = false
             counters.freshEvents &+= 1
@@ -552,8 +565,17 @@ public final class FeedAgent: Agent {
         case .bookResync:
             counters.exhaustedBooks &+= 1
             resync(symbol)
-        case .snapshotLoaded, .decodeFailed, .unsupported, .control:
-            // A partial-depth stream loads the book directly; nothing more to do.
+        case .snapshotLoaded:
+            // A snapshot on the stream (a partial-depth stream, or a recording's snapshot
+            // in a replay) that synced the book: its top and depth go out as a REST one's do.
+            if processor.counters.snapshotsSynced != syncedOnStream {
+                syncedOnStream = processor.counters.snapshotsSynced
+                var event = processor.event
+                event.timestamps.decodedNs = decodedNs
+                publish(event)
+                publishDepth(processor.depth, decodedNs: decodedNs)
+            }
+        case .decodeFailed, .unsupported, .control:
             break
         }
     }
@@ -571,7 +593,7 @@ public final class FeedAgent: Agent {
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
         let entry = instruments.entry(at: symbol)
         publish(MarketEvent(instrument: entry.id, kind: kind, priceDecimals: entry.priceDecimals,
-                            quantityDecimals: entry.quantityDecimals, receiveWallNs: Clock.wall(),
+                            quantityDecimals: entry.quantityDecimals, receiveWallNs: wallNs,
                             timestamps: TimestampChain(socketReadNs: nowNs)))
     }
 
@@ -596,7 +618,7 @@ public final class FeedAgent: Agent {
     }
 
     private func wantSnapshot(_ symbol: Int, notBeforeNs: MonotonicNanos) {
-        guard snapshotState[symbol] == Self.snapshotNone else { return }
+        guard !config.snapshotsOnStream, snapshotState[symbol] == Self.snapshotNone else { return }
         snapshotState[symbol] = Self.snapshotWanted
         snapshotNotBeforeNs[symbol] = notBeforeNs
         if !snapshotQueued[symbol] {

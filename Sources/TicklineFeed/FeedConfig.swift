@@ -88,6 +88,9 @@ public struct FeedConfig: Sendable, Equatable {
     public var receiveBufferBytes = 256 * 1024
     /// `reads_per_cycle`: read batches taken per connection per duty cycle (bounds one `doWork`).
     public var readsPerCycle = 8
+    /// Books wait for snapshots arriving on the stream and none is asked of REST: a replayed
+    /// recording holds the snapshots its recorder fetched (not a config key).
+    public var snapshotsOnStream = false
 
     public init() {}
 

@@ -20,13 +20,15 @@ public final class FeedConnection {
     }
 
     public let index: Int
-    let socket: WebSocketConnection<TCPTransport>
+    let socket: WebSocketConnection<AnyTransport>
     public internal(set) var phase = Phase.down
     /// When a `down` connection may connect again.
     public internal(set) var reconnectAtNs: MonotonicNanos = 0
     /// Failed attempts in a row (reset by the first message after an open).
     public internal(set) var attempts = 0
     var openedAtNs: MonotonicNanos = 0
+    /// The feed cycle's clock when the last read brought bytes.
+    var lastReadNs: MonotonicNanos = 0
     var lastPongNs: MonotonicNanos = 0
     /// When our outstanding ping went out; 0 = none outstanding.
     var pingSentNs: MonotonicNanos = 0
@@ -49,7 +51,7 @@ public final class FeedConnection {
     private var controlTimes: [MonotonicNanos]
     private var controlNext = 0
 
-    init(index: Int, socket: WebSocketConnection<TCPTransport>, symbolCapacity: Int, controlMessagesPerSecond: Int) {
+    init(index: Int, socket: WebSocketConnection<AnyTransport>, symbolCapacity: Int, controlMessagesPerSecond: Int) {
         self.index = index
         self.socket = socket
         symbols = []
@@ -70,11 +72,12 @@ public final class FeedConnection {
         controlNext = (controlNext + 1) % controlTimes.count
     }
 
-    /// The latest sign of life: a read, a pong, or the open itself.
-    var lastActivityNs: MonotonicNanos { max(socket.lastRead.monotonicNs, lastPongNs, openedAtNs) }
+    /// The latest sign of life: a read, a pong, or the open itself (all on the feed cycle's
+    /// clock, which is simulated in a replay).
+    var lastActivityNs: MonotonicNanos { max(lastReadNs, lastPongNs, openedAtNs) }
 
     /// The socket's state (for reports and tests).
-    public var socketState: WebSocketConnection<TCPTransport>.State { socket.state }
+    public var socketState: WebSocketConnection<AnyTransport>.State { socket.state }
 }
 
 extension FeedConnection {

@@ -20,8 +20,11 @@ public final class FeedStage: Agent {
     ///   - feeds: each feed with its universe (its venue's instruments, with the engine's ids).
     ///   - venueCopies: also feed the paper venues' rings.
     ///   - commands: consume `control.feed`.
+    ///   - transport: each connection's transport by feed and connection index; nil = TCP
+    ///     sockets on `backend` (a replay passes recordings).
     public init(feeds: [(config: FeedConfig, instruments: InstrumentTable)], region: SharedRegion,
-                backend: NetBackend = NetBackend.detect().backend, venueCopies: Bool, commands: Bool) throws(FeedSetupError) {
+                backend: NetBackend = NetBackend.detect().backend, venueCopies: Bool, commands: Bool,
+                transport: ((_ feed: Int, _ connection: Int) -> any Transport)? = nil) throws(FeedSetupError) {
         precondition(feeds.count <= Int(UInt8.max) + 1, "\(feeds.count) feeds: a command addresses at most 256")
         do {
             outlet = try FeedOutlet(region: region, venueCopies: venueCopies)
@@ -31,7 +34,8 @@ public final class FeedStage: Agent {
         }
         var built: [FeedAgent] = []
         for (k, f) in feeds.enumerated() {
-            let agent = try FeedAgent(config: f.config, instruments: f.instruments, outlet: outlet, backend: backend)
+            let agent = try FeedAgent(config: f.config, instruments: f.instruments, outlet: outlet, backend: backend,
+                                      transport: transport.map { make in { make(k, $0) } })
             agent.feedIndex = UInt8(k)
             built.append(agent)
         }

@@ -54,6 +54,32 @@ public protocol Transport: AnyObject {
     var pendingSendBytes: Int { get }
     /// Closes the socket; in-flight io_uring requests are completed first (bounded wait).
     func close()
+    /// When the bytes of the last `receive()` arrived, for a transport that replays recorded
+    /// bytes; nil (the default) when they arrived now, stamped by the reader's clocks.
+    var recordedStamp: ReadStamp? { get }
+}
+
+extension Transport {
+    public var recordedStamp: ReadStamp? { nil }
+}
+
+/// Any transport behind one concrete type, for a connection whose transport is chosen at
+/// run time (a socket live, a recording in a replay). One indirect call per transport call.
+public final class AnyTransport: Transport {
+    public let base: any Transport
+
+    public init(_ base: any Transport) { self.base = base }
+
+    public var backend: NetBackend { base.backend }
+    public func connect(to address: SocketAddress) throws(NetError) { try base.connect(to: address) }
+    public func pollConnect() -> ConnectProgress { base.pollConnect() }
+    public func receive() -> ReceiveResult { base.receive() }
+    public func reserveSend(_ count: Int) -> UnsafeMutableRawBufferPointer? { base.reserveSend(count) }
+    public func commitSend(_ count: Int) { base.commitSend(count) }
+    public func flush() -> NetError? { base.flush() }
+    public var pendingSendBytes: Int { base.pendingSendBytes }
+    public func close() { base.close() }
+    public var recordedStamp: ReadStamp? { base.recordedStamp }
 }
 
 /// A TCP client socket over io_uring or, when that is unavailable or disabled, plain

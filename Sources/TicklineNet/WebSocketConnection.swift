@@ -7,6 +7,11 @@ public struct ReadStamp: Sendable, Equatable {
     public var monotonicNs: MonotonicNanos
     /// `Clock.wall()`: the receive time stored points carry.
     public var wallNs: WallNanos
+
+    public init(monotonicNs: MonotonicNanos, wallNs: WallNanos) {
+        self.monotonicNs = monotonicNs
+        self.wallNs = wallNs
+    }
 }
 
 /// Why a connection failed.
@@ -171,7 +176,7 @@ public final class WebSocketConnection<T: Transport> {
             fail(.transport(error), code: .abnormal, &handler)
             return 1
         case .bytes(let raw):
-            lastRead = ReadStamp(monotonicNs: Clock.monotonic(), wallNs: Clock.wall())
+            lastRead = transport.recordedStamp ?? ReadStamp(monotonicNs: Clock.monotonic(), wallNs: Clock.wall())
             let bytes = raw.assumingMemoryBound(to: UInt8.self)
             work += 1
             if state == .handshaking {

@@ -28,16 +28,15 @@ import TicklineTestSupport
             rings = try JournalConsumers(region: engine.region)
         }
 
-        /// One message through the engine, noting the market event it published (if any),
-        /// then every journal record it produced.
+        /// One message through the engine, then every journal record it produced.
         func step(_ engine: ReplayEngine, _ json: UnsafeRawBufferPointer, _ recv: WallNanos) {
-            let before = engine.report.events
             engine.step(json, receiveWallNs: recv)
-            if engine.report.events != before { marketWall[engine.processor.event.sequence] = engine.processor.event.receiveWallNs }
             drain()
         }
 
+        /// The market events the feed published (their journal copies) first, then what they led to.
         func drain() {
+            _ = rings.market.drain(limit: 1 << 14) { e, _ in marketWall[e.pointee.sequence] = e.pointee.receiveWallNs }
             _ = rings.signals.drain(limit: 1 << 14) { s, _ in
                 let signal = s.pointee
                 signals += 1
