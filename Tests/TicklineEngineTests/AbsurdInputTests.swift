@@ -330,9 +330,11 @@ import TicklineTestSupport
         #expect(Self.number(verify, "messages") > 0 && Self.number(verify, "decode_errors") > 0, "\(verify ?? [:])")
     }
 
-    /// Trades and quotes at prices and quantities just under Int64.max units (8 decimals), for
-    /// long enough that strategies signal: risk sizes, checks and sends orders and the venue
-    /// fills them on these numbers without a trap (money figures saturate, never wrap).
+    /// Trades and one-level books (a partial-depth stream, the book that risk marks against
+    /// and the venue fills against) at prices and quantities just under Int64.max units (8
+    /// decimals), for long enough that strategies signal: risk sizes, checks and sends orders
+    /// and the venue fills them on these numbers without a trap (money figures saturate,
+    /// never wrap).
     @Test func replayTradesOnPricesAndQuantitiesNearInt64Max() throws {
         var text = ""
         var ns: Int64 = 1_723_161_255_000_000_000
@@ -342,7 +344,8 @@ import TicklineTestSupport
             let units = Int64.max - Int64(5e17 * (1 + sin(Double(i) / 15))) - Int64(i % 7)
             let price = "\(units / 100_000_000).\(String(units % 100_000_000 + 100_000_000).dropFirst())"
             text += "\(ns) " + Self.trade("\(i + 1)", price: price, quantity: quantity, time: "\(ns / 1_000_000)") + "\n"
-            text += "\(ns + 1) " + Self.ticker("\(i + 1)", bid: price, bidQuantity: quantity, ask: price, askQuantity: quantity) + "\n"
+            let level = #"[["\#(price)","\#(quantity)"]]"#
+            text += "\(ns + 1) " + #"{"stream":"btcusdt@depth5","data":"# + Self.snapshot("\(i + 1)", bids: level, asks: level) + "}\n"
         }
         let (folder, path) = try Self.file("near-max.rec", Array(text.utf8))
         defer { try? FileManager.default.removeItem(atPath: folder) }
