@@ -120,6 +120,11 @@ struct Replay: ParsableCommand {
         } else {
             print(ReplayText.render(report, symbols: symbols))
         }
+        if let unpriced = report.denialsByReason["\(DenialReason.noReferencePrice)"], report.snapshotsSynced == 0 {
+            FileHandle.standardError.write(Data(("replay: \(unpriced) signals denied for want of a book (noReferencePrice): no depth "
+                + "snapshot in the recording synced one, so risk had no price to check against and the paper venue nothing to fill "
+                + "against, as live; record the depth stream with its snapshots (tickline record does)\n").utf8))
+        }
         if report.decodeErrors > 0, Double(report.decodeErrors) * 100 > maxDecodeErrorsPercent * Double(max(report.messages, 1)) {
             FileHandle.standardError.write(Data(("replay: \(report.decodeErrors) of \(report.messages) messages did not decode, more than "
                 + "--max-decode-errors \(maxDecodeErrorsPercent.formatted()) %: check that the files are Binance recordings and that "

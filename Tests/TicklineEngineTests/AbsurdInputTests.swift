@@ -372,6 +372,30 @@ import TicklineTestSupport
         #expect(Self.number(report, "orders") > 0, "no order: risk and the venue saw none of these numbers: \(output.suffix(2_000))")
     }
 
+    /// A recording of trades and bookTicker quotes only (no depth stream): replay, like the
+    /// live feed, has no book, so risk denies every signal for want of a reference price and
+    /// nothing trades; the report counts them under `noReferencePrice` and stderr says why.
+    @Test func replayOfARecordingWithoutDepthDeniesForWantOfABookAndSaysSo() throws {
+        var text = ""
+        var ns: Int64 = 1_723_161_255_000_000_000
+        for i in 0..<3_000 {
+            ns += 250_000_000
+            let cents = 6_000_000 + Int(50_000 * sin(Double(i) / 15)) + i % 7
+            let price = "\(cents / 100).\(String(cents % 100 + 100).dropFirst())"
+            text += "\(ns) " + Self.trade("\(i + 1)", price: price, quantity: "0.5", time: "\(ns / 1_000_000)") + "\n"
+            text += "\(ns + 1) " + Self.ticker("\(i + 1)", bid: price, bidQuantity: "2", ask: price, askQuantity: "2") + "\n"
+        }
+        let (folder, path) = try Self.file("no-depth.rec", Array(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = Self.run(Self.tickline, ["replay", path, "--json", "--instruments", ReplayReportTests.exchangeInfo])
+        let report = Self.lastJSON(output)
+        #expect(status == 0, "\(output.suffix(2_000))")
+        let denied = ((report?["denials_by_reason"] as? [String: Any])?["noReferencePrice"] as? NSNumber)?.intValue ?? 0
+        #expect(Self.number(report, "signals") > 0 && Self.number(report, "orders") == 0, "\(output.suffix(2_000))")
+        #expect(denied == Self.number(report, "signals") && Self.number(report, "denials") == denied, "\(report ?? [:])")
+        #expect(output.contains("replay: \(denied) signals denied for want of a book (noReferencePrice)"), "\(output.suffix(2_000))")
+    }
+
     /// A paced replay whose receive times jump back by nearly Int64.max ns: the earlier line
     /// is due at once (the wait, 9.2e21 ns at pace 0.001, is no Int64).
     @Test func pacedReplayOfReceiveTimesThatJumpBackNeitherTrapsNorWaits() throws {
