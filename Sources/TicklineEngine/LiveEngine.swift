@@ -45,25 +45,9 @@ public final class LiveEngine {
             (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
         } catch { throw EngineError(description: error.description) }
         do throws(EngineError) {
-            do {
-                feedStage = try FeedStage(feeds: Array(zip(config.feeds, tables)).map { ($0, $1) }, region: region, venueCopies: true, commands: true)
-            } catch { throw EngineError(description: "feeds: \(error)") }
-            var strategySettings = config.strategies.settings
-            strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
-            strategySettings.tickUnits = config.risk.instruments.map(\.spec.tickSizeUnits)
-            strategySettings.instrumentVenues = config.risk.instruments.map(\.spec.venue)
-            do {
-                strategy = try StrategyAgent(settings: strategySettings,
-                                             market: region.consumer(of: MarketEvent.self, ring: "market"),
-                                             signals: region.producer(of: SignalEvent.self, ring: "signals"),
-                                             barJournal: region.producer(of: BarEvent.self, ring: "journal.bars"))
-            } catch { throw EngineError(description: "strategy stage: \(error.description)") }
-            risk = try RiskAgent(settings: RiskStageSettings(config: config.risk, instance: config.instance), region: region, stats: stats)
-            execution = try ExecutionAgent(venues: config.venues.map(\.paper), instrumentVenues: config.risk.instruments.map(\.spec.venue),
-                                           holding: risk, region: region, stats: stats)
-            let agents: [String: any Agent] = ["feed": feedStage, "strategy": strategy,
-                                                "risk": risk, "execution": execution]
-            do { runners = try config.threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
+            let stages = try EngineStages(config: config, region: region, stats: stats, feedCommands: true)
+            (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
+            do { runners = try config.threading.makeRunners(agents: stages.agents) } catch { throw EngineError(description: error.description) }
             let controlRing: RingProducer<ControlCommand>
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)

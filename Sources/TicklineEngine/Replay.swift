@@ -205,7 +205,6 @@ public struct HeldPosition: Sendable, Equatable {
 /// so the framing, decoding, book and publish code that trades live is the code replayed.
 public final class ReplayEngine {
     public let symbols: [String]
-    let instruments: InstrumentTable
     let region: SharedRegion
     let feedStage: FeedStage
     let transport: RecordingTransport
@@ -264,8 +263,6 @@ public final class ReplayEngine {
         precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
         self.symbols = symbols
         self.curveIntervalNs = curveIntervalNs
-        var specs: [InstrumentRiskSpec] = []
-        var tableSpecs: [InstrumentSpec] = []
         guard symbols.count <= 1_024 else {
             throw EngineError(description: "\(symbols.count) symbols: a replay takes at most 1024 (one feed connection's streams)")
         }
@@ -274,54 +271,44 @@ public final class ReplayEngine {
             throw EngineError(description: "no instrument spec (decimals, tick, step) for \(unknown.joined(separator: ", ")): "
                               + "list them under risk.instruments in the config, or give an exchangeInfo file")
         }
-        for (i, s) in symbols.enumerated() {
-            guard let spec = config.risk.instruments.first(where: { $0.symbol == s })?.spec ?? fallbackSpec else { continue }
-            specs.append(spec)
-            tableSpecs.append(InstrumentSpec(symbol: s, id: InstrumentId(i), priceDecimals: spec.priceDecimals,
-                                             quantityDecimals: spec.quantityDecimals))
-        }
-        instruments = try InstrumentTable(tableSpecs)
+        // Every symbol has one now (checked above): the config's, else the fallback.
+        var specs = symbols.compactMap { s in config.risk.instruments.first(where: { $0.symbol == s })?.spec ?? fallbackSpec }
         let rings = RingCatalog.defaultSpecs.map {
             RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 1 << 14), overflow: $0.overflow)
         }
         let instance = sharedInstance ?? "replay-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
         (region, _) = try SharedRegion.create(instance: instance, rings: rings)
         if sharedInstance == nil { region.unlink() }  // private: gone with the process
+        // The engine a replay runs: the recording's symbols (in id order) on the first venue,
+        // one feed reading the recording, the built-in strategies (at their fee) when the
+        // config has none, no journal file.
+        var engine = config
         var strategySettings = config.strategies.settings
-        // A recording is one venue's: its instruments trade on the first venue.
-        var venue = config.venues[0].paper
+        var venue = config.venues[0]
         if strategySettings.smaCrossover.isEmpty && strategySettings.emaADXTrend.isEmpty && strategySettings.zScoreMeanReversion.isEmpty
             && strategySettings.rsiBollingerReversal.isEmpty && strategySettings.vote.isEmpty && strategySettings.pairs.isEmpty {
             strategySettings = Self.defaultStrategies(symbols: symbols.count)
-            venue.makerFeePartsPerMillion = Self.builtInFeePartsPerMillion
-            venue.takerFeePartsPerMillion = Self.builtInFeePartsPerMillion
+            venue.paper.makerFeePartsPerMillion = Self.builtInFeePartsPerMillion
+            venue.paper.takerFeePartsPerMillion = Self.builtInFeePartsPerMillion
         }
-        feePartsPerMillion = max(venue.makerFeePartsPerMillion, venue.takerFeePartsPerMillion)
+        feePartsPerMillion = max(venue.paper.makerFeePartsPerMillion, venue.paper.takerFeePartsPerMillion)
         for i in specs.indices {
             specs[i].venue = 0
             specs[i].feePartsPerMillion = feePartsPerMillion
         }
         self.specs = specs
-        strategySettings.symbolCount = max(strategySettings.symbolCount, symbols.count)
-        strategySettings.tickUnits = specs.map(\.tickSizeUnits)
-        strategySettings.instrumentVenues = specs.map(\.venue)
-        strategy = StrategyAgent(settings: strategySettings,
-                                 market: try region.consumer(of: MarketEvent.self, ring: "market"),
-                                 signals: try region.producer(of: SignalEvent.self, ring: "signals"),
-                                 barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
-        var riskSettings = RiskStageSettings(config: config.risk, instance: instance)
-        riskSettings.instruments = specs
-        riskSettings.strategyCapacity = max(config.risk.strategies, 8)
-        riskSettings.journalPath = nil  // a backtest journals nothing to disk
+        engine.strategies.settings = strategySettings
+        engine.venues = [venue]
+        engine.risk.instruments = zip(symbols, specs).map { RiskConfig.Instrument(symbol: $0, spec: $1) }
+        engine.risk.strategies = max(config.risk.strategies, 8)
+        engine.risk.journal = ""
+        engine.feeds = [Self.feedConfig(symbols: symbols)]
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
-        risk = try RiskAgent(settings: riskSettings, region: region, stats: stats, nowNs: clock.monotonic, wallNs: clock.wall)
-        execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbols.count, holding: risk, region: region, stats: stats)
         let transport = RecordingTransport(maxMessageBytes: Self.maxMessageBytes)
         self.transport = transport
-        do {
-            feedStage = try FeedStage(feeds: [(Self.feedConfig(symbols: symbols), instruments)], region: region, venueCopies: true,
-                                      commands: false, transport: { _, _ in transport })
-        } catch { throw EngineError(description: "replay feed: \(error)") }
+        let stages = try EngineStages(config: engine, region: region, stats: stats, clock: clock, feedCommands: false,
+                                      transport: { _, _ in transport })
+        (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
         // A recording of one symbol may hold the REST snapshot bodies, which name none.
         feedStage.feeds[0].processor.fallbackInstrumentIndex = symbols.count == 1 ? 0 : -1
         control = try region.producer(of: ControlCommand.self, ring: "control.risk")
