@@ -40,9 +40,8 @@ import TicklineTestSupport
     @Test(.enabled(if: serversPresent, "needs influxd, redis-server, redis-cli and curl on PATH"))
     func everyRecordReachesRedisAndInfluxThroughAWriterKill() throws {
         let instance = "sinks-\(getpid())"
-        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
-        try? FileManager.default.removeItem(atPath: dir)
-        for sub in ["", "/redis", "/influx"] { try FileManager.default.createDirectory(atPath: dir + sub, withIntermediateDirectories: true) }
+        let dir = try RunCommandTests.freshFolder(instance)
+        for sub in ["/redis", "/influx"] { try FileManager.default.createDirectory(atPath: dir + sub, withIntermediateDirectories: true) }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let redis = RedisServer(directory: dir + "/redis")
         try redis.start()

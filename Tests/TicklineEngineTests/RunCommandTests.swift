@@ -41,11 +41,18 @@ import TicklineTestSupport
         }
     }
 
-    static func startEngine(_ tag: String, strategy: String = zscore, adjust: (String) -> String) throws -> RunningEngine {
-        let instance = "\(tag)-\(getpid())"
+    /// An empty folder for an engine instance's files (config, journal, spill, line
+    /// protocol): `$TMPDIR/tickline-<instance>`, removed first if a previous run left it.
+    static func freshFolder(_ instance: String) throws -> String {
         let dir = NSTemporaryDirectory() + "tickline-\(instance)"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func startEngine(_ tag: String, strategy: String = zscore, adjust: (String) -> String) throws -> RunningEngine {
+        let instance = "\(tag)-\(getpid())"
+        let dir = try freshFolder(instance)
         let (feed, feedAddress) = startFeed(rate: 1_000, seed: 7)
         let port = freeLoopbackPort()
         let config = adjust(engineConfig(instance: instance, feedAddress: feedAddress, dir: dir, controlPort: port, sinks: """
@@ -144,9 +151,7 @@ import TicklineTestSupport
     /// signal, order, fill and risk event the engine produced is in the file.
     @Test func runTradesSurvivesAWriterKillAndStopsCleanlyWithNothingLost() throws {
         let instance = "runtest-\(getpid())"
-        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Self.freshFolder(instance)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         let (feed, feedAddress) = Self.startFeed(rate: 2_000, seed: 7)

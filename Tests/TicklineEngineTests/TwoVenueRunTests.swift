@@ -13,9 +13,7 @@ extension RunCommandTests {
     /// both, and every fill the journal holds names the venue of its instrument.
     @Test func oneRunTradesTwoFeedsOnTwoVenuesAndEachFillNamesItsVenue() throws {
         let instance = "twovenue-\(getpid())"
-        let dir = NSTemporaryDirectory() + "tickline-\(instance)"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Self.freshFolder(instance)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (spot, spotAddress) = Self.startFeed(rate: 1_000, seed: 7)
         defer { spot.stop() }
