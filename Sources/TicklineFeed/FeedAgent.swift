@@ -553,10 +553,7 @@ public final class FeedAgent: Agent {
             event.timestamps.decodedNs = decodedNs
             publish(event)
         case .bookUpdated:
-            var event = processor.event
-            event.timestamps.decodedNs = decodedNs
-            publish(event)
-            publishDepth(processor.depth, decodedNs: decodedNs)
+            publishBook(decodedNs: decodedNs)
         case .bookPending:
             if processor.books[symbol].state == .awaitingSnapshot { wantSnapshot(symbol, notBeforeNs: nowNs) }
         case .bookGap:
@@ -570,10 +567,7 @@ public final class FeedAgent: Agent {
             // in a replay) that synced the book: its top and depth go out as a REST one's do.
             if processor.counters.snapshotsSynced != syncedOnStream {
                 syncedOnStream = processor.counters.snapshotsSynced
-                var event = processor.event
-                event.timestamps.decodedNs = decodedNs
-                publish(event)
-                publishDepth(processor.depth, decodedNs: decodedNs)
+                publishBook(decodedNs: decodedNs)
             }
         case .decodeFailed, .unsupported, .control:
             break
@@ -583,6 +577,15 @@ public final class FeedAgent: Agent {
     @inline(__always)
     private func publish(_ event: MarketEvent) {
         outlet.publish(event, venue: config.venue, counters: &counters)
+    }
+
+    /// The processor's book top and depth, after a diff it applied or a snapshot that synced.
+    @inline(__always)
+    private func publishBook(decodedNs: MonotonicNanos) {
+        var event = processor.event
+        event.timestamps.decodedNs = decodedNs
+        publish(event)
+        publishDepth(processor.depth, decodedNs: decodedNs)
     }
 
     @inline(__always)
