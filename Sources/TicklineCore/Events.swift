@@ -362,6 +362,17 @@ public enum TimeInForce: UInt8, Sendable {
 public enum OrderAction: UInt8, Sendable {
     case new = 1
     case cancel = 2
+    /// A new limit price and open quantity for a resting order (named by `clientOrderId`).
+    case replace = 3
+
+    /// The name records use.
+    public var label: StaticString {
+        switch self {
+        case .new: return "new"
+        case .cancel: return "cancel"
+        case .replace: return "replace"
+        }
+    }
 }
 
 /// An order request or cancel (192 bytes). Producer: risk stage. Consumers: execution, journal.

@@ -3,12 +3,12 @@ import TicklineExecution
 import TicklineRing
 import TicklineRuntime
 
-/// The execution stage with one paper venue per configured venue: orders (and cancels)
-/// from `orders`, books from `depth.venue` (market orders walk them), trades from
-/// `market.venue` (resting limits fill when the price trades through them or their queue is
-/// worked off), each routed to the venue its instrument trades on; reports to `fills` after
-/// the venue's simulated latency, carrying that venue's id. A real broker adapter takes a
-/// paper venue's place. Owned by one runner thread; no allocation per event.
+/// The execution stage: orders (new, cancel, replace) from `orders`, each routed to the
+/// venue its instrument trades on; books from `depth.venue` and trades from `market.venue`
+/// for venues that simulate matching against them; every venue's reports to `fills`, each
+/// carrying that venue's id. A venue is an `ExecutionVenue`: a paper venue per configured
+/// venue today, a broker adapter in its place. Owned by one runner thread; no allocation
+/// per event.
 public final class ExecutionAgent: Agent {
     public let roleName = "execution"
     var orders: RingConsumer<OrderEvent>
@@ -16,7 +16,7 @@ public final class ExecutionAgent: Agent {
     var trades: RingConsumer<MarketEvent>
     var reports: RingProducer<FillEvent>
     /// Indexed by `VenueId`.
-    public private(set) var venues: [PaperVenue]
+    public private(set) var venues: [any ExecutionVenue]
     /// The venue of each instrument (index = `InstrumentId`).
     let venueOf: [Int]
     /// A report the fills ring refused, sent first next cycle (reports are never dropped).
@@ -29,16 +29,31 @@ public final class ExecutionAgent: Agent {
     let stats: StatsBoard?
     let executionLatency: StatsBoard.Histogram?
 
+    /// Paper venues from their configs (each reports with its position as `venueId`,
+    /// whatever the config says).
+    public convenience init(venues configs: [PaperVenueConfig], instrumentVenues: [VenueId], holding risk: RiskAgent,
+                            region: SharedRegion, batchLimit: Int = 256, stats: StatsBoard? = nil) throws(EngineError) {
+        let capacity = max(instrumentVenues.count, 1)
+        let venues: [any ExecutionVenue] = configs.enumerated().map { k, c in
+            var config = c
+            config.venueId = VenueId(k)
+            return PaperVenue(config: config, instrumentCapacity: capacity, strategyCapacity: risk.risk.strategyCapacity)
+        }
+        try self.init(venues: venues, instrumentVenues: instrumentVenues, holding: risk, region: region, batchLimit: batchLimit, stats: stats)
+    }
+
     /// - Parameters:
-    ///   - venues: one paper venue each, in `VenueId` order (each reports with its position
-    ///     as `venueId`, whatever the config says).
+    ///   - venues: in `VenueId` order (venue k reports with id k).
     ///   - instrumentVenues: the venue of each instrument (index = instrument id); an id
     ///     beyond it trades on venue 0, which refuses it as an unknown instrument.
     /// Each venue starts holding the positions `risk` holds on it (restored from its journal
     /// at a restart), as a real venue would: its reduce-only checks need them.
-    public init(venues configs: [PaperVenueConfig], instrumentVenues: [VenueId], holding risk: RiskAgent, region: SharedRegion,
+    public init(venues: [any ExecutionVenue], instrumentVenues: [VenueId], holding risk: RiskAgent, region: SharedRegion,
                 batchLimit: Int = 256, stats: StatsBoard? = nil) throws(EngineError) {
-        precondition(!configs.isEmpty, "the execution stage needs at least one venue")
+        precondition(!venues.isEmpty, "the execution stage needs at least one venue")
+        for (k, v) in venues.enumerated() where Int(v.venueId) != k {
+            throw EngineError(description: "execution stage: venue \(k) reports as venue \(v.venueId)")
+        }
         self.stats = stats
         executionLatency = stats?.stageLatency("execution")
         do {
@@ -49,21 +64,15 @@ public final class ExecutionAgent: Agent {
         } catch {
             throw EngineError(description: "execution stage: \(error.description)")
         }
-        for (i, v) in instrumentVenues.enumerated() where Int(v) >= configs.count {
-            throw EngineError(description: "execution stage: instrument \(i) trades on venue \(v), but only \(configs.count) are configured")
+        for (i, v) in instrumentVenues.enumerated() where Int(v) >= venues.count {
+            throw EngineError(description: "execution stage: instrument \(i) trades on venue \(v), but only \(venues.count) are configured")
         }
-        let instrumentCapacity = max(instrumentVenues.count, 1)
-        let strategies = risk.risk.strategyCapacity
         venueOf = instrumentVenues.map(Int.init)
-        venues = configs.enumerated().map { k, c in
-            var config = c
-            config.venueId = VenueId(k)
-            return PaperVenue(config: config, instrumentCapacity: instrumentCapacity, strategyCapacity: strategies)
-        }
-        for s in 0..<strategies {
+        self.venues = venues
+        for s in 0..<risk.risk.strategyCapacity {
             for i in instrumentVenues.indices {
                 let held = risk.risk.positions.quantity(strategy: StrategyId(s), instrument: InstrumentId(i))
-                if held != 0 { venues[venueOf[i]].setPosition(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: held) }
+                if held != 0 { self.venues[venueOf[i]].restore(strategy: StrategyId(s), instrument: InstrumentId(i), quantityUnits: held) }
             }
         }
         self.batchLimit = batchLimit
@@ -76,25 +85,20 @@ public final class ExecutionAgent: Agent {
                       region: region, batchLimit: batchLimit, stats: stats)
     }
 
-    /// The first venue (the only one of a single-venue engine).
-    public var venue: PaperVenue { venues[0] }
+    /// Venue `k` when it is a paper venue (tests and reports).
+    public func paperVenue(_ k: Int = 0) -> PaperVenue? { k < venues.count ? venues[k] as? PaperVenue : nil }
 
     @inline(__always)
     func venueIndex(_ instrument: InstrumentId) -> Int {
         Int(instrument) < venueOf.count ? venueOf[Int(instrument)] : 0
     }
 
-    /// The paper venues run on the duty cycle's wall time: their latency, fills and the
+    /// The venues run on the duty cycle's wall time: a paper venue's latency, fills and
     /// reports' times are on the same clock as the market events and orders they answer.
     public func doWork(now: DutyCycleTime) -> Int {
         let nowNs = now.wall
-        var work = books.drain(limit: batchLimit) { b, _ in _ = venues[venueIndex(b.pointee.instrument)].onDepth(b.pointee, nowNs: nowNs) }
-        work += trades.drain(limit: batchLimit) { t, _ in
-            let e = t.pointee
-            guard e.kind == .trade else { return }
-            venues[venueIndex(e.instrument)].onTrade(instrument: e.instrument, price: e.price, quantity: e.quantity,
-                                                     aggressorSold: e.flags & MarketEvent.flagAggressorSold != 0, nowNs: nowNs)
-        }
+        var work = books.drain(limit: batchLimit) { b, _ in venues[venueIndex(b.pointee.instrument)].onDepth(b.pointee, nowNs: nowNs) }
+        work += trades.drain(limit: batchLimit) { t, _ in venues[venueIndex(t.pointee.instrument)].onTrade(t.pointee, nowNs: nowNs) }
         // Take orders only while every venue has room (the next order's venue is unknown
         // until it is taken); the rest wait in the ring (never dropped). The latency stamp of
         // the batch: the real clock, read once, when orders wait.
@@ -125,7 +129,46 @@ public final class ExecutionAgent: Agent {
     }
 
     private var venuesHaveRoom: Bool {
-        for k in venues.indices where venues[k].inFlightOrders >= venues[k].config.inFlightCapacity { return false }
+        for k in venues.indices where !venues[k].canTakeOrder { return false }
         return true
+    }
+
+    /// Where a venue and the risk stage disagree: a position one holds and the other does not
+    /// (or in another size), or an order open at the venue that risk holds no open order
+    /// for. Read on the stage's thread (or before it starts). Cold path.
+    public func reconcile(with risk: RiskAgent) -> [ReconciliationMismatch] {
+        var found: [ReconciliationMismatch] = []
+        for (k, venue) in venues.enumerated() {
+            let holdings = venue.holdings()
+            for s in 0..<risk.risk.strategyCapacity {
+                for i in venueOf.indices where venueOf[i] == k {
+                    let ours = risk.risk.positions.quantity(strategy: StrategyId(s), instrument: InstrumentId(i))
+                    let theirs = holdings.positions.first { $0.strategy == StrategyId(s) && $0.instrument == InstrumentId(i) }?.quantityUnits ?? 0
+                    if ours != theirs {
+                        found.append(.position(venue: VenueId(k), strategy: StrategyId(s), instrument: InstrumentId(i), risk: ours, held: theirs))
+                    }
+                }
+            }
+            for o in holdings.openOrders where risk.table.state(clientOrderId: o.clientOrderId)?.isTerminal ?? true {
+                found.append(.unknownOpenOrder(venue: VenueId(k), clientOrderId: o.clientOrderId))
+            }
+        }
+        return found
+    }
+}
+
+/// One disagreement a reconciliation found (see `ExecutionAgent.reconcile`).
+public enum ReconciliationMismatch: Sendable, Equatable, CustomStringConvertible {
+    /// The position risk holds and the one the venue holds (`held`), quantity units.
+    case position(venue: VenueId, strategy: StrategyId, instrument: InstrumentId, risk: Int64, held: Int64)
+    case unknownOpenOrder(venue: VenueId, clientOrderId: UInt64)
+
+    public var description: String {
+        switch self {
+        case .position(let v, let s, let i, let ours, let theirs):
+            "venue \(v): strategy \(s) instrument \(i): the venue holds \(theirs) units, risk holds \(ours)"
+        case .unknownOpenOrder(let v, let id):
+            "venue \(v): order \(id) is open at the venue, but not in the risk stage's order table"
+        }
     }
 }

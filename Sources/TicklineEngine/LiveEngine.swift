@@ -47,6 +47,12 @@ public final class LiveEngine {
         do throws(EngineError) {
             let stages = try EngineStages(config: config, region: region, stats: stats, feedCommands: true)
             (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
+            // Nothing trades on positions or orders the venues and the journal disagree on.
+            let mismatches = execution.reconcile(with: risk)
+            guard mismatches.isEmpty else {
+                throw EngineError(description: "the venues and the journal disagree: "
+                    + mismatches.map(\.description).joined(separator: "; ") + "; settle them at the venue before starting")
+            }
             do { runners = try config.threading.makeRunners(agents: stages.agents) } catch { throw EngineError(description: error.description) }
             let controlRing: RingProducer<ControlCommand>
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {

@@ -357,7 +357,10 @@ public enum JournalRecovery {
         _ = JournalReader.read(Array(bytes[0..<scan.validBytes])) { record in
             switch record {
             case .order(let o):
-                if o.action == .cancel {
+                if o.action == .replace {
+                    // The risk stage sends no replaces: a record of one is not restored.
+                    summary.refusedReports += 1
+                } else if o.action == .cancel {
                     summary.cancelRequests += 1
                     if case .failure = t.requestCancel(clientOrderId: o.clientOrderId, nowNs: nowNs) { summary.refusedReports += 1 }
                 } else {

@@ -54,7 +54,8 @@ public enum PaperRejectReason: UInt8, Sendable, CaseIterable {
 
 /// Flags on the paper venue's reports (`FillEvent.flags`).
 public enum VenueReportFlags {
-    /// A status report (`rejected`) that refuses a cancel, not the order: the order lives on.
+    /// A status report (`rejected`) that refuses a cancel or a replace, not the order: the
+    /// order lives on.
     /// Pass it to `OrderTable.cancelRejected`, not `apply(report:)`.
     public static let cancelRejected: UInt8 = 1
 }
@@ -65,7 +66,7 @@ public enum VenueReportFlags {
 /// the order it answers. Arrivals never move backwards (see `submit`), even if the wall
 /// clock is stepped back.
 ///
-/// - `submit` queues an order (new or cancel); it reaches the matching engine after the
+/// - `submit` queues an order (new, cancel or replace); it reaches the matching engine after the
 ///   configured latency, in submission order (`advance(nowNs:)` processes what has arrived).
 /// - Market orders walk the current book (`DepthSnapshot`, top 10 per side), one fill per
 ///   level at that level's price, so slippage comes from depth; liquidity they take is
@@ -160,7 +161,7 @@ public struct PaperVenue: Sendable {
 
     // MARK: Inputs
 
-    /// Queues an order or a cancel; it arrives after the latency. Returns false when the
+    /// Queues an order, a cancel or a replace; it arrives after the latency. Returns false when the
     /// in-flight queue is full (nothing queued).
     public mutating func submit(_ order: OrderEvent, nowNs: WallNanos) -> Bool {
         guard inFlightCount < inFlight.count else { return false }
@@ -188,19 +189,22 @@ public struct PaperVenue: Sendable {
             let at = inFlightArrival[inFlightHead]
             inFlightHead = (inFlightHead + 1) % inFlight.count
             inFlightCount -= 1
-            if order.action == .cancel { cancel(order, at) } else { arrive(order, at) }
+            switch order.action {
+            case .cancel: cancel(order, at)
+            case .replace: replace(order, at)
+            case .new, nil: arrive(order, at)
+            }
             processed += 1
         }
         return processed
     }
 
     /// A new book for `snapshot.instrument` (replaces the venue's copy): resting orders it
-    /// crosses fill, queues ahead shrink to the level's quantity. Returns false for an
-    /// instrument outside the capacity.
-    @discardableResult
-    public mutating func onDepth(_ snapshot: DepthSnapshot, nowNs: WallNanos) -> Bool {
+    /// crosses fill, queues ahead shrink to the level's quantity. A book of an instrument
+    /// outside the capacity is ignored.
+    public mutating func onDepth(_ snapshot: DepthSnapshot, nowNs: WallNanos) {
         let i = Int(snapshot.instrument)
-        guard i < instrumentCapacity else { return false }
+        guard i < instrumentCapacity else { return }
         books[i] = snapshot
         hasBook[i] = true
         var slot = restingHead[i]
@@ -225,7 +229,6 @@ public struct PaperVenue: Sendable {
             }
             slot = next
         }
-        return true
     }
 
     /// A public trade: resting orders it trades through fill whole; at their own price, a
@@ -273,13 +276,32 @@ public struct PaperVenue: Sendable {
     }
 
     /// Sets a position the venue holds without a fill: at a restart, what the account held
-    /// before it (a real venue keeps it). Cold path; false for ids outside the capacities.
-    @discardableResult
-    public mutating func setPosition(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64) -> Bool {
+    /// before it (a real venue keeps it). Cold path; ids outside the capacities are ignored.
+    public mutating func restore(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64) {
         let s = Int(strategy), i = Int(instrument)
-        guard s < strategyCapacity, i < instrumentCapacity else { return false }
+        guard s < strategyCapacity, i < instrumentCapacity else { return }
         positions[s * instrumentCapacity + i] = quantityUnits
-        return true
+    }
+
+    /// Every non-zero position and every resting order (a reconciliation query). Cold path.
+    public func holdings() -> VenueHoldings {
+        var h = VenueHoldings()
+        for s in 0..<strategyCapacity {
+            for i in 0..<instrumentCapacity where positions[s * instrumentCapacity + i] != 0 {
+                h.positions.append(.init(strategy: StrategyId(s), instrument: InstrumentId(i),
+                                         quantityUnits: positions[s * instrumentCapacity + i]))
+            }
+        }
+        for i in 0..<instrumentCapacity {
+            var slot = restingHead[i]
+            while slot >= 0 {
+                let r = resting[Int(slot)]
+                h.openOrders.append(.init(clientOrderId: r.order.clientOrderId, strategy: r.order.strategy, instrument: r.order.instrument,
+                                          side: r.order.side ?? .buy, price: r.order.price, leavesQuantity: Quantity(units: r.leaves)))
+                slot = r.next
+            }
+        }
+        return h
     }
 
     /// The venue's copy of a book (after what our taker fills took from it).
@@ -404,19 +426,39 @@ public struct PaperVenue: Sendable {
     }
 
     private mutating func cancel(_ request: OrderEvent, _ nowNs: WallNanos) {
-        let i = Int(request.instrument)
-        guard i < instrumentCapacity, let slot = findResting(request.clientOrderId, i) else {
-            // Not resting (filled, expired, never arrived): the cancel is refused; the order's own reports tell the rest.
-            var r = FillEvent(clientOrderId: request.clientOrderId, instrument: request.instrument, strategy: request.strategy,
-                              side: request.side ?? .buy, status: .rejected, priceDecimals: request.priceDecimals,
-                              quantityDecimals: request.quantityDecimals, venueTimeNs: nowNs)
-            r.flags = VenueReportFlags.cancelRejected
-            push(r)
-            return
-        }
+        guard let slot = findResting(request.clientOrderId, Int(request.instrument)) else { return refuse(request, nowNs) }
         let r = resting[Int(slot)]
         unlink(slot)
         emit(r.order, status: .cancelled, price: 0, quantity: 0, fee: 0, liquidity: .maker, leaves: r.leaves, nowNs)
+    }
+
+    /// A replace of a resting order (`request`: its new price and open quantity). At the same
+    /// price with less quantity it keeps its place in the queue; otherwise it leaves the book
+    /// and arrives again as a new order at the new price (taking what it crosses, or rejected
+    /// as a new order would be, which ends it).
+    private mutating func replace(_ request: OrderEvent, _ nowNs: WallNanos) {
+        guard request.quantity.units > 0, request.price.units > 0,
+              let slot = findResting(request.clientOrderId, Int(request.instrument)) else { return refuse(request, nowNs) }
+        let r = resting[Int(slot)]
+        if request.price == r.order.price, request.quantity.units <= r.leaves {
+            resting[Int(slot)].leaves = request.quantity.units
+            return emit(r.order, status: .accepted, price: 0, quantity: 0, fee: 0, liquidity: .maker, leaves: request.quantity.units, nowNs)
+        }
+        unlink(slot)
+        var order = r.order
+        order.price = request.price
+        order.quantity = request.quantity
+        arrive(order, nowNs)
+    }
+
+    /// A cancel or replace of an order that is not resting (filled, expired, never arrived)
+    /// is refused; the order's own reports tell the rest.
+    private mutating func refuse(_ request: OrderEvent, _ nowNs: WallNanos) {
+        var r = FillEvent(clientOrderId: request.clientOrderId, instrument: request.instrument, strategy: request.strategy,
+                          side: request.side ?? .buy, status: .rejected, priceDecimals: request.priceDecimals,
+                          quantityDecimals: request.quantityDecimals, venueTimeNs: nowNs)
+        r.flags = VenueReportFlags.cancelRejected
+        push(r)
     }
 
     private mutating func fillResting(_ slot: Int32, quantity: Int64, _ nowNs: WallNanos) {

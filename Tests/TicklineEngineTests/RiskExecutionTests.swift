@@ -40,7 +40,7 @@ import TicklineRisk
         #expect(Self.run(p) { p.risk.counters.fills > 0 })
         #expect(p.risk.counters.signals == 1 && p.risk.counters.orders == 1 && p.risk.counters.denials == 0)
         #expect(p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100)  // 0.100 bought at the ask
-        #expect(p.execution!.venue.fillCount == 1)
+        #expect(p.execution!.paperVenue()?.fillCount == 1)
         // The writer's copies: the signal, the order, every venue report (the fill and the
         // acknowledgement), each numbered by the stage that produced it.
         let reports = p.risk.counters.fills + p.risk.counters.reports.total

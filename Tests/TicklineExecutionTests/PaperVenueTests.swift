@@ -199,6 +199,54 @@ extension PaperVenue {
         #expect(again.count == 1 && again[0].status == .rejected && again[0].flags == VenueReportFlags.cancelRejected)
     }
 
+    @Test func aReplaceDownInQuantityKeepsTheQueueAndANewPriceLosesIt() {
+        var v = PaperVenue(config: noLatency(), instrumentCapacity: 1)
+        v.onDepth(syntheticBook(), nowNs: 0)
+        let o = order(1, quantity: 500, price: 9_999)  // 2.000 ahead at 99.99
+        _ = v.run(o)
+        v.onTrade(instrument: 0, price: Price(units: 9_999), quantity: Quantity(units: 1_500), aggressorSold: true, nowNs: 1)
+        #expect(v.queueAhead(clientOrderId: 1, instrument: 0) == 500)
+        var smaller = o
+        smaller.actionRaw = OrderAction.replace.rawValue
+        smaller.quantity = Quantity(units: 300)
+        let r = v.run(smaller, nowNs: 2)
+        #expect(r.count == 1 && r[0].status == .accepted && r[0].leavesQuantity.units == 300)
+        #expect(v.queueAhead(clientOrderId: 1, instrument: 0) == 500 && v.restingCount == 1)
+        // A new price: to the back of the queue at 100.00 (1.500 ahead), same order id.
+        var moved = smaller
+        moved.price = Price(units: 10_000)
+        let m = v.run(moved, nowNs: 3)
+        #expect(m.count == 1 && m[0].status == .accepted && m[0].leavesQuantity.units == 300)
+        #expect(v.queueAhead(clientOrderId: 1, instrument: 0) == 1_500 && v.restingCount == 1)
+        #expect(v.holdings().openOrders == [.init(clientOrderId: 1, strategy: 0, instrument: 0, side: .buy,
+                                                  price: Price(units: 10_000), leavesQuantity: Quantity(units: 300))])
+        // A price that crosses the asks fills as a taker at once.
+        var crossing = moved
+        crossing.price = Price(units: 10_001)
+        let c = v.run(crossing, nowNs: 4)
+        #expect(c.map(\.status) == [.accepted, .filled] && c[1].price.units == 10_001 && c[1].liquidity == .taker)
+        #expect(v.restingCount == 0 && v.holdings().positions == [.init(strategy: 0, instrument: 0, quantityUnits: 300)])
+        // Nothing rests any more: the replace is refused, the order's own reports stand.
+        let refused = v.run(crossing, nowNs: 5)
+        #expect(refused.count == 1 && refused[0].status == .rejected && refused[0].flags == VenueReportFlags.cancelRejected)
+    }
+
+    @Test func aReplaceWithNoQuantityOrNoPriceIsRefusedAndTheOrderRests() {
+        var v = PaperVenue(config: noLatency(), instrumentCapacity: 1)
+        v.onDepth(syntheticBook(), nowNs: 0)
+        let o = order(1, quantity: 500, price: 9_990)
+        _ = v.run(o)
+        for (price, quantity): (Int64, Int64) in [(9_990, 0), (0, 500)] {
+            var bad = o
+            bad.actionRaw = OrderAction.replace.rawValue
+            bad.price = Price(units: price)
+            bad.quantity = Quantity(units: quantity)
+            let r = v.run(bad)
+            #expect(r.count == 1 && r[0].status == .rejected && r[0].flags == VenueReportFlags.cancelRejected)
+        }
+        #expect(v.restingCount == 1 && v.holdings().openOrders.first?.leavesQuantity.units == 500)
+    }
+
     @Test func neverAnswersAnOrderBeforeTheWallTimeItCarries() {
         // The execution stage's duty-cycle time can be older than an order handed over by
         // another runner in the same cycle: its reports still come at or after the order.
