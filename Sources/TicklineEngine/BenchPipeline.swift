@@ -147,12 +147,14 @@ public final class BenchPipeline {
 
     public let symbols: [String]
     public let region: SharedRegion
-    public let feed: FeedAgent
+    let feedStage: FeedStage
     public let strategy: StrategyAgent<EveryNthStrategy>
     public let risk: RiskAgent
     public let execution: ExecutionAgent
     public let runners: [AgentRunner]
     let sinkRunner: AgentRunner
+    /// The pipeline's one feed.
+    public var feed: FeedAgent { feedStage.feeds[0] }
     /// Latency histograms written by the sink: stages feed, strategy, risk, send; tick-to-order.
     public let stats = StatsBoard()
     let window = MeasureWindow()
@@ -204,28 +206,23 @@ public final class BenchPipeline {
             feedConfig.snapshotParallel = 8
             feedConfig.staleAfterMs = 60_000
             feedConfig.pendingLevels = 2_048
-            do { feed = try FeedAgent(config: feedConfig, instruments: table, region: region, venue: true) } catch {
-                throw EngineError(description: "feed: \(error)")
-            }
             var settings = StrategySettings()
             settings.symbolCount = symbolCount
             // One-minute bars only: no bar closes during a run, so the strategy stage's work is the events.
             settings.timeBars = [.minutes1]
             let custom = EveryNthStrategy(id: 1, every: every, quantityUnits: 100_000, timeframe: .minutes1)
-            do {
-                strategy = StrategyAgent(settings: settings, custom: [custom],
-                                         market: try region.consumer(of: MarketEvent.self, ring: "market"),
-                                         signals: try region.producer(of: SignalEvent.self, ring: "signals"),
-                                         barJournal: try region.producer(of: BarEvent.self, ring: "journal.bars"))
-            } catch { throw EngineError(description: "strategy stage: \(error.description)") }
-            risk = try RiskAgent(settings: Self.permissiveRisk(symbolCount: symbolCount), region: region)
             var venue = PaperVenueConfig()
             venue.startingCapitalMoney = Int64.max / 4
             venue.inFlightCapacity = 16_384
             venue.reportCapacity = 16_384
-            execution = try ExecutionAgent(venue: venue, instrumentCapacity: symbolCount, holding: risk, region: region)
-            let agents: [String: any Agent] = ["feed": feed, "strategy": strategy, "risk": risk,
-                                                "execution": execution]
+            // The stages `tickline run` builds, without latency histograms of their own (the
+            // sink takes every stage's latency from the orders' timestamp chains).
+            let stages = try EngineStages(feeds: [(feedConfig, table)], strategy: settings, custom: [custom],
+                                          risk: Self.permissiveRisk(symbolCount: symbolCount), venues: [venue],
+                                          instrumentVenues: Array(repeating: 0, count: symbolCount), region: region, stats: nil,
+                                          feedCommands: false)
+            (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
+            let agents = stages.agents
             do { runners = try threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
             let sink: BenchJournalSink
             do { sink = try BenchJournalSink(region: region, stats: stats, window: window) } catch {
