@@ -192,46 +192,49 @@ public struct ReportCounts: Sendable, Equatable, BitwiseCopyable {
 /// allocation per event (buffers reserved in `init`). Other threads see positions, orders,
 /// PnL and recent activity only through `view` (seqlock-protected, published every
 /// `viewIntervalNs`, at most `viewSlotsPerCycle` position slots scanned per duty cycle).
+///
+/// Its stored properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
+/// one thread owns it, and the checks took a fifth of a replay's time.
 public final class RiskAgent: Agent {
     public let roleName = "risk"
     let settings: RiskStageSettings
-    var signals: RingConsumer<SignalEvent>
-    var reports: RingConsumer<FillEvent>
-    var depth: RingConsumer<DepthSnapshot>
-    var control: RingConsumer<ControlCommand>
-    var orders: RingProducer<OrderEvent>
-    var journalSignals: RingProducer<SignalEvent>
-    var journalOrders: RingProducer<OrderEvent>
-    var journalFills: RingProducer<FillEvent>
-    var journalRisk: RingProducer<RiskEvent>
+    @exclusivity(unchecked) var signals: RingConsumer<SignalEvent>
+    @exclusivity(unchecked) var reports: RingConsumer<FillEvent>
+    @exclusivity(unchecked) var depth: RingConsumer<DepthSnapshot>
+    @exclusivity(unchecked) var control: RingConsumer<ControlCommand>
+    @exclusivity(unchecked) var orders: RingProducer<OrderEvent>
+    @exclusivity(unchecked) var journalSignals: RingProducer<SignalEvent>
+    @exclusivity(unchecked) var journalOrders: RingProducer<OrderEvent>
+    @exclusivity(unchecked) var journalFills: RingProducer<FillEvent>
+    @exclusivity(unchecked) var journalRisk: RingProducer<RiskEvent>
 
-    public private(set) var risk: PreTradeRisk
-    public private(set) var table: OrderTable
-    public private(set) var exits: ExitMonitor
-    public private(set) var breakers: CircuitBreakers
-    public private(set) var counters = RiskStageCounters()
-    var encoder = JournalEncoder()
+    @exclusivity(unchecked) public private(set) var risk: PreTradeRisk
+    @exclusivity(unchecked) public private(set) var table: OrderTable
+    @exclusivity(unchecked) public private(set) var exits: ExitMonitor
+    @exclusivity(unchecked) public private(set) var breakers: CircuitBreakers
+    @exclusivity(unchecked) public private(set) var counters = RiskStageCounters()
+    @exclusivity(unchecked) var encoder = JournalEncoder()
     public let journal: JournalFile?
-    var journalBytes: [UInt8] = []
+    @exclusivity(unchecked) var journalBytes: [UInt8] = []
     /// Orders on their way to the venue ring (journaled first).
-    public private(set) var outbox: RiskOutbox
+    @exclusivity(unchecked) public private(set) var outbox: RiskOutbox
     /// Signals whose orders could not be journaled, to be decided again when a write succeeds.
-    var held: FixedQueue<DecidedOrder>
+    @exclusivity(unchecked) var held: FixedQueue<DecidedOrder>
     /// The `errno` of the failed journal write the stage is halted for (0: healthy).
-    public private(set) var journalErrno: Int32 = 0
-    var journalResumeRequested = false
-    var nextJournalRetryNs: MonotonicNanos = 0
+    @exclusivity(unchecked) public private(set) var journalErrno: Int32 = 0
+    @exclusivity(unchecked) var journalResumeRequested = false
+    @exclusivity(unchecked) var nextJournalRetryNs: MonotonicNanos = 0
     /// The global state to return to when the journal is writable again (retry policy).
-    var stateAfterJournal: TradingState = .active
+    @exclusivity(unchecked) var stateAfterJournal: TradingState = .active
     /// Since when signals have been left in their ring (nil: not blocked).
-    var signalsBlockedSinceNs: MonotonicNanos?
-    var riskSequence: UInt64 = 0
+    @exclusivity(unchecked) var signalsBlockedSinceNs: MonotonicNanos?
+    @exclusivity(unchecked) var riskSequence: UInt64 = 0
     /// The time of the duty cycle under way (both clocks, as the runner passed them): every
     /// decision and every wall time this stage writes comes from it.
-    var cycle: DutyCycleTime
+    @exclusivity(unchecked) var cycle: DutyCycleTime
     /// The real monotonic clock read once at the start of the duty cycle: the latency stamp
     /// (`riskDecidedNs`) of what this stage decides in it, even when `cycle` is simulated.
-    var batchStampNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var batchStampNs: MonotonicNanos = 0
     /// Optional telemetry (per-stage latency, tick-to-order).
     let stats: StatsBoard?
     let strategyLatency: StatsBoard.Histogram?
@@ -243,9 +246,9 @@ public final class RiskAgent: Agent {
     /// The acknowledgement of each control command, for the control plane (`ControlAcks`).
     public let acks = ControlAcks()
     /// Where the view's position scan is (slot index; nil: no publish under way).
-    var viewScanSlot: Int?
-    var nextViewNs: MonotonicNanos = 0
-    var nextEquitySampleNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var viewScanSlot: Int?
+    @exclusivity(unchecked) var nextViewNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var nextEquitySampleNs: MonotonicNanos = 0
 
     /// Builds the stage on `region`'s rings; with a journal path, rebuilds positions, open
     /// orders and states from the journal first, and refuses (throws) when it cannot.
@@ -327,11 +330,11 @@ public final class RiskAgent: Agent {
     }
 
     /// What the journal held at start (nil without a journal).
-    public private(set) var recovered: RecoverySummary?
+    @exclusivity(unchecked) public private(set) var recovered: RecoverySummary?
     /// The breakers' state in the last `riskState` record appended (nil: none yet).
-    var journaledBreakers: BreakerSnapshot?
+    @exclusivity(unchecked) var journaledBreakers: BreakerSnapshot?
     /// A move of the peak alone is journaled no sooner than this (risk clock ns).
-    var nextPeakJournalNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var nextPeakJournalNs: MonotonicNanos = 0
 
     public var journalPath: String? { journal?.path }
 
@@ -701,9 +704,9 @@ public final class RiskAgent: Agent {
         pendingCancelsRefused.removeAll(keepingCapacity: true)
     }
 
-    var pendingExits: [SignalEvent] = []
+    @exclusivity(unchecked) var pendingExits: [SignalEvent] = []
     /// Kill-switch cancels the outbox refused, taken back after the kill switch returns.
-    var pendingCancelsRefused: [UInt64] = []
+    @exclusivity(unchecked) var pendingCancelsRefused: [UInt64] = []
 
     func setState(_ state: TradingState, scope c: ControlCommand, wallNs: WallNanos) -> ControlAckOutcome {
         let from: TradingState?

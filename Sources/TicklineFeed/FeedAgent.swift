@@ -63,6 +63,9 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
 /// `unsubscribe` on that thread (the engine routes them through its control ring). No
 /// allocation per message or per command; connects, control messages and snapshots are
 /// cold paths.
+///
+/// Its stored properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
+/// one thread owns it, and the checks took a fifth of a replay's time.
 public final class FeedAgent: Agent {
     public let roleName: String
     public let config: FeedConfig
@@ -70,58 +73,58 @@ public final class FeedAgent: Agent {
     public let processor: BinanceFeedProcessor
     public let fetcher: SnapshotFetcher
     public let backend: NetBackend
-    public private(set) var counters = FeedCounters()
+    @exclusivity(unchecked) public private(set) var counters = FeedCounters()
     /// `counters` as other threads may read them (the control plane's metrics): published
     /// with the stale watchdog, at most every 100 ms.
     public let publishedCounters = Seqlock(FeedCounters())
     /// `tickline record`: every text message and REST snapshot as received, in the
     /// recording line format (set before the agent starts; nil in the live engine).
-    public var recorder: RecordingWriter?
+    @exclusivity(unchecked) public var recorder: RecordingWriter?
     public let connections: [FeedConnection]
 
     /// The stage's output rings, shared by every feed on this thread.
     public let outlet: FeedOutlet
     /// The `control.feed` ring's consumer end, when the feed listens to one.
-    private var commands: CommandInbox?
+    @exclusivity(unchecked) private var commands: CommandInbox?
     /// This feed's index in the engine's `feeds:` list: commands for another are refused.
-    public internal(set) var feedIndex: UInt8 = 0
+    @exclusivity(unchecked) public internal(set) var feedIndex: UInt8 = 0
     /// The last command refused (request id and reason), for reports and tests.
-    public private(set) var lastRefusal: (requestId: UInt64, reason: FeedCommandRefusal)?
+    @exclusivity(unchecked) public private(set) var lastRefusal: (requestId: UInt64, reason: FeedCommandRefusal)?
     private let reactor: IoUringReactor?
     private let address: SocketAddress
 
     /// Per symbol (table index).
-    private var connectionOf: [Int16]
-    private var lastDataNs: [MonotonicNanos]
-    private var stale: [Bool]
-    private var generation: [UInt32]
-    private var snapshotState: [UInt8]
-    private var snapshotNotBeforeNs: [MonotonicNanos]
-    private var snapshotAttempts: [Int]
-    private var snapshotQueued: [Bool]
-    private var lowerSymbols: [[UInt8]]
+    @exclusivity(unchecked) private var connectionOf: [Int16]
+    @exclusivity(unchecked) private var lastDataNs: [MonotonicNanos]
+    @exclusivity(unchecked) private var stale: [Bool]
+    @exclusivity(unchecked) private var generation: [UInt32]
+    @exclusivity(unchecked) private var snapshotState: [UInt8]
+    @exclusivity(unchecked) private var snapshotNotBeforeNs: [MonotonicNanos]
+    @exclusivity(unchecked) private var snapshotAttempts: [Int]
+    @exclusivity(unchecked) private var snapshotQueued: [Bool]
+    @exclusivity(unchecked) private var lowerSymbols: [[UInt8]]
     /// Symbols waiting for a snapshot slot: a ring of table indexes.
-    private var snapshotQueue: [Int32]
-    private var snapshotQueueHead = 0
-    private var snapshotQueueCount = 0
+    @exclusivity(unchecked) private var snapshotQueue: [Int32]
+    @exclusivity(unchecked) private var snapshotQueueHead = 0
+    @exclusivity(unchecked) private var snapshotQueueCount = 0
 
     private let streamSuffixes: [[UInt8]]
-    private var controlBuffer: [UInt8]
-    private var nextRequestId: Int64 = 1
-    private var snapshotMessage = BinanceMessage()
+    @exclusivity(unchecked) private var controlBuffer: [UInt8]
+    @exclusivity(unchecked) private var nextRequestId: Int64 = 1
+    @exclusivity(unchecked) private var snapshotMessage = BinanceMessage()
     /// The processor's count of snapshots that synced a book, as of the last one published.
-    private var syncedOnStream: UInt64 = 0
-    private var random: UInt64
-    private var nowNs: MonotonicNanos = 0
+    @exclusivity(unchecked) private var syncedOnStream: UInt64 = 0
+    @exclusivity(unchecked) private var random: UInt64
+    @exclusivity(unchecked) private var nowNs: MonotonicNanos = 0
     /// The cycle's wall clock (simulated in a replay), for the status events the feed makes.
-    private var wallNs: WallNanos = 0
-    private var nextWatchdogNs: MonotonicNanos = 0
+    @exclusivity(unchecked) private var wallNs: WallNanos = 0
+    @exclusivity(unchecked) private var nextWatchdogNs: MonotonicNanos = 0
     private let watchdogIntervalNs: Nanos
-    private var started = false
+    @exclusivity(unchecked) private var started = false
     /// REST weight budget of snapshots: a token bucket refilled continuously.
     private let snapshotWeight: Double
-    private var weightTokens: Double
-    private var weightRefilledNs: MonotonicNanos = 0
+    @exclusivity(unchecked) private var weightTokens: Double
+    @exclusivity(unchecked) private var weightRefilledNs: MonotonicNanos = 0
 
     private static let notYet = MonotonicNanos.min
     /// Commands applied per duty cycle at most (bounds one `doWork`; the rest wait a cycle).

@@ -8,6 +8,9 @@ import TicklineWebSocket
 /// The feed agent drives it; it owns no market state.
 ///
 /// Owned by the feed agent's thread. Not thread-safe.
+///
+/// Its stored properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
+/// one thread owns it, and the checks took a fifth of a replay's time.
 public final class FeedConnection {
     public enum Phase: Sendable, Equatable {
         /// Not connected; reconnects at `reconnectAtNs` when it has symbols.
@@ -21,35 +24,35 @@ public final class FeedConnection {
 
     public let index: Int
     let socket: WebSocketConnection<AnyTransport>
-    public internal(set) var phase = Phase.down
+    @exclusivity(unchecked) public internal(set) var phase = Phase.down
     /// When a `down` connection may connect again.
-    public internal(set) var reconnectAtNs: MonotonicNanos = 0
+    @exclusivity(unchecked) public internal(set) var reconnectAtNs: MonotonicNanos = 0
     /// Failed attempts in a row (reset by the first message after an open).
-    public internal(set) var attempts = 0
-    var openedAtNs: MonotonicNanos = 0
+    @exclusivity(unchecked) public internal(set) var attempts = 0
+    @exclusivity(unchecked) var openedAtNs: MonotonicNanos = 0
     /// The feed cycle's clock when the last read brought bytes.
-    var lastReadNs: MonotonicNanos = 0
-    var lastPongNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var lastReadNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var lastPongNs: MonotonicNanos = 0
     /// When our outstanding ping went out; 0 = none outstanding.
-    var pingSentNs: MonotonicNanos = 0
-    var pingCounter: UInt64 = 0
-    var receivedData = false
+    @exclusivity(unchecked) var pingSentNs: MonotonicNanos = 0
+    @exclusivity(unchecked) var pingCounter: UInt64 = 0
+    @exclusivity(unchecked) var receivedData = false
     /// Set by `serverShutdown` or the 24 h timer: close and reconnect without backoff.
-    var restartRequested = false
-    var reconnectImmediately = false
+    @exclusivity(unchecked) var restartRequested = false
+    @exclusivity(unchecked) var reconnectImmediately = false
     /// The code the last connection ended with.
-    public internal(set) var lastCloseCode: CloseCode?
+    @exclusivity(unchecked) public internal(set) var lastCloseCode: CloseCode?
 
     /// Table indexes of the symbols assigned here, and their stream count.
-    public internal(set) var symbols: [Int32]
-    public internal(set) var streams = 0
+    @exclusivity(unchecked) public internal(set) var symbols: [Int32]
+    @exclusivity(unchecked) public internal(set) var streams = 0
     /// Symbols still to SUBSCRIBE / UNSUBSCRIBE on the open connection.
-    var toSubscribe: [Int32]
-    var toUnsubscribe: [Int32]
+    @exclusivity(unchecked) var toSubscribe: [Int32]
+    @exclusivity(unchecked) var toUnsubscribe: [Int32]
 
     /// Send times of the last `count` control messages (a ring; the oldest at `controlNext`).
-    private var controlTimes: [MonotonicNanos]
-    private var controlNext = 0
+    @exclusivity(unchecked) private var controlTimes: [MonotonicNanos]
+    @exclusivity(unchecked) private var controlNext = 0
 
     init(index: Int, socket: WebSocketConnection<AnyTransport>, symbolCapacity: Int, controlMessagesPerSecond: Int) {
         self.index = index

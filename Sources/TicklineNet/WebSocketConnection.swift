@@ -65,6 +65,9 @@ public struct ConnectionOptions: Sendable {
 /// the transport's receive buffer and encoded into its send queue.
 ///
 /// Owned by one thread. Not thread-safe.
+///
+/// Its stored properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
+/// one thread owns it, and the checks took a fifth of a replay's time.
 public final class WebSocketConnection<T: Transport> {
     public enum State: Sendable, Equatable {
         case idle, connecting, handshaking, open, closing, closed
@@ -72,22 +75,22 @@ public final class WebSocketConnection<T: Transport> {
 
     public let transport: T
     public let options: ConnectionOptions
-    public private(set) var state = State.idle
+    @exclusivity(unchecked) public private(set) var state = State.idle
     /// The code the connection ended (or is ending) with.
-    public private(set) var closeCode: CloseCode?
+    @exclusivity(unchecked) public private(set) var closeCode: CloseCode?
     /// The stamp of the latest read batch.
-    public private(set) var lastRead = ReadStamp(monotonicNs: 0, wallNs: 0)
-    public private(set) var decoder: FrameDecoder
-    private var encoder = FrameEncoder(role: .client)
+    @exclusivity(unchecked) public private(set) var lastRead = ReadStamp(monotonicNs: 0, wallNs: 0)
+    @exclusivity(unchecked) public private(set) var decoder: FrameDecoder
+    @exclusivity(unchecked) private var encoder = FrameEncoder(role: .client)
 
-    private var handshake: ClientHandshake?
-    private var handshakeBytes: [UInt8]
-    private var handshakeCount = 0
-    private var deadlineNs: MonotonicNanos = 0
-    private var closeSent = false
-    private var closeReceived = false
-    private var pendingPong: InlineArray<125, UInt8> = .init(repeating: 0)
-    private var pendingPongCount = -1
+    @exclusivity(unchecked) private var handshake: ClientHandshake?
+    @exclusivity(unchecked) private var handshakeBytes: [UInt8]
+    @exclusivity(unchecked) private var handshakeCount = 0
+    @exclusivity(unchecked) private var deadlineNs: MonotonicNanos = 0
+    @exclusivity(unchecked) private var closeSent = false
+    @exclusivity(unchecked) private var closeReceived = false
+    @exclusivity(unchecked) private var pendingPong: InlineArray<125, UInt8> = .init(repeating: 0)
+    @exclusivity(unchecked) private var pendingPongCount = -1
 
     public init(transport: T, options: ConnectionOptions = ConnectionOptions()) {
         self.transport = transport
