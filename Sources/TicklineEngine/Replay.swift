@@ -309,8 +309,6 @@ public final class ReplayEngine {
         let stages = try EngineStages(config: engine, region: region, stats: stats, clock: clock, feedCommands: false,
                                       transport: { _, _ in transport })
         (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
-        // A recording of one symbol may hold the REST snapshot bodies, which name none.
-        feedStage.feeds[0].processor.fallbackInstrumentIndex = symbols.count == 1 ? 0 : -1
         control = try region.producer(of: ControlCommand.self, ring: "control.risk")
         journals = drainsJournals ? try JournalConsumers(region: region) : nil
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)

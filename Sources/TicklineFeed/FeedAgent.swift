@@ -29,10 +29,12 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// The feed stage of one Binance-style venue (an `Agent`).
+/// The feed stage of one market-data venue (an `Agent`), which it speaks to through the
+/// venue's `FeedVenue` (stream names, subscriptions and their limits, REST snapshots, the
+/// decoder): Binance spot or USD-M futures (`config.market`).
 ///
 /// Each duty cycle it reaps io_uring completions of its connections, decodes every message
-/// with `BinanceFeedProcessor` (books kept from a REST snapshot plus chained diffs), and publishes:
+/// with the venue's `FeedDecoder` (books kept from a REST snapshot plus chained diffs), and publishes:
 /// - trades, quotes and book tops into the `market` ring, with the socket-read time of the
 ///   read batch as `timestamps.socketReadNs` and the decode time as `decodedNs`;
 /// - a top-N `DepthSnapshot` per book change into the `depth` ring;
@@ -70,7 +72,10 @@ public final class FeedAgent: Agent {
     public let roleName: String
     public let config: FeedConfig
     public let instruments: InstrumentTable
-    public let processor: BinanceFeedProcessor
+    /// The venue's wire protocol: stream names, subscriptions, limits, snapshots.
+    public let feedVenue: any FeedVenue
+    /// The venue's decoder and books.
+    public let processor: any FeedDecoder
     public let fetcher: SnapshotFetcher
     public let backend: NetBackend
     @exclusivity(unchecked) public private(set) var counters = FeedCounters()
@@ -102,7 +107,8 @@ public final class FeedAgent: Agent {
     @exclusivity(unchecked) private var snapshotNotBeforeNs: [MonotonicNanos]
     @exclusivity(unchecked) private var snapshotAttempts: [Int]
     @exclusivity(unchecked) private var snapshotQueued: [Bool]
-    @exclusivity(unchecked) private var lowerSymbols: [[UInt8]]
+    /// Each symbol as the venue's stream names spell it.
+    @exclusivity(unchecked) private var streamSymbols: [[UInt8]]
     /// Symbols waiting for a snapshot slot: a ring of table indexes.
     @exclusivity(unchecked) private var snapshotQueue: [Int32]
     @exclusivity(unchecked) private var snapshotQueueHead = 0
@@ -111,7 +117,6 @@ public final class FeedAgent: Agent {
     private let streamSuffixes: [[UInt8]]
     @exclusivity(unchecked) private var controlBuffer: [UInt8]
     @exclusivity(unchecked) private var nextRequestId: Int64 = 1
-    @exclusivity(unchecked) private var snapshotMessage = BinanceMessage()
     /// The processor's count of snapshots that synced a book, as of the last one published.
     @exclusivity(unchecked) private var syncedOnStream: UInt64 = 0
     @exclusivity(unchecked) private var random: UInt64
@@ -138,10 +143,12 @@ public final class FeedAgent: Agent {
     ///   - seed: of the reconnect jitter.
     ///   - transport: each connection's transport by connection index; nil = a TCP socket on
     ///     `backend` (a replay passes a `RecordingTransport`).
+    ///   - venue: the venue the feed speaks to; nil = `config.market`.
     public init(config: FeedConfig, instruments: InstrumentTable, outlet: FeedOutlet,
                 backend: NetBackend = NetBackend.detect().backend, seed: UInt64 = 0x5EED,
-                transport: ((Int) -> any Transport)? = nil) throws(FeedSetupError) {
-        do { try config.validate() } catch { throw .config(error) }
+                transport: ((Int) -> any Transport)? = nil, venue: (any FeedVenue)? = nil) throws(FeedSetupError) {
+        let feedVenue = venue ?? config.market
+        do { try config.validate(venue: feedVenue) } catch { throw .config(error) }
         for symbol in config.symbols where instruments.entry(forSymbol: symbol) == nil { throw .unknownSymbol(symbol) }
         do { address = try SocketAddress(config.streamAddress) } catch { throw .net(error) }
         roleName = "feed.\(config.name)"
@@ -149,12 +156,9 @@ public final class FeedAgent: Agent {
         self.instruments = instruments
         self.backend = backend
         self.outlet = outlet
-        processor = BinanceFeedProcessor(instruments: instruments,
-                                         bookCapacityPerSide: config.bookLevelsPerSide, pendingDiffs: config.pendingDiffs,
-                                         pendingLevels: config.pendingLevels, levelCapacity: max(config.snapshotLimit, 5_000))
-        // REST snapshots name no symbol: each is decoded with the index it was asked for.
-        processor.fallbackInstrumentIndex = -1
-        fetcher = SnapshotFetcher(restBase: config.restBase, market: config.market, symbols: instruments.specs.map(\.symbol),
+        self.feedVenue = feedVenue
+        processor = feedVenue.makeDecoder(instruments: instruments, config: config)
+        fetcher = SnapshotFetcher(restBase: config.restBase, venue: feedVenue, symbols: instruments.specs.map(\.symbol),
                                   limit: config.snapshotLimit, timeoutMs: config.snapshotTimeoutMs,
                                   maxBodyBytes: config.snapshotMaxBytes, parallel: config.snapshotParallel)
         if backend == .ioUring && transport == nil {
@@ -191,13 +195,13 @@ public final class FeedAgent: Agent {
         snapshotAttempts = Array(repeating: 0, count: count)
         snapshotQueued = Array(repeating: false, count: count)
         snapshotQueue = Array(repeating: -1, count: max(count, 1))
-        lowerSymbols = instruments.specs.map { Array($0.symbol.lowercased().utf8) }
+        streamSymbols = instruments.specs.map { feedVenue.streamSymbol($0.symbol) }
         streamSuffixes = config.streams.map { Array($0.utf8) }
         let longestSuffix = streamSuffixes.map(\.count).max() ?? 0
         controlBuffer = []
         controlBuffer.reserveCapacity(config.streamsPerControlMessage * (InstrumentTable.maxSymbolBytes + longestSuffix + 4) + 96)
         random = seed | 1
-        snapshotWeight = Double(config.market.depthRequestWeight(limit: config.snapshotLimit))
+        snapshotWeight = Double(feedVenue.snapshotWeight(limit: config.snapshotLimit))
         weightTokens = Double(config.snapshotWeightPerMinute)
         watchdogIntervalNs = max(1_000_000, min(Nanos(config.staleAfterMs) * 1_000_000 / 4, 100_000_000))
         for symbol in config.symbols {
@@ -376,7 +380,7 @@ public final class FeedAgent: Agent {
                 break
             }
             let unsubscribing = !c.toUnsubscribe.isEmpty
-            let sent = unsubscribing ? sendControl(c, "UNSUBSCRIBE", &c.toUnsubscribe) : sendControl(c, "SUBSCRIBE", &c.toSubscribe)
+            let sent = unsubscribing ? sendControl(c, subscribe: false, &c.toUnsubscribe) : sendControl(c, subscribe: true, &c.toSubscribe)
             guard sent else { break }
             if unsubscribing { counters.unsubscribeMessages &+= 1 } else { counters.subscribeMessages &+= 1 }
             work += 1
@@ -384,52 +388,20 @@ public final class FeedAgent: Agent {
         return work
     }
 
-    /// Sends one SUBSCRIBE/UNSUBSCRIBE for the first symbols of `list` and removes them.
-    private func sendControl(_ c: FeedConnection, _ method: StaticString, _ list: inout [Int32]) -> Bool {
-        let symbolsPerMessage = max(1, config.streamsPerControlMessage / streamSuffixes.count)
-        let take = min(symbolsPerMessage, list.count)
+    /// Sends one subscribe (or unsubscribe) request for the first symbols of `list` and removes them.
+    private func sendControl(_ c: FeedConnection, subscribe: Bool, _ list: inout [Int32]) -> Bool {
+        let perSymbol = streamSuffixes.count
+        let take = min(max(1, config.streamsPerControlMessage / perSymbol), list.count)
         controlBuffer.removeAll(keepingCapacity: true)
-        append("{\"method\":\"")
-        method.withUTF8Buffer { controlBuffer.append(contentsOf: $0) }
-        append("\",\"params\":[")
-        for k in 0..<take {
-            for (j, suffix) in streamSuffixes.enumerated() {
-                if k > 0 || j > 0 { controlBuffer.append(UInt8(ascii: ",")) }
-                controlBuffer.append(UInt8(ascii: "\""))
-                controlBuffer.append(contentsOf: lowerSymbols[Int(list[k])])
-                controlBuffer.append(UInt8(ascii: "@"))
-                controlBuffer.append(contentsOf: suffix)
-                controlBuffer.append(UInt8(ascii: "\""))
-            }
+        feedVenue.appendSubscriptionRequest(subscribe: subscribe, count: take * perSymbol, id: nextRequestId, to: &controlBuffer) { k, out in
+            feedVenue.appendStreamName(symbol: streamSymbols[Int(list[k / perSymbol])], suffix: streamSuffixes[k % perSymbol], to: &out)
         }
-        append("],\"id\":")
-        appendDecimal(nextRequestId)
-        controlBuffer.append(UInt8(ascii: "}"))
         let outcome = controlBuffer.withUnsafeBufferPointer { c.socket.sendText($0.span) }
         guard outcome == .queued else { return false }
         nextRequestId &+= 1
         list.removeFirst(take)
         c.recordControl(nowNs: nowNs)
         return true
-    }
-
-    private func append(_ text: StaticString) {
-        text.withUTF8Buffer { controlBuffer.append(contentsOf: $0) }
-    }
-
-    private func appendDecimal(_ value: Int64) {
-        var digits: InlineArray<20, UInt8> = .init(repeating: 0)
-        var v = UInt64(value)
-        var n = 0
-        repeat {
-            digits[n] = UInt8(truncatingIfNeeded: v % 10) &+ 48
-            v /= 10
-            n += 1
-        } while v > 0
-        while n > 0 {
-            n -= 1
-            controlBuffer.append(digits[n])
-        }
     }
 
     // MARK: - Connection events
@@ -528,18 +500,18 @@ public final class FeedAgent: Agent {
             counters.unsupportedMessages &+= 1
             return
         case .control:
-            switch processor.message.kind {
+            switch processor.control {
             case .serverShutdown:
                 counters.serverShutdowns &+= 1
                 c.restartRequested = true
-            case .errorReply: counters.controlErrors &+= 1
-            default: counters.controlReplies &+= 1
+            case .error: counters.controlErrors &+= 1
+            case .reply: counters.controlReplies &+= 1
             }
             return
         default:
             break
         }
-        let symbol = Int(processor.message.instrumentIndex)
+        let symbol = processor.instrumentIndex
         guard symbol >= 0, Int(connectionOf[symbol]) == index else {
             counters.unsubscribedMessages &+= 1
             return
@@ -558,7 +530,7 @@ public final class FeedAgent: Agent {
         case .bookUpdated:
             publishBook(decodedNs: decodedNs)
         case .bookPending:
-            if processor.books[symbol].state == .awaitingSnapshot { wantSnapshot(symbol, notBeforeNs: nowNs) }
+            if processor.awaitsSnapshot(symbol) { wantSnapshot(symbol, notBeforeNs: nowNs) }
         case .bookGap:
             counters.gaps &+= 1
             resync(symbol)
@@ -617,7 +589,7 @@ public final class FeedAgent: Agent {
     /// Clears the book (after a disconnect or a subscription change); answers still on the
     /// way are discarded by the generation.
     private func invalidateBook(_ symbol: Int) {
-        processor.books[symbol].invalidate()
+        processor.invalidateBook(symbol)
         generation[symbol] &+= 1
         snapshotState[symbol] = Self.snapshotNone
         snapshotAttempts[symbol] = 0
@@ -698,30 +670,19 @@ public final class FeedAgent: Agent {
             return
         }
         recorder?.appendSnapshot(wallNs: Clock.wall().ns, symbol: instruments.specs[symbol].symbol, body: done.body)
-        let decoder = processor.decoder
-        guard decoder.decode(done.body, into: &snapshotMessage, fallbackInstrumentIndex: Int32(symbol)) == nil,
-              snapshotMessage.kind == .depthSnapshot
-        else {
+        let readNs = Clock.monotonic()
+        switch processor.loadSnapshot(done.body, index: symbol, receiveWallNs: Clock.wall(),
+                                      timestamps: TimestampChain(socketReadNs: readNs, decodedNs: readNs)) {
+        case .malformed:
             counters.snapshotsMalformed &+= 1
             retrySnapshot(symbol)
-            return
-        }
-        let book = processor.books[symbol]
-        switch book.loadSnapshot(lastUpdateId: snapshotMessage.updateId, bids: decoder.bids, asks: decoder.asks) {
         case .synced:
             counters.snapshotsSynced &+= 1
             snapshotState[symbol] = Self.snapshotNone
             snapshotAttempts[symbol] = 0
-            let readNs = Clock.monotonic()
-            let wallNs = Clock.wall()
-            if let top = book.topEvent(sequence: 0, venueTimeNs: 0, receiveWallNs: wallNs,
-                                       timestamps: TimestampChain(socketReadNs: readNs, decodedNs: readNs)) {
-                publish(top)
-                var snapshot = DepthSnapshot()
-                if book.fill(&snapshot, sequence: 0, venueTimeNs: 0, receiveWallNs: wallNs, socketReadNs: readNs,
-                             decodedNs: readNs) {
-                    publishDepth(snapshot, decodedNs: readNs)
-                }
+            if processor.event.kind != nil {
+                publish(processor.event)
+                publishDepth(processor.depth, decodedNs: readNs)
             }
         case .tooOld:
             counters.snapshotsTooOld &+= 1
@@ -872,7 +833,7 @@ public final class FeedAgent: Agent {
 
     public func book(_ symbol: String) -> OrderBook? {
         guard let entry = instruments.entry(forSymbol: symbol) else { return nil }
-        return processor.books[Int(entry.index)]
+        return processor.book(at: Int(entry.index))
     }
 
     /// Symbols subscribed over all connections.

@@ -31,8 +31,9 @@ public struct FeedConfig: Sendable, Equatable {
     /// `venue`: the venue whose instruments the feed carries (its position in the engine's
     /// `venues:` list; the YAML names it). Its symbols are that venue's instruments.
     public var venue: VenueId = 0
-    /// `market`: which Binance market the feed reads, for its REST depth path and weights
-    /// (the diff rules are detected from the diffs themselves).
+    /// `market`: which Binance market the feed reads: the venue it speaks to (`FeedVenue`: its
+    /// limits, REST depth path and weights, decoder; the diff rules are detected from the
+    /// diffs themselves).
     public var market = BinanceMarket.spot
     /// `symbols`: symbols subscribed at start (venue spelling, e.g. `BTCUSDT`).
     public var symbols: [String] = []
@@ -95,17 +96,19 @@ public struct FeedConfig: Sendable, Equatable {
     public init() {}
 
 
-    /// Checks ranges once, at setup.
-    public func validate() throws(FeedConfigError) {
+    /// Checks ranges once, at setup, the venue's limits against `venue` (default: `market`).
+    public func validate(venue: (any FeedVenue)? = nil) throws(FeedConfigError) {
+        let venue = venue ?? market
         func require(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws(FeedConfigError) {
             if !ok { throw .invalid(field: field, value: "\(value)", reason: reason) }
         }
         try require(!streams.isEmpty, "streams", streams, "at least one stream per symbol")
         try require(connections >= 1 && connections <= 64, "connections", connections, "1…64")
-        try require(streamsPerConnection >= streams.count && streamsPerConnection <= 1024, "streams_per_connection",
-                    streamsPerConnection, "between the streams of one symbol (\(streams.count)) and 1024")
-        try require(controlMessagesPerSecond >= 1 && controlMessagesPerSecond <= 5, "control_messages_per_second",
-                    controlMessagesPerSecond, "1…5 (the venue's limit is 5)")
+        let maxStreams = venue.maxStreamsPerConnection, maxControl = venue.maxControlMessagesPerSecond
+        try require(streamsPerConnection >= streams.count && streamsPerConnection <= maxStreams, "streams_per_connection",
+                    streamsPerConnection, "between the streams of one symbol (\(streams.count)) and \(maxStreams) (the venue's limit)")
+        try require(controlMessagesPerSecond >= 1 && controlMessagesPerSecond <= maxControl, "control_messages_per_second",
+                    controlMessagesPerSecond, "1…\(maxControl) (the venue's limit is \(maxControl))")
         try require(streamsPerControlMessage >= streams.count, "streams_per_control_message", streamsPerControlMessage,
                     "must hold the streams of one symbol (\(streams.count))")
         try require(backoffInitialMs >= 1 && backoffMaxMs >= backoffInitialMs, "reconnect_backoff_max_ms", backoffMaxMs,
@@ -120,8 +123,8 @@ public struct FeedConfig: Sendable, Equatable {
         try require(bookLevelsPerSide >= DepthSnapshot.depth, "book_levels_per_side", bookLevelsPerSide,
                     "at least the published depth \(DepthSnapshot.depth)")
         try require(snapshotParallel >= 1 && snapshotParallel <= 64, "snapshot_parallel", snapshotParallel, "1…64")
-        try require(snapshotWeightPerMinute >= market.depthRequestWeight(limit: snapshotLimit), "snapshot_weight_per_minute",
-                    snapshotWeightPerMinute, "must allow one request (weight \(market.depthRequestWeight(limit: snapshotLimit)))")
+        try require(snapshotWeightPerMinute >= venue.snapshotWeight(limit: snapshotLimit), "snapshot_weight_per_minute",
+                    snapshotWeightPerMinute, "must allow one request (weight \(venue.snapshotWeight(limit: snapshotLimit)))")
         try require(snapshotMaxBytes >= 4_096, "snapshot_max_bytes", snapshotMaxBytes, "at least 4096")
         try require(snapshotTimeoutMs >= 1, "snapshot_timeout_ms", snapshotTimeoutMs, "positive")
         try require(snapshotRetryInitialMs >= 1 && snapshotRetryMaxMs >= snapshotRetryInitialMs, "snapshot_retry_max_ms",
@@ -134,37 +137,10 @@ public struct FeedConfig: Sendable, Equatable {
     }
 }
 
-/// A Binance market a feed reads: where its REST depth snapshots are and what they weigh.
+/// A Binance market a feed reads (`market:`): its stream and subscription limits, where its
+/// REST depth snapshots are and what they weigh (see its `FeedVenue` conformance).
 public enum BinanceMarket: String, Sendable, CaseIterable {
     case spot
     /// USD-M futures (`fapi`).
     case usdmFutures = "usdm_futures"
-
-    /// The REST depth snapshot path.
-    public var depthPath: String {
-        switch self {
-        case .spot: "/api/v3/depth"
-        case .usdmFutures: "/fapi/v1/depth"
-        }
-    }
-
-    /// The request weight of a depth snapshot of `limit` levels, as Binance charges it.
-    public func depthRequestWeight(limit: Int) -> Int {
-        switch self {
-        case .spot:
-            switch limit {
-            case ...100: 5
-            case ...500: 25
-            case ...1_000: 50
-            default: 250
-            }
-        case .usdmFutures:
-            switch limit {
-            case ...50: 2
-            case ...100: 5
-            case ...500: 10
-            default: 20
-            }
-        }
-    }
 }

@@ -1,13 +1,14 @@
 import TicklineWebSocket
 
 /// What the feed agent counted. Owned by the agent's thread; read it there (or after the
-/// agent stopped); other threads read the copy it publishes (`FeedAgent.publishedCounters`). Decode errors by reason are in `FeedAgent.processor.decoder.counters`,
-/// book counters in each `OrderBook.counters`.
+/// agent stopped); other threads read the copy it publishes (`FeedAgent.publishedCounters`).
+/// A Binance feed's decode errors by reason are in its `BinanceFeedProcessor`'s
+/// `decoder.counters`, book counters in each `OrderBook.counters`.
 public struct FeedCounters: Sendable, BitwiseCopyable {
     // Messages and publishing.
     /// WebSocket messages received (text or binary).
     public var messages: UInt64 = 0
-    /// Messages the decoder refused (by reason: `processor.decoder.counters`).
+    /// Messages the decoder refused.
     public var decodeErrors: UInt64 = 0
     /// Well-formed events of streams Tickline does not use (kline, markPrice, …): skipped, not errors.
     public var unsupportedMessages: UInt64 = 0

@@ -22,6 +22,8 @@ public final class RecordingTransport: Transport {
     @exclusivity(unchecked) public private(set) var handshakes = 0
     /// Text messages the feed sent (SUBSCRIBE and the like), pings answered.
     @exclusivity(unchecked) public private(set) var messagesFromFeed: UInt64 = 0
+    /// The payload of the feed's last message (a subscription request; cold path).
+    @exclusivity(unchecked) public private(set) var lastMessageFromFeed: [UInt8] = []
     @exclusivity(unchecked) public private(set) var pingsAnswered: UInt64 = 0
 
     /// Bytes for the feed: `[0, handedOut)` were returned by the last `receive()`,
@@ -160,6 +162,7 @@ public final class RecordingTransport: Transport {
             var handler = FeedFrames()
             let status = frames.feed(rest.span, to: &handler)
             messagesFromFeed &+= handler.messages
+            if let last = handler.last { lastMessageFromFeed = last }
             if handler.pingCount >= 0 {
                 let pong = handler.ping
                 pong.span.withUnsafeBufferPointer { all in
@@ -201,10 +204,14 @@ public final class RecordingTransport: Transport {
 /// What the feed sent, as the server end reads it.
 private struct FeedFrames: FrameHandler {
     var messages: UInt64 = 0
+    var last: [UInt8]?
     var ping: InlineArray<125, UInt8> = .init(repeating: 0)
     var pingCount = -1
 
-    mutating func onMessage(_ kind: MessageKind, _ payload: Span<UInt8>) { messages &+= 1 }
+    mutating func onMessage(_ kind: MessageKind, _ payload: Span<UInt8>) {
+        messages &+= 1
+        last = payload.withUnsafeBufferPointer { Array($0) }
+    }
     mutating func onPing(_ payload: Span<UInt8>) {
         for k in 0..<payload.count { ping[k] = payload[k] }
         pingCount = payload.count

@@ -77,15 +77,16 @@ public final class SnapshotFetcher: @unchecked Sendable {
 
     /// - Parameters:
     ///   - restBase: e.g. `http://127.0.0.1:9443` (no trailing slash needed).
+    ///   - venue: where the venue keeps its snapshots (`FeedVenue.snapshotPath`).
     ///   - symbols: venue symbols by table index (upper case as the venue wants them).
     ///   - limit: levels per side to ask for.
     ///   - parallel: slots (requests in flight at once).
-    public init(restBase: String, market: BinanceMarket = .spot, symbols: [String], limit: Int, timeoutMs: Int,
+    public init(restBase: String, venue: any FeedVenue = BinanceMarket.spot, symbols: [String], limit: Int, timeoutMs: Int,
                 maxBodyBytes: Int, parallel: Int) {
         precondition(parallel >= 1 && maxBodyBytes > 0, "SnapshotFetcher: parallel \(parallel), maxBodyBytes \(maxBodyBytes)")
         var base = restBase
         while base.hasSuffix("/") { base.removeLast() }
-        urls = symbols.map { Array("\(base)\(market.depthPath)?symbol=\($0.uppercased())&limit=\(limit)".utf8CString) }
+        urls = symbols.map { Array("\(base)\(venue.snapshotPath(symbol: $0, limit: limit))".utf8CString) }
         slots = (0..<parallel).map { _ in Slot(capacity: maxBodyBytes) }
         self.timeoutMs = timeoutMs
         wake = .allocate(capacity: 1)

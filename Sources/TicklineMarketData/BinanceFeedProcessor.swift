@@ -24,6 +24,17 @@ public enum ProcessOutcome: UInt8, Sendable {
     case unsupported = 9
 }
 
+/// What loading a fetched snapshot did.
+public enum SnapshotLoad: UInt8, Sendable {
+    case synced = 1
+    /// Older than the buffered diffs (a diff right after it is missing): fetch another.
+    case tooOld = 2
+    /// The buffered diffs had a gap: the book buffers afresh.
+    case gapInBuffer = 3
+    /// Not a depth snapshot of the book it was fetched for.
+    case malformed = 4
+}
+
 /// What a processor's messages came to, by outcome: the figures `verify` and `replay` report
 /// (the feed agent keeps its own). One place counts them, so both mean the same.
 public struct ProcessCounters: Sendable, Equatable {
@@ -171,6 +182,32 @@ public final class BinanceFeedProcessor {
         _ = book.fill(&snapshot, sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
                       socketReadNs: timestamps.socketReadNs, decodedNs: timestamps.decodedNs)
         depthStorage = snapshot
+    }
+
+    /// Loads a snapshot fetched over REST for book `index` (the body names no symbol). On
+    /// `.synced`, `event` and `depth` hold the book's top and depth (sequence 0, stamped with
+    /// the times given; `event.kind` is nil when a side is empty). Not counted in `counters`:
+    /// the feed agent counts what it fetched. Cold path.
+    public func loadSnapshot(_ body: UnsafeRawBufferPointer, index: Int, receiveWallNs: WallNanos,
+                             timestamps: TimestampChain) -> SnapshotLoad {
+        var decoded = BinanceMessage()
+        guard index >= 0, index < books.count,
+              unsafe decoder.decode(body, into: &decoded, fallbackInstrumentIndex: Int32(index)) == nil,
+              decoded.kind == .depthSnapshot
+        else { return .malformed }
+        let book = books[index]
+        switch book.loadSnapshot(lastUpdateId: decoded.updateId, bids: decoder.bids, asks: decoder.asks) {
+        case .synced:
+            everSynced[index] = true
+            eventStorage = book.topEvent(sequence: 0, venueTimeNs: 0, receiveWallNs: receiveWallNs, timestamps: timestamps) ?? MarketEvent()
+            var snapshot = DepthSnapshot()
+            _ = book.fill(&snapshot, sequence: 0, venueTimeNs: 0, receiveWallNs: receiveWallNs, socketReadNs: timestamps.socketReadNs,
+                          decodedNs: timestamps.decodedNs)
+            depthStorage = snapshot
+            return .synced
+        case .tooOld: return .tooOld
+        case .gapInBuffer: return .gapInBuffer
+        }
     }
 
     /// Clears every book (they await snapshots again) and the event sequence. No allocation.

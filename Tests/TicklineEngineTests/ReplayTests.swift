@@ -66,7 +66,7 @@ import TicklineRisk
         #expect(r.messages == 6 && r.decodeErrors == 0 && r.depthGaps == 0)
         // The snapshot's top, the quote, and the two diffs after it.
         #expect(r.events == 4)
-        let book = engine.feed.processor.books[0]
+        let book = (engine.feed.processor as! BinanceFeedProcessor).books[0]
         #expect(book.rules == .futures && book.state == .synced && book.lastUpdateId == 130)
         #expect(book.counters.gaps == 0 && book.counters.snapshotsSynced == 1 && book.counters.appliedDiffs == 3)
         #expect(book.bids.best == BookLevel(price: Price(units: 1_000), quantity: Quantity(units: 300_000_000)))

@@ -108,12 +108,12 @@ struct SnapshotFetcherTests {
     @Test func asksTheMarketsDepthPathAndWeighsItsRequests() {
         let spot = SnapshotFetcher(restBase: "http://127.0.0.1:9/", symbols: ["btcusdt"], limit: 5, timeoutMs: 100,
                                    maxBodyBytes: 4_096, parallel: 1)
-        let futures = SnapshotFetcher(restBase: "http://127.0.0.1:9", market: .usdmFutures, symbols: ["BTCUSDT"], limit: 1_000,
+        let futures = SnapshotFetcher(restBase: "http://127.0.0.1:9", venue: BinanceMarket.usdmFutures, symbols: ["BTCUSDT"], limit: 1_000,
                                       timeoutMs: 100, maxBodyBytes: 4_096, parallel: 1)
         #expect(spot.url(symbolIndex: 0) == "http://127.0.0.1:9/api/v3/depth?symbol=BTCUSDT&limit=5")
         #expect(futures.url(symbolIndex: 0) == "http://127.0.0.1:9/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
-        #expect([5, 100, 500, 1_000, 5_000].map { BinanceMarket.spot.depthRequestWeight(limit: $0) } == [5, 5, 25, 50, 250])
-        #expect([5, 50, 100, 500, 1_000].map { BinanceMarket.usdmFutures.depthRequestWeight(limit: $0) } == [2, 2, 5, 10, 20])
+        #expect([5, 100, 500, 1_000, 5_000].map { BinanceMarket.spot.snapshotWeight(limit: $0) } == [5, 5, 25, 50, 250])
+        #expect([5, 50, 100, 500, 1_000].map { BinanceMarket.usdmFutures.snapshotWeight(limit: $0) } == [2, 2, 5, 10, 20])
     }
 
     @Test func refusesRequestsWhileEverySlotIsBusy() {
@@ -145,7 +145,7 @@ struct SnapshotFetcherTests {
         config = FeedConfig()
         config.snapshotWeightPerMinute = 10  // below one request of limit 1000 (weight 50)
         do { try config.validate() } catch { #expect(error.description.contains("snapshot_weight_per_minute")) }
-        #expect(BinanceMarket.spot.depthRequestWeight(limit: 101) == 25)
+        #expect(BinanceMarket.spot.snapshotWeight(limit: 101) == 25)
         // The same budget allows a futures request (weight 20 at 1000 levels).
         config.market = .usdmFutures
         config.snapshotWeightPerMinute = 20
