@@ -1,6 +1,30 @@
 import Foundation
 import TicklineCore
+import TicklineFeed
 import TicklineRisk
+
+/// A feed venue's instrument master: where the venue serves it (its REST path; a saved copy
+/// is what `replay --instruments` reads) and how it reads into per-symbol specs (decimals,
+/// tick, step, the venue's quantity and notional limits). Binance spot and USD-M futures
+/// serve `exchangeInfo` (see `ExchangeInfo`). Cold path.
+public protocol InstrumentMaster: Sendable {
+    var instrumentMasterPath: String { get }
+    /// The specs of every symbol in `data` (upper-case names); `ourLimits` gives our own max
+    /// order quantity and position limit from a symbol's step, venue maximum and decimals.
+    func instrumentSpecs(_ data: Data, source: String,
+                         ourLimits: (_ stepUnits: Int64, _ venueMaxUnits: Int64, _ quantityDecimals: UInt8) -> (maxOrder: Int64, positionLimit: Int64))
+        throws(ExchangeInfo.ReadError) -> [String: InstrumentRiskSpec]
+}
+
+extension BinanceMarket: InstrumentMaster {
+    public var instrumentMasterPath: String { self == .spot ? "/api/v3/exchangeInfo" : "/fapi/v1/exchangeInfo" }
+
+    public func instrumentSpecs(_ data: Data, source: String,
+                                ourLimits: (_ stepUnits: Int64, _ venueMaxUnits: Int64, _ quantityDecimals: UInt8) -> (maxOrder: Int64, positionLimit: Int64))
+        throws(ExchangeInfo.ReadError) -> [String: InstrumentRiskSpec] {
+        try ExchangeInfo.specs(data, source: source, ourLimits: ourLimits)
+    }
+}
 
 /// Instrument specs read from a Binance `exchangeInfo` body (`GET /api/v3/exchangeInfo` or
 /// `/fapi/v1/exchangeInfo`, saved to a file). Per symbol:

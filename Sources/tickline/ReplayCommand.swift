@@ -83,8 +83,11 @@ struct Replay: ParsableCommand {
         if let instruments {
             let specs: [String: InstrumentRiskSpec]
             do {
-                specs = try ExchangeInfo.specs(try Data(contentsOf: URL(fileURLWithPath: instruments)), source: instruments,
-                                               ourLimits: Self.replayLimits)
+                // A recording's market is not known before its diffs are read; spot and USD-M
+                // futures serve the same exchangeInfo layout.
+                let master: any InstrumentMaster = engineConfig.feeds.first?.market ?? BinanceMarket.spot
+                specs = try master.instrumentSpecs(try Data(contentsOf: URL(fileURLWithPath: instruments)), source: instruments,
+                                                   ourLimits: Self.replayLimits)
             } catch let error as ExchangeInfo.ReadError {
                 throw CommandFailure(error.description)
             } catch {

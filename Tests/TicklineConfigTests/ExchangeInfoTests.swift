@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TicklineConfig
 import TicklineCore
+import TicklineFeed
 import TicklineRisk
 
 @Suite struct ExchangeInfoTests {
@@ -18,6 +19,20 @@ import TicklineRisk
         #expect(btc.quantityDecimals == 8 && btc.stepSizeUnits == 1_000 && btc.venueMinQuantityUnits == 1_000)
         #expect(btc.venueMaxQuantityUnits == 9_000 * 100_000_000 && btc.venueMinNotionalMoney == MoneyScale.money(5))
         #expect(btc.maxOrderQuantityUnits == 7_000 && btc.positionLimitUnits == 9_000)
+    }
+
+    @Test func eachBinanceMarketNamesWhereItsInstrumentMasterIsAndReadsIt() throws {
+        #expect(BinanceMarket.spot.instrumentMasterPath == "/api/v3/exchangeInfo")
+        #expect(BinanceMarket.usdmFutures.instrumentMasterPath == "/fapi/v1/exchangeInfo")
+        let data = try Data(contentsOf: Self.shipped)
+        for market in BinanceMarket.allCases {
+            let master: any InstrumentMaster = market
+            let specs = try master.instrumentSpecs(data, source: "shipped", ourLimits: Self.limits)
+            #expect(specs["BTCUSDT"]?.tickSizeUnits == 1 && specs["BTCUSDT"]?.maxOrderQuantityUnits == 7_000)
+        }
+        #expect(throws: ExchangeInfo.ReadError.self) {
+            try BinanceMarket.spot.instrumentSpecs(Data("[]".utf8), source: "bad", ourLimits: Self.limits)
+        }
     }
 
     @Test func namesWhatIsWrongWithABody() {
