@@ -53,8 +53,8 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
 ///
 /// The instrument table is the universe the feed may subscribe (one book per entry,
 /// preallocated); subscriptions pick from it. At run time they change only through the
-/// `control.feed` ring (`listen(to:feedIndex:)`), drained at the start of each duty cycle:
-/// a subscribe goes to the least loaded connection with room and is sent in the next
+/// `control.feed` ring, which the feed stage (`FeedStage`) drains at the start of each duty
+/// cycle, handing each command to the feed it names (`apply`): a subscribe goes to the least loaded connection with room and is sent in the next
 /// batched SUBSCRIBE within the rate limit, its book fetched through the snapshot path; an
 /// unsubscribe sends UNSUBSCRIBE, clears the book, publishes a `stale` event (strategies stop
 /// signalling on it) and drops whatever of it is still on the way. Which entries are
@@ -89,8 +89,6 @@ public final class FeedAgent: Agent {
 
     /// The stage's output rings, shared by every feed on this thread.
     public let outlet: FeedOutlet
-    /// The `control.feed` ring's consumer end, when the feed listens to one.
-    @exclusivity(unchecked) private var commands: CommandInbox?
     /// This feed's index in the engine's `feeds:` list: commands for another are refused.
     @exclusivity(unchecked) public internal(set) var feedIndex: UInt8 = 0
     /// The last command refused (request id and reason), for reports and tests.
@@ -209,28 +207,16 @@ public final class FeedAgent: Agent {
         }
     }
 
-    /// The only feed on `region`'s output rings (see `FeedOutlet`), and with `commands: true`
-    /// the consumer of `control.feed` as feed `feedIndex`.
+    /// The only feed on `region`'s output rings (see `FeedOutlet`).
     public convenience init(config: FeedConfig, instruments: InstrumentTable, region: SharedRegion,
-                            backend: NetBackend = NetBackend.detect().backend, venue: Bool = false,
-                            commands: Bool = false, feedIndex: Int = 0) throws(FeedSetupError) {
+                            backend: NetBackend = NetBackend.detect().backend, venue: Bool = false) throws(FeedSetupError) {
         do {
             try self.init(config: config, instruments: instruments, outlet: try FeedOutlet(region: region, venueCopies: venue), backend: backend)
-            if commands { listen(to: try region.consumer(of: FeedCommand.self, ring: "control.feed"), feedIndex: feedIndex) }
         } catch let error as FeedSetupError {
             throw error
         } catch {
             throw .region("\(error)")
         }
-    }
-
-    /// Takes subscription commands from `ring` from now on, as feed `feedIndex` of the
-    /// engine (cold path: before the agent starts).
-    public func listen(to ring: consuming RingConsumer<FeedCommand>, feedIndex: Int) {
-        precondition(!started, "listen(to:) after the feed started")
-        precondition(feedIndex >= 0 && feedIndex <= Int(UInt8.max), "feed index \(feedIndex) outside 0...255")
-        commands = CommandInbox(ring)
-        self.feedIndex = UInt8(feedIndex)
     }
 
     public func onStart() {
@@ -274,8 +260,6 @@ public final class FeedAgent: Agent {
         nowNs = now.monotonic
         wallNs = now.wall
         var work = 0
-        // Commands first: a request's symbols then leave in one batched SUBSCRIBE below.
-        if let commands { work += commands.ring.drain(limit: Self.commandsPerCycle) { command, _ in apply(command.pointee) } }
         var handler = Handler(agent: self)
         for c in connections {
             handler.connection = c.index
@@ -568,11 +552,14 @@ public final class FeedAgent: Agent {
         outlet.publishDepth(snapshot, venue: config.venue, decodedNs: decodedNs, counters: &counters)
     }
 
+    /// A `stale` or `fresh` event: its wall time is the cycle's (simulated in a replay), its
+    /// latency chain starts at the real monotonic clock, as every other event's does.
     private func publishStatus(_ symbol: Int, _ kind: MarketEventKind) {
         let entry = instruments.entry(at: symbol)
+        let madeNs = Clock.monotonic()
         publish(MarketEvent(instrument: entry.id, kind: kind, priceDecimals: entry.priceDecimals,
                             quantityDecimals: entry.quantityDecimals, receiveWallNs: wallNs,
-                            timestamps: TimestampChain(socketReadNs: nowNs)))
+                            timestamps: TimestampChain(socketReadNs: madeNs, decodedNs: madeNs)))
     }
 
     // MARK: - Books and snapshots
@@ -845,8 +832,8 @@ public final class FeedAgent: Agent {
     }
 }
 
-/// Holds the ~Copyable consumer end of `control.feed` behind a reference (the agent's
-/// property is optional: tests and tools may run a feed without one).
+/// Holds the ~Copyable consumer end of `control.feed` behind a reference (the feed stage's
+/// property is optional: a replay runs its feed without one).
 final class CommandInbox {
     var ring: RingConsumer<FeedCommand>
     init(_ ring: consuming RingConsumer<FeedCommand>) { self.ring = ring }

@@ -179,10 +179,12 @@ final class FeedHarness {
         marketRing = try region.consumer(of: MarketEvent.self, ring: "market")
         depthRing = try region.consumer(of: DepthSnapshot.self, ring: "depth")
         journalRing = try region.consumer(of: MarketEvent.self, ring: "journal.market")
-        agent = try FeedAgent(config: config, instruments: instruments, region: region, backend: backend, commands: true)
+        // The feed stage of one feed, which drains `control.feed` for it as an engine's does.
+        let stage = try FeedStage(feeds: [(config, instruments)], region: region, backend: backend, venueCopies: false, commands: true)
+        agent = stage.feeds[0]
         desk = try FeedSubscriptionDesk(universes: [instruments], feeds: [config],
                                         ring: region.producer(of: FeedCommand.self, ring: "control.feed"))
-        invoker = AgentInvoker([agent])
+        invoker = AgentInvoker([stage])
         invoker.start()
     }
 
