@@ -411,8 +411,9 @@ public final class ReplayEngine {
     public static let maxMessageBytes = 4 << 20
 
     /// The feed of a replay: the recording's symbols on one connection, one stream each (so
-    /// up to 1024 symbols), snapshots from the recording, no proactive reconnect in a run
-    /// (the recorder's own reconnects are in the recording; one here would drop the books).
+    /// up to 1024 symbols), snapshots from the recording (none fetched), no proactive
+    /// reconnect in a run (the recorder's own reconnects are in the recording; one here would
+    /// drop the books).
     static func feedConfig(symbols: [String]) -> FeedConfig {
         var c = FeedConfig()
         c.name = "replay"
@@ -422,6 +423,9 @@ public final class ReplayEngine {
         c.proactiveReconnectMs = Int(Int32.max)
         c.bookLevelsPerSide = 5_000
         c.maxFrameBytes = maxMessageBytes
+        // Nothing is fetched over REST: the fetcher's slots are kept at their smallest.
+        c.snapshotParallel = 1
+        c.snapshotMaxBytes = 4_096
         return c
     }
 
