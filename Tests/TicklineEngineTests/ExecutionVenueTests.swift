@@ -16,7 +16,6 @@ struct FillAtOnceVenue: ExecutionVenue {
     var queue: [FillEvent] = []
     var taken: [OrderEvent] = []
     var position: [Int64] = [0, 0]
-    var restored: [(StrategyId, InstrumentId, Int64)] = []
 
     init(venueId: VenueId, marketPrice: Price) {
         self.venueId = venueId
@@ -76,7 +75,6 @@ struct FillAtOnceVenue: ExecutionVenue {
     }
 
     mutating func restore(strategy: StrategyId, instrument: InstrumentId, quantityUnits: Int64) {
-        restored.append((strategy, instrument, quantityUnits))
         position[Int(strategy)] = quantityUnits
     }
 }
