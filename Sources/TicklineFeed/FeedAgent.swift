@@ -667,7 +667,7 @@ public final class FeedAgent: Agent {
             counters.snapshotsSynced &+= 1
             snapshotState[symbol] = Self.snapshotNone
             snapshotAttempts[symbol] = 0
-            if processor.event.kind != nil {
+            if processor.event.kind == .bookTop {
                 publish(processor.event)
                 publishDepth(processor.depth, decodedNs: readNs)
             }

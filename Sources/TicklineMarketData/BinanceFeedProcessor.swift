@@ -185,9 +185,9 @@ public final class BinanceFeedProcessor {
     }
 
     /// Loads a snapshot fetched over REST for book `index` (the body names no symbol). On
-    /// `.synced`, `event` and `depth` hold the book's top and depth (sequence 0, stamped with
-    /// the times given; `event.kind` is nil when a side is empty). Not counted in `counters`:
-    /// the feed agent counts what it fetched. Cold path.
+    /// `.synced`, `event` holds the book's `bookTop` and `depth` its depth (sequence 0,
+    /// stamped with the times given). Not counted in `counters`: the feed agent counts what
+    /// it fetched. Cold path.
     public func loadSnapshot(_ body: UnsafeRawBufferPointer, index: Int, receiveWallNs: WallNanos,
                              timestamps: TimestampChain) -> SnapshotLoad {
         var decoded = BinanceMessage()
