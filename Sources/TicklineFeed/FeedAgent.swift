@@ -54,10 +54,11 @@ public enum FeedSetupError: Error, Sendable, Equatable, CustomStringConvertible 
 /// The instrument table is the universe the feed may subscribe (one book per entry,
 /// preallocated); subscriptions pick from it. At run time they change only through the
 /// `control.feed` ring, which the feed stage (`FeedStage`) drains at the start of each duty
-/// cycle, handing each command to the feed it names (`apply`): a subscribe goes to the least loaded connection with room and is sent in the next
-/// batched SUBSCRIBE within the rate limit, its book fetched through the snapshot path; an
-/// unsubscribe sends UNSUBSCRIBE, clears the book, publishes a `stale` event (strategies stop
-/// signalling on it) and drops whatever of it is still on the way. Which entries are
+/// cycle, handing each command to the feed it names (`apply`): a subscribe goes to the
+/// least loaded connection with room and is sent in the next batched SUBSCRIBE within the
+/// rate limit, its book fetched through the snapshot path; an unsubscribe sends
+/// UNSUBSCRIBE, clears the book, publishes a `stale` event (strategies stop signalling on
+/// it) and drops whatever of it is still on the way. Which entries are
 /// subscribed is `connectionOf`, written and read only on this thread: the table itself never
 /// changes (see `InstrumentTable`), so there is no table to swap and nothing to tear.
 ///
@@ -667,10 +668,7 @@ public final class FeedAgent: Agent {
             counters.snapshotsSynced &+= 1
             snapshotState[symbol] = Self.snapshotNone
             snapshotAttempts[symbol] = 0
-            if processor.event.kind == .bookTop {
-                publish(processor.event)
-                publishDepth(processor.depth, decodedNs: readNs)
-            }
+            if processor.event.kind == .bookTop { publishBook(decodedNs: readNs) }
         case .tooOld:
             counters.snapshotsTooOld &+= 1
             retrySnapshot(symbol)

@@ -176,10 +176,18 @@ public final class BinanceFeedProcessor {
     @inline(__always)
     private func publishTop(_ book: OrderBook, receiveWallNs: WallNanos, timestamps: TimestampChain) {
         sequenceStorage &+= 1
-        eventStorage = book.topEvent(sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
-                              timestamps: timestamps) ?? MarketEvent()
+        storeTop(book, sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
+                 timestamps: timestamps)
+    }
+
+    /// `book`'s top and depth into `event` and `depth`.
+    @inline(__always)
+    private func storeTop(_ book: OrderBook, sequence: UInt64, venueTimeNs: WallNanos, receiveWallNs: WallNanos,
+                          timestamps: TimestampChain) {
+        eventStorage = book.topEvent(sequence: sequence, venueTimeNs: venueTimeNs, receiveWallNs: receiveWallNs,
+                                     timestamps: timestamps) ?? MarketEvent()
         var snapshot = DepthSnapshot()
-        _ = book.fill(&snapshot, sequence: sequenceStorage, venueTimeNs: messageStorage.venueTimeNs, receiveWallNs: receiveWallNs,
+        _ = book.fill(&snapshot, sequence: sequence, venueTimeNs: venueTimeNs, receiveWallNs: receiveWallNs,
                       socketReadNs: timestamps.socketReadNs, decodedNs: timestamps.decodedNs)
         depthStorage = snapshot
     }
@@ -199,11 +207,7 @@ public final class BinanceFeedProcessor {
         switch book.loadSnapshot(lastUpdateId: decoded.updateId, bids: decoder.bids, asks: decoder.asks) {
         case .synced:
             everSynced[index] = true
-            eventStorage = book.topEvent(sequence: 0, venueTimeNs: 0, receiveWallNs: receiveWallNs, timestamps: timestamps) ?? MarketEvent()
-            var snapshot = DepthSnapshot()
-            _ = book.fill(&snapshot, sequence: 0, venueTimeNs: 0, receiveWallNs: receiveWallNs, socketReadNs: timestamps.socketReadNs,
-                          decodedNs: timestamps.decodedNs)
-            depthStorage = snapshot
+            storeTop(book, sequence: 0, venueTimeNs: 0, receiveWallNs: receiveWallNs, timestamps: timestamps)
             return .synced
         case .tooOld: return .tooOld
         case .gapInBuffer: return .gapInBuffer

@@ -91,11 +91,7 @@ struct FillAtOnceVenue: ExecutionVenue {
         let execution = try ExecutionAgent(venues: [venue], instrumentVenues: [0], holding: p.risk, region: region)
         p.publishBook(nowNs: Clock.monotonic())
         p.sendSignal(quantityUnits: 100)
-        let deadline = Clock.monotonic() + 10_000_000_000
-        while p.risk.counters.fills == 0 && Clock.monotonic() < deadline {
-            _ = p.risk.doWork(now: .now())
-            _ = execution.doWork(now: .now())
-        }
+        #expect(RiskExecutionTests.run(p, execution: execution) { p.risk.counters.fills > 0 })
         #expect(p.risk.counters.orders == 1 && p.risk.counters.fills == 1 && p.risk.counters.reports.accepted == 1)
         #expect(p.risk.risk.positions.quantity(strategy: 1, instrument: 0) == 100)
         #expect(execution.ordersReceived == 1 && execution.reportsSent == 2 && execution.paperVenue() == nil)

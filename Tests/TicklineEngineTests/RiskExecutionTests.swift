@@ -15,12 +15,13 @@ import TicklineRisk
     static func instance(_ tag: String) -> String { "rx\(tag)\(getpid())" }
     static func tempPath(_ name: String) -> String { "/tmp/tickline-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
 
-    /// Runs both stages until `done` or 10 s.
-    static func run(_ p: EnginePeerPipeline, until done: () -> Bool) -> Bool {
+    /// Runs both stages (`execution`, else the pipeline's own) until `done` or 10 s.
+    static func run(_ p: EnginePeerPipeline, execution: ExecutionAgent? = nil, until done: () -> Bool) -> Bool {
+        let execution = execution ?? p.execution
         let deadline = Clock.monotonic() + 10_000_000_000
         while !done() && Clock.monotonic() < deadline {
             _ = p.risk.doWork(now: .now())
-            _ = p.execution?.doWork(now: .now())
+            _ = execution?.doWork(now: .now())
         }
         return done()
     }
