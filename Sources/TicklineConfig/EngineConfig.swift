@@ -262,7 +262,12 @@ extension ThreadingConfig {
 
     /// Places the engine's agents (by role) on runners as the config says. Every agent the
     /// engine built must be placed, and every role a runner names must have been built.
-    public func makeRunners(agents: [String: any Agent]) throws(PlacementError) -> [AgentRunner] {
+    /// `companions` run right after the role they are listed under, on its runner (agents
+    /// that read that stage's state, which only its thread may touch); `clock` is the time
+    /// every runner hands its agents.
+    public func makeRunners(agents: [String: any Agent], companions: [String: [any Agent]] = [:],
+                            clock: DutyCycleClock = .real) throws(PlacementError) -> [AgentRunner] {
+        precondition(companions.keys.allSatisfy { agents[$0] != nil }, "companions of roles the engine does not run")
         var unplaced = Set(agents.keys)
         var runners: [AgentRunner] = []
         for r in self.runners {
@@ -272,10 +277,11 @@ extension ThreadingConfig {
                     throw PlacementError(description: "runner '\(r.name)' names agent '\(role)', which this engine does not run")
                 }
                 placed.append(agent)
+                placed += companions[role] ?? []
                 unplaced.remove(role)
             }
             if !placed.isEmpty {
-                runners.append(AgentRunner(name: r.name, cores: r.cores, idle: IdleStrategy(r.idle), agents: placed))
+                runners.append(AgentRunner(name: r.name, cores: r.cores, idle: IdleStrategy(r.idle), agents: placed, clock: clock))
             }
         }
         if let role = unplaced.sorted().first {

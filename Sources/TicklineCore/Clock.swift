@@ -74,6 +74,32 @@ public struct DutyCycleTime: Sendable, BitwiseCopyable, Equatable {
     }
 }
 
+/// The time a runner hands its agents each duty cycle: the real clocks (`tickline run`,
+/// `bench e2e`), or a market clock that runs `speed` times faster than the real monotonic
+/// clock from a starting wall time (the demo, where one-second bars close many times a
+/// wall second). On the market clock both readings are the market time, as in replay.
+public struct DutyCycleClock: Sendable {
+    /// 0 for the real clocks.
+    public let speed: Double
+    public let startMonotonic: MonotonicNanos
+    public let startWall: WallNanos
+
+    /// The kernel's two clocks.
+    public static let real = DutyCycleClock(speed: 0, startMonotonic: 0, startWall: 0)
+
+    /// Market time: `startWall` at `startMonotonic`, then `speed` market ns per real ns.
+    public static func market(speed: Double, startWall: WallNanos, startMonotonic: MonotonicNanos = Clock.monotonic()) -> DutyCycleClock {
+        precondition(speed > 0, "market clock speed \(speed) must be positive")
+        return DutyCycleClock(speed: speed, startMonotonic: startMonotonic, startWall: startWall)
+    }
+
+    /// Both readings for this duty cycle.
+    @inlinable public func now() -> DutyCycleTime {
+        guard speed != 0 else { return .now() }
+        return DutyCycleTime(simulatedNs: (startWall + Nanos(Double(Clock.monotonic() - startMonotonic) * speed)).ns)
+    }
+}
+
 /// Reads of the two kernel clocks. Thread-safe: each call reads the kernel clock.
 public enum Clock {
     /// CLOCK_MONOTONIC: for latency stamps (comparable across processes on one host).

@@ -189,41 +189,38 @@ public final class BenchPipeline {
         for i in rings.indices where rings[i].name.hasPrefix("journal.") {
             rings[i].capacity = rings[i].name == "journal.market" ? 1 << 18 : 1 << 16
         }
-        do { (region, _) = try SharedRegion.create(instance: instance, rings: rings) } catch {
-            throw EngineError(description: error.description)
-        }
+        var feedConfig = FeedConfig()
+        feedConfig.name = "bench"
+        feedConfig.streamAddress = address
+        feedConfig.restBase = "http://\(address)"
+        feedConfig.symbols = symbols
+        feedConfig.connections = (symbolCount + Self.symbolsPerConnection - 1) / Self.symbolsPerConnection
+        // Every book needs a REST snapshot before it publishes; the local server has no
+        // venue weight limit, and 10,000 books must sync within the warm-up.
+        feedConfig.snapshotLimit = 100
+        feedConfig.snapshotWeightPerMinute = 100_000_000
+        feedConfig.snapshotParallel = 8
+        feedConfig.staleAfterMs = 60_000
+        feedConfig.pendingLevels = 2_048
+        var settings = StrategySettings()
+        settings.symbolCount = symbolCount
+        // One-minute bars only: no bar closes during a run, so the strategy stage's work is the events.
+        settings.timeBars = [.minutes1]
+        let custom = EveryNthStrategy(id: 1, every: every, quantityUnits: 100_000, timeframe: .minutes1)
+        var venue = PaperVenueConfig()
+        venue.startingCapitalMoney = Int64.max / 4
+        venue.inFlightCapacity = 16_384
+        venue.reportCapacity = 16_384
+        // The engine `tickline run` builds, without latency histograms of its own (the sink
+        // takes every stage's latency from the orders' timestamp chains).
+        let engine = try EngineAssembly(region: RegionPlan(instance: instance, rings: rings), feeds: [(feedConfig, table)],
+                                        strategy: settings, custom: [custom], risk: Self.permissiveRisk(symbolCount: symbolCount),
+                                        venues: [venue], instrumentVenues: Array(repeating: 0, count: symbolCount), stats: nil,
+                                        feedCommands: false)
+        region = engine.region
+        (feedStage, strategy, risk, execution) = (engine.feed, engine.strategy, engine.risk, engine.execution)
         do throws(EngineError) {
-            var feedConfig = FeedConfig()
-            feedConfig.name = "bench"
-            feedConfig.streamAddress = address
-            feedConfig.restBase = "http://\(address)"
-            feedConfig.symbols = symbols
-            feedConfig.connections = (symbolCount + Self.symbolsPerConnection - 1) / Self.symbolsPerConnection
-            // Every book needs a REST snapshot before it publishes; the local server has no
-            // venue weight limit, and 10,000 books must sync within the warm-up.
-            feedConfig.snapshotLimit = 100
-            feedConfig.snapshotWeightPerMinute = 100_000_000
-            feedConfig.snapshotParallel = 8
-            feedConfig.staleAfterMs = 60_000
-            feedConfig.pendingLevels = 2_048
-            var settings = StrategySettings()
-            settings.symbolCount = symbolCount
-            // One-minute bars only: no bar closes during a run, so the strategy stage's work is the events.
-            settings.timeBars = [.minutes1]
-            let custom = EveryNthStrategy(id: 1, every: every, quantityUnits: 100_000, timeframe: .minutes1)
-            var venue = PaperVenueConfig()
-            venue.startingCapitalMoney = Int64.max / 4
-            venue.inFlightCapacity = 16_384
-            venue.reportCapacity = 16_384
-            // The stages `tickline run` builds, without latency histograms of their own (the
-            // sink takes every stage's latency from the orders' timestamp chains).
-            let stages = try EngineStages(feeds: [(feedConfig, table)], strategy: settings, custom: [custom],
-                                          risk: Self.permissiveRisk(symbolCount: symbolCount), venues: [venue],
-                                          instrumentVenues: Array(repeating: 0, count: symbolCount), region: region, stats: nil,
-                                          feedCommands: false)
-            (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
-            let agents = stages.agents
-            do { runners = try threading.makeRunners(agents: agents) } catch { throw EngineError(description: error.description) }
+            runners = try engine.runners(threading)
             let sink: BenchJournalSink
             do { sink = try BenchJournalSink(region: region, stats: stats, window: window) } catch {
                 throw EngineError(description: "journal sink: \(error.description)")

@@ -17,9 +17,7 @@ public final class EnginePeerPipeline {
 
     /// The catalog's rings at test sizes (4,096 slots at most: the journal rings' default
     /// million slots would make every test region ~700 MiB).
-    public static var smallRings: [RingSpec] {
-        RingCatalog.defaultSpecs.map { RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 4_096), overflow: $0.overflow) }
-    }
+    public static var smallRings: [RingSpec] { RegionPlan.small(capacity: 4_096).rings }
 
     public static let spec = InstrumentRiskSpec(priceDecimals: 2, quantityDecimals: 3, maxOrderQuantityUnits: 10_000,
                                                 positionLimitUnits: 20_000)

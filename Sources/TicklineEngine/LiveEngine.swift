@@ -41,19 +41,17 @@ public final class LiveEngine {
         symbols = Self.instrumentNames(config)
         let tables = try Self.feedTables(config)
         try Self.createFolders(config)
-        do {
-            (region, _) = try SharedRegion.create(instance: config.instance, rings: config.rings, options: config.region)
-        } catch { throw EngineError(description: error.description) }
+        let engine = try EngineAssembly(config: config, stats: stats, feedCommands: true)
+        region = engine.region
+        (feedStage, strategy, risk, execution) = (engine.feed, engine.strategy, engine.risk, engine.execution)
         do throws(EngineError) {
-            let stages = try EngineStages(config: config, region: region, stats: stats, feedCommands: true)
-            (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
             // Nothing trades on positions or orders the venues and the journal disagree on.
             let mismatches = execution.reconcile(with: risk)
             guard mismatches.isEmpty else {
                 throw EngineError(description: "the venues and the journal disagree: "
                     + mismatches.map(\.description).joined(separator: "; ") + "; settle them at the venue before starting")
             }
-            do { runners = try config.threading.makeRunners(agents: stages.agents) } catch { throw EngineError(description: error.description) }
+            runners = try engine.runners(config.threading)
             let controlRing: RingProducer<ControlCommand>
             do { controlRing = try region.producer(of: ControlCommand.self, ring: "control.risk") } catch {
                 throw EngineError(description: error.description)

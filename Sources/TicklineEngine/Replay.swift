@@ -2,12 +2,14 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import TicklineConfig
 import TicklineControl
 import TicklineCore
 import TicklineExecution
 import TicklineFeed
 import TicklineMarketData
+import TicklineNet
 import TicklineRing
 import TicklineRisk
 import TicklineRuntime
@@ -199,18 +201,25 @@ public struct HeldPosition: Sendable, Equatable {
 }
 
 /// A backtest over recorded data through exactly the live stages (feed, strategy, risk,
-/// paper venue agents on real rings in a private region), on one thread with a simulated
-/// clock: each recorded message's receive time is "now" for every stage. The feed stage is
-/// the live one: each message reaches it as a WebSocket frame from a `RecordingTransport`,
-/// so the framing, decoding, book and publish code that trades live is the code replayed.
-public final class ReplayEngine {
+/// paper venue agents on real rings in a private region: one `EngineAssembly`), on one
+/// thread with a simulated clock: each recorded message's receive time is "now" for every
+/// stage. The feed stage is the live one: each message reaches it as a WebSocket frame from
+/// a `RecordingTransport`, so the framing, decoding, book and publish code that trades live
+/// is the code replayed.
+///
+/// The demo runs the same engine on a pinned runner instead (`start`), its feed a
+/// `PacedTransport` on the market clock; this object then keeps its books as an agent
+/// beside the risk stage and publishes its report for other threads (`published`).
+public final class ReplayEngine: Agent {
     public let symbols: [String]
-    let region: SharedRegion
-    let feedStage: FeedStage
-    let transport: RecordingTransport
-    let strategy: StrategyAgent<NoCustomStrategy>
-    let risk: RiskAgent
-    let execution: ExecutionAgent
+    let engine: EngineAssembly<NoCustomStrategy>
+    var region: SharedRegion { engine.region }
+    var feedStage: FeedStage { engine.feed }
+    var risk: RiskAgent { engine.risk }
+    /// The recording's end of the feed's connection (nil: the feed reads another transport).
+    let transport: RecordingTransport?
+    /// The feed's connection when it is not `transport`.
+    let feedTransport: (any Transport)?
     var control: RingProducer<ControlCommand>
     /// The journal rings' consumer ends when this process drains them; nil when a writer
     /// process does (each ring has one consumer).
@@ -257,9 +266,12 @@ public final class ReplayEngine {
     ///     `/dev/shm/tickline-<sharedInstance>`, for a writer process to attach to (the demo),
     ///     removed by `close()`.
     ///   - drainsJournals: false when a writer process drains the journal rings.
+    ///   - feedTransport: the feed's connection (nil: a `RecordingTransport` that `step`
+    ///     hands each message to).
     public init(symbols: [String], config: EngineConfig, fallbackSpec: InstrumentRiskSpec?,
                 startWallNs: WallNanos = 0, sharedInstance: String? = nil,
-                drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000) throws {
+                drainsJournals: Bool = true, curveIntervalNs: Int64 = 1_000_000_000,
+                feedTransport: (any Transport)? = nil) throws {
         precondition(curveIntervalNs > 0, "curve interval \(curveIntervalNs) ns must be > 0")
         self.symbols = symbols
         self.curveIntervalNs = curveIntervalNs
@@ -273,12 +285,6 @@ public final class ReplayEngine {
         }
         // Every symbol has one now (checked above): the config's, else the fallback.
         var specs = symbols.compactMap { s in config.risk.instruments.first(where: { $0.symbol == s })?.spec ?? fallbackSpec }
-        let rings = RingCatalog.defaultSpecs.map {
-            RingSpec(name: $0.name, slotSize: $0.slotSize, capacity: min($0.capacity, 1 << 14), overflow: $0.overflow)
-        }
-        let instance = sharedInstance ?? "replay-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
-        (region, _) = try SharedRegion.create(instance: instance, rings: rings)
-        if sharedInstance == nil { region.unlink() }  // private: gone with the process
         // The engine a replay runs: the recording's symbols (in id order) on the first venue,
         // one feed reading the recording, the built-in strategies (at their fee) when the
         // config has none, no journal file.
@@ -304,18 +310,19 @@ public final class ReplayEngine {
         engine.risk.journal = ""
         engine.feeds = [Self.feedConfig(symbols: symbols)]
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
-        let transport = RecordingTransport(maxMessageBytes: Self.maxMessageBytes)
-        self.transport = transport
-        let stages = try EngineStages(config: engine, region: region, stats: stats, clock: clock, feedCommands: false,
-                                      transport: { _, _ in transport })
-        (feedStage, strategy, risk, execution) = (stages.feed, stages.strategy, stages.risk, stages.execution)
-        control = try region.producer(of: ControlCommand.self, ring: "control.risk")
-        journals = drainsJournals ? try JournalConsumers(region: region) : nil
+        let recording = feedTransport == nil ? RecordingTransport(maxMessageBytes: Self.maxMessageBytes) : nil
+        transport = recording
+        self.feedTransport = feedTransport
+        let connection: any Transport = feedTransport ?? recording!
+        self.engine = try EngineAssembly(config: engine, region: .small(instance: sharedInstance, capacity: 1 << 14), stats: stats,
+                                         clock: clock, feedCommands: false, transport: { _, _ in connection })
+        control = try self.engine.region.producer(of: ControlCommand.self, ring: "control.risk")
+        journals = drainsJournals ? try JournalConsumers(region: self.engine.region) : nil
         startingCapital = Double(config.risk.limits.startingCapitalMoney) / Double(MoneyScale.one)
         report.startingEquity = startingCapital
         report.curveIntervalSeconds = Double(curveIntervalNs) / 1e9
         maxAbs = [Int64](repeating: 0, count: symbols.count)
-        strategyPnl = Array(repeating: [], count: risk.risk.strategyCapacity)
+        strategyPnl = Array(repeating: [], count: self.engine.risk.risk.strategyCapacity)
     }
 
     // Accumulated while stepping.
@@ -389,19 +396,69 @@ public final class ReplayEngine {
     /// `step` without the report's bookkeeping (which grows the equity curve): the live
     /// stages' path alone, what the allocation gate measures per message.
     public func runStages(_ json: UnsafeRawBufferPointer, receiveWallNs recv: WallNanos) {
+        guard let transport else { preconditionFailure("ReplayEngine.step: the feed reads its own transport") }
         if report.messages == 0 { peak = report.startingEquity }
         report.messages += 1
         if recv > clock.wall { clock = DutyCycleTime(simulatedNs: recv.ns) }
-        if !transport.isOpen { openFeed() }
+        if !transport.isOpen { openFeed(transport) }
         if !transport.deliver(json, receiveWallNs: recv) { messagesNotDelivered += 1 }
-        // The feed's input changes once per message, so one feed cycle takes it; the other
-        // stages then run until idle (orders, reports and exits answer one another).
-        _ = feedStage.doWork(now: clock)
-        for _ in 0..<64 {
-            let work = strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
-            if work == 0 { break }
+        engine.step(now: clock)
+        _ = journals?.doWork(now: clock)
+    }
+
+    // MARK: On a runner (the demo)
+
+    public let roleName = "ledger"
+    var runners: [AgentRunner] = []
+    var runnerClock = DutyCycleClock.real
+    /// The report as of the last publish (every 250 ms while on a runner), for other threads.
+    public let published = Mutex(ReplayReport())
+    var startedAt: MonotonicNanos = 0
+    var nextAccount: MonotonicNanos = 0
+    var nextPublish: MonotonicNanos = 0
+
+    /// Places the engine on one pinned runner (every stage fused, as `ThreadingConfig.default`
+    /// places them: the last core, parking), with this object's books right after the risk
+    /// stage (they read its positions, which only its thread may) and the journal drain
+    /// after execution when this process drains the journal rings; every duty cycle runs on
+    /// `clock`. The feed reads the transport given at init.
+    public func start(clock runnerClock: DutyCycleClock) throws(EngineError) {
+        precondition(runners.isEmpty && transport == nil, "ReplayEngine.start: already started, or built to be stepped")
+        peak = report.startingEquity
+        startedAt = Clock.monotonic()
+        self.runnerClock = runnerClock
+        var companions: [String: [any Agent]] = ["risk": [self]]
+        if let journals { companions["execution"] = [journals] }
+        runners = try engine.runners(.default(), companions: companions, clock: runnerClock)
+        for r in runners { r.start() }
+    }
+
+    /// The runner's thread (its name, cores and pin result), nil before `start`.
+    public var runner: AgentRunner? { runners.first }
+
+    /// Stops the runner (the feed closes its connection); `finish` then lets the other stages
+    /// settle on the calling thread and builds the final report.
+    public func stop() {
+        for r in runners { r.stop() }
+        runners = []
+        let now = runnerClock.now()
+        if now.wall > clock.wall { clock = now }
+    }
+
+    /// The books on the risk stage's thread: at most once a real millisecond (a parking
+    /// runner cycles far more often), and the report published every 250 ms.
+    public func doWork(now: DutyCycleTime) -> Int {
+        let real = Clock.monotonic()
+        guard real >= nextAccount else { return 0 }
+        nextAccount = real + 1_000_000
+        report.messages = feed.counters.messages
+        account(now.wall)
+        if real >= nextPublish {
+            nextPublish = real + 250_000_000
+            let r = current(elapsedSeconds: Double(real - startedAt) / 1e9, statistics: false)
+            published.withLock { $0 = r }
         }
-        drainJournals()
+        return 0
     }
 
     /// The replay's one feed (its processor holds the books and decode counters).
@@ -431,7 +488,7 @@ public final class ReplayEngine {
 
     /// Runs the feed stage until its connection to the recording is open (connect and
     /// handshake, in memory: a few cycles).
-    func openFeed() {
+    func openFeed(_ transport: RecordingTransport) {
         for _ in 0..<8 where !transport.isOpen { _ = feedStage.doWork(now: clock) }
     }
 
@@ -470,17 +527,6 @@ public final class ReplayEngine {
                                     quantityUnits: book.quantity(instrument: instrument), quantityDecimals: decimals))
         }
         return (byStrategy, net)
-    }
-
-    /// Empties the journal rings (nothing here reads them: recent activity comes from the view).
-    func drainJournals() {
-        guard let j = journals else { return }
-        _ = j.signals.drain(limit: 1_024) { _, _ in }
-        _ = j.orders.drain(limit: 1_024) { _, _ in }
-        _ = j.fills.drain(limit: 1_024) { _, _ in }
-        _ = j.risk.drain(limit: 1_024) { _, _ in }
-        _ = j.bars.drain(limit: 1_024) { _, _ in }
-        _ = j.market.drain(limit: 1_024) { _, _ in }
     }
 
     /// The risk stage's acknowledgements of control commands (see `RiskCommandQueue`).
@@ -522,8 +568,14 @@ public final class ReplayEngine {
     public func finish(elapsedSeconds: Double) -> ReplayReport {
         for _ in 1...100 {
             clock = clock.advanced(by: 10_000_000)
-            _ = feedStage.doWork(now: clock) + strategy.doWork(now: clock) + risk.doWork(now: clock) + execution.doWork(now: clock)
+            if transport != nil {
+                engine.step(now: clock, maxCycles: 1)
+            } else {
+                // Stopped on its runner: the feed's connection is closed; the rest settle.
+                engine.settle(now: clock)
+            }
         }
+        if transport == nil { report.messages = feed.counters.messages }
         risk.publishView(nowNs: clock.monotonic)
         account(lastRecv)
         return current(elapsedSeconds: elapsedSeconds)
@@ -549,6 +601,7 @@ public final class ReplayEngine {
         let processor = feed.processor
         report.messages += linesWithoutTime
         report.decodeErrors = processor.counters.decodeErrors + linesWithoutTime + messagesNotDelivered
+            + ((feedTransport as? PacedTransport)?.refused.load(ordering: .relaxed) ?? 0)
         report.unsupportedMessages = processor.counters.unsupportedMessages
         report.depthGaps = processor.counters.depthGaps
         report.snapshotsSynced = processor.counters.snapshotsSynced
@@ -694,7 +747,9 @@ public struct ReplayInputError: Error, CustomStringConvertible, Equatable {
 ///
 /// Its stored properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
 /// one thread owns it, and the checks took a fifth of a replay's time.
-final class JournalConsumers {
+final class JournalConsumers: Agent {
+    let roleName = "journal.discard"
+
     @exclusivity(unchecked) var signals: RingConsumer<SignalEvent>
     @exclusivity(unchecked) var orders: RingConsumer<OrderEvent>
     @exclusivity(unchecked) var fills: RingConsumer<FillEvent>
@@ -709,5 +764,11 @@ final class JournalConsumers {
         risk = try region.consumer(of: RiskEvent.self, ring: "journal.risk")
         bars = try region.consumer(of: BarEvent.self, ring: "journal.bars")
         market = try region.consumer(of: MarketEvent.self, ring: "journal.market")
+    }
+
+    /// Empties the journal rings (nothing here reads them: recent activity comes from the view).
+    func doWork(now: DutyCycleTime) -> Int {
+        signals.drain(limit: 1_024) { _, _ in } + orders.drain(limit: 1_024) { _, _ in } + fills.drain(limit: 1_024) { _, _ in }
+            + risk.drain(limit: 1_024) { _, _ in } + bars.drain(limit: 1_024) { _, _ in } + market.drain(limit: 1_024) { _, _ in }
     }
 }

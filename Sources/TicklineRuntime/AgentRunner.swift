@@ -14,6 +14,7 @@ public final class AgentRunner: @unchecked Sendable {
     public let cores: [Int]
     public let agents: [any Agent]
     private let idleStrategy: IdleStrategy
+    private let clock: DutyCycleClock
     private let running = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let dutyCycles = Atomic<UInt64>(0)
@@ -26,12 +27,14 @@ public final class AgentRunner: @unchecked Sendable {
     ///   - cores: CPUs to pin to; empty = not pinned.
     ///   - idle: what to do after a duty cycle without work.
     ///   - agents: run in this order every duty cycle.
-    public init(name: String, cores: [Int], idle: IdleStrategy, agents: [any Agent]) {
+    ///   - clock: the time each duty cycle hands the agents (the real clocks by default).
+    public init(name: String, cores: [Int], idle: IdleStrategy, agents: [any Agent], clock: DutyCycleClock = .real) {
         precondition(!agents.isEmpty, "AgentRunner \(name) has no agents")
         self.name = name
         self.cores = cores
         self.idleStrategy = idle
         self.agents = agents
+        self.clock = clock
     }
 
     /// Duty cycles completed so far.
@@ -84,7 +87,7 @@ public final class AgentRunner: @unchecked Sendable {
             var work = 0
             // Both clocks read once per duty cycle (not per event): every agent on this
             // runner decides on the same time. Latency stamps are each agent's own reads.
-            let now = DutyCycleTime.now()
+            let now = clock.now()
             for a in agents { work &+= a.doWork(now: now) }
             cycles &+= 1
             if cycles & 1023 == 0 { dutyCycles.store(cycles, ordering: .relaxed) }

@@ -52,7 +52,7 @@ struct Demo: ParsableCommand {
         // The feed: recorded lines (looped) or synthetic messages.
         var recorded: [[UInt8]] = []
         var names: [String]
-        var synthetic = SyntheticFeed(symbols: symbols)
+        let synthetic = SyntheticFeed(symbols: symbols)
         if data.isEmpty {
             names = synthetic.symbols
         } else {
@@ -88,9 +88,17 @@ struct Demo: ParsableCommand {
                                 instruments: names.map { RiskConfig.Instrument(symbol: $0, spec: spec) },
                                 venue: data.isEmpty ? "synthetic" : "binance")
         defer { writer.stop() }  // also when something below throws: the private servers go
+        // The engine runs on a pinned runner on the market clock (`speed` × real time from
+        // now, so bars close `speed` times faster); its feed makes `rate` messages a real
+        // second on that thread and hands them to the feed stage as WebSocket frames.
+        let startWall = Clock.wall()
+        let marketClock = DutyCycleClock.market(speed: speed, startWall: startWall)
+        let messages = DemoMessages(recorded: recorded, synthetic: synthetic)
+        let feed = PacedTransport(rate: rate, clock: marketClock, maxMessageBytes: ReplayEngine.maxMessageBytes,
+                                  source: messages.next)
         let engine = try ReplayEngine(symbols: names, config: EngineConfig(), fallbackSpec: spec,
-                                      startWallNs: Clock.wall(),
-                                      sharedInstance: instance, drainsJournals: writer.supervisor == nil)
+                                      startWallNs: startWall,
+                                      sharedInstance: instance, drainsJournals: writer.supervisor == nil, feedTransport: feed)
         defer { engine.close() }
 
         // The control plane, fed a snapshot four times a second.
@@ -110,61 +118,47 @@ struct Demo: ParsableCommand {
         let say = { (text: String) in FileHandle.standardError.write(Data((text + "\n").utf8)) }
         say("tickline demo: \(names.count) symbols (\(data.isEmpty ? "synthetic" : "recorded") feed) at \(Int(rate)) messages/s, paper venue (fees \(Double(engine.feePartsPerMillion) / 10_000) % a side)")
         say("dashboard: \(url)   (token \(origin); metrics: curl -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(server.port ?? 0)/metrics)")
+        try engine.start(clock: marketClock)
+        if let runner = engine.runner {
+            say("pipeline: thread '\(runner.name)' on \(runner.cores.isEmpty ? "any core" : "core \(runner.cores.map(String.init).joined(separator: ","))")"
+                + (runner.pinResult > 0 ? " (pinning failed: errno \(runner.pinResult))" : ""))
+        }
         for l in writer.lines() { say(l) }
 
+        // This thread only forwards control requests and shows what the runner publishes.
         let start = Clock.monotonic()
-        let startWall = Clock.wall()
-        var sent = 0
         var nextView = start + 1_000_000_000
         var nextSnapshot = start
-        var nextForward = start
         var lastEvents: UInt64 = 0
         var shown = EngineSnapshot(instance: "demo")
-        var line = 0
         while ShutdownSignal.requested == nil {
             let now = Clock.monotonic()
             if let duration, Double(now - start) / 1e9 >= duration { break }
-            // Open loop: as many messages as are due by now.
-            let due = Int(Double(now - start) / 1e9 * rate)
-            var batch = 0
-            while sent < due && batch < 1_000 {
-                // The simulated market clock: real time since the start at `speed`. The
-                // engine decides on it (both clocks); its latency stamps stay real.
-                let wall = startWall + Nanos(Double(Clock.monotonic() - start) * speed)
-                if recorded.isEmpty {
-                    var text = synthetic.message(venueTimeMs: wall.ns / 1_000_000)
-                    text.withUTF8 { engine.step(UnsafeRawBufferPointer($0), receiveWallNs: wall) }
-                } else {
-                    recorded[line % recorded.count].withUnsafeBytes { engine.step($0, receiveWallNs: wall) }
-                    line += 1
-                }
-                sent += 1
-                batch += 1
-            }
-            if now >= nextForward {
-                // Requests wait for the risk stage's ack: hand them on often, not only with
-                // the snapshot. The engine's steps (below, or in the next pass) apply them.
-                nextForward = now + 5_000_000
-                source.commands.forward { engine.send($0) }
-            }
+            // Requests wait for the risk stage's ack: hand them on often, not only with the
+            // snapshot; the risk stage takes them at its next duty cycle.
+            source.commands.forward { engine.send($0) }
             if now >= nextSnapshot {
                 nextSnapshot = now + 250_000_000
                 writer.supervisor?.poll()
-                let report = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
+                let report = engine.published.withLock { $0 }
                 shown = Self.snapshot(engine, report: report, names: names)
                 source.publish(shown, metrics: Self.metrics(engine, events: shown.events, writerMetricsPath: writer.metricsPath),
                                roundTrips: report.roundTrips)
             }
             if now >= nextView {
-                let r = engine.current(elapsedSeconds: Double(now - start) / 1e9, statistics: false)
+                let r = engine.published.withLock { $0 }
                 if !json { print(Self.view(r, engine: engine, snapshot: shown, eventsPerSecond: r.events - lastEvents, url: url,
                                           writer: writer.lines())) }
                 lastEvents = r.events
                 nextView += 1_000_000_000
             }
-            if sent >= due { usleep(500) }
+            usleep(5_000)
         }
+        engine.stop()
         let r = engine.finish(elapsedSeconds: Double(Clock.monotonic() - start) / 1e9)
+        if feed.refused.load(ordering: .relaxed) > 0 {
+            say("demo: \(feed.refused.load(ordering: .relaxed)) messages the feed's connection could not take (longer than a frame may be, or the read buffer full; counted among the decode errors)")
+        }
         // The writer drains what the journal rings still hold and exits; then the private
         // servers stop and their data goes. What each sink received stays on the screen.
         let ended = writer.supervisor.map { $0.stop(timeoutMs: 10_000) }
@@ -304,6 +298,29 @@ final class DemoSource: ControlPlaneSource {
     func prometheusMetrics() -> String { metricsText.withLock { $0 } }
 
     func submit(_ request: ControlRequest) async -> ControlReply { await commands.submit(request) }
+}
+
+/// The demo's messages, made on the feed stage's thread: recorded lines in a loop, or the
+/// synthetic feed's, each for the market time it is received at.
+final class DemoMessages {
+    let recorded: [[UInt8]]
+    var synthetic: SyntheticFeed
+    var line = 0
+
+    init(recorded: [[UInt8]], synthetic: SyntheticFeed) {
+        self.recorded = recorded
+        self.synthetic = synthetic
+    }
+
+    func next(_ wall: WallNanos, _ deliver: (UnsafeRawBufferPointer) -> Void) {
+        if recorded.isEmpty {
+            var text = synthetic.message(venueTimeMs: wall.ns / 1_000_000)
+            text.withUTF8 { deliver(UnsafeRawBufferPointer($0)) }
+        } else {
+            recorded[line % recorded.count].withUnsafeBytes { deliver($0) }
+            line += 1
+        }
+    }
 }
 
 /// `demo --json`: the demo's counts, then the report's money (`ReplayReport`'s keys).

@@ -166,6 +166,10 @@ final class NamedAgent: Agent {
         #expect(runners[0].cores == [1] && runners[1].cores == [0])
         #expect(runners[0].agents.map(\.roleName) == ["feed", "strategy"])
         #expect(runners[1].agents.map(\.roleName) == ["risk", "execution"])
+        // A companion runs right after the stage it is listed under, on that stage's thread.
+        let placed = try config.threading.makeRunners(agents: agents, companions: ["risk": [NamedAgent("ledger")]])
+        #expect(placed[0].agents.map(\.roleName) == ["feed", "strategy"])
+        #expect(placed[1].agents.map(\.roleName) == ["risk", "ledger", "execution"])
     }
 
     @Test func refusesAnAgentOnNoRunnerAndARoleNotBuilt() throws {

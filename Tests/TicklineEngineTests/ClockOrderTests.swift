@@ -110,22 +110,40 @@ import TicklineTestSupport
         Self.expectMeasured(r.latency)
     }
 
-    @Test func demoOnItsSimulatedClockKeepsEveryJournalTimeAfterItsCause() throws {
-        // As the demo steps it: synthetic messages at 3,000 a second, market time at 20×.
-        let engine = try ReplayEngine(symbols: SyntheticFeed(symbols: 4).symbols, config: EngineConfig(), fallbackSpec: Self.spec,
-                                      startWallNs: Clock.wall(), drainsJournals: false)
-        let checker = try JournalChecker(engine)
-        var feed = SyntheticFeed(symbols: 4)
-        let start = Clock.wall()
-        for k in 0..<20_000 {
-            let wall = start + Int64(k) * 1_000_000_000 / 3_000 * 20
-            var text = feed.message(venueTimeMs: wall.ns / 1_000_000)
-            text.withUTF8 { checker.step(engine, UnsafeRawBufferPointer($0), wall) }
+    @Test func demoOnItsRunnerAndMarketClockKeepsEveryJournalTimeAfterItsCause() throws {
+        // As the demo runs it: the engine on its pinned runner, synthetic messages at 3,000 a
+        // real second made on the feed's thread, market time at 20×.
+        let startWall = Clock.wall()
+        let clock = DutyCycleClock.market(speed: 20, startWall: startWall)
+        var synthetic = SyntheticFeed(symbols: 4)
+        let feed = PacedTransport(rate: 3_000, clock: clock, maxMessageBytes: 1 << 16) { wall, deliver in
+            var text = synthetic.message(venueTimeMs: wall.ns / 1_000_000)
+            text.withUTF8 { deliver(UnsafeRawBufferPointer($0)) }
         }
-        let r = engine.finish(elapsedSeconds: 1)
+        let engine = try ReplayEngine(symbols: SyntheticFeed(symbols: 4).symbols, config: EngineConfig(), fallbackSpec: Self.spec,
+                                      startWallNs: startWall, drainsJournals: false, feedTransport: feed)
+        let checker = try JournalChecker(engine)
+        try engine.start(clock: clock)
+        #expect(engine.runner?.name == "pipeline" && engine.runner?.isRunning == true)
+        let realStart = Clock.monotonic()
+        // The journal rings drained as the runner fills them, until 20,000 messages went in.
+        let deadline = realStart + 120_000_000_000
+        while feed.delivered.load(ordering: .relaxed) < 20_000 && Clock.monotonic() < deadline {
+            checker.drain()
+            usleep(1_000)
+        }
+        let realSeconds = Double(Clock.monotonic() - realStart) / 1e9
+        engine.stop()
+        let r = engine.finish(elapsedSeconds: realSeconds)
         checker.drain()
+        #expect(feed.delivered.load(ordering: .relaxed) >= 20_000 && feed.refused.load(ordering: .relaxed) == 0)
+        #expect(r.messages == feed.delivered.load(ordering: .relaxed) && r.decodeErrors == 0, "\(r.messages) messages, \(r.decodeErrors) decode errors")
+        // The stages decided on market time: 20 market seconds a real second.
+        let marketSeconds = Double(engine.clock.wall - startWall) / 1e9
+        #expect(marketSeconds >= realSeconds * 15, "market \(marketSeconds) s in \(realSeconds) real s")
         #expect(checker.violations.isEmpty, "\(checker.violations.prefix(5)) (\(checker.violations.count) in all)")
         #expect(checker.signals > 0 && checker.entries > 0 && checker.fills > 0, "signals \(checker.signals), entries \(checker.entries), fills \(checker.fills)")
+        #expect(UInt64(checker.fills) == r.fills && UInt64(checker.signals) == r.signals)
         Self.expectMeasured(r.latency)
     }
 

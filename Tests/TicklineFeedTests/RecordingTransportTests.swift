@@ -17,13 +17,15 @@ import TicklineRuntime
         let region: SharedRegion
         let agent: FeedAgent
         let transport = RecordingTransport(maxMessageBytes: 4_096)
+        /// The feed's connection: `transport`, unless another was given.
+        let connection: any Transport
         var market: RingConsumer<MarketEvent>
         var depth: RingConsumer<DepthSnapshot>
         var events: [MarketEvent] = []
         var snapshots: [DepthSnapshot] = []
         var clock: DutyCycleTime
 
-        init(startNs: Int64) throws {
+        init(startNs: Int64, connection: (any Transport)? = nil) throws {
             let specs = [
                 RingSpec.of(MarketEvent.self, name: "market", capacity: 1 << 10, overflow: .dropNewest),
                 RingSpec.of(DepthSnapshot.self, name: "depth", capacity: 1 << 8, overflow: .dropNewest),
@@ -38,9 +40,10 @@ import TicklineRuntime
             config.name = "replayed"
             config.symbols = [syntheticSymbol(0)]
             config.snapshotsOnStream = true
-            let transport = transport
+            let connection = connection ?? transport
+            self.connection = connection
             agent = try FeedAgent(config: config, instruments: try syntheticTable(1), outlet: try FeedOutlet(region: region, venueCopies: false),
-                                  transport: { _ in transport })
+                                  transport: { _ in connection })
             clock = DutyCycleTime(simulatedNs: startNs)
         }
 
@@ -120,5 +123,32 @@ import TicklineRuntime
         #expect(!r.play(String(repeating: "x", count: 4_097), atNs: Self.t0 + 2))
         #expect(r.play(Self.trade, atNs: Self.t0 + 3) && r.events.last?.kind == .trade)
         #expect(r.agent.connections[0].phase == .open && r.transport.handshakes == 1)
+    }
+
+    @Test func aPacedFeedMakesItsMessagesOnTheFeedsThreadOnTheMarketClockAndCountsThoseItCannotFrame() throws {
+        let start = WallNanos(Self.t0)
+        let clock = DutyCycleClock.market(speed: 10, startWall: start)
+        var made = 0
+        // The snapshot first, then trades, every fourth message longer than a frame may be.
+        let paced = PacedTransport(rate: 1_000_000, clock: clock, maxMessageBytes: 4_096, batch: 8) { _, deliver in
+            made += 1
+            var text = made % 4 == 0 ? String(repeating: "x", count: 5_000) : (made == 1 ? Self.snapshot : Self.trade)
+            text.withUTF8 { deliver(UnsafeRawBufferPointer($0)) }
+        }
+        let r = try Replayed(startNs: Self.t0, connection: paced)
+        // Each duty cycle's read makes what fell due (at most a batch); wait on progress.
+        let deadline = Clock.monotonic() + 30_000_000_000
+        while made < 400 && Clock.monotonic() < deadline {
+            r.clock = clock.now()
+            r.settle()
+        }
+        let delivered = paced.delivered.load(ordering: .relaxed), refused = paced.refused.load(ordering: .relaxed)
+        #expect(made >= 400 && delivered + refused == UInt64(made) && refused == UInt64(made / 4), "made \(made), delivered \(delivered), refused \(refused)")
+        #expect(r.agent.counters.messages == delivered && r.agent.counters.decodeErrors == 0)
+        let trades = r.events.filter { $0.kind == .trade }
+        #expect(trades.count == Int(delivered) - 1, "every trade after the snapshot published: \(trades.count) of \(delivered - 1)")
+        // Stamped on the market clock: from its start, ten market ns a real ns.
+        let end = clock.now().wall
+        #expect(trades.allSatisfy { $0.receiveWallNs >= start && $0.receiveWallNs <= end })
     }
 }
