@@ -45,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CNuma", providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Small C helpers Swift cannot express (CPU_SET, signal handlers, shm atomics).
         .target(name: "CTicklineLinux"),
         // Counting malloc/calloc/realloc/memalign family (benchmark builds only: see the AllocationCounter trait).
@@ -83,8 +84,8 @@ let package = Package(
         .target(name: "TicklineExecution", dependencies: ["TicklineCore", "TicklineRisk"], swiftSettings: pureModuleSettings),
         // RFC 6455 framing and the opening handshake, with no I/O: the seam where TLS will go (pure).
         .target(name: "TicklineWebSocket", dependencies: ["TicklineCore"], swiftSettings: pureModuleSettings),
-        // Sockets on io_uring (with a fallback) carrying WebSocket connections.
-        .target(name: "TicklineNet", dependencies: ["TicklineCore", "TicklineWebSocket", "CURing", "CTicklineLinux"]),
+        // Sockets on io_uring (with a fallback) and TLS over them (OpenSSL), carrying WebSocket connections.
+        .target(name: "TicklineNet", dependencies: ["TicklineCore", "TicklineWebSocket", "CURing", "CTicklineLinux", "CSSL"]),
         // Feed stage: WebSocket connections per venue, REST depth snapshots (libcurl, off the
         // hot path), reconnects, stale watchdog; decodes into the market and depth rings.
         .target(
@@ -167,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "TicklineWebSocketTests",
             dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"],
-            exclude: ["reference_server.py"]),
+            exclude: ["reference_server.py", "tls_server.py"]),
         .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineStrategyTests",

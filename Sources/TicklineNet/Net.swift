@@ -19,6 +19,9 @@ public enum NetError: Error, Sendable, Equatable, CustomStringConvertible {
     case ioUringSetup(errno: Int32)
     /// The transport is not in a state that allows the call.
     case notConnected
+    /// TLS failed: the handshake (an untrusted issuer, a name mismatch, an expired
+    /// certificate, an alert from the server) or a record; the text says which.
+    case tls(String)
 
     public static func == (a: NetError, b: NetError) -> Bool { a.description == b.description }
 
@@ -28,6 +31,7 @@ public enum NetError: Error, Sendable, Equatable, CustomStringConvertible {
         case .system(let call, let code): "\(call) failed: \(errnoName(code))"
         case .ioUringSetup(let code): "io_uring_queue_init failed: \(errnoName(code))"
         case .notConnected: "transport is not connected"
+        case .tls(let text): text
         }
     }
 }
