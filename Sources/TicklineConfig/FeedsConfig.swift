@@ -3,7 +3,8 @@ import TicklineFeed
 /// `feeds:` — a list, one entry per venue connection set, each mapping onto `FeedConfig`
 /// key by key (defaults in `FeedConfig`, documented in Config/laptop.yaml).
 enum FeedsConfig {
-    static let keys = ["name", "venue", "market", "stream_address", "stream_host", "stream_path", "rest_base", "symbols", "streams", "connections",
+    static let keys = ["name", "venue", "market", "stream_url", "stream_address", "stream_host", "stream_path", "tls", "rest_base", "symbols",
+                       "streams", "connections",
                        "streams_per_connection", "control_messages_per_second", "streams_per_control_message",
                        "reconnect_backoff_initial_ms", "reconnect_backoff_max_ms", "reconnect_jitter", "stale_after_ms",
                        "ping_interval_ms", "pong_timeout_ms", "proactive_reconnect_ms", "open_timeout_ms", "snapshot_limit",
@@ -24,6 +25,27 @@ enum FeedsConfig {
             if let v = try text("stream_host") { f.streamHost = v }
             if let v = try text("stream_path") { f.streamPath = v }
             if let v = try text("rest_base") { f.restBase = v }
+            if let url = try text("stream_url") {
+                guard m.optional("stream_address") == nil && m.optional("stream_path") == nil else {
+                    throw item.error("feed '\(f.name)': give stream_url, or stream_address and stream_path, not both")
+                }
+                let endpoint: StreamURL
+                do { endpoint = try StreamURL(url) } catch { throw item.error("feed '\(f.name)': stream_url \(url): \(error.description)") }
+                f.streamAddress = "\(endpoint.host):\(endpoint.port)"
+                f.streamPath = endpoint.path
+                if endpoint.secure { f.tls = FeedTLS() }
+            }
+            if let v = m.optional("tls") {
+                var t = try v.mapping()
+                var tls = f.tls ?? FeedTLS()
+                if let ca = try t.optional("ca_file")?.string() { tls.caFile = ca }
+                if let name = try t.optional("server_name")?.string() { tls.serverName = name }
+                try t.finish(allowed: ["ca_file", "server_name"])
+                if let url = try text("stream_url"), url.hasPrefix("ws://") {
+                    throw item.error("feed '\(f.name)': tls is set but stream_url \(url) is plain ws://: write wss://")
+                }
+                f.tls = tls
+            }
             if let v = m.optional("market") { f.market = BinanceMarket(rawValue: try v.choice(BinanceMarket.allCases.map(\.rawValue)))! }
             if let v = m.optional("symbols") {
                 var list: [String] = []
@@ -66,5 +88,46 @@ enum FeedsConfig {
             feeds.append(f)
         }
         return feeds
+    }
+}
+
+/// `stream_url`: `wss://HOST:PORT/PATH` (or `ws://` for a local server without TLS); the
+/// port defaults to 443 (wss) or 80 (ws), the path to `/`. HOST is a numeric IPv4 address
+/// or `localhost`: names are not resolved yet.
+struct StreamURL: Equatable {
+    struct Invalid: Error, CustomStringConvertible { let description: String }
+
+    var secure: Bool
+    var host: String
+    var port: Int
+    var path: String
+
+    init(_ text: String) throws(Invalid) {
+        if text.hasPrefix("wss://") {
+            secure = true
+        } else if text.hasPrefix("ws://") {
+            secure = false
+        } else {
+            throw Invalid(description: "expected wss://HOST:PORT/PATH (or ws:// for a server without TLS)")
+        }
+        let rest = text.dropFirst(secure ? 6 : 5)
+        let authority = rest.prefix { $0 != "/" }
+        path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
+        if let colon = authority.lastIndex(of: ":") {
+            guard let p = Int(authority[authority.index(after: colon)...]), (1...65_535).contains(p) else {
+                throw Invalid(description: "the port must be a number in 1…65535")
+            }
+            host = String(authority[..<colon])
+            port = p
+        } else {
+            host = String(authority)
+            port = secure ? 443 : 80
+        }
+        if host == "localhost" { host = "127.0.0.1" }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else {
+            throw Invalid(description: "the host '\(host)' is a name: names are not resolved yet; give its numeric IPv4 address and "
+                          + "name the certificate's host in tls.server_name (and stream_host for the Host header)")
+        }
     }
 }

@@ -170,16 +170,26 @@ public final class FeedAgent: Agent {
         options.limits = FrameLimits(maxFrameBytes: config.maxFrameBytes, maxMessageBytes: config.maxFrameBytes)
         options.openTimeoutNs = Nanos(config.openTimeoutMs) * 1_000_000
         let count = instruments.count
+        // One TLS context for the feed's connections (its trust store is read once).
+        var tls: TLSContext?
+        if let t = config.tls, transport == nil {
+            let name = t.serverName ?? config.streamHost ?? address.host
+            do { tls = try TLSContext(TLSOptions(serverName: name, caFile: t.caFile)) } catch { throw .net(error) }
+        }
         var connections: [FeedConnection] = []
         for k in 0..<config.connections {
-            let chosen: any Transport
+            var chosen: any Transport
             if let transport {
                 chosen = transport(k)
             } else {
+                let sendBytes = max(64 * 1024, config.streamsPerControlMessage * 128 + 4_096)
                 do {
                     chosen = try TCPTransport(backend: backend, reactor: reactor, receiveBufferBytes: config.receiveBufferBytes,
-                                              sendBufferBytes: max(64 * 1024, config.streamsPerControlMessage * 128 + 4_096))
+                                              sendBufferBytes: sendBytes)
                 } catch { throw .net(error) }
+                if let tls {
+                    chosen = TLSTransport(inner: chosen, context: tls, receiveBufferBytes: config.receiveBufferBytes, sendBufferBytes: sendBytes)
+                }
             }
             connections.append(FeedConnection(index: k, socket: WebSocketConnection(transport: AnyTransport(chosen), options: options),
                                               symbolCapacity: count, controlMessagesPerSecond: config.controlMessagesPerSecond))
@@ -413,6 +423,7 @@ public final class FeedAgent: Agent {
             counters.pongsReceived &+= 1
             c.lastPongNs = nowNs
         case .failed(let error):
+            c.lastFailure = error
             switch error {
             case .connect: counters.connectFailures &+= 1
             case .handshake: counters.handshakeFailures &+= 1

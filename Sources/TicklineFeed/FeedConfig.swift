@@ -11,6 +11,20 @@ public enum FeedConfigError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
+/// A feed's TLS settings (`feeds[].tls`).
+public struct FeedTLS: Sendable, Equatable {
+    /// `ca_file`: PEM CA certificates trusted instead of the system store (nil: the system store).
+    public var caFile: String?
+    /// `server_name`: the name sent as SNI and checked against the certificate (nil:
+    /// `stream_host`, else the host of `stream_address`).
+    public var serverName: String?
+
+    public init(caFile: String? = nil, serverName: String? = nil) {
+        self.caFile = caFile
+        self.serverName = serverName
+    }
+}
+
 /// Everything one Binance-style feed needs: where to connect, which symbols and streams,
 /// how connections are split, and the timers of reconnects, pings, staleness and snapshots.
 /// A plain value with defaults; the YAML section (one entry of `feeds:`) maps onto it field
@@ -19,12 +33,14 @@ public struct FeedConfig: Sendable, Equatable {
     /// `name`: the agent's role is `feed.<name>`.
     public var name = "binance"
     /// `stream_address`: numeric IPv4 `host:port` of the WebSocket endpoint (names are
-    /// resolved by the caller, off the hot path; TLS is a later layer).
+    /// resolved by the caller, off the hot path; `tls` says whether it speaks TLS).
     public var streamAddress = "127.0.0.1:9443"
     /// `stream_host`: the `Host` header (default: the address).
     public var streamHost: String? = nil
     /// `stream_path`: the combined-stream endpoint; streams are added with SUBSCRIBE.
     public var streamPath = "/stream"
+    /// `tls`: the stream endpoint speaks TLS (`wss://`); nil = plain TCP (`ws://`).
+    public var tls: FeedTLS? = nil
     /// `rest_base`: base URL of the depth snapshots (e.g. `https://api.binance.com`,
     /// `https://fapi.binance.com`).
     public var restBase = "http://127.0.0.1:9443"

@@ -42,6 +42,9 @@ public final class FeedConnection {
     @exclusivity(unchecked) var reconnectImmediately = false
     /// The code the last connection ended with.
     @exclusivity(unchecked) public internal(set) var lastCloseCode: CloseCode?
+    /// Why the connection last failed (connect, TLS, handshake, protocol, transport), for
+    /// logs and the operator: the counters say how often, this says what.
+    @exclusivity(unchecked) public internal(set) var lastFailure: ConnectionError?
 
     /// Table indexes of the symbols assigned here, and their stream count.
     @exclusivity(unchecked) public internal(set) var symbols: [Int32]

@@ -1,6 +1,7 @@
 import Testing
 import TicklineConfig
 import TicklineCore
+import TicklineFeed
 import TicklineRisk
 
 @Suite struct RiskAndControlConfigTests {
@@ -107,5 +108,28 @@ import TicklineRisk
         #expect(c.feeds.map(\.market.rawValue) == ["spot", "usdm_futures"])
         let bad = error("feeds:\n  - { name: x, market: coinm }")
         #expect(bad.map { "\($0)".contains("'coinm' is not one of: spot, usdm_futures") } == true, "\(String(describing: bad))")
+    }
+
+    @Test func aStreamURLSetsTheAddressThePathAndTLS() throws {
+        let c = try parse("""
+            feeds:
+              - { name: secure, symbols: [BTCUSDT], stream_url: "wss://127.0.0.1:9443/stream", tls: { ca_file: /etc/ca.pem } }
+              - { name: named, symbols: [BTCUSDT], stream_url: "wss://10.0.0.7/ws", tls: { server_name: stream.binance.com } }
+              - { name: plain, symbols: [BTCUSDT], stream_url: "ws://localhost:9000" }
+            """)
+        #expect(c.feeds.map(\.streamAddress) == ["127.0.0.1:9443", "10.0.0.7:443", "127.0.0.1:9000"])
+        #expect(c.feeds.map(\.streamPath) == ["/stream", "/ws", "/"])
+        #expect(c.feeds.map(\.tls) == [FeedTLS(caFile: "/etc/ca.pem"), FeedTLS(serverName: "stream.binance.com"), nil])
+        for (yaml, message) in [
+            (#"stream_url: "wss://stream.binance.com:9443/stream""#, "the host 'stream.binance.com' is a name"),
+            (#"stream_url: "https://127.0.0.1/""#, "expected wss://HOST:PORT/PATH"),
+            (#"stream_url: "wss://127.0.0.1:0/""#, "the port must be a number in 1…65535"),
+            (#"stream_url: "wss://127.0.0.1/", stream_address: "127.0.0.1:1""#, "give stream_url, or stream_address and stream_path, not both"),
+            (#"stream_url: "ws://127.0.0.1/", tls: {}"#, "tls is set but stream_url ws://127.0.0.1/ is plain ws://"),
+            (#"tls: { ca_fil: x }"#, "ca_fil"),
+        ] {
+            let bad = error("feeds:\n  - { name: x, symbols: [BTCUSDT], \(yaml) }")
+            #expect(bad.map { "\($0)".contains(message) } == true, "\(yaml): \(String(describing: bad))")
+        }
     }
 }

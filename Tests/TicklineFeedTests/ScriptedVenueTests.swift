@@ -4,8 +4,10 @@ import Glibc
 import Foundation
 import Testing
 import TicklineCore
-import TicklineFeed
+@testable import TicklineFeed
 import TicklineMarketData
+import TicklineNet
+import TicklineTestSupport
 import TicklineWebSocket
 
 /// `Servers/scripted_venue.py` (Python `websockets` + `http.server`) as a child process.
@@ -29,7 +31,8 @@ final class ScriptedVenue {
     let wsPort: UInt16
     let httpPort: UInt16
 
-    init() throws {
+    /// - Parameter tls: serve the WebSocket over TLS with this authority's certificate.
+    init(tls: TestCertificateAuthority? = nil) throws {
         guard let python = Self.python else {
             throw Failure(description: "TICKLINE_REQUIRE_REFERENCES=1 but no Python: set TICKLINE_PYTHON or create <root>/.venv with websockets")
         }
@@ -38,7 +41,7 @@ final class ScriptedVenue {
         let portFile = directory.appendingPathComponent("ports")
         logFile = directory.appendingPathComponent("log")
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.script.path, portFile.path, logFile.path]
+        process.arguments = [Self.script.path, portFile.path, logFile.path] + (tls.map { [$0.certificate, $0.key] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         var ports: [UInt16] = []
@@ -105,5 +108,39 @@ struct ScriptedVenueTests {
         #expect(log.contains("closed 1 1001"), "\(log)")
         #expect(log.contains("subscribe 2 btcusdt@depth@100ms btcusdt@trade"), "\(log)")
         #expect(log.filter { $0.hasPrefix("http ") }.count >= 4)
+    }
+
+    /// The venue's feed shape over TLS: trusting the test CA, the book syncs and trades
+    /// arrive; trusting the system store, every attempt fails with the reason and backs off.
+    @Test(.enabled(if: TestCertificateAuthority.openssl != nil || ScriptedVenue.isRequired, "openssl is not installed (Tools/setup)"))
+    func readsTheStreamOverTLSAndRefusesAnUntrustedCertificate() throws {
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        let venue = try ScriptedVenue(tls: ca)
+        var config = FeedConfig()
+        config.name = "secure"
+        config.streamAddress = "127.0.0.1:\(venue.wsPort)"
+        config.restBase = "http://127.0.0.1:\(venue.httpPort)"
+        config.tls = FeedTLS(caFile: ca.caFile, serverName: "localhost")
+        config.symbols = ["BTCUSDT"]
+        config.streams = ["trade", "depth@100ms"]
+        config.snapshotRetryInitialMs = 20
+        let table = try InstrumentTable([InstrumentSpec(symbol: "BTCUSDT", id: 7, priceDecimals: 8, quantityDecimals: 8)])
+        let harness = try FeedHarness(config: config, instruments: table)
+        let book = try #require(harness.agent.book("BTCUSDT"))
+        #expect(harness.run(seconds: 15) { $0.events(of: 7, kind: .trade) > 5 && book.state == .synced }, "\(harness.counters)")
+        let tls = try #require(harness.agent.connections[0].socket.transport.base as? TLSTransport)
+        #expect(tls.handshakes >= 1 && tls.protocolVersion == "TLSv1.3", "\(tls.handshakes) \(tls.protocolVersion)")
+        #expect(venue.log.contains("subscribe 1 btcusdt@depth@100ms btcusdt@trade"), "\(venue.log)")
+
+        config.name = "untrusted"
+        config.tls = FeedTLS(serverName: "localhost")
+        config.backoffInitialMs = 50
+        let refused = try FeedHarness(config: config, instruments: table)
+        #expect(refused.run(seconds: 15) { $0.counters.connectFailures >= 2 }, "\(refused.counters)")
+        #expect(refused.counters.opened == 0 && refused.events(of: 7, kind: .trade) == 0)
+        let failure = refused.agent.connections[0].lastFailure
+        #expect(failure.map { "\($0)".contains("certificate verify failed") && "\($0)".contains("the system CA store") } == true,
+                "\(String(describing: failure))")
     }
 }

@@ -1,7 +1,8 @@
 """A scripted Binance-like venue for TicklineFeedTests (Python `websockets` + http.server).
 
-Usage: scripted_venue.py PORT_FILE LOG_FILE
-Writes "<ws port> <http port>" to PORT_FILE and one line per event to LOG_FILE.
+Usage: scripted_venue.py PORT_FILE LOG_FILE [CERT KEY]
+Writes "<ws port> <http port>" to PORT_FILE and one line per event to LOG_FILE. With CERT
+and KEY the WebSocket speaks TLS (wss) with that certificate.
 
 WebSocket (/stream, combined form): answers SUBSCRIBE/UNSUBSCRIBE with {"result":null,"id":N};
 every 10 ms sends, per subscribed symbol, a depth diff (one update id each, ids shared by
@@ -13,6 +14,7 @@ snapshot whose lastUpdateId is the last diff id handed out (consistent with the 
 """
 import asyncio
 import json
+import ssl
 import sys
 import threading
 import time
@@ -113,7 +115,11 @@ async def handle(ws):
 async def main():
     http = ThreadingHTTPServer(("127.0.0.1", 0), Snapshots)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    async with serve(handle, "127.0.0.1", 0) as server:
+    tls = None
+    if len(sys.argv) >= 5:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[3], sys.argv[4])
+    async with serve(handle, "127.0.0.1", 0, ssl=tls) as server:
         ws_port = server.sockets[0].getsockname()[1]
         with open(port_file + ".tmp", "w") as f:
             f.write(f"{ws_port} {http.server_address[1]}")
