@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "TicklineWebSocketTests",
             dependencies: ["TicklineWebSocket", "TicklineNet", "TicklineCore", "TicklineTestSupport"],
-            exclude: ["reference_server.py", "tls_server.py"]),
+            exclude: ["reference_server.py", "tls_server.py", "raw_ping_server.py"]),
         .testTarget(name: "TicklineRiskTests", dependencies: ["TicklineRisk", "TicklineCore", "TicklineTestSupport"]),
         .testTarget(
             name: "TicklineStrategyTests",

@@ -89,8 +89,15 @@ public final class WebSocketConnection<T: Transport> {
     @exclusivity(unchecked) private var deadlineNs: MonotonicNanos = 0
     @exclusivity(unchecked) private var closeSent = false
     @exclusivity(unchecked) private var closeReceived = false
-    @exclusivity(unchecked) private var pendingPong: InlineArray<125, UInt8> = .init(repeating: 0)
-    @exclusivity(unchecked) private var pendingPongCount = -1
+    /// Pongs waiting for room in the send queue, oldest first (`waitingPongs` from
+    /// `firstWaitingPong`): every ping gets its own pong, in order, ahead of any later
+    /// message.
+    @exclusivity(unchecked) private var pongPayloads: InlineArray<8, InlineArray<125, UInt8>> = .init(repeating: .init(repeating: 0))
+    @exclusivity(unchecked) private var pongLengths: InlineArray<8, UInt8> = .init(repeating: 0)
+    @exclusivity(unchecked) private var firstWaitingPong = 0
+    @exclusivity(unchecked) private var waitingPongs = 0
+    /// Pings left unanswered because more than 8 pongs waited on a full send queue.
+    @exclusivity(unchecked) public private(set) var pongsDropped: UInt64 = 0
 
     public init(transport: T, options: ConnectionOptions = ConnectionOptions()) {
         self.transport = transport
@@ -114,7 +121,7 @@ public final class WebSocketConnection<T: Transport> {
         closeSent = false
         closeReceived = false
         closeCode = nil
-        pendingPongCount = -1
+        waitingPongs = 0
         deadlineNs = Clock.monotonic() + options.openTimeoutNs
         state = .connecting
     }
@@ -188,9 +195,7 @@ public final class WebSocketConnection<T: Transport> {
                 framesReceived(bytes.span, &handler)
             }
         }
-        if pendingPongCount >= 0 {
-            sendPong()
-        }
+        _ = sendWaitingPongs()
         _ = transport.flush()
         return work
     }
@@ -224,18 +229,18 @@ public final class WebSocketConnection<T: Transport> {
         }
     }
 
-    /// Hands decoder callbacks to the user's handler without copying it.
+    /// Hands decoder callbacks to the user's handler without copying it, and answers each
+    /// ping as it is decoded.
     private struct Dispatch<H: WebSocketHandler>: FrameHandler {
         let user: UnsafeMutablePointer<H>
         let stamp: ReadStamp
-        var pong: InlineArray<125, UInt8> = .init(repeating: 0)
-        var pongCount = -1
+        unowned(unsafe) let connection: WebSocketConnection<T>
 
         mutating func onMessage(_ kind: MessageKind, _ payload: Span<UInt8>) { user.pointee.onMessage(kind, payload, stamp: stamp) }
         mutating func onPing(_ payload: Span<UInt8>) {
-            // Answering only the latest of several pings is allowed (RFC 6455 §5.5.3).
-            for k in 0..<payload.count { pong[k] = payload[k] }
-            pongCount = payload.count
+            guard !connection.closeSent else { return }
+            connection.answerPing(payload)
+            user.pointee.onEvent(.pingAnswered)
         }
         mutating func onPong(_ payload: Span<UInt8>) { user.pointee.onEvent(.pong) }
         mutating func onClose(_ code: CloseCode, reason: Span<UInt8>) {}
@@ -245,19 +250,9 @@ public final class WebSocketConnection<T: Transport> {
         // After the peer's close or a violation, bytes still arriving are discarded.
         guard case .open = decoder.status else { return }
         let stamp = lastRead
-        var pong: InlineArray<125, UInt8> = .init(repeating: 0)
-        var pongCount = -1
         let status = withUnsafeMutablePointer(to: &handler) { user in
-            var dispatch = Dispatch(user: user, stamp: stamp)
-            let status = decoder.feed(bytes, to: &dispatch)
-            pong = dispatch.pong
-            pongCount = dispatch.pongCount
-            return status
-        }
-        if pongCount >= 0 && !closeSent {
-            pendingPong = pong
-            pendingPongCount = pongCount
-            handler.onEvent(.pingAnswered)
+            var dispatch = Dispatch(user: user, stamp: stamp, connection: self)
+            return decoder.feed(bytes, to: &dispatch)
         }
         switch status {
         case .open:
@@ -273,12 +268,12 @@ public final class WebSocketConnection<T: Transport> {
                 // Echo the code; "no status" goes back as an empty close.
                 queueClose(code == .noStatus ? nil : code)
             }
-            pendingPongCount = -1
+            waitingPongs = 0
             enterClosing()
         case .failed(let violation):
             closeCode = violation.closeCode
             if !closeSent { queueClose(violation.closeCode) }
-            pendingPongCount = -1
+            waitingPongs = 0
             handler.onEvent(.failed(.protocolViolation(violation)))
             enterClosing()
         }
@@ -291,17 +286,41 @@ public final class WebSocketConnection<T: Transport> {
         }
     }
 
-    private func sendPong() {
-        let count = pendingPongCount
-        pendingPongCount = -1
-        let payload = pendingPong
-        let frameLength = encoder.frameLength(payloadCount: count)
-        guard let space = transport.reserveSend(frameLength) else { return }
-        let written = payload.span.withUnsafeBufferPointer { all in
-            var out = space.assumingMemoryBound(to: UInt8.self).mutableSpan
-            return encoder.encode(.pong, payload: UnsafeBufferPointer(rebasing: all[0..<count]).span, into: &out)
+    /// Queues the pong of one ping (its payload, at most 125 bytes): into the send queue
+    /// when no earlier pong waits and it has room, else behind the waiting ones.
+    fileprivate func answerPing(_ payload: Span<UInt8>) {
+        if waitingPongs == 0 && writePong(payload) { return }
+        guard waitingPongs < pongLengths.count else {
+            pongsDropped &+= 1
+            return
         }
-        if let written { transport.commitSend(written) }
+        let slot = (firstWaitingPong + waitingPongs) % pongLengths.count
+        for k in 0..<payload.count { pongPayloads[slot][k] = payload[k] }
+        pongLengths[slot] = UInt8(payload.count)
+        waitingPongs += 1
+    }
+
+    /// Moves waiting pongs into the send queue, oldest first; true when none waits.
+    private func sendWaitingPongs() -> Bool {
+        while waitingPongs > 0 {
+            let slot = firstWaitingPong
+            let payload = pongPayloads[slot]
+            let sent = payload.span.withUnsafeBufferPointer { all in
+                writePong(UnsafeBufferPointer(rebasing: all[0..<Int(pongLengths[slot])]).span)
+            }
+            guard sent else { return false }
+            firstWaitingPong = (slot + 1) % pongLengths.count
+            waitingPongs -= 1
+        }
+        return true
+    }
+
+    private func writePong(_ payload: Span<UInt8>) -> Bool {
+        guard let space = transport.reserveSend(encoder.frameLength(payloadCount: payload.count)) else { return false }
+        var out = space.assumingMemoryBound(to: UInt8.self).mutableSpan
+        guard let written = encoder.encode(.pong, payload: payload, into: &out) else { return false }
+        transport.commitSend(written)
+        return true
     }
 
     @discardableResult
@@ -317,6 +336,8 @@ public final class WebSocketConnection<T: Transport> {
 
     private func send(_ opcode: Opcode, _ payload: Span<UInt8>, fin: Bool) -> SendOutcome {
         guard state == .open, !closeSent else { return .notOpen }
+        // Pongs owed go first.
+        guard sendWaitingPongs() else { return .bufferFull }
         let frameLength = encoder.frameLength(payloadCount: payload.count)
         guard let space = transport.reserveSend(frameLength) else { return .bufferFull }
         var out = space.assumingMemoryBound(to: UInt8.self).mutableSpan
