@@ -70,6 +70,7 @@ public final class PacedTransport: Transport {
     public func commitSend(_ count: Int) { server.commitSend(count) }
     public func flush() -> NetError? { server.flush() }
     public var pendingSendBytes: Int { server.pendingSendBytes }
+    public var sendCapacity: Int { server.sendCapacity }
     public func close() { server.close() }
     public var recordedStamp: ReadStamp? { server.recordedStamp }
 }

@@ -126,6 +126,8 @@ public final class RecordingTransport: Transport {
 
     public var pendingSendBytes: Int { 0 }
 
+    public var sendCapacity: Int { outbound.count }
+
     public func close() {
         connected = false
         upgraded = false

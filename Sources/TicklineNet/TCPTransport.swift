@@ -52,6 +52,9 @@ public protocol Transport: AnyObject {
     func flush() -> NetError?
     /// Bytes queued and not yet accepted by the kernel.
     var pendingSendBytes: Int { get }
+    /// The most one reservation can ever take (the whole send queue): a frame longer than
+    /// this can never be sent.
+    var sendCapacity: Int { get }
     /// Closes the socket; in-flight io_uring requests are completed first (bounded wait).
     func close()
     /// When the bytes of the last `receive()` arrived, for a transport that replays recorded
@@ -78,6 +81,7 @@ public final class AnyTransport: Transport {
     public func commitSend(_ count: Int) { base.commitSend(count) }
     public func flush() -> NetError? { base.flush() }
     public var pendingSendBytes: Int { base.pendingSendBytes }
+    public var sendCapacity: Int { base.sendCapacity }
     public func close() { base.close() }
     public var recordedStamp: ReadStamp? { base.recordedStamp }
 }
@@ -261,6 +265,7 @@ public final class TCPTransport: Transport {
     }
 
     public var pendingSendBytes: Int { sendTail - sendHead }
+    public var sendCapacity: Int { sendBuffer.count }
 
     public func flush() -> NetError? {
         guard fd >= 0, connected else { return .notConnected }

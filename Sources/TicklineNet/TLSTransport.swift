@@ -246,6 +246,8 @@ public final class TLSTransport: Transport {
         return inner.flush()
     }
 
+    public var sendCapacity: Int { outgoing.count }
+
     public var pendingSendBytes: Int {
         inner.pendingSendBytes + (staged - sent) + (network.map { Int(BIO_ctrl_pending($0)) } ?? 0)
     }

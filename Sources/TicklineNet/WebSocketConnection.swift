@@ -116,6 +116,7 @@ public final class WebSocketConnection<T: Transport> {
             throw .connect(error)
         }
         handshake = ClientHandshake(host: host ?? address.description, path: path)
+        handshake?.maxHeadBytes = options.maxHandshakeBytes
         handshakeCount = 0
         decoder.reset()
         closeSent = false
@@ -183,7 +184,12 @@ public final class WebSocketConnection<T: Transport> {
             }
             return 1
         case .failed(let error):
-            fail(.transport(error), code: .abnormal, &handler)
+            if closeSent && closeReceived {
+                // A reset after both closes were exchanged: the connection ended with that code.
+                finish(closeCode ?? .normal, &handler)
+            } else {
+                fail(.transport(error), code: .abnormal, &handler)
+            }
             return 1
         case .bytes(let raw):
             lastRead = transport.recordedStamp ?? ReadStamp(monotonicNs: Clock.monotonic(), wallNs: Clock.wall())
@@ -272,10 +278,14 @@ public final class WebSocketConnection<T: Transport> {
             enterClosing()
         case .failed(let violation):
             closeCode = violation.closeCode
-            if !closeSent { queueClose(violation.closeCode) }
             waitingPongs = 0
             handler.onEvent(.failed(.protocolViolation(violation)))
-            enterClosing()
+            if closeSent || queueClose(violation.closeCode) {
+                enterClosing()
+            } else {
+                // No room for our close: end now rather than wait out the close timeout.
+                finish(violation.closeCode, &handler)
+            }
         }
     }
 
@@ -339,6 +349,7 @@ public final class WebSocketConnection<T: Transport> {
         // Pongs owed go first.
         guard sendWaitingPongs() else { return .bufferFull }
         let frameLength = encoder.frameLength(payloadCount: payload.count)
+        guard frameLength <= transport.sendCapacity else { return .tooLarge(limit: transport.sendCapacity) }
         guard let space = transport.reserveSend(frameLength) else { return .bufferFull }
         var out = space.assumingMemoryBound(to: UInt8.self).mutableSpan
         guard let written = encoder.encode(opcode, payload: payload, fin: fin, into: &out) else { return .bufferFull }
@@ -404,5 +415,7 @@ public enum SendOutcome: Sendable, Equatable {
     case bufferFull
     /// Not open, or a close was already sent.
     case notOpen
+    /// The frame is longer than the whole send queue (`limit` bytes): it can never be sent.
+    case tooLarge(limit: Int)
     case failed(NetError)
 }
