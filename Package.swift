@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "TicklineMarketData", targets: ["TicklineMarketData"]),
         .library(name: "TicklineExecution", targets: ["TicklineExecution"]),
         .library(name: "TicklineWebSocket", targets: ["TicklineWebSocket"]),
+        .library(name: "TicklineNet", targets: ["TicklineNet"]),
         .library(name: "TicklineConfig", targets: ["TicklineConfig"]),
     ],
     traits: [

@@ -66,6 +66,14 @@ let package = Package(
             path: "Benchmarks/RiskStageBenchmarks",
             plugins: benchmarkPlugins),
         .executableTarget(
+            name: "NetBenchmarks",
+            dependencies: benchmarkDependencies + [
+                .product(name: "TicklineNet", package: root), .product(name: "TicklineWebSocket", package: root),
+                .product(name: "TicklineCore", package: root),
+            ],
+            path: "Benchmarks/NetBenchmarks",
+            plugins: benchmarkPlugins),
+        .executableTarget(
             name: "EngineBenchmarks",
             dependencies: benchmarkDependencies + [
                 .product(name: "TicklineEngine", package: root), .product(name: "TicklineConfig", package: root),

@@ -15,16 +15,20 @@ public struct TLSOptions: Sendable, Equatable {
     }
 }
 
-/// An OpenSSL client context: TLS 1.2 and 1.3 only, the peer's chain verified against the
-/// system store or a CA file. Built once per feed (cold path), shared by its connections.
+/// An OpenSSL context, TLS 1.2 and 1.3 only. A client's verifies the peer's chain against
+/// the system store or a CA file; a server's presents a certificate (local test servers and
+/// benchmarks). Built once per feed (cold path), shared by its connections.
 public final class TLSContext: @unchecked Sendable {
     let ctx: OpaquePointer
     public let options: TLSOptions
+    /// Accepts sessions (presents `certificate`) rather than opening them.
+    public let isServer: Bool
 
     public init(_ options: TLSOptions) throws(NetError) {
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw .tls(TLSContext.errorText("SSL_CTX_new")) }
         self.ctx = ctx
         self.options = options
+        isServer = false
         guard tl_ssl_ctx_tls12_and_13(ctx) == 1 else { throw .tls(TLSContext.errorText("cannot limit the protocol to TLS 1.2 and 1.3")) }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         if let file = options.caFile {
@@ -38,6 +42,21 @@ public final class TLSContext: @unchecked Sendable {
             guard SSL_CTX_set_default_verify_paths(ctx) == 1 else { throw .tls(TLSContext.errorText("cannot load the system CA store")) }
         }
         tl_ssl_ctx_client_session_cache(ctx)
+    }
+
+    /// A server's context presenting `certificate` (PEM chain) with its private `key` (PEM).
+    public init(serverCertificate certificate: String, key: String) throws(NetError) {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw .tls(TLSContext.errorText("SSL_CTX_new")) }
+        self.ctx = ctx
+        options = TLSOptions(serverName: "")
+        isServer = true
+        guard tl_ssl_ctx_tls12_and_13(ctx) == 1 else { throw .tls(TLSContext.errorText("cannot limit the protocol to TLS 1.2 and 1.3")) }
+        guard SSL_CTX_use_certificate_chain_file(ctx, certificate) == 1 else {
+            throw .tls(TLSContext.errorText("cannot use the certificate \(certificate)"))
+        }
+        guard SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
+            throw .tls(TLSContext.errorText("cannot use the key \(key) with \(certificate)"))
+        }
     }
 
     deinit { SSL_CTX_free(ctx) }
@@ -59,7 +78,9 @@ public final class TLSContext: @unchecked Sendable {
 /// buffers, allocated with the connection) into a plaintext buffer allocated once. The
 /// handshake runs inside `pollConnect`, which reports `.connected` once it is done, so the
 /// WebSocket above sees a byte stream as over plain TCP. A reconnect offers the previous
-/// session for resumption. Owned by one thread, like the transport under it.
+/// session for resumption. With a server context, `connect` starts the inner transport and
+/// waits for the client's hello instead (in-memory peers in tests and benchmarks). Owned by
+/// one thread, like the transport under it.
 public final class TLSTransport: Transport {
     public let inner: any Transport
     public let context: TLSContext
@@ -124,6 +145,17 @@ public final class TLSTransport: Transport {
         guard let ssl = SSL_new(context.ctx) else { throw .tls(TLSContext.errorText("SSL_new")) }
         self.ssl = ssl
         tl_ssl_set_write_modes(ssl)
+        var internalEnd: OpaquePointer?
+        var networkEnd: OpaquePointer?
+        guard BIO_new_bio_pair(&internalEnd, Self.bioBytes, &networkEnd, Self.bioBytes) == 1, let internalEnd, let networkEnd else {
+            throw .tls(TLSContext.errorText("BIO_new_bio_pair"))
+        }
+        SSL_set_bio(ssl, internalEnd, internalEnd)
+        network = networkEnd
+        if context.isServer {
+            SSL_set_accept_state(ssl)
+            return
+        }
         let name = context.options.serverName
         var probe = in6_addr()
         let isAddress = inet_pton(AF_INET, name, &probe) == 1 || inet_pton(AF_INET6, name, &probe) == 1
@@ -134,13 +166,6 @@ public final class TLSTransport: Transport {
                 throw .tls(TLSContext.errorText("bad server name \(name)"))
             }
         }
-        var internalEnd: OpaquePointer?
-        var networkEnd: OpaquePointer?
-        guard BIO_new_bio_pair(&internalEnd, Self.bioBytes, &networkEnd, Self.bioBytes) == 1, let internalEnd, let networkEnd else {
-            throw .tls(TLSContext.errorText("BIO_new_bio_pair"))
-        }
-        SSL_set_bio(ssl, internalEnd, internalEnd)
-        network = networkEnd
         if let session { _ = SSL_set_session(ssl, session) }
         SSL_set_connect_state(ssl)
     }

@@ -166,3 +166,60 @@ struct TLSTransportTests {
         #expect(server.handshakes.map(\.resumed) == [false, true], "\(server.handshakes)")
     }
 }
+
+/// A TLS client and server joined in memory (`MemoryTransport`): no socket, no Python.
+@Suite(.enabled(if: TestCertificateAuthority.openssl != nil || ReferenceServer.isRequired, "openssl is not installed (Tools/setup)"))
+struct TLSInMemoryTests {
+    @Test func aServerAndAClientAgreeOnTLS13AndCarryBytesBothWaysInOrder() throws {
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        let (a, b) = MemoryTransport.pair(capacity: 1 << 16)
+        let server = TLSTransport(inner: a, context: try TLSContext(serverCertificate: ca.certificate, key: ca.key))
+        let client = TLSTransport(inner: b, context: try TLSContext(TLSOptions(serverName: "localhost", caFile: ca.caFile)))
+        let address = try SocketAddress("127.0.0.1:443")
+        try server.connect(to: address)
+        try client.connect(to: address)
+        var rounds = 0
+        var connected = false
+        while !connected && rounds < 100 {
+            // Both sides every round: each answers what the other wrote.
+            let (c, s) = (client.pollConnect(), server.pollConnect())
+            connected = c == .connected && s == .connected
+            rounds += 1
+        }
+        #expect(client.protocolVersion == "TLSv1.3" && server.protocolVersion == "TLSv1.3", "after \(rounds) rounds")
+        // 300 KiB from the client: more than one record and more than the BIO pair holds.
+        let sent = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var received: [UInt8] = []
+        var offset = 0
+        rounds = 0
+        while received.count < sent.count && rounds < 10_000 {
+            rounds += 1
+            let chunk = min(16_384, sent.count - offset)
+            if chunk > 0, let space = client.reserveSend(chunk) {
+                sent.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + chunk)])) }
+                client.commitSend(chunk)
+                offset += chunk
+            }
+            _ = client.flush()
+            if case .bytes(let bytes) = server.receive() { received += bytes }
+        }
+        #expect(received.count == sent.count && received.elementsEqual(sent), "\(received.count) of \(sent.count) bytes in \(rounds) rounds")
+        // And back: the server's close_notify ends the client's stream.
+        let reply = Array("done".utf8)
+        let space = try #require(server.reserveSend(reply.count))
+        space.copyBytes(from: reply)
+        server.commitSend(reply.count)
+        server.close()
+        var back: [UInt8] = []
+        var ended = false
+        for _ in 0..<100 where !ended {
+            switch client.receive() {
+            case .bytes(let bytes): back += bytes
+            case .endOfStream: ended = true
+            default: break
+            }
+        }
+        #expect(back == reply && ended)
+    }
+}
