@@ -61,7 +61,7 @@ public final class EngineAssembly<Custom: SymbolStrategy> {
                 strategy strategySettings: StrategySettings, custom: [Custom], risk riskSettings: RiskStageSettings,
                 venues: [PaperVenueConfig], instrumentVenues: [VenueId], stats: StatsBoard?, clock: DutyCycleTime? = nil,
                 feedCommands: Bool, transport: ((_ feed: Int, _ connection: Int) -> any Transport)? = nil) throws(EngineError) {
-                let instance = plan.instance ?? "engine-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
+        let instance = plan.instance ?? "engine-\(getpid())-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
         do {
             (region, _) = try SharedRegion.create(instance: instance, rings: plan.rings, options: plan.options)
         } catch { throw EngineError(description: error.description) }
