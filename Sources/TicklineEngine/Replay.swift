@@ -218,8 +218,8 @@ public final class ReplayEngine: Agent {
     var risk: RiskAgent { engine.risk }
     /// The recording's end of the feed's connection (nil: the feed reads another transport).
     let transport: RecordingTransport?
-    /// The feed's connection when it is not `transport`.
-    let feedTransport: (any Transport)?
+    /// The demo's paced feed, whose messages it could not frame count as decode errors.
+    let pacedFeed: PacedTransport?
     var control: RingProducer<ControlCommand>
     /// The journal rings' consumer ends when this process drains them; nil when a writer
     /// process does (each ring has one consumer).
@@ -312,7 +312,7 @@ public final class ReplayEngine: Agent {
         clock = DutyCycleTime(simulatedNs: startWallNs.ns)
         let recording = feedTransport == nil ? RecordingTransport(maxMessageBytes: Self.maxMessageBytes) : nil
         transport = recording
-        self.feedTransport = feedTransport
+        pacedFeed = feedTransport as? PacedTransport
         let connection: any Transport = feedTransport ?? recording!
         self.engine = try EngineAssembly(config: engine, region: .small(instance: sharedInstance, capacity: 1 << 14), stats: stats,
                                          clock: clock, feedCommands: false, transport: { _, _ in connection })
@@ -601,7 +601,7 @@ public final class ReplayEngine: Agent {
         let processor = feed.processor
         report.messages += linesWithoutTime
         report.decodeErrors = processor.counters.decodeErrors + linesWithoutTime + messagesNotDelivered
-            + ((feedTransport as? PacedTransport)?.refused.load(ordering: .relaxed) ?? 0)
+            + (pacedFeed?.refused.load(ordering: .relaxed) ?? 0)
         report.unsupportedMessages = processor.counters.unsupportedMessages
         report.depthGaps = processor.counters.depthGaps
         report.snapshotsSynced = processor.counters.snapshotsSynced

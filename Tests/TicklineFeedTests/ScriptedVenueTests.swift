@@ -12,60 +12,22 @@ import TicklineWebSocket
 
 /// `Servers/scripted_venue.py` (Python `websockets` + `http.server`) as a child process.
 final class ScriptedVenue {
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
-    static let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("Servers/scripted_venue.py")
-    /// `TICKLINE_PYTHON`, else `<root>/.venv/bin/python`, if executable.
-    static var python: String? {
-        let candidates: [String?] = [ProcessInfo.processInfo.environment["TICKLINE_PYTHON"], root.appendingPathComponent(".venv/bin/python").path]
-        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var python: String? { PythonPeer.python }
     static var isRequired: Bool { ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" }
 
-    let process = Process()
-    let directory: URL
-    let logFile: URL
-    let wsPort: UInt16
-    let httpPort: UInt16
+    let peer: PythonPeer
+    var wsPort: UInt16 { peer.ports[0] }
+    var httpPort: UInt16 { peer.ports[1] }
 
     /// - Parameter tls: serve the WebSocket over TLS with this authority's certificate.
     init(tls: TestCertificateAuthority? = nil) throws {
-        guard let python = Self.python else {
-            throw Failure(description: "TICKLINE_REQUIRE_REFERENCES=1 but no Python: set TICKLINE_PYTHON or create <root>/.venv with websockets")
-        }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tickline-venue-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let portFile = directory.appendingPathComponent("ports")
-        logFile = directory.appendingPathComponent("log")
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.script.path, portFile.path, logFile.path] + (tls.map { [$0.certificate, $0.key] } ?? [])
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var ports: [UInt16] = []
-        let deadline = Date().addingTimeInterval(20)
-        while ports.count != 2 && Date() < deadline && process.isRunning {
-            if let text = try? String(contentsOf: portFile, encoding: .utf8) { ports = text.split(separator: " ").compactMap { UInt16($0) } }
-            if ports.count != 2 { usleep(20_000) }
-        }
-        guard ports.count == 2 else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            throw Failure(description: "scripted venue did not start; is `websockets` installed for \(python)?")
-        }
-        wsPort = ports[0]
-        httpPort = ports[1]
+        peer = try PythonPeer(script: Self.script.path, arguments: { ["\($0)/log"] + (tls.map { [$0.certificate, $0.key] } ?? []) },
+                              portCount: 2)
     }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(1_000) }
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    var log: [String] { ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+    var log: [String] { ((try? String(contentsOfFile: "\(peer.folder)/log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
 }
 
 @Suite(.serialized, .enabled(if: ScriptedVenue.python != nil || ScriptedVenue.isRequired,

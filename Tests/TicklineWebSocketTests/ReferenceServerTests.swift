@@ -2,79 +2,35 @@ import Foundation
 import Testing
 import TicklineCore
 import TicklineNet
+import TicklineTestSupport
 import TicklineWebSocket
 
 /// The Python `websockets` server in `reference_server.py`, started per test on a free
 /// loopback port. Every wait is bounded.
 final class ReferenceServer {
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
-    /// <package root> (this file is <root>/Tests/TicklineWebSocketTests/ReferenceServerTests.swift).
-    static let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("reference_server.py")
 
-    /// `TICKLINE_PYTHON`, else `<root>/.venv/bin/python`, if executable.
-    static var python: String? {
-        let candidates: [String?] = [ProcessInfo.processInfo.environment["TICKLINE_PYTHON"], root.appendingPathComponent(".venv/bin/python").path]
-        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var python: String? { PythonPeer.python }
     static var isRequired: Bool { ProcessInfo.processInfo.environment["TICKLINE_REQUIRE_REFERENCES"] == "1" }
     static var shouldRun: Bool { python != nil || isRequired }
 
-    let process = Process()
-    let directory: URL
-    let logFile: URL
-    let port: UInt16
+    let peer: PythonPeer
+    var port: UInt16 { peer.ports[0] }
+    var logFile: String { "\(peer.folder)/log" }
 
     init() throws {
-        guard let python = Self.python else {
-            throw Failure(description: "TICKLINE_REQUIRE_REFERENCES=1 but no Python: set TICKLINE_PYTHON or create <root>/.venv with websockets")
-        }
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tickline-ws-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let portFile = directory.appendingPathComponent("port")
-        logFile = directory.appendingPathComponent("log")
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.script.path, portFile.path, logFile.path]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var found: UInt16?
-        let deadline = Date().addingTimeInterval(20)
-        while found == nil && Date() < deadline && process.isRunning {
-            if let text = try? String(contentsOf: portFile, encoding: .utf8) { found = UInt16(text) }
-            if found == nil { usleep(20_000) }
-        }
-        guard let found else {
-            process.terminate()
-            throw Failure(description: "reference server did not start (running: \(process.isRunning)); is `websockets` installed for \(python)?")
-        }
-        port = found
+        peer = try PythonPeer(script: Self.script.path, arguments: { ["\($0)/log"] })
     }
-
-    deinit { stop() }
 
     /// Waits (bounded) until the server logged `line`.
     func waitForLog(_ line: String, seconds: Double = 10) -> String {
-        let deadline = Date().addingTimeInterval(seconds)
         var text = ""
-        repeat {
-            text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
-            if text.split(separator: "\n").contains(Substring(line)) { break }
-            usleep(10_000)
-        } while Date() < deadline
+        _ = waitUntil(seconds, pollUs: 10_000) {
+            text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").contains(Substring(line))
+        }
         return text
-    }
-
-    func stop() {
-        // SIGKILL: the server keeps no state worth a graceful exit (the log is flushed per
-        // line), and SIGTERM may be blocked in the mask the test runner's child inherits.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(1_000) }
-        try? FileManager.default.removeItem(at: directory)
     }
 }
 

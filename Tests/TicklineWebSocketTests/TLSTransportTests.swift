@@ -12,46 +12,28 @@ import TicklineWebSocket
 /// one port serving a valid certificate for localhost and 127.0.0.1, one an expired one.
 final class TLSReferenceServer {
     let ca: TestCertificateAuthority
-    let process = Process()
-    let directory: String
-    let port: UInt16
-    let expiredPort: UInt16
+    let peer: PythonPeer
+    var port: UInt16 { peer.ports[0] }
+    var expiredPort: UInt16 { peer.ports[1] }
 
     init() throws {
-        guard let python = ReferenceServer.python else {
-            throw ReferenceServer.Failure(description: "TICKLINE_REQUIRE_REFERENCES=1 but no Python: set TICKLINE_PYTHON or create <root>/.venv with websockets")
-        }
         let ca = try TestCertificateAuthority()
         self.ca = ca
-        let directory = ca.folder
-        self.directory = directory
-        let process = self.process
         let script = ReferenceServer.script.deletingLastPathComponent().appendingPathComponent("tls_server.py").path
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "\(directory)/ports", "\(directory)/log", ca.certificate, ca.key, ca.expiredCertificate, ca.expiredKey]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var found: [UInt16] = []
-        _ = waitUntil(20, pollUs: 20_000) {
-            found = ((try? String(contentsOfFile: "\(directory)/ports", encoding: .utf8)) ?? "").split(separator: " ").compactMap { UInt16($0) }
-            return found.count == 2 || !process.isRunning
+        do {
+            peer = try PythonPeer(script: script, arguments: { ["\($0)/log", ca.certificate, ca.key, ca.expiredCertificate, ca.expiredKey] },
+                                  portCount: 2)
+        } catch {
+            ca.remove()
+            throw error
         }
-        guard found.count == 2 else {
-            kill(process.processIdentifier, SIGKILL)
-            throw ReferenceServer.Failure(description: "the TLS server did not start (running: \(process.isRunning)); is `websockets` installed for \(python)?")
-        }
-        (port, expiredPort) = (found[0], found[1])
     }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        ca.remove()
-    }
+    deinit { ca.remove() }
 
     /// The server's handshakes so far: (port, protocol, resumed).
     var handshakes: [(port: UInt16, version: String, resumed: Bool)] {
-        ((try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+        ((try? String(contentsOfFile: "\(peer.folder)/log", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             guard f.count == 3, let p = UInt16(f[0]) else { return nil }
             return (p, String(f[1]), f[2] == "True")
